@@ -1,0 +1,1 @@
+"""Subcommands of the ``lwfc`` CLI, one module each (see :mod:`lwfc.cli`)."""
