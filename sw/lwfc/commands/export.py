@@ -25,10 +25,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import train
-
     if not args.checkpoint.is_file():
         raise LwfcError(f"{args.checkpoint}: no such checkpoint file")
+    from .. import train  # torch is imported only when needed
+
     bundle = train.export_checkpoint(args.checkpoint, data_dir=args.data, method=args.method)
     path = save_bundle(bundle, args.out)
     print(f"wrote {path}")
