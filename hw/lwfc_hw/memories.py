@@ -1,0 +1,179 @@
+"""Memories and memory control: parameter RAMs, feature-memory lanes, the MCM.
+
+All memories are block-RAM shaped: one synchronous write, registered reads, no reset of the
+contents or the read registers.
+"""
+
+from __future__ import annotations
+
+from myhdl import Signal, always, block, concat, enum, intbv
+
+from .plan import HOST_DATA_BITS, MemSpec
+
+#: The two states of a feature-memory half in the MCM (paper: WRITE / READ).
+t_half = enum("WRITE", "READ")
+
+
+@block
+def param_ram(clk, re, addr_a, dout_a, h_sel, h_we, h_addr, h_wdata, dout_b, spec: MemSpec,
+              sel_bits: int):
+    """A parameter memory (weight bank, bias or requantization table) with two ports.
+
+    Port A (engine): ``dout_a <= mem[addr_a]`` on a clock edge with ``re`` high; ``dout_a`` is
+    ``spec.width`` bits (signed for weights and biases). Port B (host): every cycle
+    ``dout_b <= mem[h_addr]`` (32 bits, sign- or zero-extended, read before write) and, when
+    ``h_we`` and ``h_sel == spec.sel``, ``mem[h_addr] <= h_wdata[width-1:0]``.
+
+    Converted through a ``verilog_code`` template so that the contents come from
+    ``$readmemh("<name>.hex")`` (prefixed by the macro ``LWFC_MEMDIR`` when it is defined)
+    instead of a giant initial block. The MyHDL model below is a plain Python memory.
+    """
+    name = spec.name
+    depth = spec.depth
+    width = spec.width
+    abits = spec.abits
+    hexfile = spec.hexfile
+    sel = spec.sel
+    sb = sel_bits
+    mem = [0] * depth
+    mask = (1 << width) - 1
+
+    def _signed(v: int) -> int:
+        return v - (1 << width) if spec.signed and v >> (width - 1) else v
+
+    @always(clk.posedge)
+    def model():
+        a = int(h_addr) & ((1 << abits) - 1)
+        old = mem[a] if a < depth else 0
+        if h_we and int(h_sel) == sel and a < depth:
+            mem[a] = int(h_wdata) & mask
+        dout_b.next = _signed(old) & ((1 << HOST_DATA_BITS) - 1)
+        if re:
+            aa = int(addr_a)
+            dout_a.next = _signed(mem[aa]) if aa < depth else 0
+
+    dout_a.driven = "reg"
+    dout_b.driven = "reg"
+    for s in (re, addr_a, h_sel, h_we, h_addr, h_wdata):
+        s.read = True
+    pad = HOST_DATA_BITS - width
+    word = "${name}[${h_addr}[%d:0]]" % (abits - 1)
+    if pad == 0:
+        ext = word
+    elif spec.signed:
+        ext = "{{%d{%s[%d]}}, %s}" % (pad, word, width - 1, word)
+    else:
+        ext = "{%d'd0, %s}" % (pad, word)
+    param_ram.verilog_code = (
+        """
+// ${name}: ${depth} x ${width} bit parameter memory, host id ${sel}
+reg [${width}-1:0] ${name} [0:${depth}-1];
+initial begin
+`ifdef LWFC_MEMDIR
+    $$readmemh({`LWFC_MEMDIR, "${hexfile}"}, ${name});
+`else
+    $$readmemh("${hexfile}", ${name});
+`endif
+end
+always @(posedge ${clk}) begin
+    if (${re}) begin
+        ${dout_a} <= ${name}[${addr_a}];
+    end
+end
+always @(posedge ${clk}) begin
+    if (${h_we} && (${h_sel} == ${sb}'d${sel})) begin
+        ${name}[${h_addr}[${abits}-1:0]] <= ${h_wdata}[${width}-1:0];
+    end
+    ${dout_b} <= """
+        + ext
+        + """;
+end
+"""
+    )
+    return model
+
+
+@block
+def fmem_lane(clk, wr_en, wr_half, wr_div, wr_mod, wr_cnt, wr_data, rd_en, rd_half, rd_addr,
+              rd_data, q: int, Q: int, W: int, abits: int):
+    """Lane ``q`` of a ``Q``-lane ping-pong feature memory (uint8 entries).
+
+    Holds elements ``i`` with ``i % Q == q`` at address ``{half, i // Q}``. Write side: the
+    writer stores ``wr_cnt`` (0 ... W) consecutive elements starting at element
+    ``wr_div * Q + wr_mod`` (``wr_data`` byte ``b`` is element ``start + b``); this lane takes
+    byte ``b = (q - wr_mod) mod Q`` if ``b < wr_cnt``. Read side: registered read of
+    ``{rd_half, rd_addr}`` when ``rd_en``.
+    """
+    mem = [Signal(intbv(0)[8:]) for _ in range(2 ** (abits + 1))]
+    MAXB = Q + 1
+
+    @always(clk.posedge)
+    def write():
+        b = intbv(0, min=-MAXB, max=MAXB)
+        a = intbv(0)[abits + 1 :]
+        t = intbv(0)[8 * W :]
+        if wr_en:
+            b[:] = q - wr_mod
+            if b < 0:
+                b[:] = b + Q
+            if b < wr_cnt:
+                a[:] = wr_div
+                if q < wr_mod:
+                    a[:] = wr_div + 1
+                t[:] = wr_data >> (8 * b)
+                mem[concat(wr_half, a[abits:])].next = t[8:]
+
+    @always(clk.posedge)
+    def read():
+        if rd_en:
+            rd_data.next = mem[concat(rd_half, rd_addr)]
+
+    return write, read
+
+
+@block
+def mcm(clk, rst, commit, release, wr_ok, rd_ok, wr_half, rd_half):
+    """Memory control module of one ping-pong feature memory.
+
+    Each half is in state WRITE (free: the producer may fill it) or READ (full: the consumer
+    may read it). ``commit`` (producer finished the half ``wr_half``) moves it to READ and
+    flips ``wr_half``; ``release`` (consumer finished ``rd_half``) moves it back to WRITE and
+    flips ``rd_half``. ``wr_ok`` / ``rd_ok`` (combinational from registers) tell whether the
+    current half may be written / read.
+    """
+    st0 = Signal(t_half.WRITE)
+    st1 = Signal(t_half.WRITE)
+
+    @always(clk.posedge)
+    def seq():
+        if rst:
+            st0.next = t_half.WRITE
+            st1.next = t_half.WRITE
+            wr_half.next = 0
+            rd_half.next = 0
+        else:
+            if commit:
+                if wr_half:
+                    st1.next = t_half.READ
+                else:
+                    st0.next = t_half.READ
+                wr_half.next = not wr_half
+            if release:
+                if rd_half:
+                    st1.next = t_half.WRITE
+                else:
+                    st0.next = t_half.WRITE
+                rd_half.next = not rd_half
+
+    @always(st0, st1, wr_half, rd_half)
+    def comb():
+        if wr_half:
+            wr_ok.next = st1 == t_half.WRITE
+        else:
+            wr_ok.next = st0 == t_half.WRITE
+        if rd_half:
+            rd_ok.next = st1 == t_half.READ
+        else:
+            rd_ok.next = st0 == t_half.READ
+
+    return seq, comb

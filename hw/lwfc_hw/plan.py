@@ -1,0 +1,387 @@
+"""Elaboration plan: everything the RTL, the hex images, the cycle model and the driver derive
+from a bundle's manifest and the ``lanes`` parameter.
+
+One :class:`CorePlan` fixes, per layer, how the ``lanes`` MAC units are arranged (``P`` outputs
+by ``Q`` inputs per step for a dense engine; ``Qu`` inputs per step in the DCL and ``Pv`` outputs
+per step in the DIL of a low-rank layer), the geometry of every feature memory, and the
+host-visible memory map (one entry per weight bank / bias / requantization table).
+
+All sizes here are plain integers; nothing depends on weight values, so one plan (and one
+compiled simulation) serves every bundle with the same layer shapes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Pixels per input beat (the input port is ``8 * pixels_per_beat`` bits wide).
+DEFAULT_PIXELS_PER_BEAT = 4
+#: Width of the host (weight-window) data bus in bits.
+HOST_DATA_BITS = 32
+#: Width of an accumulator / logit (signed), as in ``arith.ACC_BITS``.
+ACC_BITS = 32
+#: Width of a packed requantization word: ``shift << 15 | multiplier`` (6 + 15 bits).
+RQ_BITS = 21
+
+
+def ceil_div(a: int, b: int) -> int:
+    """``ceil(a / b)`` for positive integers."""
+    return -(-a // b)
+
+
+def clog2(n: int) -> int:
+    """Bits needed to index ``n`` entries (at least 1)."""
+    return max(1, (n - 1).bit_length())
+
+
+@dataclass(frozen=True)
+class LayerShape:
+    """The shape of one layer, as read from a bundle manifest.
+
+    Attributes:
+        name: layer name in the bundle (e.g. ``"fc1"``).
+        kind: ``"dense"`` or ``"lowrank"``.
+        n_in: input features (1 ... 1024).
+        n_out: output features.
+        rank: latent size of a low-rank layer (0 for dense).
+        hidden: True for every layer but the last (requantize + ReLU to uint8).
+    """
+
+    name: str
+    kind: str
+    n_in: int
+    n_out: int
+    rank: int = 0
+    hidden: bool = True
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates per image."""
+        if self.kind == "dense":
+            return self.n_in * self.n_out
+        return self.rank * (self.n_in + self.n_out)
+
+
+@dataclass(frozen=True)
+class MemSpec:
+    """One host-visible parameter memory (a block RAM with a registered read port).
+
+    Attributes:
+        sel: memory id on the host port (``h_sel``).
+        name: unique Verilog name, also the hex file stem (``<name>.hex``).
+        layer: index of the layer it belongs to.
+        role: ``w`` (dense weights), ``u``/``v`` (low-rank factors), ``urq`` (latent requant),
+            ``bias``, ``rq`` (output requant).
+        bank: lane number for weight banks, 0 otherwise.
+        width: bits per entry (8 for weights, 32 for bias, 21 for requant words).
+        signed: whether entries are two's complement.
+        depth: entries.
+    """
+
+    sel: int
+    name: str
+    layer: int
+    role: str
+    bank: int
+    width: int
+    signed: bool
+    depth: int
+
+    @property
+    def abits(self) -> int:
+        """Address bits of this memory."""
+        return clog2(self.depth)
+
+    @property
+    def hexfile(self) -> str:
+        """File name of its ``$readmemh`` image."""
+        return f"{self.name}.hex"
+
+
+@dataclass(frozen=True)
+class EnginePlan:
+    """How one layer's work is scheduled on its engine(s).
+
+    Dense (``kind == "dense"``): each step multiplies ``Q`` inputs by the weights of ``P``
+    outputs (``P * Q <= lanes`` multipliers); ``G = ceil(n_out / P)`` output groups of
+    ``K = ceil(n_in / Q)`` steps each; ``p_last`` outputs in the last group. ``K >= P`` so the
+    serial drain of a group always ends before the next group's accumulators are final.
+
+    Low-rank: the DCL computes latent ``k`` in ``Ku = ceil(n_in / Qu)`` steps of ``Qu`` inputs;
+    the DIL adds one latent into all ``n_out`` accumulators in ``Tv = ceil(n_out / Pv)`` steps of
+    ``Pv`` outputs (lane ``p`` owns outputs ``p * Tv ... p * Tv + Tv - 1``).
+    """
+
+    index: int
+    shape: LayerShape
+    P: int = 1
+    Q: int = 1
+    Qu: int = 1
+    Pv: int = 1
+
+    @property
+    def kind(self) -> str:
+        return self.shape.kind
+
+    @property
+    def q_read(self) -> int:
+        """Inputs read per step from this layer's input feature memory (its lane count)."""
+        return self.Q if self.kind == "dense" else self.Qu
+
+    @property
+    def G(self) -> int:
+        return ceil_div(self.shape.n_out, self.P)
+
+    @property
+    def K(self) -> int:
+        return ceil_div(self.shape.n_in, self.Q)
+
+    @property
+    def p_last(self) -> int:
+        return self.shape.n_out - (self.G - 1) * self.P
+
+    @property
+    def Ku(self) -> int:
+        return ceil_div(self.shape.n_in, self.Qu)
+
+    @property
+    def Tv(self) -> int:
+        return ceil_div(self.shape.n_out, self.Pv)
+
+    @property
+    def multipliers(self) -> int:
+        """MAC units instantiated for this layer."""
+        if self.kind == "dense":
+            return self.P * self.Q
+        return self.Qu + self.Pv
+
+
+@dataclass(frozen=True)
+class FmemPlan:
+    """A ping-pong feature memory in front of a layer.
+
+    Element ``i`` of an image lives in lane ``i % q`` at address ``i // q`` of the half being
+    written; the half is the address MSB. The writer stores up to ``w`` consecutive elements per
+    cycle (``w = 1`` between layers; for the image the largest divisor of ``pixels_per_beat``
+    that is ``<= q``, so a beat takes ``pixels_per_beat / w`` write cycles).
+    """
+
+    index: int
+    n: int
+    q: int
+    w: int
+
+    @property
+    def depth_half(self) -> int:
+        return ceil_div(self.n, self.q)
+
+    @property
+    def abits(self) -> int:
+        """Address bits inside one half."""
+        return clog2(self.depth_half)
+
+
+@dataclass(frozen=True)
+class CorePlan:
+    """The complete elaboration plan of one accelerator instance."""
+
+    lanes: int
+    pixels_per_beat: int
+    engines: tuple[EnginePlan, ...]
+    fmems: tuple[FmemPlan, ...]
+    mems: tuple[MemSpec, ...]
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def n_in(self) -> int:
+        return self.engines[0].shape.n_in
+
+    @property
+    def classes(self) -> int:
+        return self.engines[-1].shape.n_out
+
+    @property
+    def sel_bits(self) -> int:
+        return clog2(len(self.mems))
+
+    @property
+    def haddr_bits(self) -> int:
+        return max(m.abits for m in self.mems)
+
+    @property
+    def beats_per_image(self) -> int:
+        return ceil_div(self.n_in, self.pixels_per_beat)
+
+    @property
+    def macs(self) -> int:
+        return sum(e.shape.macs for e in self.engines)
+
+    def mac_bound(self) -> float:
+        """The MAC bound ``sum(MACs) / lanes`` in cycles."""
+        return self.macs / self.lanes
+
+    def mems_of(self, layer: int) -> list[MemSpec]:
+        return [m for m in self.mems if m.layer == layer]
+
+    def mem(self, name: str) -> MemSpec:
+        for m in self.mems:
+            if m.name == name:
+                return m
+        raise KeyError(name)
+
+    def memory_map(self) -> dict[str, Any]:
+        """JSON-ready description of the host port (what ``lwfc hdl`` writes to memmap.json)."""
+        return {
+            "lanes": self.lanes,
+            "pixels_per_beat": self.pixels_per_beat,
+            "sel_bits": self.sel_bits,
+            "addr_bits": self.haddr_bits,
+            "data_bits": HOST_DATA_BITS,
+            "readback_latency": 2,
+            "layers": [
+                {
+                    "index": e.index,
+                    "name": e.shape.name,
+                    "kind": e.kind,
+                    "in": e.shape.n_in,
+                    "out": e.shape.n_out,
+                    "rank": e.shape.rank,
+                    "hidden": e.shape.hidden,
+                    **(
+                        {"P": e.P, "Q": e.Q, "G": e.G, "K": e.K}
+                        if e.kind == "dense"
+                        else {"Qu": e.Qu, "Ku": e.Ku, "Pv": e.Pv, "Tv": e.Tv}
+                    ),
+                }
+                for e in self.engines
+            ],
+            "memories": [
+                {
+                    "sel": m.sel,
+                    "name": m.name,
+                    "layer": m.layer,
+                    "role": m.role,
+                    "bank": m.bank,
+                    "width": m.width,
+                    "signed": m.signed,
+                    "depth": m.depth,
+                    "file": m.hexfile,
+                }
+                for m in self.mems
+            ],
+        }
+
+
+# ----------------------------------------------------------------------------- mapping
+def dense_layer_cycles(n_in: int, n_out: int, P: int, Q: int) -> int:
+    """Issue steps plus the final drain of a dense engine (the part that depends on P, Q)."""
+    G, K = ceil_div(n_out, P), ceil_div(n_in, Q)
+    return G * K + (n_out - (G - 1) * P)
+
+
+def choose_dense_mapping(n_in: int, n_out: int, lanes: int) -> tuple[int, int]:
+    """Pick ``(P, Q)`` with ``P * Q <= lanes`` and ``K >= P`` minimising the layer's cycles.
+
+    Ties go to fewer multipliers, then to fewer inputs per step (a shallower adder tree).
+    """
+    best: tuple[int, int, int, int, int] | None = None
+    for P in range(1, min(lanes, n_out) + 1):
+        for Q in range(1, min(lanes // P, n_in) + 1):
+            K = ceil_div(n_in, Q)
+            if K < P:
+                continue
+            key = (dense_layer_cycles(n_in, n_out, P, Q), P * Q, Q, P, Q)
+            if best is None or key < best:
+                best = key
+    assert best is not None  # P = Q = 1 always qualifies
+    return best[3], best[4]
+
+
+def plan_core(
+    shapes: list[LayerShape], lanes: int, pixels_per_beat: int = DEFAULT_PIXELS_PER_BEAT
+) -> CorePlan:
+    """Build the plan for ``shapes`` (input layer first) with ``lanes`` MACs per engine.
+
+    Raises:
+        ValueError: for an empty network, a non-positive size or lane count, or layers whose
+            sizes do not chain.
+    """
+    if not shapes:
+        raise ValueError("a network needs at least one layer")
+    if lanes < 1:
+        raise ValueError(f"lanes must be >= 1, got {lanes}")
+    if pixels_per_beat < 1:
+        raise ValueError(f"pixels_per_beat must be >= 1, got {pixels_per_beat}")
+    for a, b in zip(shapes, shapes[1:]):
+        if a.n_out != b.n_in:
+            raise ValueError(f"layer {b.name} has {b.n_in} inputs but {a.name} gives {a.n_out}")
+    engines: list[EnginePlan] = []
+    mems: list[MemSpec] = []
+
+    def add(name: str, layer: int, role: str, bank: int, width: int, signed: bool, depth: int):
+        mems.append(MemSpec(len(mems), name, layer, role, bank, width, signed, max(2, depth)))
+
+    for i, s in enumerate(shapes):
+        if min(s.n_in, s.n_out) < 1 or (s.kind == "lowrank" and s.rank < 1):
+            raise ValueError(f"layer {s.name}: sizes must be >= 1")
+        pre = f"l{i}"
+        if s.kind == "dense":
+            P, Q = choose_dense_mapping(s.n_in, s.n_out, lanes)
+            e = EnginePlan(i, s, P=P, Q=Q)
+            for b in range(P * Q):
+                add(f"{pre}_w{b}", i, "w", b, 8, True, e.G * e.K)
+        elif s.kind == "lowrank":
+            Ku = ceil_div(s.n_in, min(lanes, s.n_in))
+            Tv = ceil_div(s.n_out, min(lanes, s.n_out))
+            e = EnginePlan(i, s, Qu=ceil_div(s.n_in, Ku), Pv=ceil_div(s.n_out, Tv))
+            for b in range(e.Qu):
+                add(f"{pre}_u{b}", i, "u", b, 8, True, s.rank * e.Ku)
+            add(f"{pre}_urq", i, "urq", 0, RQ_BITS, False, s.rank)
+            for b in range(e.Pv):
+                add(f"{pre}_v{b}", i, "v", b, 8, True, s.rank * e.Tv)
+        else:
+            raise ValueError(f"layer {s.name}: unknown kind {s.kind!r}")
+        add(f"{pre}_bias", i, "bias", 0, ACC_BITS, True, s.n_out)
+        if s.hidden:
+            add(f"{pre}_rq", i, "rq", 0, RQ_BITS, False, s.n_out)
+        engines.append(e)
+    fmems = [
+        FmemPlan(
+            i,
+            e.shape.n_in,
+            e.q_read,
+            _write_width(pixels_per_beat, e.q_read) if i == 0 else 1,
+        )
+        for i, e in enumerate(engines)
+    ]
+    return CorePlan(lanes, pixels_per_beat, tuple(engines), tuple(fmems), tuple(mems))
+
+
+def shapes_from_bundle(bundle: Any) -> list[LayerShape]:
+    """Read the layer shapes of an :class:`lwfc.bundle.Bundle` (or anything shaped like one)."""
+    layers = list(bundle.layers)
+    out = []
+    for i, layer in enumerate(layers):
+        hidden = i < len(layers) - 1
+        if layer.kind == "dense":
+            out.append(LayerShape(layer.name, "dense", layer.in_features, layer.out_features, 0, hidden))
+        else:
+            out.append(
+                LayerShape(
+                    layer.name, "lowrank", layer.in_features, layer.out_features, layer.rank, hidden
+                )
+            )
+    return out
+
+
+def plan_for_bundle(
+    bundle: Any, lanes: int, pixels_per_beat: int = DEFAULT_PIXELS_PER_BEAT
+) -> CorePlan:
+    """:func:`plan_core` for the layers of ``bundle``."""
+    return plan_core(shapes_from_bundle(bundle), lanes, pixels_per_beat)
+
+
+def _write_width(beat: int, q: int) -> int:
+    """Pixels stored per cycle: the largest divisor of the beat width that is <= q."""
+    return max(d for d in range(1, beat + 1) if beat % d == 0 and d <= q)

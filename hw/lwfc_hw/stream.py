@@ -1,0 +1,211 @@
+"""The core's edges: the pixel loader, the sequential feature-memory writer, the argmax unit
+and the result stage (double-buffered logits + class, streamed out with valid/ready)."""
+
+from __future__ import annotations
+
+from myhdl import Signal, always, always_comb, block, concat, intbv
+
+from .engines import ACC_MAX, ACC_MIN, acc_signal, uint
+from .plan import FmemPlan, clog2
+
+
+@block
+def loader(clk, rst, in_data, in_valid, in_ready, first_beat, wr_ok, commit, wr_en, wr_div,
+           wr_mod, wr_cnt, wr_data, fp: FmemPlan, B: int):
+    """Pixel loader: accepts beats of ``B`` pixels (pixel ``beat*B + b`` in bits
+    ``[8b+7:8b]``) and stores ``W = fp.w`` of them per cycle into the free half of the first
+    feature memory; commits the half after the image's last pixel.
+
+    ``in_ready`` is high while an image is being loaded and the previous beat's pixels are
+    (almost) stored: one beat per cycle when ``W == B``, one per ``B / W`` cycles otherwise.
+    ``first_beat`` pulses when the first beat of an image is accepted.
+    """
+    W, Q, n = fp.w, fp.q, fp.n
+    S = B // W
+    nbeats = -(-n // B)
+    loading = Signal(bool(0))
+    left = uint(clog2(nbeats + 1))
+    pend = uint(clog2(S + 1))
+    breg = uint(8 * B)
+    rem = uint(clog2(n + 1))
+    div = uint(fp.abits)
+    mod = uint(clog2(Q))
+    rdy = Signal(bool(0))
+    acc_beat = Signal(bool(0))
+    wnow = Signal(bool(0))
+
+    @always_comb
+    def comb():
+        rdy.next = loading and pend <= 1 and left != 0
+        acc_beat.next = loading and pend <= 1 and left != 0 and in_valid
+        wnow.next = pend != 0
+
+    @always_comb
+    def outs():
+        in_ready.next = rdy
+        first_beat.next = acc_beat and left == nbeats
+        wr_en.next = wnow
+        wr_div.next = div
+        wr_mod.next = mod
+        if rem < W:
+            wr_cnt.next = rem
+        else:
+            wr_cnt.next = W
+        wr_data.next = breg[8 * W :]
+        commit.next = wnow and rem <= W
+
+    @always(clk.posedge)
+    def seq():
+        if rst:
+            loading.next = 0
+            pend.next = 0
+        else:
+            if wnow:
+                breg.next = breg >> (8 * W)
+                if mod + W >= Q:
+                    mod.next = mod + W - Q
+                    div.next = div + 1
+                else:
+                    mod.next = mod + W
+                if rem <= W:
+                    rem.next = 0
+                else:
+                    rem.next = rem - W
+                pend.next = pend - 1
+            if acc_beat:
+                breg.next = in_data
+                pend.next = S
+                left.next = left - 1
+                if left == 1:
+                    loading.next = 0
+            elif not loading and not wnow and wr_ok:
+                loading.next = 1
+                left.next = nbeats
+                rem.next = n
+                div.next = 0
+                mod.next = 0
+
+    return comb, outs, seq
+
+
+@block
+def seq_writer(clk, start, ov, y, wr_en, wr_div, wr_mod, wr_cnt, wr_data, Q: int):
+    """Stores an engine's outputs ``(ov, y)``, which come in order 0, 1, ..., one per cycle,
+    into the next feature memory (``Q`` lanes): element ``o`` at lane ``o % Q``, address
+    ``o // Q``. The counters restart on the layer's ``start``."""
+    div = uint(len(wr_div))
+    mod = uint(clog2(Q))
+
+    @always_comb
+    def comb():
+        wr_en.next = ov
+        wr_div.next = div
+        wr_mod.next = mod
+        wr_cnt.next = 1
+        wr_data.next = y
+
+    @always(clk.posedge)
+    def seq():
+        if start:
+            div.next = 0
+            mod.next = 0
+        elif ov:
+            if mod == Q - 1:
+                mod.next = 0
+                div.next = div + 1
+            else:
+                mod.next = mod + 1
+
+    return comb, seq
+
+
+@block
+def argmax_unit(clk, start, iv, idx, val, cls_now):
+    """Running argmax of the logits ``(iv, idx, val)`` arriving in index order: ``cls_now`` is
+    the argmax of the logits so far including the current one (ties keep the lowest index,
+    numpy's rule). Restarts on ``start``."""
+    best = acc_signal()
+    bi = uint(len(idx))
+
+    @always_comb
+    def comb():
+        if idx == 0 or val > best:
+            cls_now.next = idx
+        else:
+            cls_now.next = bi
+
+    @always(clk.posedge)
+    def seq():
+        if start:
+            bi.next = 0
+        elif iv and (idx == 0 or val > best):
+            best.next = val
+            bi.next = idx
+
+    return comb, seq
+
+
+@block
+def result_stage(clk, rst, start, wr_en, wr_idx, wr_data, wr_half, rd_ok, rd_half, release,
+                 out_data, out_valid, out_ready, out_last, C: int):
+    """Double-buffered result memory and its output streamer.
+
+    The last layer writes logit ``wr_idx`` (int32) into the half ``wr_half``; the argmax unit
+    writes the class into entry ``C`` with the last logit. When a half is full (``rd_ok``) the
+    streamer sends ``C + 1`` beats: the class (zero-extended), then logits 0 ... C-1 as 32-bit
+    two's complement, ``out_last`` on the last; the half is released when its last beat has
+    been loaded into the output register. Standard valid/ready: a beat is transferred on a
+    cycle with ``out_valid and out_ready``; ``out_data`` holds while ``out_ready`` is low.
+    """
+    cb = clog2(C + 1)
+    mem = [acc_signal() for _ in range(2 ** (cb + 1))]
+    cls_now = uint(len(wr_idx))
+    sending = Signal(bool(0))
+    beat = uint(cb)
+    load = Signal(bool(0))
+    insts = [argmax_unit(clk, start, wr_en, wr_idx, wr_data, cls_now)]
+    LAST = C - 1
+
+    @always(clk.posedge)
+    def write():
+        a = intbv(0)[cb:]
+        cv = intbv(0, min=ACC_MIN, max=ACC_MAX)
+        if wr_en:
+            a[:] = wr_idx
+            mem[concat(wr_half, a)].next = wr_data
+            if wr_idx == LAST:
+                cv[:] = cls_now
+                mem[concat(wr_half, intbv(C)[cb:])].next = cv
+
+    @always_comb
+    def comb():
+        load.next = sending and (not out_valid or out_ready)
+        release.next = sending and (not out_valid or out_ready) and beat == C
+
+    @always(clk.posedge)
+    def stream():
+        r = intbv(0)[cb:]
+        if rst:
+            sending.next = 0
+            out_valid.next = 0
+            out_last.next = 0
+        else:
+            if load:
+                if beat == 0:
+                    r[:] = C
+                else:
+                    r[:] = beat - 1
+                out_data.next = mem[concat(rd_half, r)]
+                out_valid.next = 1
+                out_last.next = beat == C
+                if beat == C:
+                    sending.next = 0
+                else:
+                    beat.next = beat + 1
+            elif out_valid and out_ready:
+                out_valid.next = 0
+            if not sending and rd_ok:
+                sending.next = 1
+                beat.next = 0
+
+    return insts, write, comb, stream

@@ -1,0 +1,225 @@
+// tb_lwfc: streams images through lwfc_core and logs every result.
+//
+// Include path must hold the generated lwfc_core_defs.vh. Plusargs:
+//   +IMAGES=<file>   beats, one hex word of LWFC_IN_BITS per line (N * LWFC_BEATS_PER_IMAGE lines)
+//   +N=<count>       images to stream
+//   +OUT=<file>      log: "I <image> <cycle>" when an image's first beat is accepted,
+//                    "O <image> <cycle> <class> <logit 0> ..." when its first result beat is
+//   +WEIGHTS=<file>  optional host writes "sel addr data expect" (hex) before streaming; every
+//                    write is read back and compared with "expect" (32-bit readback value)
+//   +STALL=<pct>     optional: drop in_valid / out_ready at random in pct % of cycles
+//   +SEED=<n>        seed of those random stalls
+//   +MAXCYCLES=<n>   watchdog (default 200000000)
+//   +VCD=<file>      dump waveforms
+// Fails ($fatal, exit status 1) on an X/Z in any handshake or result bit, on a readback
+// mismatch, on a malformed input file and on the watchdog.
+`timescale 1ns/10ps
+`include "lwfc_core_defs.vh"
+
+module tb_lwfc;
+    reg clk = 1'b0;
+    reg rst = 1'b1;
+    always #5 clk = ~clk;
+
+    reg  [`LWFC_IN_BITS-1:0] in_data = 0;
+    reg  in_valid = 1'b0;
+    wire in_ready;
+    wire [31:0] out_data;
+    wire out_valid;
+    reg  out_ready = 1'b0;
+    wire out_last;
+    reg  [`LWFC_SEL_BITS-1:0] h_sel = 0;
+    reg  h_we = 1'b0;
+    reg  [`LWFC_ADDR_BITS-1:0] h_addr = 0;
+    reg  [31:0] h_wdata = 0;
+    wire [31:0] h_rdata;
+    wire idle;
+
+    lwfc_core dut (
+        .clk(clk), .rst(rst),
+        .in_data(in_data), .in_valid(in_valid), .in_ready(in_ready),
+        .out_data(out_data), .out_valid(out_valid), .out_ready(out_ready), .out_last(out_last),
+        .h_sel(h_sel), .h_we(h_we), .h_addr(h_addr), .h_wdata(h_wdata), .h_rdata(h_rdata),
+        .idle(idle)
+    );
+
+    reg [1023:0] images_file, out_file, weights_file, vcd_file;
+    integer n_images = 0;
+    integer stall = 0;
+    integer seed = 1;
+    integer max_cycles = 200000000;
+    integer fd_in, fd_out, fd_w, rc;
+    integer cyc = 0;
+    integer beat = 0;
+    integer img_in = 0;
+    integer img_out = 0;
+    integer obeat = 0;
+    integer have_beat = 0;
+    integer n_writes = 0;
+    reg streaming = 1'b0;
+    reg [`LWFC_IN_BITS-1:0] next_word;
+    reg [31:0] w_sel, w_addr, w_data, w_expect;
+    integer r;
+
+    always @(posedge clk) cyc <= cyc + 1;
+
+    // one beat from the image file into next_word; 0 when the file ends early
+    function integer fetch_beat(input integer dummy);
+        begin
+            rc = $fscanf(fd_in, "%h\n", next_word);
+            fetch_beat = (rc == 1) ? 1 : 0;
+        end
+    endfunction
+
+    task host_write_and_check;
+        begin
+            // pass 1: writes, one per cycle, driven on the falling edge
+            while ($fscanf(fd_w, "%h %h %h %h\n", w_sel, w_addr, w_data, w_expect) == 4) begin
+                @(negedge clk);
+                h_sel = w_sel[`LWFC_SEL_BITS-1:0];
+                h_addr = w_addr[`LWFC_ADDR_BITS-1:0];
+                h_wdata = w_data;
+                h_we = 1'b1;
+                n_writes = n_writes + 1;
+            end
+            @(negedge clk);
+            h_we = 1'b0;
+            // pass 2: read every word back
+            r = $rewind(fd_w);
+            while ($fscanf(fd_w, "%h %h %h %h\n", w_sel, w_addr, w_data, w_expect) == 4) begin
+                @(negedge clk);
+                h_sel = w_sel[`LWFC_SEL_BITS-1:0];
+                h_addr = w_addr[`LWFC_ADDR_BITS-1:0];
+                @(posedge clk);
+                @(posedge clk);
+                #1;
+                if (^h_rdata === 1'bx) begin
+                    $display("FAIL: X on h_rdata (sel %0d addr %0d)", w_sel, w_addr);
+                    $fatal(1);
+                end
+                if (h_rdata !== w_expect) begin
+                    $display("FAIL: readback sel %0d addr %0d: %h, expected %h",
+                             w_sel, w_addr, h_rdata, w_expect);
+                    $fatal(1);
+                end
+            end
+            $display("host: %0d writes, all read back", n_writes);
+        end
+    endtask
+
+    initial begin
+        if (!$value$plusargs("IMAGES=%s", images_file)) begin
+            $display("FAIL: +IMAGES=<file> missing");
+            $fatal(1);
+        end
+        if (!$value$plusargs("OUT=%s", out_file)) out_file = "tb_results.txt";
+        r = $value$plusargs("N=%d", n_images);
+        r = $value$plusargs("STALL=%d", stall);
+        r = $value$plusargs("SEED=%d", seed);
+        r = $value$plusargs("MAXCYCLES=%d", max_cycles);
+        if ($value$plusargs("VCD=%s", vcd_file)) begin
+            $dumpfile(vcd_file);
+            $dumpvars(0, tb_lwfc);
+        end
+        fd_in = $fopen(images_file, "r");
+        if (fd_in == 0) begin
+            $display("FAIL: cannot open image file %0s", images_file);
+            $fatal(1);
+        end
+        fd_out = $fopen(out_file, "w");
+        if (fd_out == 0) begin
+            $display("FAIL: cannot open output file %0s", out_file);
+            $fatal(1);
+        end
+        r = $urandom(seed);
+        repeat (5) @(posedge clk);
+        rst = 1'b0;
+        if ($value$plusargs("WEIGHTS=%s", weights_file)) begin
+            fd_w = $fopen(weights_file, "r");
+            if (fd_w == 0) begin
+                $display("FAIL: cannot open weights file %0s", weights_file);
+                $fatal(1);
+            end
+            host_write_and_check;
+            $fclose(fd_w);
+        end
+        @(negedge clk);
+        if (n_images == 0) begin
+            $display("DONE 0 images");
+            $finish;
+        end
+        have_beat = fetch_beat(0);
+        if (have_beat == 0) begin
+            $display("FAIL: image file %0s is empty or malformed", images_file);
+            $fatal(1);
+        end
+        in_data = next_word;
+        streaming = 1'b1;
+    end
+
+    // ---- input driver: in_valid / in_data change only after a rising edge
+    always @(posedge clk) begin
+        if (streaming) begin
+            if (in_valid === 1'b1 && in_ready === 1'b1) begin
+                if (beat == 0) $fwrite(fd_out, "I %0d %0d\n", img_in, cyc);
+                if (beat == `LWFC_BEATS_PER_IMAGE - 1) begin
+                    beat = 0;
+                    img_in = img_in + 1;
+                end else begin
+                    beat = beat + 1;
+                end
+                if (img_in < n_images) begin
+                    have_beat = fetch_beat(0);
+                    if (have_beat == 0) begin
+                        $display("FAIL: image file %0s ended at image %0d", images_file, img_in);
+                        $fatal(1);
+                    end
+                    in_data <= next_word;
+                end else begin
+                    have_beat = 0;
+                end
+            end
+            in_valid <= (have_beat != 0) && ((stall == 0) || (($urandom % 100) >= stall));
+            out_ready <= (stall == 0) || (($urandom % 100) >= stall);
+        end
+    end
+
+    // ---- output monitor
+    always @(posedge clk) begin
+        if (!rst) begin
+            if (in_ready === 1'bx || out_valid === 1'bx || out_valid === 1'bz) begin
+                $display("FAIL: X on a handshake at cycle %0d", cyc);
+                $fatal(1);
+            end
+        end
+        if (streaming && out_valid === 1'b1 && out_ready === 1'b1) begin
+            if (^out_data === 1'bx || out_last === 1'bx) begin
+                $display("FAIL: X in result beat %0d of image %0d at cycle %0d (missing or bad hex file?)",
+                         obeat, img_out, cyc);
+                $fatal(1);
+            end
+            if (obeat == 0) $fwrite(fd_out, "O %0d %0d %0d", img_out, cyc, out_data);
+            else $fwrite(fd_out, " %0d", $signed(out_data));
+            if (out_last) begin
+                if (obeat != `LWFC_CLASSES) begin
+                    $display("FAIL: image %0d had %0d result beats", img_out, obeat + 1);
+                    $fatal(1);
+                end
+                $fwrite(fd_out, "\n");
+                obeat = 0;
+                img_out = img_out + 1;
+                if (img_out == n_images) begin
+                    $fclose(fd_out);
+                    $display("DONE %0d images, %0d cycles", img_out, cyc);
+                    $finish;
+                end
+            end else begin
+                obeat = obeat + 1;
+            end
+        end
+        if (cyc > max_cycles) begin
+            $display("FAIL: watchdog: %0d cycles, %0d of %0d results", cyc, img_out, n_images);
+            $fatal(1);
+        end
+    end
+endmodule
