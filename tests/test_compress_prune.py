@@ -79,7 +79,7 @@ def test_pruning_is_cumulative_and_attach_keeps_zeros_while_training() -> None:
             0.3 * round(0.7 * w[n].numel())
         )
     lin = nn.Linear(40, 20)
-    P.attach_masks({"fc1": lin}, {"fc1": first["fc1"]})
+    P.attach_masks({"fc1.weight": lin}, {"fc1.weight": first["fc1"]})
     opt = torch.optim.SGD(lin.parameters(), lr=0.1)
     for _ in range(3):
         opt.zero_grad()
@@ -87,7 +87,7 @@ def test_pruning_is_cumulative_and_attach_keeps_zeros_while_training() -> None:
         opt.step()
     lin(torch.randn(1, 40))
     assert torch.all(lin.weight[first["fc1"] == 0] == 0)
-    P.detach_masks({"fc1": lin})
+    P.detach_masks({"fc1.weight": lin})
     assert isinstance(lin.weight, nn.Parameter) and not hasattr(lin, "weight_mask")
 
 

@@ -109,24 +109,45 @@ def default_layers(names: Sequence[str], method: str) -> list[str]:
     return names[:-1] if method in STRUCTURED else names
 
 
-def attach_masks(modules: Mapping[str, nn.Module], masks: Mapping[str, torch.Tensor]) -> None:
-    """Install ``masks`` on ``modules[name].weight`` via ``prune.custom_from_mask``.
+def _param_name(key: str) -> str:
+    """Parameter a mask key names: ``"fc1.u"`` -> ``"u"``; a bare ``"fc1"`` -> ``"weight"``."""
+    return key.rsplit(".", 1)[1] if "." in key else "weight"
 
-    After this, ``module.weight = weight_orig * weight_mask`` is recomputed before every forward
-    call of the module, so training updates ``weight_orig`` and pruned entries stay zero.
+
+def attach_masks(modules: Mapping[str, nn.Module], masks: Mapping[str, torch.Tensor]) -> None:
+    """Install ``masks[key]`` on ``modules[key]`` via ``prune.custom_from_mask``.
+
+    Keys are ``"<layer>.<param>"`` (e.g. ``"fc1.weight"``, ``"fc1.u"``) or a bare layer name
+    (``weight``). After this, ``param = param_orig * param_mask`` is recomputed before every
+    forward call of the module, so training updates ``param_orig`` and pruned entries stay 0.
+    A mask already on the parameter is replaced (the new one should include it).
     """
-    for name, mask in masks.items():
-        module = modules[name]
-        if prune.is_pruned(module) and hasattr(module, "weight_mask"):
-            prune.remove(module, "weight")
-        prune.custom_from_mask(module, "weight", mask.to(module.weight.dtype))
+    for key, mask in masks.items():
+        module, pname = modules[key], _param_name(key)
+        if hasattr(module, f"{pname}_mask"):
+            prune.remove(module, pname)
+        param = getattr(module, pname)
+        prune.custom_from_mask(module, pname, mask.to(param.dtype))
 
 
 def detach_masks(modules: Mapping[str, nn.Module]) -> None:
-    """Make pruning permanent (``prune.remove``): ``weight`` becomes a plain parameter again."""
-    for module in modules.values():
-        if hasattr(module, "weight_mask"):
-            prune.remove(module, "weight")
+    """Make pruning permanent (``prune.remove``) on ``modules[key]``'s parameter."""
+    for key, module in modules.items():
+        pname = _param_name(key)
+        if hasattr(module, f"{pname}_mask"):
+            prune.remove(module, pname)
+
+
+def masked(module: nn.Module, pname: str) -> torch.Tensor:
+    """The current effective parameter ``orig * mask`` (or the plain parameter if unpruned).
+
+    Unlike ``module.<pname>``, which ``torch.nn.utils.prune`` refreshes only when the module is
+    called, this is up to date after optimizer steps.
+    """
+    mask = getattr(module, f"{pname}_mask", None)
+    if mask is None:
+        return getattr(module, pname)
+    return getattr(module, f"{pname}_orig") * mask
 
 
 def sparsity(masks: Mapping[str, torch.Tensor]) -> float:
