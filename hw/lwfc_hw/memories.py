@@ -101,7 +101,8 @@ def fmem_lane(clk, wr_en, wr_half, wr_div, wr_mod, wr_cnt, wr_data, rd_en, rd_ha
     Holds elements ``i`` with ``i % Q == q`` at address ``{half, i // Q}``. Write side: the
     writer stores ``wr_cnt`` (0 ... W) consecutive elements starting at element
     ``wr_div * Q + wr_mod`` (``wr_data`` byte ``b`` is element ``start + b``); this lane takes
-    byte ``b = (q - wr_mod) mod Q`` if ``b < wr_cnt``. Read side: registered read of
+    byte ``b = (q - wr_mod) mod Q`` if ``b < wr_cnt``; lanes after the last written element
+    in the same row store 0 (so padding beyond an image's end is 0, never X). Read side: registered read of
     ``{rd_half, rd_addr}`` when ``rd_en``.
     """
     mem = [Signal(intbv(0)[8:]) for _ in range(2 ** (abits + 1))]
@@ -122,6 +123,11 @@ def fmem_lane(clk, wr_en, wr_half, wr_div, wr_mod, wr_cnt, wr_data, rd_en, rd_ha
                     a[:] = wr_div + 1
                 t[:] = wr_data >> (8 * b)
                 mem[concat(wr_half, a[abits:])].next = t[8:]
+            elif q >= wr_mod:
+                # after the last element written in this row: zero it (a later write in
+                # order overwrites it; at the end of an image it is padding, read with weight 0)
+                a[:] = wr_div
+                mem[concat(wr_half, a[abits:])].next = 0
 
     @always(clk.posedge)
     def read():

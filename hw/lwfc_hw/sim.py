@@ -78,9 +78,14 @@ def _run(cmd: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProce
 
 
 def plan_key(plan: CorePlan) -> str:
-    """A short stable hash of everything the RTL structure depends on."""
-    text = repr((plan.lanes, plan.pixels_per_beat, plan.engines, plan.fmems, plan.mems))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    """A short stable hash of everything the RTL depends on: the plan and the RTL sources."""
+    h = hashlib.sha256(
+        repr((plan.lanes, plan.pixels_per_beat, plan.engines, plan.fmems, plan.mems)).encode()
+    )
+    for src in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        if src.name not in ("sim.py", "cycles.py", "testing.py"):
+            h.update(src.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def prepare(plan: CorePlan, root: Path | None = None) -> Path:

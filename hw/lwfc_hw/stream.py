@@ -44,7 +44,7 @@ def loader(clk, rst, in_data, in_valid, in_ready, first_beat, wr_ok, commit, wr_
     def outs():
         in_ready.next = rdy
         first_beat.next = acc_beat and left == nbeats
-        wr_en.next = wnow
+        wr_en.next = wnow and rem != 0
         wr_div.next = div
         wr_mod.next = mod
         if rem < W:
@@ -52,7 +52,7 @@ def loader(clk, rst, in_data, in_valid, in_ready, first_beat, wr_ok, commit, wr_
         else:
             wr_cnt.next = W
         wr_data.next = breg[8 * W :]
-        commit.next = wnow and rem <= W
+        commit.next = wnow and rem != 0 and rem <= W
 
     @always(clk.posedge)
     def seq():

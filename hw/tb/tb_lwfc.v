@@ -59,7 +59,9 @@ module tb_lwfc;
     reg streaming = 1'b0;
     reg [`LWFC_IN_BITS-1:0] next_word;
     reg [31:0] w_sel, w_addr, w_data, w_expect;
-    integer r;
+    integer r, k, t_first;
+    reg [31:0] cls;
+    reg signed [31:0] logits [0:`LWFC_CLASSES-1];
 
     always @(posedge clk) cyc <= cyc + 1;
 
@@ -198,13 +200,19 @@ module tb_lwfc;
                          obeat, img_out, cyc);
                 $fatal(1);
             end
-            if (obeat == 0) $fwrite(fd_out, "O %0d %0d %0d", img_out, cyc, out_data);
-            else $fwrite(fd_out, " %0d", $signed(out_data));
+            if (obeat == 0) begin
+                t_first = cyc;
+                cls = out_data;
+            end else if (obeat <= `LWFC_CLASSES) begin
+                logits[obeat - 1] = out_data;
+            end
             if (out_last) begin
                 if (obeat != `LWFC_CLASSES) begin
                     $display("FAIL: image %0d had %0d result beats", img_out, obeat + 1);
                     $fatal(1);
                 end
+                $fwrite(fd_out, "O %0d %0d %0d", img_out, t_first, cls);
+                for (k = 0; k < `LWFC_CLASSES; k = k + 1) $fwrite(fd_out, " %0d", logits[k]);
                 $fwrite(fd_out, "\n");
                 obeat = 0;
                 img_out = img_out + 1;

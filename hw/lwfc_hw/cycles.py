@@ -1,0 +1,135 @@
+"""Cycle model of ``lwfc_core``: exact cycle counts from the plan alone.
+
+Per-layer service time ``T`` (cycles from the edge at which the engine starts issuing to the
+edge at which it commits its output and releases its input):
+
+* dense:   ``T = G*K + p_last + 8``
+  (``G*K`` issue steps; 3 pipeline stages to the accumulator; 1 to the drain register; the
+  ``p_last`` outputs of the last group drain one per cycle through the 4-stage requantizer;
+  1 cycle for ``done``);
+* low-rank: ``T = Ku + (rank-1) * max(Ku, Tv) + Tv + n_out + 13``
+  (the DCL delivers latent ``k`` every ``max(Ku, Tv)`` cycles: ``Ku`` to compute it, or ``Tv``
+  when the DIL is slower and the DCL waits; the DIL spends ``Tv`` steps on the last latent,
+  then its ``n_out`` accumulators drain through the requantizer).
+
+Hand-shakes: an L-SCM starts its engine 2 cycles after both its input half is committed and
+its output half is free (and 2 cycles after its own previous image ended). The loader stores
+an image in ``ceil(n_in / w)`` write cycles after its first beat and accepts the next image's
+first beat ``beats * (B / w) + 2`` cycles after this one's. The result streamer sends the
+class 2 cycles after the last layer commits, then one beat per cycle.
+
+:func:`schedule` runs this recurrence for N images streamed back to back (input always
+valid, output always ready) and returns the cycle of every image's first accepted beat and
+first result beat, which the RTL simulation must reproduce exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .plan import CorePlan, EnginePlan, ceil_div
+
+NEG = -(10**18)
+
+
+def service_cycles(e: EnginePlan) -> int:
+    """Cycles from an engine's first issue to its commit/release (see module docstring)."""
+    s = e.shape
+    if e.kind == "dense":
+        return e.G * e.K + e.p_last + 8
+    return e.Ku + (s.rank - 1) * max(e.Ku, e.Tv) + e.Tv + s.n_out + 13
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Cycle numbers (edge indices) of a streamed run of ``n`` images, relative to the first
+    image's first accepted input beat (cycle 0)."""
+
+    t_in: tuple[int, ...]
+    t_out: tuple[int, ...]
+
+    @property
+    def latency(self) -> int:
+        """First image: first input beat accepted -> class beat transferred."""
+        return self.t_out[0] - self.t_in[0]
+
+
+def schedule(plan: CorePlan, n: int) -> Schedule:
+    """Exact input / output cycles of ``n`` images streamed back to back (see module doc)."""
+    L = len(plan.engines)
+    T = [service_cycles(e) for e in plan.engines]
+    f0 = plan.fmems[0]
+    B = plan.pixels_per_beat
+    load_steps = plan.beats_per_image * (B // f0.w)
+    store = ceil_div(plan.n_in, f0.w)
+    C = plan.classes
+    A: list[int] = []  # first beat accepted
+    D = [[NEG] * n for _ in range(L)]  # commit/release edge of layer l for image k
+    R: list[int] = []  # result half released (last beat loaded)
+    out: list[int] = []
+
+    def d(layer: int, k: int) -> int:
+        return D[layer][k] if k >= 0 else NEG
+
+    for k in range(n):
+        if k == 0:
+            a = 0
+        else:
+            # loader re-arms after the previous image's last write step, once its next half
+            # has been released by layer 0 (image k-2 done)
+            a = max(A[k - 1] + load_steps, d(0, k - 2)) + 2
+        A.append(a)
+        commit = a + store
+        for layer in range(L):
+            ready = commit if layer == 0 else D[layer - 1][k]
+            if layer == L - 1:
+                free = R[k - 2] if k >= 2 else NEG
+            else:
+                free = d(layer + 1, k - 2)
+            start = max(ready, free, d(layer, k - 1)) + 2
+            D[layer][k] = start + T[layer]
+        g = max(D[L - 1][k], R[k - 1] if k >= 1 else NEG) + 1
+        out.append(g + 2)
+        R.append(g + C + 1)
+    return Schedule(tuple(A), tuple(out))
+
+
+@dataclass(frozen=True)
+class CycleReport:
+    """Predicted performance of one plan.
+
+    Attributes:
+        latency: cycles from an image's first input beat to its class beat, pipeline empty.
+        interval: steady-state cycles between consecutive results when streaming.
+        mac_bound: ``sum(MACs) / lanes``.
+        service: per-layer service times.
+    """
+
+    latency: int
+    interval: int
+    mac_bound: float
+    service: tuple[int, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "latency_cycles": self.latency,
+            "interval_cycles": self.interval,
+            "mac_bound_cycles": round(self.mac_bound, 2),
+            "layer_service_cycles": list(self.service),
+        }
+
+
+def report(plan: CorePlan, warmup: int = 12) -> CycleReport:
+    """Latency and steady-state interval of ``plan``."""
+    sched = schedule(plan, warmup + 4)
+    gaps = {b - a for a, b in zip(sched.t_out[warmup:], sched.t_out[warmup + 1 :])}
+    if len(gaps) != 1:  # a periodic pattern: report the mean over a full period
+        interval = (sched.t_out[-1] - sched.t_out[warmup]) // 3
+    else:
+        interval = gaps.pop()
+    return CycleReport(
+        latency=schedule(plan, 1).latency,
+        interval=interval,
+        mac_bound=plan.mac_bound(),
+        service=tuple(service_cycles(e) for e in plan.engines),
+    )
