@@ -403,3 +403,53 @@ def to_bundle(
     return quantize.build_bundle(
         layers, name=name, dataset=dataset, provenance=provenance, metrics=metrics
     )
+
+
+# ------------------------------------------------------------------------- (de)serialisation
+NET_FORMAT = "lwfc-compressnet-v1"
+
+
+def net_to_dict(net: CompressNet) -> dict[str, Any]:
+    """A picklable, torch-free description of ``net`` (numpy arrays, masks, scales, dropout)."""
+    layers = []
+    masks = {k: m.numpy().astype(np.uint8) for k, m in net.masks().items()}
+    for lname, layer in net.iter_layers():
+        entry: dict[str, Any] = {"name": lname, "kind": layer.kind, "last": layer.last}
+        entry["bias"] = _effective(layer.bias)
+        if isinstance(layer, QDense):
+            entry["weight"] = _effective(layer.matrix())
+        else:
+            u, v = layer.factors(quant=False)
+            entry.update(u=_effective(u), v=_effective(v), latent_scale=float(layer.latent_scale))
+        layers.append(entry)
+    return {
+        "format": NET_FORMAT,
+        "layers": layers,
+        "act_scale": [float(s) for s in net.act_scale],
+        "masks": masks,
+        "dropout": [net.dropout.location, net.dropout.p],
+    }
+
+
+def net_from_dict(state: dict[str, Any]) -> CompressNet:
+    """Inverse of :func:`net_to_dict`."""
+    if state.get("format") != NET_FORMAT:
+        raise LwfcError(f"not a {NET_FORMAT} state (format {state.get('format')!r})")
+    layers: list[nn.Module] = []
+    for e in state["layers"]:
+        t = torch.as_tensor
+        if e["kind"] == "dense":
+            layers.append(QDense(t(e["weight"]), t(e["bias"]), e["last"]))
+        else:
+            scale = e["latent_scale"]
+            layers.append(QLowRank(t(e["u"]), t(e["v"]), t(e["bias"]), e["last"], scale))
+    net = CompressNet(
+        layers,
+        state["act_scale"],
+        names=[e["name"] for e in state["layers"]],
+        dropout=Dropout(*state.get("dropout", (0, 0.0))),
+    )
+    masks = {k: torch.as_tensor(m, dtype=torch.float32) for k, m in state["masks"].items()}
+    if masks:
+        attach_masks(net.param_modules(masks), masks)
+    return net

@@ -92,6 +92,7 @@ def finetune(
     n = len(x)
     steps = max(1, math.ceil(epochs * n / batch))
     gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)  # dropout masks
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(

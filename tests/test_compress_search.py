@@ -1,0 +1,97 @@
+"""Algorithm 1 search: grid, result store, resume, and the Ray path with 2 local workers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from conftest import random_bundle
+
+from lwfc.bundle import load_bundle
+from lwfc.compress import search as S
+from lwfc.compress.network import CompressNet, net_to_dict
+
+TINY = replace(
+    S.GRIDS["smoke"],
+    name="tiny",
+    prune_methods=("l1",),
+    prune_ratios=(0.3, 0.6),
+    lra_locs=(2,),
+    lra_steps=5,
+    base_epochs=0.05,
+    train_limit=600,
+    test_limit=200,
+)
+
+
+@pytest.fixture(scope="module")
+def source() -> dict:
+    return net_to_dict(CompressNet.from_bundle(random_bundle(3)))
+
+
+def test_paper_grid_has_the_paper_sizes() -> None:
+    g = S.GRIDS["paper"]
+    assert len(g.bases()) == 10
+    kinds = [t["kind"] for t in g.trials()]
+    assert kinds.count("prune") == 10 * 5 * 13
+    assert kinds.count("lra") == 10 * 14 * 3 * 25
+    assert g.prune_ratios[0] == 0.1 and g.prune_ratios[-1] == 0.7
+    ids = {S.trial_id(t) for t in g.trials()}
+    assert len(ids) == len(g.trials())  # every trial has its own key
+    small = S.GRIDS["small"]
+    assert len(small.trials()) <= 80
+
+
+def test_result_store_skips_torn_lines(tmp_path: Path) -> None:
+    store = S.ResultStore(tmp_path / "r.jsonl")
+    store.append({"id": "a", "status": "ok"})
+    with store.path.open("a") as fh:
+        fh.write('{"id": "b", "stat')  # a write cut short by a crash
+    store.append({"id": "c", "status": "ok"})
+    store.append({"id": "d", "status": "failed"})
+    assert [r["id"] for r in store.records()] == ["a", "c", "d"]
+    assert store.done() == {"a", "c"}
+
+
+def test_search_resumes_and_skips_finished_trials(tmp_path: Path, source: dict, data_dir) -> None:
+    out = tmp_path / "s"
+    first = S.run_search(
+        TINY, out, source_state=source, data_dir=data_dir, workers=0, max_trials=2, log=print
+    )
+    assert first.finished == 2
+    lines = (out / S.RESULTS).read_text().splitlines()
+    assert len(lines) == 1 + 2  # the base and two trials
+    second = S.run_search(TINY, out, source_state=source, data_dir=data_dir, workers=0, log=print)
+    total = len(TINY.trials())
+    assert second.finished == total - 2
+    assert second.skipped == 1 + 2  # the base and the first two trials were not redone
+    recs = [json.loads(x) for x in (out / S.RESULTS).read_text().splitlines()]
+    assert len({r["id"] for r in recs}) == len(recs) == 1 + total
+    third = S.run_search(TINY, out, source_state=source, data_dir=data_dir, workers=0, log=print)
+    assert third.finished == 0
+    best = load_bundle(out / S.BEST)
+    assert best.metrics["int8_accuracy"] == pytest.approx(third.best["accuracy"])
+    for r in recs[1:]:
+        assert 0 <= r["accuracy"] <= 1 and r["weights_nonzero"] < 45_200
+        assert {"bram_bytes", "cycles", "escore", "escore_net"} <= set(r)
+    runs = (out / S.RUNS).read_text().splitlines()
+    assert len(runs) == 3
+
+
+def test_ray_path_with_two_local_workers(tmp_path: Path, source: dict, data_dir) -> None:
+    pytest.importorskip("ray")
+    out = tmp_path / "ray"
+    res = S.run_search(TINY, out, source_state=source, data_dir=data_dir, workers=2, log=print)
+    assert res.failed == 0 and res.finished == len(TINY.trials())
+    recs = [json.loads(x) for x in (out / S.RESULTS).read_text().splitlines()]
+    pids = {r["pid"] for r in recs if r["kind"] != "base"}
+    assert all(isinstance(p, int) for p in pids)
+    # inline and Ray give the same numbers for the same trial (deterministic trials)
+    inline = S.run_search(
+        TINY, tmp_path / "inline", source_state=source, data_dir=data_dir, workers=0, log=print
+    )
+    acc_ray = {r["id"]: r["accuracy"] for r in recs if r["kind"] != "base"}
+    acc_inline = {r["id"]: r["accuracy"] for r in inline.records if r["kind"] != "base"}
+    assert acc_ray == acc_inline
