@@ -7,8 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import random_bundle
 
+from conftest import random_bundle
 from lwfc.bundle import load_bundle
 from lwfc.compress import search as S
 from lwfc.compress.network import CompressNet, net_to_dict
