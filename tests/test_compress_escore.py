@@ -50,9 +50,9 @@ def test_pareto_front() -> None:
     assert dominates((1, 1), (1, 2)) and not dominates((1, 2), (1, 2))
 
 
-def test_hardware_cost_dense_and_lowrank() -> None:
+def test_hardware_cost_fallback_estimate() -> None:
     dense = random_bundle(0)
-    cost = hardware_cost(dense, use_hw_model=False)
+    cost = hardware_cost(dense, lanes=1, use_hw_model=False)
     assert cost["weights_stored"] == 45_200 and cost["macs"] == 45_200
     assert cost["cycles"] == 45_200 and cost["cycle_model"] == "macs/1"
     # weights + 4 B bias per row + 4 B requant per hidden row
@@ -65,3 +65,14 @@ def test_hardware_cost_dense_and_lowrank() -> None:
     )
     with pytest.raises(ValueError):
         hardware_cost(low, lanes=0)
+
+
+def test_hardware_cost_uses_the_accelerator_cycle_model() -> None:
+    pytest.importorskip("lwfc_hw.cycles")
+    dense, low = random_bundle(0), random_bundle(1, lowrank={0: 20})
+    cd, cl = hardware_cost(dense, lanes=8), hardware_cost(low, lanes=8)
+    assert cd["cycle_model"] == cl["cycle_model"] == "lwfc_hw"
+    # the cycle model is never faster than the MAC bound; low rank saves cycles and memory
+    assert cd["cycles"] >= 45_200 / 8 and cl["cycles"] < cd["cycles"]
+    assert cl["bram_bytes"] < cd["bram_bytes"]
+    assert cd["bram_bytes"] >= 45_200

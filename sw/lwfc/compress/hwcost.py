@@ -5,48 +5,43 @@ the accelerator (the idea of seed 002: count memory as well as arithmetic):
 
 * ``weights_nonzero``: the weights that carry information (pruned zeros and low-rank savings
   both count as removed, ``Bundle.weights_removed``).
-* ``bram_bytes``: what the layer memories hold. The accelerator stores every weight of a layer
-  densely (a pruned zero still occupies its int8 slot; it only saves memory once a sparse format
-  exists), so this is ``weights_stored`` bytes plus the per-row parameters: int32 bias (4 bytes)
-  and the requantization pair ``M`` (15 bits) / ``S`` (6 bits) packed in 4 bytes, for every
-  output row and every low-rank latent row.
-* ``cycles``: predicted clock cycles per image. If the accelerator package ``lwfc_hw`` exposes a
-  cycle model (a function ``predict_cycles(bundle) -> int`` in ``lwfc_hw`` or
-  ``lwfc_hw.cycles``/``lwfc_hw.perf``), it is used; until then the estimate is
-  ``sum over stages ceil(MACs / lanes)`` (dense arithmetic, zeros are not skipped).
+* ``bram_bytes``: what the accelerator's memories hold for this network. The accelerator stores
+  every weight of a layer densely (a pruned zero still occupies its int8 slot; only low-rank
+  factorisation shrinks memory). With the accelerator package ``lwfc_hw`` present this is the
+  sum over its elaboration plan (``lwfc_hw.plan.plan_for_bundle``) of every parameter memory
+  (weight banks, bias, requantization tables, padding included) plus the ping-pong feature
+  memories; otherwise weights (1 byte) + bias (4 bytes) + requant word (4 bytes) per row.
+* ``cycles``: predicted clock cycles per image: the latency of one image through an empty
+  pipeline from the exact cycle model ``lwfc_hw.cycles.report`` (``interval_cycles`` is the
+  steady-state interval when streaming); without ``lwfc_hw`` the estimate
+  ``sum over stages ceil(MACs / lanes)`` (dense arithmetic: zeros are not skipped).
+
+``lanes`` is the accelerator's number of MAC units per engine (its build parameter).
 """
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Callable
 from typing import Any
 
 from ..bundle import Bundle, LowRankLayer
 
-#: Bytes per stored per-row parameter group.
+#: Bytes per stored per-row parameter group (fallback estimate without ``lwfc_hw``).
 BIAS_BYTES = 4
 REQUANT_BYTES = 4
-#: MAC lanes assumed by the fallback cycle estimate (one multiply-accumulate per cycle).
-DEFAULT_LANES = 1
-
-_CYCLE_MODULES = ("lwfc_hw", "lwfc_hw.cycles", "lwfc_hw.perf", "lwfc_hw.model")
-_CYCLE_FUNCS = ("predict_cycles", "cycles_per_image")
+#: MAC lanes per engine assumed for the hardware objectives.
+DEFAULT_LANES = 8
 
 
-def hw_cycle_model() -> Callable[[Bundle], int] | None:
-    """The accelerator's cycle model from ``lwfc_hw`` if one exists, else ``None``."""
-    for module_name in _CYCLE_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except Exception:
-            continue
-        for func in _CYCLE_FUNCS:
-            fn = getattr(module, func, None)
-            if callable(fn):
-                return fn
-    return None
+def hw_model() -> tuple[Callable[..., Any], Callable[..., Any]] | None:
+    """``(plan_for_bundle, report)`` of the accelerator package if importable, else ``None``."""
+    try:
+        from lwfc_hw.cycles import report
+        from lwfc_hw.plan import plan_for_bundle
+    except Exception:  # absent or broken hw package: fall back to the estimate
+        return None
+    return plan_for_bundle, report
 
 
 def stage_macs(bundle: Bundle) -> list[int]:
@@ -62,7 +57,7 @@ def stage_macs(bundle: Bundle) -> list[int]:
 
 
 def bram_bytes(bundle: Bundle) -> int:
-    """Bytes of weights (dense storage, int8) plus per-row bias and requant parameters."""
+    """Fallback estimate: int8 weights (dense storage) + per-row bias and requant words."""
     total = 0
     for layer in bundle.layers:
         total += layer.weights_stored
@@ -77,28 +72,38 @@ def bram_bytes(bundle: Bundle) -> int:
 def hardware_cost(
     bundle: Bundle, lanes: int = DEFAULT_LANES, use_hw_model: bool = True
 ) -> dict[str, Any]:
-    """The hardware-aware objectives of ``bundle``.
+    """The hardware-aware objectives of ``bundle`` for an accelerator with ``lanes`` MACs.
 
     Returns:
         ``weights_stored``, ``weights_nonzero``, ``weights_removed`` (vs the dense 45,200),
-        ``macs``, ``bram_bytes``, ``cycles`` (per image) and ``cycle_model`` (``"lwfc_hw"`` or
-        ``"macs/<lanes>"``).
+        ``macs``, ``bram_bytes``, ``cycles`` (latency per image), ``interval_cycles``
+        (streaming), ``lanes`` and ``cycle_model`` (``"lwfc_hw"`` or ``"macs/<lanes>"``).
     """
     if lanes < 1:
         raise ValueError(f"lanes must be >= 1, got {lanes}")
-    model = hw_cycle_model() if use_hw_model else None
+    model = hw_model() if use_hw_model else None
     if model is not None:
-        cycles = int(model(bundle))
+        plan_for_bundle, report = model
+        plan = plan_for_bundle(bundle, lanes)
+        rep = report(plan)
+        cycles, interval = int(rep.latency), int(rep.interval)
+        param_bits = sum(m.width * m.depth for m in plan.mems)
+        feature_bytes = sum(2 * f.q * f.depth_half for f in plan.fmems)
+        memory = math.ceil(param_bits / 8) + feature_bytes
         how = "lwfc_hw"
     else:
         cycles = sum(math.ceil(m / lanes) for m in stage_macs(bundle))
+        interval = max(math.ceil(m / lanes) for m in stage_macs(bundle))
+        memory = bram_bytes(bundle)
         how = f"macs/{lanes}"
     return {
         "weights_stored": bundle.weights_stored,
         "weights_nonzero": bundle.weights_nonzero,
         "weights_removed": bundle.weights_removed(),
         "macs": bundle.macs,
-        "bram_bytes": bram_bytes(bundle),
+        "bram_bytes": memory,
         "cycles": cycles,
+        "interval_cycles": interval,
+        "lanes": lanes,
         "cycle_model": how,
     }
