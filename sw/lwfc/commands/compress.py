@@ -1,0 +1,178 @@
+"""``lwfc compress INPUT --out DIR``: prune, factorise (LRA / LRA-learn), fine-tune, export.
+
+INPUT is a torch checkpoint from ``lwfc train --checkpoint FILE`` (best: float weights), a
+compression state (``--save-state``, or a search base ``OUT/bases/*.pt``), or a bundle folder
+(dequantized, then fine-tuned). See ``docs/compression.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..bundle import save_bundle
+from ..errors import LwfcError
+from ._common import add_data_args, print_json
+
+
+def _ratio(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value}")
+    return value
+
+
+def _nonneg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _layer(text: str) -> str:
+    return f"fc{text}" if text.isdigit() else text
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from ..compress.prune import METHODS
+
+    p = sub.add_parser(
+        "compress",
+        help="prune / low-rank factorise / fine-tune a network and export its int8 bundle",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("input", type=Path, help="train checkpoint (.pt), compression state or bundle")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="bundle folder to write")
+    g = p.add_argument_group("pruning (torch.nn.utils.prune)")
+    g.add_argument("--prune", choices=METHODS, metavar="METHOD", help=f"one of {METHODS}")
+    g.add_argument("--ratio", type=_ratio, default=0.0, help="R_prune, fraction set to zero")
+    g.add_argument(
+        "--prune-layers",
+        metavar="L1,L2",
+        help="layers to prune (names or 1-based numbers; default: all dense, hidden only for "
+        "structured methods)",
+    )
+    g.add_argument("--prune-steps", type=int, default=1, help="reach --ratio in N steps")
+    g = p.add_argument_group("low-rank approximation")
+    g.add_argument("--lowrank", type=_layer, metavar="LAYER", help="layer to factorise (fc1 or 1)")
+    rank = g.add_mutually_exclusive_group()
+    rank.add_argument("--rcomp", type=_ratio, help="compression rate R_comp (rank by eq. 7)")
+    rank.add_argument("--rank", type=int, help="rank of the factorisation")
+    g.add_argument(
+        "--lra",
+        choices=["none", "identity", "data"],
+        default="identity",
+        help="none: plain quantized SVD (eq. 8-9); identity: LRA-learn (eq. 10); data: "
+        "LRA-learn fitted on real layer inputs (default: identity)",
+    )
+    g.add_argument("--lra-steps", type=int, default=300, help="LRA-learn Adam steps")
+    g.add_argument("--prune-u", type=_ratio, default=0.0, help="L1-prune the factor u (DCL)")
+    g.add_argument("--prune-v", type=_ratio, default=0.0, help="L1-prune the factor v (DIL)")
+    g = p.add_argument_group("QAT fine-tuning")
+    g.add_argument("--finetune", type=_nonneg, default=0.0, metavar="EPOCHS", help="final QAT")
+    g.add_argument("--step-epochs", type=_nonneg, default=1.0, help="QAT between prune steps")
+    g.add_argument("--lr", type=float, default=1e-3)
+    g.add_argument("--batch", type=int, default=128)
+    g.add_argument("--dropout-loc", type=int, choices=[0, 1, 2], default=0)
+    g.add_argument("--dropout-p", type=_ratio, default=0.0)
+    g.add_argument("--teacher", type=Path, help="KD teacher checkpoint (from lwfc train)")
+    g.add_argument(
+        "--teacher-int", action="store_true", help="use the teacher's integer (quantized) weights"
+    )
+    g.add_argument("--kd-alpha", type=float, default=0.5)
+    g.add_argument("--kd-tau", type=float, default=4.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save-state", type=Path, metavar="FILE", help="also save the network (.pt)")
+    add_data_args(p)
+    p.add_argument("--json", action="store_true", help="print one JSON summary")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..compress import checkpoint, pipeline
+    from ..compress.network import net_to_dict
+    from ..data import load_dataset
+
+    torch.set_num_threads(1)  # tiny matrices: one thread is fastest (and leaves a core free)
+    log = (lambda s: print(s, file=sys.stderr)) if args.json else print
+    if args.prune and args.ratio <= 0:
+        raise LwfcError("--prune needs --ratio > 0")
+    if args.lowrank and args.rcomp is None and args.rank is None:
+        raise LwfcError("--lowrank needs --rcomp or --rank")
+    if (args.prune_u or args.prune_v) and not args.lowrank:
+        raise LwfcError("--prune-u/--prune-v need --lowrank")
+    if args.prune_steps < 1:
+        raise LwfcError("--prune-steps must be >= 1")
+    net = checkpoint.load_net(args.input)
+    dataset = args.dataset or "mnist"
+    train = load_dataset(dataset, "train", args.data, progress=not args.json)
+    test = load_dataset(dataset, "test", args.data, progress=not args.json)
+    checkpoint.ensure_calibrated(net, train[0][:10_000])
+    layers = None
+    if args.prune_layers:
+        layers = [_layer(x.strip()) for x in args.prune_layers.split(",") if x.strip()]
+    teacher = None
+    if args.teacher:
+        teacher = checkpoint.load_teacher(args.teacher, integer=args.teacher_int)
+    cfg = pipeline.CompressConfig(
+        prune_method=args.prune,
+        prune_ratio=args.ratio,
+        prune_layers=layers,
+        prune_steps=args.prune_steps,
+        lowrank_layer=args.lowrank,
+        r_comp=args.rcomp,
+        rank=args.rank,
+        lra_learn=args.lra,
+        lra_steps=args.lra_steps,
+        factor_prune_u=args.prune_u,
+        factor_prune_v=args.prune_v,
+        finetune_epochs=args.finetune,
+        step_epochs=args.step_epochs,
+        lr=args.lr,
+        batch=args.batch,
+        dropout_location=args.dropout_loc,
+        dropout_p=args.dropout_p,
+        kd_alpha=args.kd_alpha,
+        kd_tau=args.kd_tau,
+        seed=args.seed,
+    )
+    result = pipeline.compress(
+        net,
+        cfg,
+        train,
+        test,
+        teacher=teacher,
+        name=args.out.name,
+        provenance={"input": str(args.input), "teacher": str(args.teacher or "")},
+        log=log,
+    )
+    path = save_bundle(result.bundle, args.out)
+    if args.save_state:
+        torch.save(net_to_dict(result.net), args.save_state)
+    summary = {
+        "bundle": str(path),
+        "int8_accuracy": result.steps[-1]["int8_accuracy"],
+        "weights_nonzero": result.bundle.weights_nonzero,
+        "weights_removed": round(result.bundle.weights_removed(), 6),
+        "steps": result.steps,
+    }
+    if args.json:
+        print_json(json.loads(json.dumps(summary)))
+    else:
+        log(
+            f"wrote {path}: int8 accuracy {summary['int8_accuracy']:.4f}, "
+            f"{summary['weights_nonzero']} nonzero weights "
+            f"({100 * summary['weights_removed']:.1f} % of 45,200 removed)"
+        )
+    return 0

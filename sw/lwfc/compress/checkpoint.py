@@ -1,0 +1,181 @@
+"""Where a compression starts: loading a network from a bundle or a checkpoint.
+
+``lwfc compress INPUT`` accepts:
+
+* a **torch checkpoint** written by ``lwfc train --checkpoint FILE`` (float weights and the QAT
+  activation ranges of the trained student): the best start, nothing is lost;
+* a **compression state** ``.pt`` written by ``lwfc compress --save-state`` or by the search
+  (``OUT/bases/*.pt``): continue compressing a compressed network;
+* a **bundle** folder: its integers are dequantized (``W = W_int * s_w``,
+  ``b = b_int * s_in * s_w``, activation scales as stored) and used as float weights. The
+  int8 rounding is then part of the starting point; QAT fine-tuning recovers from it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..bundle import MANIFEST, load_bundle
+from ..errors import LwfcError
+from .network import NET_FORMAT, CompressNet, Dropout, net_from_dict
+
+
+def load_net(path: str | os.PathLike) -> CompressNet:
+    """A :class:`CompressNet` from a bundle folder, a compression state or a train checkpoint.
+
+    Raises:
+        LwfcError: missing file or an unrecognised content.
+    """
+    p = Path(path)
+    if p.is_dir() or p.name == MANIFEST:
+        return CompressNet.from_bundle(load_bundle(p))
+    if not p.is_file():
+        raise LwfcError(f"{p}: no such bundle folder or checkpoint file")
+    import torch
+
+    try:
+        state = torch.load(p, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise LwfcError(f"{p}: cannot read checkpoint ({type(exc).__name__}: {exc})") from None
+    if isinstance(state, dict) and state.get("format") == NET_FORMAT:
+        return net_from_dict(state)
+    return from_train_checkpoint(state, str(p))
+
+
+def _linear_layers(state: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(weight, bias)`` pairs of the Linear layers of a state dict, in layer order."""
+    import torch
+
+    pairs = []
+    for key, value in state.items():
+        if key.endswith("weight") and isinstance(value, torch.Tensor) and value.ndim == 2:
+            bias = state.get(key[: -len("weight")] + "bias")
+            if bias is None:
+                continue
+            pairs.append((value.detach().double().numpy(), bias.detach().double().numpy()))
+    return pairs
+
+
+def from_train_checkpoint(ckpt: Any, where: str = "checkpoint") -> CompressNet:
+    """A :class:`CompressNet` from a ``lwfc train --checkpoint`` file's content.
+
+    Reads the student's float Linear weights (in order) and its activation scales when the
+    checkpoint records them; otherwise the scales are left for calibration
+    (:meth:`CompressNet.calibrate`), which :func:`ensure_calibrated` does.
+    """
+    if not isinstance(ckpt, dict):
+        raise LwfcError(f"{where}: not a checkpoint dictionary")
+    state = ckpt.get("state_dict") or ckpt.get("model") or ckpt.get("student") or ckpt
+    if not isinstance(state, dict):
+        raise LwfcError(f"{where}: no model state in the checkpoint")
+    pairs = _linear_layers(state)
+    if len(pairs) < 2:
+        raise LwfcError(f"{where}: found {len(pairs)} linear layers, expected the student's 3")
+    for (w0, _), (w1, _) in itertools.pairwise(pairs):
+        if w1.shape[1] != w0.shape[0]:
+            raise LwfcError(f"{where}: linear layers do not chain ({w0.shape} -> {w1.shape})")
+    scales = _act_scales(ckpt, len(pairs) - 1)
+    dropout = Dropout()
+    return CompressNet.from_dense([w for w, _ in pairs], [b for _, b in pairs], scales, dropout)
+
+
+def _act_scales(ckpt: dict[str, Any], hidden: int) -> list[float] | None:
+    for key in ("act_scales", "activation_scales", "output_scales"):
+        value = ckpt.get(key)
+        if value is not None and len(value) == hidden:
+            return [float(v) for v in value]
+    return None
+
+
+def ensure_calibrated(net: CompressNet, images: np.ndarray) -> None:
+    """Calibrate activation / latent scales that are still unset (0) on ``images``."""
+    from .network import QLowRank, pixels
+
+    missing = any(float(s) <= 0 for s in net.act_scale) or any(
+        isinstance(layer, QLowRank) and float(layer.latent_scale) <= 0 for layer in net.layers
+    )
+    if missing:
+        net.calibrate(pixels(images))
+
+
+def train_base(
+    drop_loc: int,
+    drop_p: float,
+    data_dir: str | None,
+    dataset: str,
+    seed: int,
+    epochs: float | None,
+) -> CompressNet:
+    """Train one search base from scratch with :mod:`lwfc.train` (QAT, dropout as given)."""
+    try:
+        from .. import train
+    except ImportError as exc:  # pragma: no cover - the training module ships with lwfc
+        raise LwfcError(f"training from scratch needs lwfc.train ({exc})") from None
+    result = train.train(
+        recipe="paper",
+        data_dir=data_dir,
+        seed=seed,
+        epochs=None if epochs is None else max(1, round(epochs)),
+        progress=False,
+        log=lambda *a, **k: None,
+        dropout=(drop_loc, drop_p),
+        dataset=dataset,
+    )
+    return from_train_checkpoint(result.state)
+
+
+def load_teacher(path: str | os.PathLike, integer: bool = False) -> Any:
+    """A KD teacher (``nn.Module``: pixels in [0, 1] ``(N, 784)`` -> logits) from a checkpoint.
+
+    Accepts a pickled ``nn.Module``, or a state dict of an MLP (its Linear layers in order, ReLU
+    between). ``integer``: the teacher's weights are rounded onto the int8 grid (per row, per
+    tensor for the last layer), the paper's "integer teacher".
+    """
+    import torch
+    from torch import nn
+
+    from .fakequant import fake_quant_weight
+
+    p = Path(path)
+    if not p.is_file():
+        raise LwfcError(f"{p}: no such teacher checkpoint")
+    try:
+        obj = torch.load(p, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise LwfcError(f"{p}: cannot read teacher ({type(exc).__name__}: {exc})") from None
+    if isinstance(obj, nn.Module):
+        module = obj
+    else:
+        state = obj
+        if isinstance(obj, dict):
+            state = obj.get("teacher") or obj.get("state_dict") or obj.get("model") or obj
+        if isinstance(state, nn.Module):
+            module = state
+        else:
+            pairs = _linear_layers(state) if isinstance(state, dict) else []
+            if not pairs:
+                raise LwfcError(f"{p}: no teacher network found")
+            layers: list[nn.Module] = []
+            for i, (w, b) in enumerate(pairs):
+                lin = nn.Linear(w.shape[1], w.shape[0])
+                with torch.no_grad():
+                    lin.weight.copy_(torch.as_tensor(w))
+                    lin.bias.copy_(torch.as_tensor(b))
+                layers.append(lin)
+                if i < len(pairs) - 1:
+                    layers.append(nn.ReLU())
+            module = nn.Sequential(nn.Flatten(), *layers)
+    if integer:
+        with torch.no_grad():
+            linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
+            for i, lin in enumerate(linears):
+                lin.weight.copy_(fake_quant_weight(lin.weight, per_row=i < len(linears) - 1))
+    module.eval()
+    for param in module.parameters():
+        param.requires_grad_(False)
+    return module
