@@ -72,7 +72,7 @@ def memory_images(bundle: Any, plan: CorePlan) -> dict[str, np.ndarray]:
     if len(bundle.layers) != len(plan.engines):
         raise ValueError("bundle and plan have different layer counts")
     images: dict[str, np.ndarray] = {}
-    for layer, e in zip(bundle.layers, plan.engines):
+    for layer, e in zip(bundle.layers, plan.engines, strict=True):
         per_role = layer_images(layer, e)
         for m in plan.mems_of(e.index):
             data = per_role[f"{m.role}{m.bank}"]

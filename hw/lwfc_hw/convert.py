@@ -39,10 +39,14 @@ def convert_core(plan: CorePlan, out_dir: str | os.PathLike) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     ports = core_ports(plan)
     inst = lwfc_core(**ports, plan=plan)
-    with warnings.catch_warnings():
-        # MyHDL warns about ports only read inside verilog_code templates: expected.
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         inst.convert(hdl="Verilog", path=str(out), name=TOP, testbench=False)
+    # Ports read only inside verilog_code templates are reported as unused: expected.
+    # Anything else (an undriven signal above all) is a design error.
+    bad = [str(w.message) for w in caught if "Port is not used" not in str(w.message)]
+    if bad:
+        raise RuntimeError("MyHDL conversion warnings: " + "; ".join(sorted(set(bad))[:10]))
     (out / "lwfc_core_defs.vh").write_text(defines_header(plan))
     return out / f"{TOP}.v"
 

@@ -48,9 +48,9 @@ def lwfc_core(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_re
     # ---- feature memories, one per layer input: write side, read side, MCM
     wr_en = [Signal(bool(0)) for _ in range(L)]
     wr_div = [uint(f.abits) for f in plan.fmems]
-    wr_mod = [uint(clog2(f.q)) for f in plan.fmems]
-    wr_cnt = [uint(clog2(f.w + 1)) for f in plan.fmems]
-    wr_data = [uint(8 * f.w) for f in plan.fmems]
+    wr_mod = [uint(clog2(2 * f.q + 1)) for f in plan.fmems]
+    wr_cnt = [uint(clog2(2 * f.q + 1)) for f in plan.fmems]
+    wr_data = [uint(8 if f.w == 1 else 8 * f.q) for f in plan.fmems]
     commit = [Signal(bool(0)) for _ in range(L + 1)]
     release = [Signal(bool(0)) for _ in range(L + 1)]
     wr_ok = [Signal(bool(0)) for _ in range(L + 1)]
@@ -103,9 +103,10 @@ def lwfc_core(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_re
             insts.append(seq_writer(clk, start[i], ov, y, wr_en[i + 1], wr_div[i + 1],
                                     wr_mod[i + 1], wr_cnt[i + 1], wr_data[i + 1], nf.q))
         if e.kind == "dense":
-            eng = dense_engine(clk, rst, start[i], done[i], rd_en[i], rd_addr[i], lanes[i], ov, oidx, y,
-                               h_sel, h_we, h_addr, h_wdata, rb, e, plan)
-            insts.append(eng)
+            insts.append(
+                dense_engine(clk, rst, start[i], done[i], rd_en[i], rd_addr[i], lanes[i], ov,
+                             oidx, y, h_sel, h_we, h_addr, h_wdata, rb, e, plan)
+            )
         else:
             en = rd_en[i]
             zv = Signal(bool(0))
@@ -122,13 +123,22 @@ def lwfc_core(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_re
     )
 
     # ---- host readback: registered select, registered mux
-    @always(clk.posedge)
-    def readback():
-        sel_r.next = h_sel
-        if sel_r < nm:
+    if nm == 2**sel_bits:
+
+        @always(clk.posedge)
+        def readback():
+            sel_r.next = h_sel
             h_rdata.next = rb[sel_r]
-        else:
-            h_rdata.next = 0
+
+    else:
+
+        @always(clk.posedge)
+        def readback():
+            sel_r.next = h_sel
+            if sel_r < nm:
+                h_rdata.next = rb[sel_r]
+            else:
+                h_rdata.next = 0
 
     # ---- images in flight (for idle)
     inflight = uint(clog2(2 * L + 8))

@@ -25,6 +25,7 @@ first result beat, which the RTL simulation must reproduce exactly.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from .plan import CorePlan, EnginePlan, ceil_div
@@ -72,20 +73,16 @@ def schedule(plan: CorePlan, n: int) -> Schedule:
         return D[layer][k] if k >= 0 else NEG
 
     for k in range(n):
-        if k == 0:
-            a = 0
-        else:
-            # loader re-arms after the previous image's last write step, once its next half
-            # has been released by layer 0 (image k-2 done)
-            a = max(A[k - 1] + load_steps, d(0, k - 2)) + 2
+        # the loader re-arms after the previous image's last write step, once its next half
+        # has been released by layer 0 (image k-2 done)
+        a = 0 if k == 0 else max(A[k - 1] + load_steps, d(0, k - 2)) + 2
         A.append(a)
         commit = a + store
         for layer in range(L):
             ready = commit if layer == 0 else D[layer - 1][k]
-            if layer == L - 1:
-                free = R[k - 2] if k >= 2 else NEG
-            else:
-                free = d(layer + 1, k - 2)
+            # the output half is free once the next stage is done with image k-2
+            last_free = R[k - 2] if k >= 2 else NEG
+            free = last_free if layer == L - 1 else d(layer + 1, k - 2)
             start = max(ready, free, d(layer, k - 1)) + 2
             D[layer][k] = start + T[layer]
         g = max(D[L - 1][k], R[k - 1] if k >= 1 else NEG) + 1
@@ -122,11 +119,10 @@ class CycleReport:
 def report(plan: CorePlan, warmup: int = 12) -> CycleReport:
     """Latency and steady-state interval of ``plan``."""
     sched = schedule(plan, warmup + 4)
-    gaps = {b - a for a, b in zip(sched.t_out[warmup:], sched.t_out[warmup + 1 :])}
-    if len(gaps) != 1:  # a periodic pattern: report the mean over a full period
-        interval = (sched.t_out[-1] - sched.t_out[warmup]) // 3
-    else:
-        interval = gaps.pop()
+    tail = sched.t_out[warmup:]
+    gaps = {b - a for a, b in itertools.pairwise(tail)}
+    # steady state is one constant gap; otherwise report the mean over the window
+    interval = gaps.pop() if len(gaps) == 1 else (tail[-1] - tail[0]) // (len(tail) - 1)
     return CycleReport(
         latency=schedule(plan, 1).latency,
         interval=interval,

@@ -52,6 +52,7 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
     i1, i2, i3 = uint(ib), uint(ib), uint(ib)
     a1 = acc_signal()
     s2 = acc_signal()
+    l3 = acc_signal()
     m2 = uint(15)
     sh2, sh3 = uint(6, 1), uint(6, 1)
     p3 = Signal(intbv(0, min=-(2 ** (PROD_BITS - 1)), max=2 ** (PROD_BITS - 1)))
@@ -74,7 +75,7 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
     YB = len(y)
 
     @always(clk.posedge)
-    def stage01():
+    def stage_ctl():
         if rst:
             v1.next = 0
             v2.next = 0
@@ -84,20 +85,16 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
             v1.next = iv
             i1.next = idx
             a1.next = acc
-            # R1 -> R2: unpack M and S (the bias is added by stage_bias)
             v2.next = v1
             i2.next = i1
-            m2.next = rq_q[15:]
-            sh2.next = rq_q[RQ_BITS:15]
-            # R2 -> R3
             v3.next = v2
             i3.next = i2
-            sh3.next = sh2
 
     if has_bias:
 
         @always(clk.posedge)
         def stage_bias():
+            # R1 -> R2: add the bias
             if en:
                 s2.next = a1 + bias_q
 
@@ -112,13 +109,14 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
 
         @always(clk.posedge)
         def stage_out():
+            # R2 -> R3 -> out: the logit, delayed to the same latency
             if rst:
                 ov.next = 0
             elif en:
-                p3.next = s2
+                l3.next = s2
                 ov.next = v3
                 oidx.next = i3
-                y.next = p3[ACC_BITS:].signed()
+                y.next = l3
 
     else:
 
@@ -128,8 +126,12 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
             if rst:
                 ov.next = 0
             elif en:
+                # R1 -> R2: unpack M and S
+                m2.next = rq_q[15:]
+                sh2.next = rq_q[RQ_BITS:15]
                 # R2 -> R3: 48-bit product
                 p3.next = s2 * m2
+                sh3.next = sh2
                 # R3 -> out: round (ties to +inf), shift, clamp
                 ov.next = v3
                 oidx.next = i3
@@ -142,25 +144,41 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
                 else:
                     y.next = t[YB:]
 
-    return insts, stage01, stage_bias, stage_out
+    return insts, stage_ctl, stage_bias, stage_out
 
 
 @block
-def mac_array(clk, en, v2, f2, x_lanes, w_lanes, acc, P: int, Q: int):
+def mac_array(clk, en, l1, v2, f2, x_lanes, w_lanes, acc, P: int, Q: int, n_in: int):
     """``P x Q`` multipliers and ``P`` accumulators.
 
     Stage 1 -> 2 (edge with ``en``): ``prod[p*Q+q] = x_lanes[q] * w_lanes[p*Q+q]`` (uint8 x
-    int8, 32-bit product). Stage 2 -> 3 (edge with ``en`` and ``v2``): ``acc[p] = (f2 ? 0 :
-    acc[p]) + sum_q prod[p*Q+q]``. The caller keeps the valid/first flags in step.
+    int8, 32-bit product), except that in the last step of a row (``l1``) lanes beyond input
+    ``n_in - 1`` give 0 (their feature-memory entries are never written, so they may hold X
+    in simulation or stale data in silicon). Stage 2 -> 3 (edge with ``en`` and ``v2``):
+    ``acc[p] = (f2 ? 0 : acc[p]) + sum_q prod[p*Q+q]``. The caller keeps the flags in step.
     """
     prod = [acc_signal() for _ in range(P * Q)]
     N = P * Q
+    QLAST = n_in - (-(-n_in // Q) - 1) * Q  # lanes in use in the last step, 1 ... Q
 
-    @always(clk.posedge)
-    def mul():
-        if en:
-            for lane in range(N):
-                prod[lane].next = x_lanes[lane % Q] * w_lanes[lane]
+    if QLAST == Q:
+
+        @always(clk.posedge)
+        def mul():
+            if en:
+                for lane in range(N):
+                    prod[lane].next = x_lanes[lane % Q] * w_lanes[lane]
+
+    else:
+
+        @always(clk.posedge)
+        def mul():
+            if en:
+                for lane in range(N):
+                    if l1 and lane % Q >= QLAST:
+                        prod[lane].next = 0
+                    else:
+                        prod[lane].next = x_lanes[lane % Q] * w_lanes[lane]
 
     @always(clk.posedge)
     def accum():
@@ -218,7 +236,7 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
             param_ram(clk, one, wa, w_lanes[lane], h_sel, h_we, h_addr, h_wdata, rb[m.sel], m,
                       sel_bits)
         )
-    insts.append(mac_array(clk, one, v2, f2, x_lanes, w_lanes, acc, P, Q))
+    insts.append(mac_array(clk, one, l1, v2, f2, x_lanes, w_lanes, acc, P, Q, s.n_in))
     insts.append(
         requant(clk, rst, one, dv, o, dh, ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
                 mems["bias0"], mems.get("rq0"), "u8" if s.hidden else "i32", sel_bits)
@@ -252,6 +270,7 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
     def addr():
         rd_addr.next = c
         rd_en.next = 1
+        one.next = 1
 
     @always(clk.posedge)
     def flags():
@@ -343,7 +362,7 @@ def dcl(clk, rst, start, en, rd_addr, x_lanes, zv, z, zidx, accept, h_sel, h_we,
             param_ram(clk, en, ua, u_lanes[lane], h_sel, h_we, h_addr, h_wdata, rb[m.sel], m,
                       sel_bits)
         )
-    insts.append(mac_array(clk, en, v2, f2, x_lanes, u_lanes, acc, 1, Qu))
+    insts.append(mac_array(clk, en, l1, v2, f2, x_lanes, u_lanes, acc, 1, Qu, s.n_in))
     insts.append(
         requant(clk, rst, en, fin3, k3, acc[0], zv, zidx, z, h_sel, h_we, h_addr, h_wdata, rb,
                 None, mems["urq0"], "i8", sel_bits)
@@ -358,16 +377,17 @@ def dcl(clk, rst, start, en, rd_addr, x_lanes, zv, z, zidx, accept, h_sel, h_we,
 
     @always(clk.posedge)
     def scm():
+        # en is always high in IDLE (no latent is waiting then)
         if rst:
             state.next = t_dcl.IDLE
-        elif state == t_dcl.IDLE:
-            if start:
-                state.next = t_dcl.COMPUTE
-                c.next = 0
-                k.next = 0
-                ua.next = 0
         elif en:
-            if state == t_dcl.COMPUTE:
+            if state == t_dcl.IDLE:
+                if start:
+                    state.next = t_dcl.COMPUTE
+                    c.next = 0
+                    k.next = 0
+                    ua.next = 0
+            elif state == t_dcl.COMPUTE:
                 if c == Ku - 1:
                     c.next = 0
                     if k == last_k:
@@ -381,7 +401,7 @@ def dcl(clk, rst, start, en, rd_addr, x_lanes, zv, z, zidx, accept, h_sel, h_we,
             elif state == t_dcl.MULTIPLY:
                 if v2 and l2 and lk2:
                     state.next = t_dcl.ACCUMULATE
-            elif state == t_dcl.ACCUMULATE:
+            else:
                 if zv and zidx == last_k:
                     state.next = t_dcl.IDLE
 
@@ -461,6 +481,7 @@ def dil(clk, rst, start, done, zv, z, accept, ov, oidx, y, h_sel, h_we, h_addr, 
     def handshake():
         accept.next = state == t_dil.WAIT and zv
         issue.next = (state == t_dil.WAIT and zv) or state == t_dil.RUN
+        one.next = 1
 
     @always(clk.posedge)
     def scm():

@@ -6,7 +6,7 @@ contents or the read registers.
 
 from __future__ import annotations
 
-from myhdl import Signal, always, block, concat, enum, intbv
+from myhdl import Signal, always, always_comb, block, concat, enum, intbv
 
 from .plan import HOST_DATA_BITS, MemSpec
 
@@ -37,6 +37,7 @@ def param_ram(clk, re, addr_a, dout_a, h_sel, h_we, h_addr, h_wdata, dout_b, spe
     sb = sel_bits
     mem = [0] * depth
     mask = (1 << width) - 1
+    _template_names = (name, hexfile, sb)  # read by the verilog_code template below
 
     def _signed(v: int) -> int:
         return v - (1 << width) if spec.signed and v >> (width - 1) else v
@@ -57,13 +58,13 @@ def param_ram(clk, re, addr_a, dout_a, h_sel, h_we, h_addr, h_wdata, dout_b, spe
     for s in (re, addr_a, h_sel, h_we, h_addr, h_wdata):
         s.read = True
     pad = HOST_DATA_BITS - width
-    word = "${name}[${h_addr}[%d:0]]" % (abits - 1)
+    word = "${name}[${h_addr}[" + str(abits - 1) + ":0]]"
     if pad == 0:
         ext = word
     elif spec.signed:
-        ext = "{{%d{%s[%d]}}, %s}" % (pad, word, width - 1, word)
+        ext = "{{" + str(pad) + "{" + word + "[" + str(width - 1) + "]}}, " + word + "}"
     else:
-        ext = "{%d'd0, %s}" % (pad, word)
+        ext = "{" + str(pad) + "'d0, " + word + "}"
     param_ram.verilog_code = (
         """
 // ${name}: ${depth} x ${width} bit parameter memory, host id ${sel}
@@ -100,34 +101,40 @@ def fmem_lane(clk, wr_en, wr_half, wr_div, wr_mod, wr_cnt, wr_data, rd_en, rd_ha
 
     Holds elements ``i`` with ``i % Q == q`` at address ``{half, i // Q}``. Write side: the
     writer stores ``wr_cnt`` (0 ... W) consecutive elements starting at element
-    ``wr_div * Q + wr_mod`` (``wr_data`` byte ``b`` is element ``start + b``); this lane takes
-    byte ``b = (q - wr_mod) mod Q`` if ``b < wr_cnt``; lanes after the last written element
-    in the same row store 0 (so padding beyond an image's end is 0, never X). Read side: registered read of
+    ``wr_div * Q + wr_mod``. With ``W == 1``, ``wr_data`` is the element (8 bits); otherwise
+    it is ``8 * Q`` bits in lane order (byte ``q`` for lane ``q``) and this lane is written
+    when ``(q - wr_mod) mod Q < wr_cnt``. Entries beyond an image's end are never written;
+    the engines mask them (see :func:`~lwfc_hw.engines.mac_array`). Read side: registered read of
     ``{rd_half, rd_addr}`` when ``rd_en``.
     """
     mem = [Signal(intbv(0)[8:]) for _ in range(2 ** (abits + 1))]
-    MAXB = Q + 1
+    QQ = q + Q
+    BB = len(wr_cnt)
+    LO, HI = 8 * q, 8 * q + 8
 
-    @always(clk.posedge)
-    def write():
-        b = intbv(0, min=-MAXB, max=MAXB)
-        a = intbv(0)[abits + 1 :]
-        t = intbv(0)[8 * W :]
-        if wr_en:
-            b[:] = q - wr_mod
-            if b < 0:
-                b[:] = b + Q
-            if b < wr_cnt:
-                a[:] = wr_div
-                if q < wr_mod:
-                    a[:] = wr_div + 1
-                t[:] = wr_data >> (8 * b)
-                mem[concat(wr_half, a[abits:])].next = t[8:]
-            elif q >= wr_mod:
-                # after the last element written in this row: zero it (a later write in
-                # order overwrites it; at the end of an image it is padding, read with weight 0)
-                a[:] = wr_div
-                mem[concat(wr_half, a[abits:])].next = 0
+    if W == 1:
+
+        @always(clk.posedge)
+        def write():
+            if wr_en and wr_cnt != 0 and wr_mod == q:
+                mem[concat(wr_half, wr_div)].next = wr_data
+
+    else:
+
+        @always(clk.posedge)
+        def write():
+            b = intbv(0)[BB:]
+            a = intbv(0)[abits:]
+            if wr_en:
+                if wr_mod <= q:
+                    b[:] = q - wr_mod
+                else:
+                    b[:] = QQ - wr_mod
+                if b < wr_cnt:
+                    a[:] = wr_div
+                    if q < wr_mod:
+                        a[:] = wr_div + 1
+                    mem[concat(wr_half, a)].next = wr_data[HI:LO]
 
     @always(clk.posedge)
     def read():
@@ -171,7 +178,7 @@ def mcm(clk, rst, commit, release, wr_ok, rd_ok, wr_half, rd_half):
                     st0.next = t_half.WRITE
                 rd_half.next = not rd_half
 
-    @always(st0, st1, wr_half, rd_half)
+    @always_comb
     def comb():
         if wr_half:
             wr_ok.next = st1 == t_half.WRITE

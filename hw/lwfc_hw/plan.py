@@ -12,6 +12,7 @@ compiled simulation) serves every bundle with the same layer shapes.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -313,7 +314,7 @@ def plan_core(
         raise ValueError(f"lanes must be >= 1, got {lanes}")
     if pixels_per_beat < 1:
         raise ValueError(f"pixels_per_beat must be >= 1, got {pixels_per_beat}")
-    for a, b in zip(shapes, shapes[1:]):
+    for a, b in itertools.pairwise(shapes):
         if a.n_out != b.n_in:
             raise ValueError(f"layer {b.name} has {b.n_in} inputs but {a.name} gives {a.n_out}")
     engines: list[EnginePlan] = []
@@ -365,7 +366,9 @@ def shapes_from_bundle(bundle: Any) -> list[LayerShape]:
     for i, layer in enumerate(layers):
         hidden = i < len(layers) - 1
         if layer.kind == "dense":
-            out.append(LayerShape(layer.name, "dense", layer.in_features, layer.out_features, 0, hidden))
+            out.append(
+                LayerShape(layer.name, "dense", layer.in_features, layer.out_features, 0, hidden)
+            )
         else:
             out.append(
                 LayerShape(

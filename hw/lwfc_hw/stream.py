@@ -27,18 +27,58 @@ def loader(clk, rst, in_data, in_valid, in_ready, first_beat, wr_ok, commit, wr_
     left = uint(clog2(nbeats + 1))
     pend = uint(clog2(S + 1))
     breg = uint(8 * B)
-    rem = uint(clog2(n + 1))
+    rem = uint(max(clog2(n + 1), len(wr_cnt)))
     div = uint(fp.abits)
-    mod = uint(clog2(Q))
+    mod = uint(len(wr_mod))
+    QW = Q - W
     rdy = Signal(bool(0))
     acc_beat = Signal(bool(0))
     wnow = Signal(bool(0))
+    CB = len(wr_cnt)
+    assert len(rem) >= CB
 
-    @always_comb
-    def comb():
-        rdy.next = loading and pend <= 1 and left != 0
-        acc_beat.next = loading and pend <= 1 and left != 0 and in_valid
-        wnow.next = pend != 0
+    if S == 1:
+
+        @always_comb
+        def comb():
+            rdy.next = loading and left != 0
+            acc_beat.next = loading and left != 0 and in_valid
+            wnow.next = pend != 0
+
+    else:
+
+        @always_comb
+        def comb():
+            rdy.next = loading and pend <= 1 and left != 0
+            acc_beat.next = loading and pend <= 1 and left != 0 and in_valid
+            wnow.next = pend != 0
+
+    if W == 1:
+
+        @always_comb
+        def lane_data():
+            wr_data.next = breg[8:]
+
+    elif W == Q:
+        # a write fills whole rows: mod stays 0, pixel b is lane b
+
+        @always_comb
+        def lane_data():
+            wr_data.next = breg[8 * W :]
+
+    else:
+        # W > 1 pixels per write, rotated into lane order: pixel b goes to lane (mod + b) % Q
+        ZP = 8 * (Q - W)
+        RB = len(mod)
+
+        @always_comb
+        def lane_data():
+            x = intbv(0)[8 * Q :]
+            r = intbv(0)[RB:]
+            x[:] = concat(intbv(0)[ZP:], breg[8 * W :])
+            r[:] = Q - mod
+            x[:] = (x << (8 * mod)) | (x >> (8 * r))
+            wr_data.next = x
 
     @always_comb
     def outs():
@@ -48,10 +88,9 @@ def loader(clk, rst, in_data, in_valid, in_ready, first_beat, wr_ok, commit, wr_
         wr_div.next = div
         wr_mod.next = mod
         if rem < W:
-            wr_cnt.next = rem
+            wr_cnt.next = rem[CB:]
         else:
             wr_cnt.next = W
-        wr_data.next = breg[8 * W :]
         commit.next = wnow and rem != 0 and rem <= W
 
     @always(clk.posedge)
@@ -62,8 +101,8 @@ def loader(clk, rst, in_data, in_valid, in_ready, first_beat, wr_ok, commit, wr_
         else:
             if wnow:
                 breg.next = breg >> (8 * W)
-                if mod + W >= Q:
-                    mod.next = mod + W - Q
+                if mod >= Q - W:
+                    mod.next = mod - QW
                     div.next = div + 1
                 else:
                     mod.next = mod + W
@@ -85,7 +124,7 @@ def loader(clk, rst, in_data, in_valid, in_ready, first_beat, wr_ok, commit, wr_
                 div.next = 0
                 mod.next = 0
 
-    return comb, outs, seq
+    return comb, lane_data, outs, seq
 
 
 @block
@@ -94,7 +133,7 @@ def seq_writer(clk, start, ov, y, wr_en, wr_div, wr_mod, wr_cnt, wr_data, Q: int
     into the next feature memory (``Q`` lanes): element ``o`` at lane ``o % Q``, address
     ``o // Q``. The counters restart on the layer's ``start``."""
     div = uint(len(wr_div))
-    mod = uint(clog2(Q))
+    mod = uint(len(wr_mod))
 
     @always_comb
     def comb():
@@ -165,17 +204,32 @@ def result_stage(clk, rst, start, wr_en, wr_idx, wr_data, wr_half, rd_ok, rd_hal
     load = Signal(bool(0))
     insts = [argmax_unit(clk, start, wr_en, wr_idx, wr_data, cls_now)]
     LAST = C - 1
+    IB = len(wr_idx)
+    assert cb >= IB
 
-    @always(clk.posedge)
-    def write():
-        a = intbv(0)[cb:]
-        cv = intbv(0, min=ACC_MIN, max=ACC_MAX)
-        if wr_en:
-            a[:] = wr_idx
-            mem[concat(wr_half, a)].next = wr_data
-            if wr_idx == LAST:
-                cv[:] = cls_now
-                mem[concat(wr_half, intbv(C)[cb:])].next = cv
+    PADB = cb - IB
+
+    if PADB > 0:
+
+        @always(clk.posedge)
+        def write():
+            cv = intbv(0, min=ACC_MIN, max=ACC_MAX)
+            if wr_en:
+                mem[concat(wr_half, intbv(0)[PADB:], wr_idx)].next = wr_data
+                if wr_idx == LAST:
+                    cv[:] = concat(intbv(0)[32 - IB :], cls_now)
+                    mem[concat(wr_half, intbv(C)[cb:])].next = cv
+
+    else:
+
+        @always(clk.posedge)
+        def write():
+            cv = intbv(0, min=ACC_MIN, max=ACC_MAX)
+            if wr_en:
+                mem[concat(wr_half, wr_idx)].next = wr_data
+                if wr_idx == LAST:
+                    cv[:] = concat(intbv(0)[32 - IB :], cls_now)
+                    mem[concat(wr_half, intbv(C)[cb:])].next = cv
 
     @always_comb
     def comb():
