@@ -84,7 +84,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--batch", type=int, default=128)
     g.add_argument("--dropout-loc", type=int, choices=[0, 1, 2], default=0)
     g.add_argument("--dropout-p", type=_ratio, default=0.0)
-    g.add_argument("--teacher", type=Path, help="KD teacher checkpoint (from lwfc train)")
+    g.add_argument(
+        "--teacher",
+        metavar="FILE|self",
+        help="KD teacher: a checkpoint (from lwfc train), or 'self' for the input network "
+        "itself before compression (float weights)",
+    )
     g.add_argument(
         "--teacher-int", action="store_true", help="use the teacher's integer (quantized) weights"
     )
@@ -123,8 +128,10 @@ def run(args: argparse.Namespace) -> int:
     if args.prune_layers:
         layers = [_layer(x.strip()) for x in args.prune_layers.split(",") if x.strip()]
     teacher = None
-    if args.teacher:
-        teacher = checkpoint.load_teacher(args.teacher, integer=args.teacher_int)
+    if args.teacher == "self":
+        teacher = checkpoint.self_teacher(net, integer=args.teacher_int)
+    elif args.teacher:
+        teacher = checkpoint.load_teacher(Path(args.teacher), integer=args.teacher_int)
     cfg = pipeline.CompressConfig(
         prune_method=args.prune,
         prune_ratio=args.ratio,

@@ -179,3 +179,16 @@ def load_teacher(path: str | os.PathLike, integer: bool = False) -> Any:
     for param in module.parameters():
         param.requires_grad_(False)
     return module
+
+
+def self_teacher(net: CompressNet, integer: bool = False) -> Any:
+    """The uncompressed network itself as KD teacher (a frozen copy; float unless ``integer``)."""
+    from .network import clone
+
+    teacher = clone(net)
+    teacher.quant = integer
+    teacher.dropout = Dropout()
+    teacher.eval()
+    for param in teacher.parameters():
+        param.requires_grad_(False)
+    return teacher
