@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import random_bundle
 
+from conftest import random_bundle
 from lwfc import golden
 from lwfc.bundle import LowRankLayer, load_bundle, save_bundle
 from lwfc.cli import main
