@@ -95,10 +95,12 @@ module tb_lwfc;
                 @(posedge clk);
                 @(posedge clk);
                 #1;
+`ifndef VERILATOR
                 if (^h_rdata === 1'bx) begin
                     $display("FAIL: X on h_rdata (sel %0d addr %0d)", w_sel, w_addr);
                     $fatal(1);
                 end
+`endif
                 if (h_rdata !== w_expect) begin
                     $display("FAIL: readback sel %0d addr %0d: %h, expected %h",
                              w_sel, w_addr, h_rdata, w_expect);
@@ -188,18 +190,23 @@ module tb_lwfc;
 
     // ---- output monitor
     always @(posedge clk) begin
+`ifndef VERILATOR
+        // X checks (4-state simulators; Verilator is 2-state)
         if (!rst) begin
             if (in_ready === 1'bx || out_valid === 1'bx || out_valid === 1'bz) begin
                 $display("FAIL: X on a handshake at cycle %0d", cyc);
                 $fatal(1);
             end
         end
+`endif
         if (streaming && out_valid === 1'b1 && out_ready === 1'b1) begin
+`ifndef VERILATOR
             if (^out_data === 1'bx || out_last === 1'bx) begin
                 $display("FAIL: X in result beat %0d of image %0d at cycle %0d (missing or bad hex file?)",
                          obeat, img_out, cyc);
                 $fatal(1);
             end
+`endif
             if (obeat == 0) begin
                 t_first = cyc;
                 cls = out_data;

@@ -1,0 +1,72 @@
+"""``lwfc hdl BUNDLE --out DIR [--lanes N]``: generate the accelerator's Verilog and memory images.
+
+Writes ``lwfc_core.v`` (MyHDL conversion of the core elaborated for the bundle's layer shapes
+and ``--lanes``), ``lwfc_core_defs.vh`` (geometry macros for testbenches), one ``<memory>.hex``
+``$readmemh`` image per parameter memory (weights banked per lane) and ``memmap.json`` (the
+host port's memory map). Also prints the cycle model's prediction for this configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..bundle import load_bundle
+from ..errors import LwfcError
+from ._common import positive_int, print_json
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("hdl", help="generate the accelerator Verilog and hex memory images")
+    p.add_argument("bundle", type=Path, help="bundle folder")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    p.add_argument("--lanes", type=positive_int, default=8, help="MAC units per engine (8)")
+    p.add_argument(
+        "--pixels-per-beat",
+        type=positive_int,
+        default=4,
+        metavar="B",
+        help="pixels per input beat; the input port is 8*B bits wide (4)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from lwfc_hw.convert import generate
+        from lwfc_hw.cycles import report
+        from lwfc_hw.plan import plan_for_bundle
+    except ImportError as exc:  # pragma: no cover - the package ships with lwfc
+        raise LwfcError(f"the hardware package lwfc_hw is not importable: {exc}") from exc
+    bundle = load_bundle(args.bundle)
+    if args.out.exists() and not args.out.is_dir():
+        raise LwfcError(f"--out {args.out} exists and is not a folder")
+    try:
+        plan = plan_for_bundle(bundle, args.lanes, args.pixels_per_beat)
+    except ValueError as exc:
+        raise LwfcError(f"cannot elaborate {args.bundle}: {exc}") from exc
+    try:
+        summary = generate(bundle, plan, args.out)
+    except OSError as exc:
+        raise LwfcError(f"cannot write to --out {args.out}: {exc}") from exc
+    rep = report(plan)
+    summary.update(rep.as_dict())
+    summary["bundle"] = str(bundle.path)
+    summary["layers"] = plan.memory_map()["layers"]
+    if args.json:
+        print_json(summary)
+        return 0
+    print(f"verilog   {summary['verilog']}")
+    print(f"memories  {summary['memories']} hex images, map {summary['memmap']}")
+    for layer in summary["layers"]:
+        if layer["kind"] == "dense":
+            how = f"P={layer['P']} outputs x Q={layer['Q']} inputs per step"
+        else:
+            how = f"rank {layer['rank']}: DCL Qu={layer['Qu']}, DIL Pv={layer['Pv']}"
+        print(f"layer     {layer['name']} {layer['kind']} {layer['in']}->{layer['out']}  {how}")
+    print(
+        f"cycles    {rep.interval} per image streaming, {rep.latency} latency, "
+        f"MAC bound {rep.mac_bound:.1f} (lanes {plan.lanes})"
+    )
+    return 0
