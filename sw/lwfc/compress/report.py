@@ -143,7 +143,7 @@ def table2(lra: list[dict[str, Any]], bases: dict[str, dict[str, Any]]) -> str:
     rows = []
     above = total = 0
     for key in sorted(cells):
-        row: list[Any] = [key[0], key[1], key[2]]
+        row: list[Any] = [key[0], f"{key[1]:g}", key[2]]
         for ratio in ratios:
             vals = cells[key].get(ratio)
             if vals:
@@ -181,9 +181,9 @@ def table3(lra: list[dict[str, Any]], bases: dict[str, dict[str, Any]]) -> str:
         loc, p = _base_of(r, bases)
         rows.append(
             [
-                r["ratio"],
-                r["r_comp"],
-                p,
+                f"{r['ratio']:g}",
+                f"{r['r_comp']:g}",
+                f"{p:g}",
                 r["lra_loc"],
                 loc,
                 r["rank"],
@@ -212,7 +212,10 @@ def table3(lra: list[dict[str, Any]], bases: dict[str, dict[str, Any]]) -> str:
     )
     paper = _md_table(
         ["R_prune", "R_comp", "P_drop", "L_LRA", "L_drop", "accuracy", "N_reduced"],
-        [list(row) for row in PAPER_TABLE3],
+        [
+            [f"{c:g}" if isinstance(c, float) and i < 3 else c for i, c in enumerate(row)]
+            for row in PAPER_TABLE3
+        ],
     )
     return f"Ours:\n\n{ours}\n\nPaper:\n\n{paper}"
 
@@ -232,9 +235,9 @@ def pareto_table(trials: list[dict[str, Any]], limit: int = 25) -> tuple[str, li
             r["kind"],
             r["base"],
             r["method"],
-            r["ratio"],
+            f"{r['ratio']:g}",
             r.get("lra_loc", "-"),
-            r.get("r_comp", "-"),
+            f"{r['r_comp']:g}" if "r_comp" in r else "-",
             r["accuracy"],
             r["weights_nonzero"],
             f"{100 * r['weights_removed']:.1f} %",
@@ -489,7 +492,7 @@ def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
             _md_table(
                 ["base", "L_drop", "P_drop", "int8 accuracy", "seconds"],
                 [
-                    [k, b["drop_loc"], b["drop_p"], b["int8_accuracy"], b.get("seconds")]
+                    [k, b["drop_loc"], f"{b['drop_p']:g}", b["int8_accuracy"], b.get("seconds")]
                     for k, b in sorted(bases.items())
                 ],
             )
