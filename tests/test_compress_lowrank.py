@@ -110,3 +110,21 @@ def test_lra_learn_data_fit() -> None:
     assert err1 < err0
     with pytest.raises(LwfcError):
         lowrank.lra_learn(w, u0, v0, fit="data")
+
+
+def test_paper_grid_factors_are_integers_on_the_weight_scale() -> None:
+    rng = np.random.default_rng(4)
+    w = rng.normal(size=(12, 5)) @ rng.normal(size=(5, 50)) * 0.01
+    u, v = lowrank.quantized_factors(w, 5, grid="paper")
+    units = lowrank.paper_units(w)
+    np.testing.assert_array_equal(u, np.rint(u))  # integers
+    np.testing.assert_allclose(v / units, np.rint(v / units), atol=1e-9)
+    assert np.abs(u).max() < 127  # coarse: a few integer levels
+    e_paper = lowrank.approximation_error(w, u, v)
+    e_int8 = lowrank.approximation_error(w, *lowrank.quantized_factors(w, 5))
+    assert e_paper > 5 * e_int8  # the paper's rounding is much coarser than ours
+    u1, v1 = lowrank.lra_learn(w, u, v, steps=200, grid="paper")
+    np.testing.assert_array_equal(u1, np.rint(u1))
+    assert lowrank.approximation_error(w, u1, v1) < e_paper  # LRA-learn repairs the rounding
+    with pytest.raises(LwfcError):
+        lowrank.quantized_factors(w, 5, grid="int4")

@@ -75,6 +75,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "LRA-learn fitted on real layer inputs (default: identity)",
     )
     g.add_argument("--lra-steps", type=int, default=300, help="LRA-learn Adam steps")
+    g.add_argument(
+        "--lra-grid",
+        choices=["int8", "paper"],
+        default="int8",
+        help="factor grid of eq. 8-9: int8 (the bundle's per-row grid) or paper (integers on "
+        "the QAT weights' scale)",
+    )
     g.add_argument("--prune-u", type=_ratio, default=0.0, help="L1-prune the factor u (DCL)")
     g.add_argument("--prune-v", type=_ratio, default=0.0, help="L1-prune the factor v (DIL)")
     g = p.add_argument_group("QAT fine-tuning")
@@ -142,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         rank=args.rank,
         lra_learn=args.lra,
         lra_steps=args.lra_steps,
+        lra_grid=args.lra_grid,
         factor_prune_u=args.prune_u,
         factor_prune_v=args.prune_v,
         finetune_epochs=args.finetune,

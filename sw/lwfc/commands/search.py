@@ -63,6 +63,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--base-epochs", type=float, help="QAT-with-dropout epochs per base")
     p.add_argument("--finetune-epochs", type=float, help="QAT after pruning/LRA in each trial")
     p.add_argument("--lra-learn", choices=["identity", "data"], help="LRA-learn fit")
+    p.add_argument(
+        "--lra-grid",
+        choices=["int8", "paper"],
+        help="factor grid: int8 (the bundle's, default) or paper (integers on W's scale)",
+    )
     p.add_argument("--drop-locs", type=_ints, metavar="1,2")
     p.add_argument("--drop-probs", type=_floats, metavar="P,...")
     p.add_argument("--methods", type=_strs, metavar="M,...")
@@ -107,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         base_epochs=args.base_epochs,
         finetune_epochs=args.finetune_epochs,
         lra_learn=args.lra_learn,
+        lra_grid=args.lra_grid,
         drop_locs=args.drop_locs,
         drop_probs=args.drop_probs,
         prune_methods=args.methods,

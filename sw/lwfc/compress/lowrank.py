@@ -123,14 +123,53 @@ def grid_quantize(matrix: np.ndarray, per_row: bool = True) -> np.ndarray:
     return q * np.where(scale > 0, scale, 0.0)
 
 
-def quantized_factors(
-    weight: np.ndarray, rank: int, last: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
-    """Eq. 8-9: ``U_hat = Hq(U_r sqrt(S_r))``, ``V_hat = Hq(sqrt(S_r) V_r^T)`` on the int8 grid.
+GRIDS = ("int8", "paper")
 
-    ``u`` is quantized per latent row; ``v`` per output row, or per tensor on the ``last``
-    layer (whose logits must share one scale). Returns float64 ``u`` (rank, in), ``v`` (out, rank).
+
+def paper_units(weight: np.ndarray, last: bool = False) -> np.ndarray:
+    """The integer scale of the QAT weights: ``s_w`` per row (per tensor if ``last``), ``(out, 1)``.
+
+    All-zero rows get 1.
     """
+    w = np.abs(np.asarray(weight, dtype=np.float64))
+    s = w.max(axis=1) if not last else np.full(w.shape[0], w.max(initial=0.0))
+    s = s / arith.WEIGHT_MAX
+    return np.where(s > 0, s, 1.0)[:, None]
+
+
+def paper_quantize(
+    u: np.ndarray, v: np.ndarray, units: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The paper's ``Hq`` on the scale of ``W``: ``u`` to integers, ``v`` to ``s_w * int``."""
+    lim = arith.WEIGHT_MAX
+    uq = np.clip(np.rint(np.asarray(u, dtype=np.float64)), -lim, lim)
+    vq = np.clip(np.rint(np.asarray(v, dtype=np.float64) / units), -lim, lim) * units
+    return uq, vq
+
+
+def quantized_factors(
+    weight: np.ndarray, rank: int, last: bool = False, grid: str = "int8"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Eq. 8-9: ``U_hat = Hq(U_r sqrt(S_r))``, ``V_hat = Hq(sqrt(S_r) V_r^T)``.
+
+    ``grid="int8"`` (default): ``Hq`` rounds onto the bundle's own grid, ``u`` per latent row,
+    ``v`` per output row (per tensor on the ``last`` layer, whose logits share one scale): the
+    full 8-bit resolution of every factor row.
+
+    ``grid="paper"``: the paper's reading: the SVD is taken of the integer QAT weights
+    ``W_int = W / s_w`` and its factors are rounded to integers (``Hq`` = round to nearest
+    integer), so that ``v_int @ u_int ~ W_int``; in real units ``u = u_int``,
+    ``v = s_w * v_int``. The factors then hold only a few integer levels (``|u| ~ 1 ... 10``):
+    much coarser, which is what LRA-learn repairs in the paper.
+
+    Returns float64 ``u`` (rank, in), ``v`` (out, rank) with ``v @ u ~ weight``.
+    """
+    if grid not in GRIDS:
+        raise LwfcError(f"grid must be one of {GRIDS}, got {grid!r}")
+    if grid == "paper":
+        units = paper_units(weight, last)
+        u_int, v_int = svd_factors(np.rint(np.asarray(weight) / units), rank)
+        return paper_quantize(u_int, v_int * units, units)
     u, v = svd_factors(weight, rank)
     return grid_quantize(u, per_row=True), grid_quantize(v, per_row=not last)
 
@@ -156,6 +195,7 @@ def lra_learn(
     inputs: np.ndarray | None = None,
     u_mask: np.ndarray | None = None,
     v_mask: np.ndarray | None = None,
+    grid: str = "int8",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Eq. 10: train ``F_V(F_U(.))`` so that its product matches ``weight``.
 
@@ -176,9 +216,10 @@ def lra_learn(
             ``inputs`` (N, in), target ``x W^T``).
         inputs: float ``(N, in)`` layer inputs for ``fit="data"``.
         u_mask, v_mask: 0/1 masks held at zero during training (pruned factor entries).
+        grid: the factor grid of ``quantized`` (see :func:`quantized_factors`).
 
     Returns:
-        Float64 ``(u, v)``; with ``quantized`` they lie on the int8 grid (``grid_quantize``).
+        Float64 ``(u, v)``; with ``quantized`` they lie on the chosen grid.
     """
     import torch
 
@@ -195,13 +236,22 @@ def lra_learn(
     vm = None if v_mask is None else torch.as_tensor(np.asarray(v_mask) != 0, dtype=torch.float32)
     x = None if fit == "identity" else torch.as_tensor(np.asarray(inputs), dtype=torch.float32)
     target = w.T if x is None else x @ w.T
+    if grid not in GRIDS:
+        raise LwfcError(f"grid must be one of {GRIDS}, got {grid!r}")
+    units_np = paper_units(weight, last)
+    units = torch.as_tensor(units_np, dtype=torch.float32)
+    lim = arith.WEIGHT_MAX
 
     def factors() -> tuple[torch.Tensor, torch.Tensor]:
         uu = u if um is None else u * um
         vv = v if vm is None else v * vm
-        if quantized:
+        if quantized and grid == "int8":
             uu = fake_quant_weight(uu, per_row=True)
             vv = fake_quant_weight(vv, per_row=not last)
+        elif quantized:  # the paper's integer grid: u in integers, v in multiples of s_w
+            uu = uu + (torch.clamp(torch.round(uu), -lim, lim) - uu).detach()
+            vq = torch.clamp(torch.round(vv / units), -lim, lim) * units
+            vv = vv + (vq - vv).detach()
         return uu, vv
 
     def loss_of(uu: torch.Tensor, vv: torch.Tensor) -> torch.Tensor:
@@ -232,7 +282,9 @@ def lra_learn(
         uu, vv = factors()
     u_out = uu.detach().double().numpy()
     v_out = vv.detach().double().numpy()
-    if quantized:  # exact grid values in float64 (float32 arithmetic can be off by an ulp)
+    if quantized and grid == "int8":  # exact grid values (float32 can be off by an ulp)
         u_out = grid_quantize(u_out, per_row=True)
         v_out = grid_quantize(v_out, per_row=not last)
+    elif quantized:
+        u_out, v_out = paper_quantize(u_out, v_out, units_np)
     return u_out, v_out

@@ -204,6 +204,7 @@ def apply_lowrank(
     rank: int | None = None,
     learn: str = "identity",
     learn_steps: int = 300,
+    grid: str = "int8",
     calib_images: np.ndarray,
     eval_data: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> LowRankResult:
@@ -213,6 +214,8 @@ def apply_lowrank(
         r_comp / rank: the compression rate (eq. 7 gives the rank) or the rank itself.
         learn: ``"none"`` (plain LRA, eq. 8-9), ``"identity"`` (LRA-learn, eq. 10) or
             ``"data"`` (fit on the layer's real inputs from ``calib_images``).
+        grid: factor grid of eq. 8-9, ``"int8"`` (the bundle's) or ``"paper"`` (integers on
+            the QAT weights' scale, see :func:`~lwfc.compress.lowrank.quantized_factors`).
         calib_images: uint8 images used to calibrate the latent scale (and for ``"data"``).
         eval_data: ``(images, labels)``: if given, the int8 accuracy of plain LRA and of
             LRA-learn are both measured (the paper's Table 2 ratio).
@@ -230,7 +233,7 @@ def apply_lowrank(
     if not LR.pays_off(out_f, in_f, rank):
         raise LwfcError(f"rank {rank} does not pay off for a {out_f}x{in_f} layer (eq. 5)")
     last = dense.last
-    u0, v0 = LR.quantized_factors(w, rank, last=last)
+    u0, v0 = LR.quantized_factors(w, rank, last=last, grid=grid)
     result = LowRankResult(
         layer=layer,
         rank=rank,
@@ -252,7 +255,9 @@ def apply_lowrank(
         inputs = None
         if learn == "data":
             inputs = net.hidden_inputs(calib, index).numpy()
-        u1, v1 = LR.lra_learn(w, u0, v0, steps=learn_steps, last=last, fit=learn, inputs=inputs)
+        u1, v1 = LR.lra_learn(
+            w, u0, v0, steps=learn_steps, last=last, fit=learn, inputs=inputs, grid=grid
+        )
         result.error_learn = LR.approximation_error(w, u1, v1)
         install(u1, v1)
         if eval_data is not None:
@@ -274,6 +279,7 @@ class CompressConfig:
     rank: int | None = None
     lra_learn: str = "identity"
     lra_steps: int = 300
+    lra_grid: str = "int8"
     factor_prune_u: float = 0.0
     factor_prune_v: float = 0.0
     finetune_epochs: float = 0.0
@@ -375,6 +381,7 @@ def compress(
             rank=cfg.rank,
             learn=cfg.lra_learn,
             learn_steps=cfg.lra_steps,
+            grid=cfg.lra_grid,
             calib_images=calib,
             eval_data=test,
         )

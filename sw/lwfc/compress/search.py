@@ -67,7 +67,8 @@ class Grid:
         prune_methods, prune_ratios: the pruning comparison (``prune`` trials).
         lra_prune_method, lra_prune_ratios: pruning applied before LRA (``lra`` trials).
         lra_locs, r_comps: LRA location (layer 1, 2, 3) and compression rate ``R_comp``.
-        lra_learn: ``identity`` (eq. 10) or ``data``; ``lra_steps``: its Adam steps.
+        lra_learn: ``identity`` (eq. 10) or ``data``; ``lra_steps``: its Adam steps;
+            ``lra_grid``: ``int8`` or ``paper`` factor grid (eq. 8-9).
         base_epochs: QAT-with-dropout epochs deriving each base from the source network (or
             the training epochs override when training from scratch; None: the recipe's).
         finetune_epochs: QAT after pruning / LRA inside each trial (0: the paper's algorithm).
@@ -91,6 +92,7 @@ class Grid:
     r_comps: tuple[float, ...] = _r(0.02 * i for i in range(1, 26))
     lra_learn: str = "identity"
     lra_steps: int = 300
+    lra_grid: str = "int8"
     base_epochs: float | None = 3.0
     finetune_epochs: float = 0.0
     train_limit: int | None = None
@@ -133,6 +135,7 @@ class Grid:
                                 "r_comp": r_comp,
                                 "lra_learn": self.lra_learn,
                                 "lra_steps": self.lra_steps,
+                                "lra_grid": self.lra_grid,
                                 **common,
                             }
                         )
@@ -320,6 +323,7 @@ def run_trial(
             r_comp=spec["r_comp"],
             learn=spec.get("lra_learn", "identity"),
             learn_steps=spec.get("lra_steps", 300),
+            grid=spec.get("lra_grid", "int8"),
             calib_images=calib,
             eval_data=test,
         )
@@ -593,6 +597,7 @@ _SPEC_FIELDS = (
     "r_comp",
     "lra_learn",
     "lra_steps",
+    "lra_grid",
     "finetune_epochs",
     "test_limit",
     "seed",
