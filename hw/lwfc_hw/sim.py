@@ -90,10 +90,11 @@ def plan_key(plan: CorePlan) -> str:
 
 def prepare(plan: CorePlan, root: Path | None = None) -> Path:
     """Convert the core for ``plan`` into a cache folder (once); return the folder."""
-    root = root or cache_root()
+    root = Path(root or cache_root())
+    root.mkdir(parents=True, exist_ok=True)
     out = root / f"rtl-{plan_key(plan)}"
     if not (out / "lwfc_core.v").exists():
-        tmp = Path(tempfile.mkdtemp(prefix="rtl-", dir=root if root.exists() else None))
+        tmp = Path(tempfile.mkdtemp(prefix="tmp-rtl-", dir=root))
         try:
             convert_core(plan, tmp)
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -264,9 +265,13 @@ def simulate(
     run_dir: Path | None = None,
     vcd: Path | None = None,
     timeout: float = 3600.0,
+    cache: Path | None = None,
 ) -> SimResult:
-    """Convert (cached), build (cached) and run ``bundle`` on ``images``."""
-    rtl = prepare(plan)
+    """Convert (cached), build (cached) and run ``bundle`` on ``images``.
+
+    ``cache``: folder for converted cores and builds (default :func:`cache_root`).
+    """
+    rtl = prepare(plan, cache)
     exe = build(rtl, simulator)
     mems = memory_images(bundle, plan)
     if run_dir is None:

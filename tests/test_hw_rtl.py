@@ -1,0 +1,124 @@
+"""RTL of the accelerator in Icarus Verilog against the golden model and the cycle model.
+
+Random-weight / random-input vectors over a spread of architectures (dense and low-rank layers,
+1 ... 50 lanes, 1 ... 8 pixels per beat) including the extremes of the integer contract; every
+run also checks every input/output cycle against the cycle model. A few minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lwfc import golden
+from lwfc_hw import sim
+from lwfc_hw.banking import memory_images
+from lwfc_hw.cycles import schedule
+from lwfc_hw.plan import LayerShape, plan_core
+from lwfc_hw.testing import PATTERNS, random_bundle, random_images
+
+pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog not installed")
+
+D, LR = "dense", "lowrank"
+#: (layers as (kind, n_in, n_out, rank), lanes, pixels per beat)
+ARCHS = [
+    ([(D, 20, 12, 0), (LR, 12, 9, 5), (D, 9, 7, 0)], 3, 4),
+    ([(D, 17, 25, 0)], 1, 1),
+    ([(LR, 31, 5, 11), (LR, 5, 12, 2)], 50, 1),
+    ([(LR, 36, 17, 6), (LR, 17, 2, 6), (D, 2, 29, 0)], 8, 2),
+    ([(D, 32, 11, 0), (D, 11, 14, 0)], 13, 8),
+    ([(D, 3, 6, 0), (D, 6, 22, 0), (LR, 22, 32, 7)], 13, 2),
+    ([(LR, 22, 19, 5)], 3, 2),
+    ([(D, 13, 26, 0)], 13, 2),
+    ([(LR, 10, 40, 1), (D, 40, 3, 0)], 4, 4),  # DIL slower than DCL: the DCL waits
+    ([(D, 784, 3, 0)], 50, 4),  # the largest accumulator: 784 x 255 x 127 + bias
+    ([(LR, 1, 1, 1)], 1, 1),
+    ([(D, 40, 8, 0), (D, 8, 8, 0)], 2, 8),  # power-of-two class count
+]
+
+
+def shapes_of(arch: list[tuple[str, int, int, int]]) -> list[LayerShape]:
+    return [
+        LayerShape(f"l{i}", kind, n_in, n_out, rank, i < len(arch) - 1)
+        for i, (kind, n_in, n_out, rank) in enumerate(arch)
+    ]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("hwcache")
+
+
+def check(bundle, plan, images, res) -> None:
+    """Bit-exact logits and class, and the exact cycle schedule."""
+    ref = golden.forward(bundle, images)
+    bad = np.flatnonzero((res.logits != ref).any(axis=1) | (res.classes != ref.argmax(axis=1)))
+    assert bad.size == 0, f"images {bad[:5]}: rtl {res.logits[bad[0]]} golden {ref[bad[0]]}"
+    sched = schedule(plan, len(images))
+    assert tuple(int(t) for t in res.t_in - res.t_in[0]) == sched.t_in
+    assert tuple(int(t) for t in res.t_out - res.t_in[0]) == sched.t_out
+
+
+@pytest.mark.parametrize("arch,lanes,beat", ARCHS, ids=[f"a{i}" for i in range(len(ARCHS))])
+def test_random_vectors_match_golden_and_cycle_model(arch, lanes, beat, cache, tmp_path):
+    """6 weight patterns x 2 requantization regimes x 15 images per architecture, with
+    all-255 / all-0 / random images (ARCHS x 180 = 2160 vectors)."""
+    shapes = shapes_of(arch)
+    plan = plan_core(shapes, lanes, beat)
+    exe = sim.build(sim.prepare(plan, cache), "icarus")
+    for k, pattern in enumerate(PATTERNS):
+        for extreme in (False, True):
+            seed = 100 * k + extreme
+            bundle = random_bundle(shapes, seed, pattern, extreme_requant=extreme)
+            images = random_images(15, shapes[0].n_in, seed, "mixed")
+            res = sim.run(exe, plan, images, tmp_path, memories=memory_images(bundle, plan))
+            check(bundle, plan, images, res)
+
+
+@pytest.mark.parametrize("arch,lanes,beat", [ARCHS[0], ARCHS[3], ARCHS[8]])
+def test_host_port_loading_and_backpressure(arch, lanes, beat, cache, tmp_path):
+    """Weights written (and read back) through the host port replace the hex images, and
+    random in_valid / out_ready stalls change only the timing, never a result."""
+    shapes = shapes_of(arch)
+    plan = plan_core(shapes, lanes, beat)
+    exe = sim.build(sim.prepare(plan, cache), "icarus")
+    stale = random_bundle(shapes, 1)
+    bundle = random_bundle(shapes, 2, "random", extreme_requant=True)
+    images = random_images(12, shapes[0].n_in, 3, "mixed")
+    res = sim.run(exe, plan, images, tmp_path, memories=memory_images(stale, plan),
+                  host_load=memory_images(bundle, plan), stall=30, seed=lanes)
+    assert "all read back" in res.log
+    ref = golden.forward(bundle, images)
+    assert (res.logits == ref).all() and (res.classes == ref.argmax(axis=1)).all()
+
+
+def test_missing_hex_file_fails_the_testbench(cache, tmp_path):
+    shapes = shapes_of(ARCHS[0][0])
+    plan = plan_core(shapes, 3, 4)
+    exe = sim.build(sim.prepare(plan, cache), "icarus")
+    bundle = random_bundle(shapes, 5)
+    images = random_images(2, shapes[0].n_in, 5)
+    sim.write_memories(memory_images(bundle, plan), plan, tmp_path)
+    (tmp_path / plan.mems[0].hexfile).unlink()
+    with pytest.raises(sim.SimError, match="X in result"):
+        sim.run(exe, plan, images, tmp_path)
+
+
+def test_truncated_image_file_fails_the_testbench(cache, tmp_path):
+    shapes = shapes_of(ARCHS[1][0])
+    plan = plan_core(shapes, 1, 1)
+    exe = sim.build(sim.prepare(plan, cache), "icarus")
+    sim.write_memories(memory_images(random_bundle(shapes, 5), plan), plan, tmp_path)
+    sim.write_images(random_images(3, shapes[0].n_in, 5), 1, tmp_path / "images.hex")
+    lines = (tmp_path / "images.hex").read_text().splitlines()
+    (tmp_path / "short.hex").write_text("\n".join(lines[:20]) + "\n")
+    out = subprocess.run(
+        ["vvp", "-n", str(exe), f"+IMAGES={tmp_path / 'short.hex'}", "+N=3",
+         f"+OUT={tmp_path / 'r.txt'}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert out.returncode != 0 and "ended at image" in out.stdout
