@@ -1,0 +1,153 @@
+"""MNIST test images through the RTL (``lwfc hdl`` / ``lwfc sim``), bit-exact against the golden
+model.
+
+Uses ``deploy/models/mnist-dense`` (and ``deploy/models/mnist-lowrank``) when they exist, else
+random bundles of the same shapes. The Icarus runs are small; the Verilator runs are marked
+slow; ``LWFC_HW_FULL=1`` turns them into the closing measurement (the 10,000 test images at
+lanes 1, 8 and 50).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, random_bundle
+from lwfc.bundle import save_bundle
+from lwfc.cli import main
+from lwfc.commands import sim as sim_cmd
+
+FULL = os.environ.get("LWFC_HW_FULL") == "1"
+needs_iverilog = pytest.mark.skipif(shutil.which("iverilog") is None, reason="no iverilog")
+needs_verilator = pytest.mark.skipif(shutil.which("verilator") is None, reason="no verilator")
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """``dense`` and ``lowrank`` bundle folders (deployed ones when present)."""
+    out = {}
+    tmp = tmp_path_factory.mktemp("bundles")
+    for kind, fallback in (
+        ("dense", lambda: random_bundle(11)),
+        ("lowrank", lambda: random_bundle(12, lowrank={0: 30})),
+    ):
+        deployed = REPO / "deploy" / "models" / f"mnist-{kind}"
+        out[kind] = deployed if (deployed / "manifest.json").exists() else save_bundle(
+            fallback(), tmp / kind
+        )
+    return out
+
+
+@pytest.fixture(autouse=True)
+def hw_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LWFC_HW_CACHE", str(tmp_path_factory.getbasetemp() / "hwcache"))
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return int(code or 0), out, err
+
+
+def sim_json(capsys, bundle: Path, data_dir: Path, *extra: str) -> tuple[int, dict]:
+    code, out, err = run_cli(
+        capsys, "sim", str(bundle), "--data", str(data_dir), "--json", *extra
+    )
+    assert code in (0, 1), err
+    return code, json.loads(out)
+
+
+@needs_iverilog
+@pytest.mark.parametrize("kind", ["dense", "lowrank"])
+def test_small_mnist_run_with_icarus(kind, bundles, data_dir, capsys):
+    code, res = sim_json(capsys, bundles[kind], data_dir, "--images", "6", "--lanes", "8")
+    assert code == 0
+    assert res["mismatches"] == 0 and res["images"] == 6
+    assert res["cycle_model_exact"] is True
+    assert res["cycles_per_image"] <= 1.05 * res["mac_bound_cycles"] + 50
+    for key in ("accuracy", "mismatches", "images", "cycles_per_image", "mac_bound_cycles"):
+        assert key in res
+
+
+@needs_iverilog
+def test_sim_exit_status_is_1_on_a_mismatch(bundles, data_dir, capsys, monkeypatch):
+    real = sim_cmd.golden.forward
+
+    def off_by_one(bundle, images, *args, **kwargs):
+        logits = real(bundle, images, *args, **kwargs)
+        logits[1, 3] += 1
+        return logits
+
+    monkeypatch.setattr(sim_cmd.golden, "forward", off_by_one)
+    code, res = sim_json(capsys, bundles["dense"], data_dir, "--images", "3", "--lanes", "8")
+    assert code == 1 and res["mismatches"] == 1 and res["mismatched_images"] == [1]
+
+
+def test_hdl_writes_verilog_hex_and_memory_map(bundles, tmp_path, capsys):
+    out = tmp_path / "hdl"
+    code, stdout, err = run_cli(
+        capsys, "hdl", str(bundles["lowrank"]), "--out", str(out), "--lanes", "4", "--json"
+    )
+    assert code == 0, err
+    summary = json.loads(stdout)
+    memmap = json.loads((out / "memmap.json").read_text())
+    assert (out / "lwfc_core.v").exists() and (out / "lwfc_core_defs.vh").exists()
+    assert summary["hex_files"] == len(memmap["memories"])
+    for m in memmap["memories"]:
+        lines = (out / m["file"]).read_text().splitlines()
+        assert len(lines) == m["depth"]
+    assert memmap["layers"][0]["kind"] == "lowrank" and memmap["layers"][0]["Qu"] == 4
+    assert summary["interval_cycles"] <= summary["latency_cycles"]
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["hdl", "{missing}", "--out", "{tmp}/o"], "no such bundle"),
+        (["hdl", "{bundle}", "--out", "{tmp}/o", "--lanes", "0"], "--lanes"),
+        (["hdl", "{bundle}", "--out", "{file}"], "--out"),
+        (["sim", "{bundle}", "--simulator", "modelsim"], "--simulator"),
+        (["sim", "{bundle}", "--images", "0"], "--images"),
+        (["sim", "{bundle}", "--offset", "20000", "--data", "{data}"], "--offset"),
+    ],
+)
+def test_bad_arguments_exit_2(argv, needle, bundles, tmp_path, data_dir, capsys):
+    (tmp_path / "afile").write_text("x")
+    subs = {
+        "{missing}": str(tmp_path / "nope"),
+        "{tmp}": str(tmp_path),
+        "{bundle}": str(bundles["dense"]),
+        "{file}": str(tmp_path / "afile"),
+        "{data}": str(data_dir),
+    }
+    args = []
+    for a in argv:
+        for k, v in subs.items():
+            a = a.replace(k, v)
+        args.append(a)
+    code, _, err = run_cli(capsys, *args)
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+
+
+@needs_verilator
+@pytest.mark.slow
+@pytest.mark.parametrize("lanes", [1, 8, 50])
+@pytest.mark.parametrize("kind", ["dense", "lowrank"])
+def test_mnist_with_verilator(kind, lanes, bundles, data_dir, capsys):
+    """The done-criterion runs: 0 mismatches, cycles within 1.05 x MAC bound + 50.
+    150 images in CI; all 10,000 with LWFC_HW_FULL=1."""
+    n = "10000" if FULL else "150"
+    code, res = sim_json(
+        capsys, bundles[kind], data_dir, "--images", n, "--lanes", str(lanes),
+        "--simulator", "verilator",
+    )
+    assert code == 0 and res["mismatches"] == 0 and res["images"] == int(n)
+    assert res["cycle_model_exact"] is True
+    assert res["cycles_per_image"] <= 1.05 * res["mac_bound_cycles"] + 50
