@@ -16,7 +16,7 @@ from __future__ import annotations
 from myhdl import Signal, always, always_comb, block, intbv
 
 from .engines import dcl, dense_engine, dil, lscm, uint
-from .memories import fmem_lane, mcm
+from .memories import fmem_lane, mcm, named
 from .plan import CorePlan, clog2
 from .stream import loader, result_stage, seq_writer
 
@@ -62,24 +62,26 @@ def lwfc_core(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_re
     lanes = [[uint(8) for _ in range(f.q)] for f in plan.fmems]
     for f in plan.fmems:
         i = f.index
-        insts.append(mcm(clk, rst, commit[i], release[i], wr_ok[i], rd_ok[i], wr_half[i],
-                         rd_half[i]))
+        insts.append(named(f"l{i}_mcm", mcm(clk, rst, commit[i], release[i], wr_ok[i],
+                                            rd_ok[i], wr_half[i], rd_half[i])))
         for q in range(f.q):
-            insts.append(
+            insts.append(named(
+                f"l{i}_fmem{q}",
                 fmem_lane(clk, wr_en[i], wr_half[i], wr_div[i], wr_mod[i], wr_cnt[i],
                           wr_data[i], rd_en[i], rd_half[i], rd_addr[i], lanes[i][q], q, f.q, f.w,
-                          f.abits)
-            )
+                          f.abits),
+            ))
     # result memory MCM
-    insts.append(mcm(clk, rst, commit[L], release[L], wr_ok[L], rd_ok[L], wr_half[L],
-                     rd_half[L]))
+    insts.append(named("result_mcm", mcm(clk, rst, commit[L], release[L], wr_ok[L], rd_ok[L],
+                                         wr_half[L], rd_half[L])))
 
     # ---- loader
     first_beat = Signal(bool(0))
-    insts.append(
+    insts.append(named(
+        "loader",
         loader(clk, rst, in_data, in_valid, in_ready, first_beat, wr_ok[0], commit[0], wr_en[0],
-               wr_div[0], wr_mod[0], wr_cnt[0], wr_data[0], plan.fmems[0], plan.pixels_per_beat)
-    )
+               wr_div[0], wr_mod[0], wr_cnt[0], wr_data[0], plan.fmems[0], plan.pixels_per_beat),
+    ))
 
     # ---- layers
     start = [Signal(bool(0)) for _ in range(L)]
@@ -91,8 +93,8 @@ def lwfc_core(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_re
     for e in plan.engines:
         i = e.index
         last = i == L - 1
-        insts.append(lscm(clk, rst, rd_ok[i], wr_ok[i + 1], start[i], done[i], release[i],
-                          commit[i + 1]))
+        insts.append(named(f"l{i}_lscm", lscm(clk, rst, rd_ok[i], wr_ok[i + 1], start[i], done[i],
+                                              release[i], commit[i + 1])))
         if last:
             ov, oidx, y = res_v, res_i, res_y
         else:
@@ -100,27 +102,32 @@ def lwfc_core(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_re
             oidx = uint(clog2(max(2, e.shape.n_out)))
             y = uint(8)
             nf = plan.fmems[i + 1]
-            insts.append(seq_writer(clk, start[i], ov, y, wr_en[i + 1], wr_div[i + 1],
-                                    wr_mod[i + 1], wr_cnt[i + 1], wr_data[i + 1], nf.q))
+            insts.append(named(f"l{i}_writer", seq_writer(clk, start[i], ov, y, wr_en[i + 1],
+                                                          wr_div[i + 1], wr_mod[i + 1],
+                                                          wr_cnt[i + 1], wr_data[i + 1], nf.q)))
         if e.kind == "dense":
-            insts.append(
+            insts.append(named(
+                f"l{i}_dense",
                 dense_engine(clk, rst, start[i], done[i], rd_en[i], rd_addr[i], lanes[i], ov,
-                             oidx, y, h_sel, h_we, h_addr, h_wdata, rb, e, plan)
-            )
+                             oidx, y, h_sel, h_we, h_addr, h_wdata, rb, e, plan),
+            ))
         else:
             en = rd_en[i]
             zv = Signal(bool(0))
             z = Signal(intbv(0, min=-128, max=128))
             zidx = uint(clog2(max(2, e.shape.rank)))
             accept = Signal(bool(0))
-            insts.append(dcl(clk, rst, start[i], en, rd_addr[i], lanes[i], zv, z, zidx, accept,
-                             h_sel, h_we, h_addr, h_wdata, rb, e, plan))
-            insts.append(dil(clk, rst, start[i], done[i], zv, z, accept, ov, oidx, y, h_sel,
-                             h_we, h_addr, h_wdata, rb, e, plan))
-    insts.append(
+            insts.append(named(f"l{i}_dcl", dcl(clk, rst, start[i], en, rd_addr[i], lanes[i], zv,
+                                                z, zidx, accept, h_sel, h_we, h_addr, h_wdata,
+                                                rb, e, plan)))
+            insts.append(named(f"l{i}_dil", dil(clk, rst, start[i], done[i], zv, z, accept, ov,
+                                                oidx, y, h_sel, h_we, h_addr, h_wdata, rb, e,
+                                                plan)))
+    insts.append(named(
+        "result",
         result_stage(clk, rst, start[L - 1], res_v, res_i, res_y, wr_half[L], rd_ok[L],
-                     rd_half[L], release[L], out_data, out_valid, out_ready, out_last, C)
-    )
+                     rd_half[L], release[L], out_data, out_valid, out_ready, out_last, C),
+    ))
 
     # ---- host readback: registered select, registered mux
     if nm == 2**sel_bits:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from myhdl import Signal, always, always_comb, block, enum, intbv
 
-from .memories import param_ram
+from .memories import named, param_ram
 from .plan import ACC_BITS, RQ_BITS, CorePlan, EnginePlan, MemSpec, clog2
 
 ACC_MIN, ACC_MAX = -(2 ** (ACC_BITS - 1)), 2 ** (ACC_BITS - 1)
@@ -60,15 +60,11 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
     rq_q = uint(RQ_BITS)
     insts = []
     if bias_spec is not None:
-        insts.append(
-            param_ram(clk, en, idx, bias_q, h_sel, h_we, h_addr, h_wdata, rb[bias_spec.sel],
-                      bias_spec, sel_bits)
-        )
+        insts.append(named("bias", param_ram(clk, en, idx, bias_q, h_sel, h_we, h_addr, h_wdata,
+                                             rb[bias_spec.sel], bias_spec, sel_bits)))
     if rq_spec is not None:
-        insts.append(
-            param_ram(clk, en, idx, rq_q, h_sel, h_we, h_addr, h_wdata, rb[rq_spec.sel], rq_spec,
-                      sel_bits)
-        )
+        insts.append(named("rq", param_ram(clk, en, idx, rq_q, h_sel, h_we, h_addr, h_wdata,
+                                           rb[rq_spec.sel], rq_spec, sel_bits)))
     has_bias = bias_spec is not None
     is_logit = out_kind == "i32"
     lo, hi = (0, 255) if out_kind == "u8" else (-128, 127)
@@ -232,15 +228,14 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
     insts = []
     for lane in range(N):
         m = mems[f"w{lane}"]
-        insts.append(
-            param_ram(clk, one, wa, w_lanes[lane], h_sel, h_we, h_addr, h_wdata, rb[m.sel], m,
-                      sel_bits)
-        )
-    insts.append(mac_array(clk, one, l1, v2, f2, x_lanes, w_lanes, acc, P, Q, s.n_in))
-    insts.append(
+        insts.append(named(f"w{lane}", param_ram(clk, one, wa, w_lanes[lane], h_sel, h_we,
+                                                 h_addr, h_wdata, rb[m.sel], m, sel_bits)))
+    insts.append(named("mac", mac_array(clk, one, l1, v2, f2, x_lanes, w_lanes, acc, P, Q, s.n_in)))
+    insts.append(named(
+        "requant",
         requant(clk, rst, one, dv, o, dh, ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
-                mems["bias0"], mems.get("rq0"), "u8" if s.hidden else "i32", sel_bits)
-    )
+                mems["bias0"], mems.get("rq0"), "u8" if s.hidden else "i32", sel_bits),
+    ))
     last_o = s.n_out - 1
     p_last = e.p_last
     PM1 = P - 1
@@ -358,15 +353,15 @@ def dcl(clk, rst, start, en, rd_addr, x_lanes, zv, z, zidx, accept, h_sel, h_we,
     insts = []
     for lane in range(Qu):
         m = mems[f"u{lane}"]
-        insts.append(
-            param_ram(clk, en, ua, u_lanes[lane], h_sel, h_we, h_addr, h_wdata, rb[m.sel], m,
-                      sel_bits)
-        )
-    insts.append(mac_array(clk, en, l1, v2, f2, x_lanes, u_lanes, acc, 1, Qu, s.n_in))
-    insts.append(
+        insts.append(named(f"u{lane}", param_ram(clk, en, ua, u_lanes[lane], h_sel, h_we,
+                                                 h_addr, h_wdata, rb[m.sel], m, sel_bits)))
+    insts.append(named("umc", mac_array(clk, en, l1, v2, f2, x_lanes, u_lanes, acc, 1, Qu,
+                                        s.n_in)))
+    insts.append(named(
+        "requant",
         requant(clk, rst, en, fin3, k3, acc[0], zv, zidx, z, h_sel, h_we, h_addr, h_wdata, rb,
-                None, mems["urq0"], "i8", sel_bits)
-    )
+                None, mems["urq0"], "i8", sel_bits),
+    ))
     last_k = R - 1
 
     @always_comb
@@ -465,15 +460,14 @@ def dil(clk, rst, start, done, zv, z, accept, ov, oidx, y, h_sel, h_we, h_addr, 
     insts = []
     for lane in range(Pv):
         m = mems[f"v{lane}"]
-        insts.append(
-            param_ram(clk, one, va, v_lanes[lane], h_sel, h_we, h_addr, h_wdata, rb[m.sel], m,
-                      sel_bits)
-        )
+        insts.append(named(f"v{lane}", param_ram(clk, one, va, v_lanes[lane], h_sel, h_we,
+                                                 h_addr, h_wdata, rb[m.sel], m, sel_bits)))
     TAIL = Tv - 1
-    insts.append(
+    insts.append(named(
+        "requant",
         requant(clk, rst, one, dr, o, ring[TAIL], ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
-                mems["bias0"], mems.get("rq0"), "u8" if s.hidden else "i32", sel_bits)
-    )
+                mems["bias0"], mems.get("rq0"), "u8" if s.hidden else "i32", sel_bits),
+    ))
     last_k = R - 1
     last_o = M - 1
 

@@ -6,9 +6,18 @@ contents or the read registers.
 
 from __future__ import annotations
 
+from typing import Any
+
 from myhdl import Signal, always, always_comb, block, concat, enum, intbv
 
 from .plan import HOST_DATA_BITS, MemSpec
+
+
+def named(name: str, inst: Any) -> Any:
+    """Give a block instance a readable name (the prefix of its signals in the Verilog)."""
+    inst.name = name
+    return inst
+
 
 #: The two states of a feature-memory half in the MCM (paper: WRITE / READ).
 t_half = enum("WRITE", "READ")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from myhdl import Signal, always, always_comb, block, concat, intbv
 
 from .engines import ACC_MAX, ACC_MIN, acc_signal, uint
+from .memories import named
 from .plan import FmemPlan, clog2
 
 
@@ -202,7 +203,7 @@ def result_stage(clk, rst, start, wr_en, wr_idx, wr_data, wr_half, rd_ok, rd_hal
     sending = Signal(bool(0))
     beat = uint(cb)
     load = Signal(bool(0))
-    insts = [argmax_unit(clk, start, wr_en, wr_idx, wr_data, cls_now)]
+    insts = [named("argmax", argmax_unit(clk, start, wr_en, wr_idx, wr_data, cls_now))]
     LAST = C - 1
     IB = len(wr_idx)
     assert cb >= IB
