@@ -12,7 +12,7 @@
 //   +MAXCYCLES=<n>   watchdog (default 200000000)
 //   +VCD=<file>      dump waveforms
 // Fails ($fatal, exit status 1) on an X/Z in any handshake or result bit, on a readback
-// mismatch, on a malformed input file and on the watchdog.
+// mismatch, on a malformed input file, on a wrong idle flag and on the watchdog.
 `timescale 1ns/10ps
 `include "lwfc_core_defs.vh"
 
@@ -57,6 +57,7 @@ module tb_lwfc;
     integer have_beat = 0;
     integer n_writes = 0;
     reg streaming = 1'b0;
+    reg finishing = 1'b0;
     reg [`LWFC_IN_BITS-1:0] next_word;
     reg [31:0] w_sel, w_addr, w_data, w_expect;
     integer r, k, t_first;
@@ -190,6 +191,20 @@ module tb_lwfc;
 
     // ---- output monitor
     always @(posedge clk) begin
+        if (finishing) begin
+            // one cycle after the last result beat the core must report idle
+            if (idle !== 1'b1) begin
+                $display("FAIL: idle is %b after the last result", idle);
+                $fatal(1);
+            end
+            $fclose(fd_out);
+            $display("DONE %0d images, %0d cycles", img_out, cyc);
+            $finish;
+        end
+        if (out_valid === 1'b1 && idle !== 1'b0) begin
+            $display("FAIL: idle is %b while a result is pending at cycle %0d", idle, cyc);
+            $fatal(1);
+        end
 `ifndef VERILATOR
         // X checks (4-state simulators; Verilator is 2-state)
         if (!rst) begin
@@ -223,11 +238,7 @@ module tb_lwfc;
                 $fwrite(fd_out, "\n");
                 obeat = 0;
                 img_out = img_out + 1;
-                if (img_out == n_images) begin
-                    $fclose(fd_out);
-                    $display("DONE %0d images, %0d cycles", img_out, cyc);
-                    $finish;
-                end
+                if (img_out == n_images) finishing = 1'b1;
             end else begin
                 obeat = obeat + 1;
             end
