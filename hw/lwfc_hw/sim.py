@@ -113,13 +113,17 @@ def _sources_hash(rtl_dir: Path, simulator: str) -> str:
     return h.hexdigest()[:16]
 
 
-def build(rtl_dir: Path, simulator: str = "icarus", timeout: float = 900.0) -> Path:
+def build(
+    rtl_dir: Path, simulator: str = "icarus", timeout: float = 900.0, trace: bool = False
+) -> Path:
     """Compile testbench + core with ``simulator``; return the executable (vvp file or
-    Verilator binary). Cached next to the RTL by the hash of the sources."""
+    Verilator binary). Cached next to the RTL by the hash of the sources. ``trace``: build
+    Verilator with waveform support (Icarus always has it)."""
     if simulator not in SIMULATORS:
         raise SimError(f"unknown simulator {simulator!r} (use icarus or verilator)")
-    key = _sources_hash(rtl_dir, simulator)
-    bdir = rtl_dir / f"build-{simulator}-{key}"
+    trace = trace and simulator == "verilator"
+    key = _sources_hash(rtl_dir, simulator + ("-trace" if trace else ""))
+    bdir = rtl_dir / f"build-{simulator}{'-trace' if trace else ''}-{key}"
     exe = bdir / ("sim.vvp" if simulator == "icarus" else "Vtb_lwfc")
     if exe.exists():
         return exe
@@ -132,6 +136,7 @@ def build(rtl_dir: Path, simulator: str = "icarus", timeout: float = 900.0) -> P
         else:
             cmd = ["verilator", "--binary", "-O2", "--x-assign", "fast", "--x-initial", "fast",
                    "-Wno-fatal", "-Wno-lint", "-Wno-style", "-j", "2",
+                   *(["--trace"] if trace else []),
                    "-I" + str(rtl_dir), "--top-module", "tb_lwfc", "--Mdir", str(tmp / "obj"),
                    "-o", str(tmp / "Vtb_lwfc"), str(TB_FILE), str(rtl_dir / "lwfc_core.v")]
             res = _run(cmd, tmp, timeout)
@@ -233,7 +238,7 @@ def run(
     if out.exists():
         out.unlink()
     if max_cycles is None:
-        max_cycles = 200_000 + 4 * n * (plan.macs + 2000) * (1 + stall)
+        max_cycles = min(2**31 - 1, 200_000 + 4 * n * (plan.macs + 2000) * (1 + stall))
     args = [f"+IMAGES={run_dir / 'images.hex'}", f"+OUT={out}", f"+N={n}",
             f"+STALL={stall}", f"+SEED={seed}", f"+MAXCYCLES={max_cycles}"]
     if host_load is not None:
@@ -272,7 +277,7 @@ def simulate(
     ``cache``: folder for converted cores and builds (default :func:`cache_root`).
     """
     rtl = prepare(plan, cache)
-    exe = build(rtl, simulator)
+    exe = build(rtl, simulator, trace=vcd is not None)
     mems = memory_images(bundle, plan)
     if run_dir is None:
         with tempfile.TemporaryDirectory(prefix="lwfc-sim-") as tmp:

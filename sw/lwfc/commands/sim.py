@@ -83,6 +83,7 @@ def compare(
 def run(args: argparse.Namespace) -> int:
     try:
         from lwfc_hw import sim
+        from lwfc_hw.cycles import report
         from lwfc_hw.plan import plan_for_bundle
     except ImportError as exc:  # pragma: no cover - the package ships with lwfc
         raise LwfcError(f"the hardware package lwfc_hw is not importable: {exc}") from exc
@@ -97,7 +98,9 @@ def run(args: argparse.Namespace) -> int:
         plan = plan_for_bundle(bundle, args.lanes, args.pixels_per_beat)
     except ValueError as exc:
         raise LwfcError(f"cannot elaborate {args.bundle}: {exc}") from exc
-    timeout = 600.0 + len(images) * plan.macs / 20_000 / (4 if args.simulator == "verilator" else 1)
+    # generous: Icarus runs this core at >= 5k cycles/s, Verilator at >= 200k cycles/s here
+    rate = 200_000 if args.simulator == "verilator" else 5_000
+    timeout = 600.0 + len(images) * report(plan).interval / rate
     try:
         if args.keep:
             res = sim.simulate(bundle, plan, images, args.simulator, run_dir=args.keep,
