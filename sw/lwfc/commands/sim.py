@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     images, labels = load_dataset(dataset, "test", args.data, progress=not args.json)
     if not 0 <= args.offset < len(images):
         raise LwfcError(f"--offset {args.offset} is outside the {len(images)} test images")
-    images = golden.as_pixels(images[args.offset : args.offset + args.images], 784)
+    images = golden.as_pixels(images[args.offset : args.offset + args.images], bundle.in_features)
     labels = labels[args.offset : args.offset + args.images]
     try:
         plan = plan_for_bundle(bundle, args.lanes, args.pixels_per_beat)
