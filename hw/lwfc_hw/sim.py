@@ -114,16 +114,17 @@ def _sources_hash(rtl_dir: Path, simulator: str) -> str:
 
 
 def build(
-    rtl_dir: Path, simulator: str = "icarus", timeout: float = 900.0, trace: bool = False
+    rtl_dir: Path, simulator: str = "icarus", timeout: float = 900.0, trace: str = ""
 ) -> Path:
     """Compile testbench + core with ``simulator``; return the executable (vvp file or
-    Verilator binary). Cached next to the RTL by the hash of the sources. ``trace``: build
-    Verilator with waveform support (Icarus always has it)."""
+    Verilator binary). Cached next to the RTL by the hash of the sources. ``trace``: ``"vcd"``
+    or ``"fst"`` builds Verilator with waveform support (Icarus always has it)."""
     if simulator not in SIMULATORS:
         raise SimError(f"unknown simulator {simulator!r} (use icarus or verilator)")
-    trace = trace and simulator == "verilator"
-    key = _sources_hash(rtl_dir, simulator + ("-trace" if trace else ""))
-    bdir = rtl_dir / f"build-{simulator}{'-trace' if trace else ''}-{key}"
+    trace = trace if simulator == "verilator" else ""
+    tag = f"{simulator}-{trace}" if trace else simulator
+    key = _sources_hash(rtl_dir, tag)
+    bdir = rtl_dir / f"build-{tag}-{key}"
     exe = bdir / ("sim.vvp" if simulator == "icarus" else "Vtb_lwfc")
     if exe.exists():
         return exe
@@ -136,7 +137,7 @@ def build(
         else:
             cmd = ["verilator", "--binary", "-O2", "--x-assign", "fast", "--x-initial", "fast",
                    "-Wno-fatal", "-Wno-lint", "-Wno-style", "-j", "2",
-                   *(["--trace"] if trace else []),
+                   *({"vcd": ["--trace"], "fst": ["--trace-fst"]}.get(trace, [])),
                    "-I" + str(rtl_dir), "--top-module", "tb_lwfc", "--Mdir", str(tmp / "obj"),
                    "-o", str(tmp / "Vtb_lwfc"), str(TB_FILE), str(rtl_dir / "lwfc_core.v")]
             res = _run(cmd, tmp, timeout)
@@ -246,7 +247,9 @@ def run(
         args.append(f"+WEIGHTS={run_dir / 'host.txt'}")
     if vcd is not None:
         args.append(f"+VCD={vcd}")
-    cmd = (["vvp", "-n", str(exe)] if exe.suffix == ".vvp" else [str(exe)]) + args
+    fst = vcd is not None and Path(vcd).suffix == ".fst"
+    cmd = (["vvp", "-n", str(exe)] + (["-fst"] if fst else []) if exe.suffix == ".vvp"
+           else [str(exe)]) + args
     t0 = time.perf_counter()
     res = _run(cmd, run_dir, timeout)
     seconds = time.perf_counter() - t0
@@ -277,7 +280,8 @@ def simulate(
     ``cache``: folder for converted cores and builds (default :func:`cache_root`).
     """
     rtl = prepare(plan, cache)
-    exe = build(rtl, simulator, trace=vcd is not None)
+    trace = "" if vcd is None else ("fst" if Path(vcd).suffix == ".fst" else "vcd")
+    exe = build(rtl, simulator, trace=trace)
     mems = memory_images(bundle, plan)
     if run_dir is None:
         with tempfile.TemporaryDirectory(prefix="lwfc-sim-") as tmp:

@@ -37,7 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lanes", type=positive_int, default=8, help="MAC units per engine (8)")
     p.add_argument("--pixels-per-beat", type=positive_int, default=4, metavar="B")
     p.add_argument("--simulator", choices=["icarus", "verilator"], default="icarus")
-    p.add_argument("--vcd", type=Path, metavar="FILE", help="write a VCD waveform")
+    p.add_argument(
+        "--vcd", type=Path, metavar="FILE", help="write a waveform (VCD, or FST for *.fst)"
+    )
     p.add_argument("--keep", type=Path, metavar="DIR", help="keep the run folder here")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
