@@ -97,10 +97,13 @@ def prepare(plan: CorePlan, root: Path | None = None) -> Path:
         tmp = Path(tempfile.mkdtemp(prefix="tmp-rtl-", dir=root))
         try:
             convert_core(plan, tmp)
-            out.parent.mkdir(parents=True, exist_ok=True)
             if not (out / "lwfc_core.v").exists():
                 shutil.rmtree(out, ignore_errors=True)
-                tmp.rename(out)
+                try:
+                    tmp.rename(out)
+                except OSError:  # another process won the race: its copy is identical
+                    if not (out / "lwfc_core.v").exists():
+                        raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return out
@@ -144,9 +147,10 @@ def build(
         target = tmp / exe.name
         if res.returncode != 0 or not target.exists():
             raise SimError(f"{simulator} build failed:\n{res.stdout[-3000:]}{res.stderr[-3000:]}")
-        if not bdir.exists():
-            bdir.mkdir()
-            shutil.copy2(target, exe)
+        bdir.mkdir(exist_ok=True)
+        staged = bdir / f".{exe.name}.{os.getpid()}"
+        shutil.copy2(target, staged)
+        os.replace(staged, exe)  # atomic: a concurrent build of the same sources is harmless
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return exe
