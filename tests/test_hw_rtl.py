@@ -33,10 +33,10 @@ ARCHS = [
     ([(D, 32, 11, 0), (D, 11, 14, 0)], 13, 8),
     ([(D, 3, 6, 0), (D, 6, 22, 0), (LR, 22, 32, 7)], 13, 2),
     ([(LR, 22, 19, 5)], 3, 2),
-    ([(D, 13, 26, 0)], 13, 2),
+    ([(D, 13, 26, 0)], 13, 3),  # 3-pixel beats rotated into 13 lanes
     ([(LR, 10, 40, 1), (D, 40, 3, 0)], 4, 4),  # DIL slower than DCL: the DCL waits
     ([(D, 784, 3, 0)], 50, 4),  # the largest accumulator: 784 x 255 x 127 + bias
-    ([(LR, 1, 1, 1)], 1, 1),
+    ([(LR, 1, 1, 1)], 1, 3),  # one pixel in a 3-pixel beat
     ([(D, 40, 8, 0), (D, 8, 8, 0)], 2, 8),  # power-of-two class count
 ]
 
