@@ -12,14 +12,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import REPO, random_bundle
-from lwfc.bundle import save_bundle
+from lwfc import golden
+from lwfc.bundle import load_bundle, save_bundle
 from lwfc.cli import main
 from lwfc.commands import sim as sim_cmd
+from lwfc_hw import sim
+from lwfc_hw.plan import plan_for_bundle
 
 FULL = os.environ.get("LWFC_HW_FULL") == "1"
 needs_iverilog = pytest.mark.skipif(shutil.which("iverilog") is None, reason="no iverilog")
@@ -156,3 +161,26 @@ def test_mnist_with_verilator(kind, lanes, bundles, data_dir, capsys):
     assert code == 0 and res["mismatches"] == 0 and res["images"] == int(n)
     assert res["cycle_model_exact"] is True
     assert res["cycles_per_image"] <= 1.05 * res["mac_bound_cycles"] + 50
+
+
+@needs_iverilog
+def test_hdl_output_runs_from_another_folder_with_lwfc_memdir(tmp_path, capsys):
+    """The files ``lwfc hdl`` writes are a complete simulation input: compiled with
+    ``-DLWFC_MEMDIR`` the core finds its hex images from any working directory."""
+    bdir = save_bundle(random_bundle(21, sizes=(30, 12, 7), lowrank={0: 4}), tmp_path / "b")
+    out = tmp_path / "hdl"
+    code, _, err = run_cli(capsys, "hdl", str(bdir), "--out", str(out), "--lanes", "3")
+    assert code == 0, err
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    exe = elsewhere / "tb.vvp"
+    subprocess.run(
+        ["iverilog", "-g2012", "-Wall", "-I", str(out), f'-DLWFC_MEMDIR="{out}/"', "-o",
+         str(exe), str(sim.TB_FILE), str(out / "lwfc_core.v")],
+        check=True, timeout=300, capture_output=True,
+    )
+    bundle = load_bundle(bdir)
+    images = np.random.default_rng(0).integers(0, 256, (5, 30)).astype(np.uint8)
+    res = sim.run(exe, plan_for_bundle(bundle, 3), images, elsewhere)
+    assert [p.name for p in elsewhere.glob("*.hex")] == ["images.hex"]  # no weight images here
+    assert (res.logits == golden.forward(bundle, images)).all()
