@@ -1,0 +1,335 @@
+"""FPGA builds of the accelerator through FuseSoC: board descriptions, fit checks, tool
+environment and report parsing.
+
+Used by the FuseSoC generator ``hw/fusesoc/lwfc_gen.py`` (fit checks before any synthesis) and by
+``lwfc build`` (runs a board target and summarises nextpnr's ``report.json``). See
+``docs/fpga.md``.
+
+* Boards are described once in ``deploy/boards/<name>.json`` (device, package, clock, UART,
+  resource totals); the bundle and lane count each board builds with are the generator
+  parameters of its target in ``fusesoc.core``.
+* :func:`estimate_brams` is a lower bound on block RAMs (each memory alone, perfectly packed), so
+  :func:`check_fit` only rejects configurations that cannot fit.
+* :func:`tool_env` puts the virtual environment's ``bin`` first on ``PATH`` (the generator's
+  ``python3``, the YoWASP shims that ``scripts/install.sh`` installs there) and fixes
+  ``YOWASP_CACHE_DIR``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import LwfcError
+
+#: Root of the repository (this file is ``sw/lwfc/fpga.py``).
+REPO = Path(__file__).resolve().parents[2]
+CORE_FILE = REPO / "fusesoc.core"
+BOARDS_DIR = REPO / "deploy" / "boards"
+#: FuseSoC name of the core (``fusesoc run --target=T lwfc``).
+CORE_NAME = "lwfc"
+
+#: Block RAM primitives per family: (name, bits per block, {data width: depth}).
+BRAM_SHAPES: dict[str, tuple[str, int, dict[int, int]]] = {
+    # iCE40 SB_RAM40_4K: 4 kbit, one read and one write port
+    "ice40": ("SB_RAM40_4K", 4096, {2: 2048, 4: 1024, 8: 512, 16: 256}),
+    # ECP5 DP16KD: 18 kbit, true dual port up to 18 bits (36 as pseudo dual port)
+    "ecp5": ("DP16KD", 18432, {1: 16384, 2: 8192, 4: 4096, 9: 2048, 18: 1024, 36: 512}),
+    # 7-series RAMB18E1 (a RAMB36E1 is two of them)
+    "xilinx": ("RAMB18E1", 18432, {1: 16384, 2: 8192, 4: 4096, 9: 2048, 18: 1024, 36: 512}),
+}
+
+
+@dataclass(frozen=True)
+class Board:
+    """One board: what ``deploy/boards/<name>.json`` says.
+
+    Attributes:
+        name: board name, also the FuseSoC target (``icebreaker``, ``ulx3s`` ...).
+        description: one line for people.
+        family: ``ice40``, ``ecp5`` or ``xilinx``.
+        device: part as the tools name it (``up5k``, ``LFE5U-85F``, ``xc7z020clg400-1``).
+        package: package for nextpnr (empty for Vivado).
+        clock_mhz: the board clock that the core runs at.
+        fmax_goal_mhz: the Fmax the build should reach.
+        resources: totals of the device: ``lut``, ``ff``, ``bram``, ``dsp``.
+        uart: baud rate and pins of the UART bridge.
+        flow: ``open`` (Yosys + nextpnr) or ``vivado``.
+        notes: anything else (programming command, jumpers).
+    """
+
+    name: str
+    description: str
+    family: str
+    device: str
+    package: str
+    clock_mhz: float
+    fmax_goal_mhz: float
+    resources: dict[str, int]
+    uart: dict[str, Any] = field(default_factory=dict)
+    flow: str = "open"
+    notes: str = ""
+
+
+def boards(directory: Path = BOARDS_DIR) -> dict[str, Board]:
+    """Every board of ``deploy/boards/*.json``, by name."""
+    out = {}
+    for path in sorted(directory.glob("*.json")):
+        data = json.loads(path.read_text())
+        try:
+            board = Board(**data)
+        except TypeError as exc:
+            raise LwfcError(f"{path}: not a board description ({exc})") from None
+        if board.name != path.stem:
+            raise LwfcError(f"{path}: name {board.name!r} differs from the file name")
+        if board.family not in BRAM_SHAPES:
+            raise LwfcError(f"{path}: unknown family {board.family!r}")
+        out[board.name] = board
+    return out
+
+
+def get_board(name: str) -> Board:
+    """The board ``name``; an unknown name is a :class:`LwfcError` listing the known ones."""
+    known = boards()
+    if name not in known:
+        raise LwfcError(f"unknown board {name!r} (known: {', '.join(sorted(known))})")
+    return known[name]
+
+
+# ----------------------------------------------------------------------------- fit checks
+def _blocks(depth: int, width: int, family: str) -> int:
+    """Fewest block RAMs holding a ``depth`` x ``width`` memory (best aspect ratio)."""
+    _, _, shapes = BRAM_SHAPES[family]
+    return min(math.ceil(width / w) * math.ceil(depth / d) for w, d in shapes.items())
+
+
+def memory_shapes(plan: Any) -> list[tuple[str, int, int]]:
+    """``(name, depth, width)`` of every RAM in a :class:`lwfc_hw.plan.CorePlan`: the parameter
+    memories and the ping-pong feature-memory lanes (two halves each)."""
+    out = [(m.name, m.depth, m.width) for m in plan.mems]
+    for f in plan.fmems:
+        for q in range(f.q):
+            out.append((f"fmem{f.index}_lane{q}", 2 * 2**f.abits, 8))
+    return out
+
+
+def estimate_brams(plan: Any, family: str, min_bits: int | None = None) -> int:
+    """A lower bound on the block RAMs ``plan`` needs on ``family``.
+
+    Memories smaller than ``min_bits`` (default: half a block) are assumed to go to LUT RAM or
+    flip-flops and are not counted; every other memory is counted alone, perfectly packed, one
+    copy.
+    """
+    _, block_bits, _ = BRAM_SHAPES[family]
+    floor = block_bits // 2 if min_bits is None else min_bits
+    return sum(
+        _blocks(depth, width, family)
+        for _, depth, width in memory_shapes(plan)
+        if depth * width >= floor
+    )
+
+
+def multipliers(plan: Any) -> int:
+    """MAC multipliers of ``plan`` (lanes of every engine; the requantizers come on top)."""
+    return sum(e.multipliers for e in plan.engines)
+
+
+def check_fit(plan: Any, board: Board) -> dict[str, int]:
+    """Raise :class:`LwfcError` when ``plan`` cannot fit ``board``'s block RAM; else return the
+    estimate (``bram``, ``bram_available``, ``multipliers``)."""
+    need = estimate_brams(plan, board.family)
+    have = board.resources.get("bram", 0)
+    prim = BRAM_SHAPES[board.family][0]
+    if need > have:
+        raise LwfcError(
+            f"lanes={plan.lanes} does not fit the {board.name} ({board.device}): the weight and "
+            f"feature memories need at least {need} {prim} but the device has {have}; "
+            f"use fewer lanes or a compressed bundle"
+        )
+    return {"bram": need, "bram_available": have, "multipliers": multipliers(plan)}
+
+
+# ----------------------------------------------------------------------------- reports
+def parse_nextpnr_report(path: Path) -> dict[str, Any]:
+    """Fmax and utilisation from ``nextpnr --report`` JSON.
+
+    Returns ``{"fmax_mhz": {clock: achieved}, "constraint_mhz": {clock: constraint},
+    "utilization": {bel: (used, available)}}``.
+    """
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise LwfcError(f"{path}: no readable nextpnr report ({exc})") from None
+    fmax = {k: float(v["achieved"]) for k, v in data.get("fmax", {}).items()}
+    cons = {k: float(v["constraint"]) for k, v in data.get("fmax", {}).items()}
+    util = {
+        k: (int(v["used"]), int(v["available"])) for k, v in data.get("utilization", {}).items()
+    }
+    return {"fmax_mhz": fmax, "constraint_mhz": cons, "utilization": util}
+
+
+#: nextpnr BEL names counted as LUT / FF / BRAM / DSP, per family.
+_BELS = {
+    "ice40": {"lut": ("ICESTORM_LC",), "bram": ("ICESTORM_RAM",), "dsp": ("ICESTORM_DSP",),
+              "spram": ("ICESTORM_SPRAM",)},
+    "ecp5": {"lut": ("TRELLIS_COMB",), "ff": ("TRELLIS_FF",), "bram": ("DP16KD",),
+             "dsp": ("MULT18X18D",)},
+}
+
+
+def parse_yosys_cells(log: Path) -> dict[str, int]:
+    """Cell counts of the last ``stat`` in a Yosys log (``{cell type: count}``)."""
+    text = Path(log).read_text(errors="replace")
+    start = text.rfind("Number of cells")
+    if start < 0:
+        start = text.rfind(" cells\n")
+        if start < 0:
+            return {}
+        start = text.rfind("\n", 0, start)
+    cells: dict[str, int] = {}
+    for line in text[start:].splitlines()[1:]:
+        m = re.match(r"^\s+(\d+)\s+([\\$\w.]+)\s*$", line) or re.match(
+            r"^\s+([\\$\w.]+)\s+(\d+)\s*$", line
+        )
+        if not m:
+            if cells and line.strip() == "":
+                break
+            continue
+        a, b = m.groups()
+        count, name = (int(a), b) if a.isdigit() else (int(b), a)
+        cells[name.lstrip("\\")] = cells.get(name.lstrip("\\"), 0) + count
+    return cells
+
+
+def summarize(family: str, report: dict[str, Any], cells: dict[str, int]) -> dict[str, Any]:
+    """LUT / FF / BRAM / DSP use: nextpnr's BEL counts, with Yosys' cell counts where nextpnr
+    has no separate BEL (iCE40 logic cells hold one LUT and one FF)."""
+    util = report["utilization"]
+
+    def bel(kind: str) -> tuple[int, int] | None:
+        for name in _BELS.get(family, {}).get(kind, ()):
+            if name in util:
+                return util[name]
+        return None
+
+    out: dict[str, Any] = {}
+    for kind in ("lut", "ff", "bram", "dsp", "spram"):
+        got = bel(kind)
+        if got is not None:
+            out[kind] = {"used": got[0], "available": got[1]}
+    if family == "ice40":
+        lc = out.pop("lut", None)
+        if lc is not None:
+            out["lc"] = lc
+        luts = sum(v for k, v in cells.items() if k == "SB_LUT4")
+        ffs = sum(v for k, v in cells.items() if k.startswith("SB_DFF"))
+        avail = lc["available"] if lc else 0
+        out["lut"] = {"used": luts, "available": avail}
+        out["ff"] = {"used": ffs, "available": avail}
+    return out
+
+
+# ----------------------------------------------------------------------------- running
+def venv_bin() -> Path:
+    """The ``bin`` folder of the running interpreter's virtual environment."""
+    return Path(sys.executable).parent
+
+
+def yowasp_cache_dir() -> Path:
+    """Where YoWASP keeps its compiled WebAssembly: ``$YOWASP_CACHE_DIR``, else YoWASP's own
+    per-user default (``~/.cache/YoWASP``), never inside the repository."""
+    env = os.environ.get("YOWASP_CACHE_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("YoWASP", appauthor=False))
+
+
+def tool_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for ``fusesoc``: venv ``bin`` first on ``PATH``, ``YOWASP_CACHE_DIR`` set."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(venv_bin()), env.get("PATH", "")])
+    env["YOWASP_CACHE_DIR"] = str(yowasp_cache_dir())
+    env.update(extra or {})
+    return env
+
+
+def fusesoc_cmd() -> list[str]:
+    """The ``fusesoc`` command of this environment."""
+    exe = venv_bin() / "fusesoc"
+    return [str(exe)] if exe.exists() else ["fusesoc"]
+
+
+def work_root(build_root: Path, target: str, tool: str) -> Path:
+    """FuseSoC's work folder of ``target`` (``BUILD/lwfc_<version>/<target>-<tool>``)."""
+    version = core_version()
+    return build_root / f"{CORE_NAME}_{version}" / f"{target}-{tool}"
+
+
+def core_version() -> str:
+    """Version in the ``name:`` line of ``fusesoc.core`` (``::lwfc:0.1.0``)."""
+    for line in CORE_FILE.read_text().splitlines():
+        if line.startswith("name:"):
+            return line.split(":")[-1].strip()
+    raise LwfcError(f"{CORE_FILE}: no name line")
+
+
+def load_core() -> dict[str, Any]:
+    """``fusesoc.core`` as a dict (the CAPI2 header line is a YAML comment-free tag)."""
+    import yaml
+
+    return yaml.safe_load(CORE_FILE.read_text().split("\n", 1)[1])
+
+
+def target_generator_params(target: str) -> dict[str, Any]:
+    """Parameters of the ``lwfc`` generator instance that ``target`` uses."""
+    core = load_core()
+    tgt = core.get("targets", {}).get(target)
+    if tgt is None:
+        raise LwfcError(f"fusesoc.core has no target {target!r}")
+    for name in tgt.get("generate", []):
+        gen = core.get("generate", {}).get(name, {})
+        if gen.get("generator") == "lwfc_gen":
+            return dict(gen.get("parameters", {}))
+    return {}
+
+
+def run_fusesoc(
+    target: str,
+    *,
+    build_root: Path,
+    env: dict[str, str] | None = None,
+    args: list[str] | None = None,
+    timeout: float = 1800.0,
+    cwd: Path = REPO,
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """``fusesoc --cores-root REPO run --build-root BUILD --target TARGET lwfc ARGS`` with
+    :func:`tool_env`; returns the completed process (output captured) and its wall time."""
+    cmd = [*fusesoc_cmd(), "--cores-root", str(REPO), "run", "--build-root", str(build_root),
+           f"--target={target}", CORE_NAME, *(args or [])]
+    t0 = time.monotonic()
+    try:
+        res = subprocess.run(cmd, cwd=cwd, env=tool_env(env), capture_output=True, text=True,
+                             timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise LwfcError(f"fusesoc target {target} timed out after {timeout:.0f} s") from None
+    except FileNotFoundError:
+        raise LwfcError("fusesoc not found: run 'bash scripts/install.sh'") from None
+    return res, time.monotonic() - t0
+
+
+def generator_error(output: str) -> str | None:
+    """The one-line error that ``lwfc_gen.py`` printed, if it failed."""
+    for line in output.splitlines():
+        if line.startswith("lwfc_gen: error: "):
+            return line[len("lwfc_gen: error: "):]
+    return None
