@@ -37,3 +37,19 @@ fi
 # One resolution for everything: torch 2.13.0 (CPU wheel), numpy<2 (pynq pins it), tools.
 .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
 echo "install.sh: ready (.venv: $(.venv/bin/python --version))"
+
+# Open FPGA flow: Edalize calls yosys, nextpnr-ice40, icepack, nextpnr-ecp5 and ecppack by name.
+# Install small wrappers with those names into .venv/bin that run the YoWASP wheels through
+# hw/fusesoc/edatools.py (which also runs Edalize's Tcl Yosys template, see docs/fpga.md).
+# A file of that name that is not such a wrapper is left alone.
+for tool in yosys nextpnr-ice40 nextpnr-ecp5 icepack ecppack; do
+  shim=".venv/bin/$tool"
+  if [[ -e $shim ]] && ! grep -q "lwfc-edatools-shim" "$shim"; then
+    continue
+  fi
+  printf '#!/bin/sh\n# lwfc-edatools-shim: written by scripts/install.sh\nexec "%s" "%s" %s "$@"\n' \
+    "$PWD/.venv/bin/python" "$PWD/hw/fusesoc/edatools.py" "$tool" > "$shim.tmp"
+  chmod +x "$shim.tmp"
+  mv "$shim.tmp" "$shim"
+done
+echo "install.sh: open FPGA flow via YoWASP (first build compiles it once into \${YOWASP_CACHE_DIR:-~/.cache/YoWASP})"

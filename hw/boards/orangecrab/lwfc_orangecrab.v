@@ -1,0 +1,40 @@
+// lwfc_orangecrab: OrangeCrab r0.2 (ECP5 LFE5U-25F) top of lwfc.
+// 48 MHz clock, no PLL. The USB port goes to the FPGA directly (no UART chip), so the UART
+// is on the Feather header: gpio_0 (pin 0) is TX, gpio_1 (pin 1) is RX; connect a 3.3 V
+// USB-serial adapter. RGB LED (active low): green idle, blue image in flight, red UART error.
+// The user button drives rst_n low, which reboots into the DFU bootloader.
+`timescale 1ns/1ps
+`default_nettype none
+
+module lwfc_orangecrab #(
+    parameter integer CLK_HZ = 48000000,
+    parameter integer BAUD = 115200,
+    parameter integer HOST_PORT = 1
+) (
+    input  wire clk48,
+    output wire gpio_0,
+    input  wire gpio_1,
+    input  wire usr_btn,
+    output wire rst_n,
+    output wire rgb_led0_r,
+    output wire rgb_led0_g,
+    output wire rgb_led0_b
+);
+    reg [3:0] por = 4'd0;
+    always @(posedge clk48) if (!por[3]) por <= por + 1'b1;
+    wire rst = !por[3];
+
+    wire busy, error;
+    /* verilator lint_off PINCONNECTEMPTY */
+    lwfc_uart_bridge #(.CLK_HZ(CLK_HZ), .BAUD(BAUD), .HOST_PORT(HOST_PORT)) bridge (
+        .clk(clk48), .rst(rst), .rx(gpio_1), .tx(gpio_0), .last_class(), .busy(busy),
+        .error(error)
+    );
+    /* verilator lint_on PINCONNECTEMPTY */
+    assign rgb_led0_r = !error;
+    assign rgb_led0_g = busy || error;
+    assign rgb_led0_b = !busy;
+    assign rst_n = usr_btn;
+endmodule
+
+`default_nettype wire

@@ -1,0 +1,44 @@
+# Yosys script of lwfc's open-flow board targets (Edalize tool option yosys_template).
+#
+# Edalize's own template plus two lwfc steps between reading and synthesis:
+#  * the parameter memories listed by the generator (lwfc_params.tcl, sourced by read_files)
+#    get the attribute no_rw_check: the host port writes them only while the core is idle, so
+#    the engine never reads an address that is being written. Without it Yosys keeps Verilog's
+#    read-during-write result and duplicates each memory that has an engine read port and a
+#    host read/write port (twice the DP16KD on ECP5);
+#  * a cell count (lwfc_stat.txt) for 'lwfc build', which reports LUTs and flip-flops.
+# It is Tcl, run by a Yosys with Tcl, or by hw/fusesoc/edatools.py for YoWASP's Yosys.
+
+yosys -import
+source edalize_yosys_procs.tcl
+
+# Edalize does not render a custom template: take the EDAM name and toplevel from its file.
+set edam [lindex [glob *.eda.yml] 0]
+set name [file rootname [file rootname [file tail $edam]]]
+set fp [open $edam r]
+set edam_text [read $fp]
+close $fp
+if {![regexp -line {^toplevel:\s*(\S+)} $edam_text -> top]} {
+    error "no toplevel in $edam"
+}
+
+verilog_defaults -push
+verilog_defaults -add -defer
+set_defines
+set_incdirs
+read_files
+set_params
+verilog_defaults -pop
+
+hierarchy -check -top $top
+if {[info exists ::lwfc_param_memories]} {
+    set sel {}
+    foreach m $::lwfc_param_memories {
+        lappend sel "m:$m"
+    }
+    setattr -set no_rw_check 1 {*}$sel
+}
+
+synth $top
+tee -o lwfc_stat.txt stat
+write_json $name.json
