@@ -269,10 +269,9 @@ def fusesoc_cmd() -> list[str]:
     return [str(exe)] if exe.exists() else ["fusesoc"]
 
 
-def work_root(build_root: Path, target: str, tool: str) -> Path:
-    """FuseSoC's work folder of ``target`` (``BUILD/lwfc_<version>/<target>-<tool>``)."""
-    version = core_version()
-    return build_root / f"{CORE_NAME}_{version}" / f"{target}-{tool}"
+def work_root(build_root: Path, target: str) -> Path:
+    """FuseSoC's work folder of a flow-API ``target`` (``BUILD/lwfc_<version>/<target>``)."""
+    return build_root / f"{CORE_NAME}_{core_version()}" / target
 
 
 def core_version() -> str:
