@@ -121,19 +121,17 @@ def memory_shapes(plan: Any) -> list[tuple[str, int, int]]:
     return out
 
 
-def estimate_brams(plan: Any, family: str, min_bits: int | None = None) -> int:
+def estimate_brams(plan: Any, family: str, min_bits: int = 2048) -> int:
     """A lower bound on the block RAMs ``plan`` needs on ``family``.
 
-    Memories smaller than ``min_bits`` (default: half a block) are assumed to go to LUT RAM or
-    flip-flops and are not counted; every other memory is counted alone, perfectly packed, one
-    copy.
+    Memories smaller than ``min_bits`` are assumed to go to LUT RAM or flip-flops and are not
+    counted (Yosys put every memory of 2 kbit or more into block RAM in our builds); every
+    other memory is counted alone, in its best aspect ratio, one copy.
     """
-    _, block_bits, _ = BRAM_SHAPES[family]
-    floor = block_bits // 2 if min_bits is None else min_bits
     return sum(
         _blocks(depth, width, family)
         for _, depth, width in memory_shapes(plan)
-        if depth * width >= floor
+        if depth * width >= min_bits
     )
 
 
@@ -308,16 +306,18 @@ def run_fusesoc(
     build_root: Path,
     env: dict[str, str] | None = None,
     args: list[str] | None = None,
+    params: list[str] | None = None,
     timeout: float = 1800.0,
-    cwd: Path = REPO,
 ) -> tuple[subprocess.CompletedProcess[str], float]:
-    """``fusesoc --cores-root REPO run --build-root BUILD --target TARGET lwfc ARGS`` with
-    :func:`tool_env`; returns the completed process (output captured) and its wall time."""
-    cmd = [*fusesoc_cmd(), "--cores-root", str(REPO), "run", "--build-root", str(build_root),
-           f"--target={target}", CORE_NAME, *(args or [])]
+    """``fusesoc run --build-root BUILD ARGS --target=TARGET lwfc PARAMS`` in the repository
+    (whose ``fusesoc.conf`` names the library) with :func:`tool_env`; ``args`` are run options
+    (``--setup``), ``params`` the core's parameters (``--N=5``). Returns the completed process
+    (output captured) and its wall time."""
+    cmd = [*fusesoc_cmd(), "run", "--build-root", str(build_root), *(args or []),
+           f"--target={target}", CORE_NAME, *(params or [])]
     t0 = time.monotonic()
     try:
-        res = subprocess.run(cmd, cwd=cwd, env=tool_env(env), capture_output=True, text=True,
+        res = subprocess.run(cmd, cwd=REPO, env=tool_env(env), capture_output=True, text=True,
                              timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         raise LwfcError(f"fusesoc target {target} timed out after {timeout:.0f} s") from None

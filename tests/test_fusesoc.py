@@ -1,0 +1,203 @@
+"""The FuseSoC core: sim target against the golden model, lint, generator errors, the Vivado
+target's consistency, the YoWASP shim's Tcl translation and the fit estimate.
+
+Each FuseSoC run is a subprocess with a timeout, with the virtual environment first on PATH
+(as ``lwfc build`` and docs/fpga.md do). Bundles are random (conftest.random_bundle): the sim
+checks bit-exactness, not accuracy. About a minute in all.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, random_bundle
+from lwfc import fpga
+from lwfc.bundle import save_bundle
+
+sys.path.insert(0, str(REPO / "hw" / "fusesoc"))
+import edatools
+import lwfc_gen
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("iverilog") is None or shutil.which("verilator") is None,
+    reason="iverilog / verilator not installed",
+)
+
+
+@pytest.fixture(scope="module")
+def dense_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bundle") / "dense"
+    save_bundle(random_bundle(7), out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def build_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("fusesoc")
+
+
+def fusesoc(target: str, build_root: Path, bundle: Path | None, *args: str,
+            setup: bool = False, timeout: float = 600.0) -> subprocess.CompletedProcess[str]:
+    env = {"LWFC_BUNDLE": str(bundle)} if bundle else {"LWFC_BUNDLE": ""}
+    extra = ["--setup"] if setup else []
+    res, _ = fpga.run_fusesoc(target, build_root=build_root, env=env, args=extra,
+                              params=list(args), timeout=timeout)
+    return res
+
+
+def test_sim_target_matches_golden(dense_bundle: Path, build_root: Path, data_dir: Path) -> None:
+    """fusesoc run --target=sim lwfc --N=4: 0 mismatches, accuracy and cycles printed."""
+    res = fusesoc("sim", build_root, dense_bundle, "--N=4")
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
+    assert "mismatches 0" in out and "PASS" in out
+    m = re.search(r"cycles/image (\d+)", out)
+    assert m and int(m.group(1)) > 0
+
+
+def test_sim_testbench_fails_on_a_mismatch(dense_bundle: Path, build_root: Path) -> None:
+    """The testbench exits non-zero when one logit differs from the expectations."""
+    work = fpga.work_root(build_root, "sim")
+    expect = work / "lwfc_expect.txt"
+    if not expect.exists():
+        res = fusesoc("sim", build_root, dense_bundle, "--N=1")
+        assert res.returncode == 0, (res.stdout + res.stderr)[-2000:]
+    lines = expect.read_text().splitlines()
+    row = lines[1].split()
+    row[5] = str(int(row[5]) + 1)  # logit 3 of image 1
+    bad = work / "bad_expect.txt"
+    bad.write_text("\n".join([lines[0], " ".join(row), *lines[2:5]]) + "\n")
+    exe = work / f"lwfc_{fpga.core_version()}"
+    res = subprocess.run(["vvp", "-n", str(exe), "+N=3", f"+EXPECT={bad}"], cwd=work,
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert res.returncode != 0
+    assert "MISMATCH image 1" in res.stdout and "mismatches 1" in res.stdout
+
+
+def test_lint_target_is_clean(dense_bundle: Path, build_root: Path) -> None:
+    """Verilator --lint-only -Wall on the core and the UART bridge: no warning at all."""
+    res = fusesoc("lint", build_root, dense_bundle)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
+    assert "%Warning" not in out and "%Error" not in out
+
+
+def test_missing_bundle_is_a_clear_error(build_root: Path, tmp_path: Path) -> None:
+    res = fusesoc("lint", build_root, tmp_path / "no-such-bundle")
+    assert res.returncode != 0
+    msg = fpga.generator_error(res.stdout + res.stderr)
+    assert msg is not None and "no-such-bundle" in msg and "not found" in msg
+
+
+def test_generator_rejects_unknown_parameters(tmp_path: Path) -> None:
+    with pytest.raises(lwfc_gen.GenError, match="unknown parameter"):
+        lwfc_gen.resolve_params({"lane": 4}, tmp_path)
+    with pytest.raises(lwfc_gen.GenError, match="lanes must be >= 1"):
+        lwfc_gen.resolve_params({"lanes": 0}, tmp_path)
+
+
+def test_generator_environment_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LWFC_LANES", "3")
+    monkeypatch.setenv("LWFC_BUNDLE", "/abs/bundle")
+    p = lwfc_gen.resolve_params({"bundle": "deploy/models/x", "lanes": 8}, tmp_path)
+    assert p["lanes"] == 3 and p["bundle"] == Path("/abs/bundle")
+    monkeypatch.delenv("LWFC_BUNDLE")
+    p = lwfc_gen.resolve_params({"bundle": "deploy/models/x"}, tmp_path)
+    assert p["bundle"] == tmp_path / "deploy/models/x"
+
+
+def test_vivado_target_is_consistent(dense_bundle: Path, build_root: Path) -> None:
+    """pynq_z2 --setup writes a Vivado project script for the right part, top and files, and
+    the XDC constrains exactly the top's ports."""
+    res = fusesoc("pynq_z2", build_root, dense_bundle, setup=True)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    work = fpga.work_root(build_root, "pynq_z2")
+    tcl = (work / f"lwfc_{fpga.core_version()}.tcl").read_text()
+    board = fpga.get_board("pynq_z2")
+    assert board.device in tcl
+    assert "lwfc_pynq_z2" in tcl
+    for name in ("lwfc_uart_bridge.v", "lwfc_uart_rx.v", "lwfc_uart_tx.v", "lwfc_pynq_z2.v",
+                 "lwfc_core.v", "pynq_z2.xdc", "lwfc_vivado_reports.tcl"):
+        assert name in tcl, name
+    assert (work / "l0_w0.hex").exists()  # $readmemh images beside the project
+    core = fpga.load_core()
+    assert core["targets"]["pynq_z2"]["flow_options"]["part"] == board.device
+    top = (REPO / "hw/boards/pynq_z2/lwfc_pynq_z2.v").read_text()
+    header = top[top.index("(\n    input"): top.index(");")]
+    ports = set(re.findall(r"(?:input|output)\s+wire\s+(?:\[[^\]]+\]\s+)?(\w+)", header))
+    xdc = (REPO / "constraints/pynq_z2.xdc").read_text()
+    pins = re.findall(r"PACKAGE_PIN \w+ .*get_ports \{ ([\w\[\]]+) \}", xdc)
+    constrained = {p.split("[")[0] for p in pins}
+    assert ports == constrained
+
+
+def test_board_descriptions_match_the_core() -> None:
+    """Every board has a target of the same name whose flow and device agree."""
+    core = fpga.load_core()
+    flows = {"ice40": "icestorm", "ecp5": "trellis", "xilinx": "vivado"}
+    for name, board in fpga.boards().items():
+        target = core["targets"][name]
+        assert target["flow"] == flows[board.family], name
+        opts = " ".join(target["flow_options"].get("nextpnr_options", []))
+        if board.family == "ice40":
+            assert f"--{board.device}" in opts and board.package in opts
+        elif board.family == "ecp5":
+            size = board.device.split("-")[1].lower().replace("f", "k")  # LFE5U-25F -> 25k
+            assert f"--{size}" in opts and board.package in opts
+        params = fpga.target_generator_params(name)
+        assert params.get("board") == name
+        assert f"CLK_HZ={int(board.clock_mhz * 1e6)}" in target["parameters"]
+
+
+def test_fit_estimate_is_a_lower_bound() -> None:
+    """The estimate never exceeds what Yosys mapped (measured: 56 DP16KD for the dense bundle
+    at 8 lanes on the OrangeCrab) and rejects what cannot fit."""
+    from lwfc_hw.plan import plan_for_bundle
+
+    bundle = random_bundle(0)
+    assert fpga.estimate_brams(plan_for_bundle(bundle, 8), "ecp5") <= 56
+    board = fpga.get_board("orangecrab")
+    fpga.check_fit(plan_for_bundle(bundle, 8), board)
+    with pytest.raises(fpga.LwfcError, match="does not fit"):
+        fpga.check_fit(plan_for_bundle(bundle, 64), board)
+
+
+def test_edatools_runs_tcl_templates(tmp_path: Path) -> None:
+    """The YoWASP shim records Yosys commands issued from Tcl, with Tcl semantics."""
+    (tmp_path / "procs.tcl").write_text("proc read_files {} {\nread_verilog {a b.v}\n}\n")
+    (tmp_path / "t.tcl").write_text(
+        "yosys -import\nsource procs.tcl\nset top core\nread_files\n"
+        "foreach m {x y} { lappend s m:$m }\nsetattr -set no_rw_check 1 {*}$s\n"
+        "yosys synth_ecp5 -top $top\nchparam -set P {\"s\"} $top\n"
+    )
+    cwd = Path.cwd()
+    try:
+        import os
+
+        os.chdir(tmp_path)
+        cmds = edatools.tcl_to_commands(Path("t.tcl"))
+    finally:
+        os.chdir(cwd)
+    assert cmds == [
+        ["read_verilog", "a b.v"],
+        ["setattr", "-set", "no_rw_check", "1", "m:x", "m:y"],
+        ["synth_ecp5", "-top", "core"],
+        ["chparam", "-set", "P", '"s"', "core"],
+    ]
+    assert edatools.quote("a b.v") == '"a b.v"' and edatools.quote("m:x") == "m:x"
+
+
+def test_core_file_names_existing_files() -> None:
+    """Every file a fileset of fusesoc.core names is in the repository."""
+    core = yaml.safe_load((REPO / "fusesoc.core").read_text().split("\n", 1)[1])
+    for fs in core["filesets"].values():
+        for entry in fs["files"]:
+            name = next(iter(entry)) if isinstance(entry, dict) else entry
+            assert (REPO / name).is_file(), name
