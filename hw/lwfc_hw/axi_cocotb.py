@@ -52,11 +52,7 @@ def pack_images(images: np.ndarray, plan: CorePlan) -> np.ndarray:
 
 def checksums(words: np.ndarray) -> tuple[int, int]:
     """``(SCAN_SUM, SCAN_WSUM)`` expected for 32-bit readback words ``words``."""
-    w = np.asarray(words, dtype=np.uint64)
-    n = len(w)
-    s1 = int(w.sum(dtype=np.uint64)) & 0xFFFFFFFF
-    s2 = int((w * np.arange(n, 0, -1, dtype=np.uint64)).sum(dtype=np.uint64)) & 0xFFFFFFFF
-    return s1, s2
+    return R.scan_checksums(words)
 
 
 class LwfcAxiTb:

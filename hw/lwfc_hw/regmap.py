@@ -242,6 +242,16 @@ def window_offset(entry: int) -> int:
     return WINDOW_BASE + 4 * entry
 
 
+def scan_checksums(words: Any) -> tuple[int, int]:
+    """``(SCAN_SUM, SCAN_WSUM)`` of a ``SCAN`` over 32-bit readback words ``words`` (entry 0
+    first): ``sum(w[i])`` and ``sum((n - i) * w[i])`` for ``n`` entries, both mod 2**32."""
+    vals = [int(w) & 0xFFFFFFFF for w in words]
+    n = len(vals)
+    s1 = sum(vals) & 0xFFFFFFFF
+    s2 = sum((n - i) * w for i, w in enumerate(vals)) & 0xFFFFFFFF
+    return s1, s2
+
+
 # ------------------------------------------------------------------------- plan-derived values
 def plan_signature(plan: Any) -> int:
     """CRC-32 of everything the register-level interface depends on: the layer shapes and
