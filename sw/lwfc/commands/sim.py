@@ -72,6 +72,7 @@ def compare(
         "mismatches": int(bad.sum()),
         "mismatched_images": [int(i) for i in np.flatnonzero(bad)[:20]],
         "cycles_per_image": measured_interval if measured_interval is not None else rep.interval,
+        "cycles_per_image_source": "measured" if measured_interval is not None else "model",
         "latency_cycles": int(res.t_out[0] - res.t_in[0]),
         "mac_bound_cycles": round(plan.mac_bound(), 2),
         "model_interval_cycles": rep.interval,
