@@ -306,11 +306,11 @@ async def _handle(msg: tuple, dut: Any, lite: LiteMaster, mm2s: Mm2s, s2mm: S2mm
         waits = [_cycles(cycles)]
         if watch_mm2s:
             waits.append(mm2s.done.wait())
-        if watch_s2mm:
+        if watch_s2mm and s2mm.armed:
             waits.append(s2mm.done.wait())
         await First(*waits)
-        return {"mm2s_busy": mm2s.busy, "s2mm_busy": s2mm.armed,
-                "s2mm_data": s2mm.result if not s2mm.armed else None,
+        data, s2mm.result = s2mm.result, None  # each completed receive is reported once
+        return {"mm2s_busy": mm2s.busy, "s2mm_busy": s2mm.armed, "s2mm_data": data,
                 "s2mm_overflow": s2mm.overflow, "cycle": _cycle()}
     if op == "dma_reset":
         mm2s.abort()

@@ -87,6 +87,7 @@ class _Channel:
         self.addr = 0
         self.addr_hi = 0
         self.length = 0
+        self.remote = False  # the simulation side has this transfer
 
     @property
     def sr(self) -> int:
@@ -130,6 +131,9 @@ class SimDevice(Device):
         self.simulator = simulator
         self.poll_cycles = poll_cycles
         self.read_gap = read_gap
+        #: Fault injection for tests: ``decode_error`` (the next DMA transfers fail with
+        #: DMADecErr), ``s2mm_stall`` (the DMA never accepts results), ``mm2s_truncate`` (image
+        #: streams end early), ``corrupt_weights`` (window writes get a bit flipped).
         self.faults: set[str] = set()
         self.requests = 0
         self.cycle = 0
@@ -273,6 +277,8 @@ class SimDevice(Device):
         if len(data) % 4:
             raise DriverError("register writes must be whole 32-bit words")
         if IP_BASE <= address < IP_BASE + (1 << R.ADDR_BITS):
+            if "corrupt_weights" in self.faults and address - IP_BASE >= R.WINDOW_BASE:
+                data = bytes([data[0] ^ 1]) + data[1:]  # a bit flipped on the way
             self.request(("write", address - IP_BASE, data), 4 * len(data))
             return
         if DMA_BASE <= address < DMA_BASE + DMA_RANGE:
@@ -334,19 +340,26 @@ class SimDevice(Device):
             return
         ddr, off = where
         ch.busy = True
+        ch.remote = False
         if ch.name == "mm2s":
+            if "mm2s_truncate" in self.faults:  # a stream that ends early (TLAST too soon)
+                length = max(4, length - 4 * max(1, length // 8))
             self.request(("mm2s", bytes(ddr[off : off + length])), 4)
+            ch.remote = True
         elif "s2mm_stall" not in self.faults:
             self.request(("s2mm", length), 4)
+            ch.remote = True
 
     def _dma_poll(self) -> None:
         mm2s, s2mm = self._ch["mm2s"], self._ch["s2mm"]
-        state = self.request(("poll", self.poll_cycles, mm2s.busy, s2mm.busy), self.poll_cycles)
+        watch_mm2s, watch_s2mm = mm2s.busy and mm2s.remote, s2mm.busy and s2mm.remote
+        state = self.request(("poll", self.poll_cycles, watch_mm2s, watch_s2mm),
+                             self.poll_cycles)
         self.cycle = state["cycle"]
-        if mm2s.busy and not state["mm2s_busy"]:
+        if watch_mm2s and not state["mm2s_busy"]:
             mm2s.busy, mm2s.idle = False, True
             mm2s.irq |= _IOC
-        if s2mm.busy and state["s2mm_data"] is not None:
+        if watch_s2mm and state["s2mm_data"] is not None:
             data = state["s2mm_data"]
             if state["s2mm_overflow"]:
                 s2mm.fail(_INTERR)
