@@ -78,7 +78,11 @@ def tcl_to_commands(template: Path) -> list[list[str]]:
         import tkinter
 
         interp = tkinter.Tcl()
-        interp.eval(script)
+        try:
+            interp.eval(script)
+        except tkinter.TclError as exc:
+            info = interp.eval("set ::errorInfo")
+            raise SystemExit(f"edatools: Tcl error in {template}: {exc}\n{info}") from None
         count = int(interp.eval("llength $::lwfc_cmds"))
         out = []
         for i in range(count):

@@ -43,7 +43,7 @@ if {[info exists ::lwfc_param_memories]} {
 }
 
 if {[string match *synth_ice40* [info body synth]]} {
-    proc
+    yosys proc
     flatten
     wreduce {t:$mul}
     booth {t:$mul} r:A_WIDTH<10 %i r:B_WIDTH<10 %i

@@ -44,7 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _first_error(text: str) -> str:
     for line in text.splitlines():
         s = line.strip()
-        if s.startswith(("ERROR:", "Error:", "%Error")) and "Failed to build" not in s:
+        if s.startswith(("ERROR:", "Error:", "%Error", "edatools:")) and "Failed to build" not in s:
             return s
     lines = [x for x in text.splitlines() if x.strip()]
     return lines[-1] if lines else "no output"
