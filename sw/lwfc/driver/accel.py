@@ -388,8 +388,13 @@ class LwfcAccelerator(DefaultHierarchy):
             if time.monotonic() > deadline:
                 raise DeviceTimeout("the AXI DMA did not leave reset")
         self.ip.soft_reset(self.timeout)
-        self.dma.sendchannel.start()
-        self.dma.recvchannel.start()
+        for channel in (self.dma.sendchannel, self.dma.recvchannel):
+            # PYNQ's channel.start() spins without a timeout: set RS and wait here first
+            mmio.write(channel._offset, 0x1)
+            while not channel.running:
+                if time.monotonic() > deadline:
+                    raise DeviceTimeout("the AXI DMA channels did not start after the reset")
+            channel.start()  # returns at once now; re-arms the channel's first transfer
         self.ip.clear_errors()
 
     # ------------------------------------------------------------------ measurements
