@@ -8,6 +8,7 @@ checks bit-exactness, not accuracy. About a minute in all.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -127,6 +128,20 @@ def test_vivado_target_is_consistent(dense_bundle: Path, build_root: Path) -> No
                  "lwfc_core.v", "pynq_z2.xdc", "lwfc_vivado_reports.tcl"):
         assert name in tcl, name
     assert (work / "l0_w0.hex").exists()  # $readmemh images beside the project
+    # Run the project script in Tcl with every Vivado command recorded (a Vivado stand-in).
+    cwd = Path.cwd()
+    try:
+        os.chdir(work)
+        cmds = edatools.tcl_to_commands(Path(f"lwfc_{fpga.core_version()}.tcl"))
+    finally:
+        os.chdir(cwd)
+    flat = [" ".join(c) for c in cmds]
+    assert f"set_property part {board.device}" in " | ".join(flat)
+    assert "set_property top lwfc_pynq_z2" in " | ".join(flat)
+    added = [c for c in cmds if c[:2] == ["add_files", "-norecurse"]]
+    assert len(added) == 1  # one Tcl list of files
+    assert sorted(added[0][2].split()) == sorted(p.name for p in work.glob("*.hex"))
+    assert any(c[:2] == ["set_property", "STEPS.ROUTE_DESIGN.TCL.POST"] for c in cmds)
     core = fpga.load_core()
     assert core["targets"]["pynq_z2"]["flow_options"]["part"] == board.device
     top = (REPO / "hw/boards/pynq_z2/lwfc_pynq_z2.v").read_text()
@@ -179,8 +194,6 @@ def test_edatools_runs_tcl_templates(tmp_path: Path) -> None:
     )
     cwd = Path.cwd()
     try:
-        import os
-
         os.chdir(tmp_path)
         cmds = edatools.tcl_to_commands(Path("t.tcl"))
     finally:
