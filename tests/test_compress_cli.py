@@ -143,3 +143,31 @@ def test_cli_report_and_compress_missing_inputs(tmp_path: Path, capsys) -> None:
     assert main(["compress", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "no results" in err and "no such" in err
+
+
+def test_load_net_from_a_train_checkpoint_and_its_teacher(tmp_path: Path) -> None:
+    from lwfc.compress.checkpoint import load_net, load_teacher
+    from lwfc.models import ConvTeacher, Student
+    from lwfc.train import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, save_checkpoint
+
+    torch.manual_seed(0)
+    student, teacher = Student(), ConvTeacher()
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": CHECKPOINT_VERSION,
+        "student": {"config": student.config(), "state_dict": student.state_dict()},
+        "act_scales": [0.05, 0.07],
+        "teacher": {"config": teacher.config(), "state_dict": teacher.state_dict()},
+    }
+    path = save_checkpoint(state, tmp_path / "ckpt.pt")
+    net = load_net(path)
+    assert net.names == ["fc1", "fc2", "fc3"]
+    assert [float(s) for s in net.act_scale] == pytest.approx([0.05, 0.07])
+    torch.testing.assert_close(net.layers[0].weight, student.layers[0].weight)
+    x = torch.rand(5, 784)
+    net.quant = False
+    torch.testing.assert_close(net(x), student(x))
+    t = load_teacher(path)
+    torch.testing.assert_close(t(x), teacher(x))
+    ti = load_teacher(path, integer=True)
+    assert not torch.equal(ti(x), teacher(x))

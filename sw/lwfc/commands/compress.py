@@ -59,7 +59,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--prune-layers",
         metavar="L1,L2",
         help="layers to prune (names or 1-based numbers; default: all dense, hidden only for "
-        "structured methods)",
+        "structured methods); LAYER:RATIO gives a layer its own ratio (e.g. fc1:0.8,fc2:0.5)",
     )
     g.add_argument("--prune-steps", type=int, default=1, help="reach --ratio in N steps")
     g = p.add_argument_group("low-rank approximation")
@@ -118,8 +118,24 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(1)  # tiny matrices: one thread is fastest (and leaves a core free)
     log = (lambda s: print(s, file=sys.stderr)) if args.json else print
-    if args.prune and args.ratio <= 0:
-        raise LwfcError("--prune needs --ratio > 0")
+    layers = None
+    layer_ratios: dict[str, float] = {}
+    if args.prune_layers:
+        layers = []
+        for item in (x.strip() for x in args.prune_layers.split(",")):
+            if not item:
+                continue
+            name, _, r = item.partition(":")
+            layers.append(_layer(name))
+            if r:
+                try:
+                    layer_ratios[_layer(name)] = _ratio(r)
+                except argparse.ArgumentTypeError as exc:
+                    raise LwfcError(f"--prune-layers {item}: {exc}") from None
+        if layer_ratios and len(layer_ratios) != len(layers):
+            raise LwfcError("--prune-layers: give a ratio to every layer or to none")
+    if args.prune and args.ratio <= 0 and not layer_ratios:
+        raise LwfcError("--prune needs --ratio > 0 (or LAYER:RATIO in --prune-layers)")
     if args.lowrank and args.rcomp is None and args.rank is None:
         raise LwfcError("--lowrank needs --rcomp or --rank")
     if (args.prune_u or args.prune_v) and not args.lowrank:
@@ -131,9 +147,6 @@ def run(args: argparse.Namespace) -> int:
     train = load_dataset(dataset, "train", args.data, progress=not args.json)
     test = load_dataset(dataset, "test", args.data, progress=not args.json)
     checkpoint.ensure_calibrated(net, train[0][:10_000])
-    layers = None
-    if args.prune_layers:
-        layers = [_layer(x.strip()) for x in args.prune_layers.split(",") if x.strip()]
     teacher = None
     if args.teacher == "self":
         teacher = checkpoint.self_teacher(net, integer=args.teacher_int)
@@ -143,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
         prune_method=args.prune,
         prune_ratio=args.ratio,
         prune_layers=layers,
+        prune_layer_ratios=layer_ratios or None,
         prune_steps=args.prune_steps,
         lowrank_layer=args.lowrank,
         r_comp=args.rcomp,

@@ -62,15 +62,26 @@ def _linear_layers(state: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray]]
 
 
 def from_train_checkpoint(ckpt: Any, where: str = "checkpoint") -> CompressNet:
-    """A :class:`CompressNet` from a ``lwfc train --checkpoint`` file's content.
+    """A :class:`CompressNet` from the content of a ``lwfc train --checkpoint`` file.
 
-    Reads the student's float Linear weights (in order) and its activation scales when the
-    checkpoint records them; otherwise the scales are left for calibration
-    (:meth:`CompressNet.calibrate`), which :func:`ensure_calibrated` does.
+    The student's float weights and its QAT activation scales (``act_scales``) are taken as
+    they are (:func:`lwfc.train.model_from_state`); dropout is not carried over (the
+    compression sets its own). A plain state dict of Linear layers is also accepted; its
+    activation scales are then calibrated later (:func:`ensure_calibrated`).
     """
     if not isinstance(ckpt, dict):
         raise LwfcError(f"{where}: not a checkpoint dictionary")
-    state = ckpt.get("state_dict") or ckpt.get("model") or ckpt.get("student") or ckpt
+    if ckpt.get("format") == "lwfc-checkpoint":
+        from ..train import model_from_state
+
+        qnet = model_from_state(ckpt)
+        layers = list(qnet.mlp.layers)
+        return CompressNet.from_dense(
+            [layer.weight.detach() for layer in layers],
+            [layer.bias.detach() for layer in layers],
+            qnet.scales,
+        )
+    state = ckpt.get("state_dict") or ckpt.get("model") or ckpt
     if not isinstance(state, dict):
         raise LwfcError(f"{where}: no model state in the checkpoint")
     pairs = _linear_layers(state)
@@ -80,8 +91,7 @@ def from_train_checkpoint(ckpt: Any, where: str = "checkpoint") -> CompressNet:
         if w1.shape[1] != w0.shape[0]:
             raise LwfcError(f"{where}: linear layers do not chain ({w0.shape} -> {w1.shape})")
     scales = _act_scales(ckpt, len(pairs) - 1)
-    dropout = Dropout()
-    return CompressNet.from_dense([w for w, _ in pairs], [b for _, b in pairs], scales, dropout)
+    return CompressNet.from_dense([w for w, _ in pairs], [b for _, b in pairs], scales)
 
 
 def _act_scales(ckpt: dict[str, Any], hidden: int) -> list[float] | None:
@@ -110,21 +120,24 @@ def train_base(
     dataset: str,
     seed: int,
     epochs: float | None,
+    recipe: str = "paper",
 ) -> CompressNet:
-    """Train one search base from scratch with :mod:`lwfc.train` (QAT, dropout as given)."""
-    try:
-        from .. import train
-    except ImportError as exc:  # pragma: no cover - the training module ships with lwfc
-        raise LwfcError(f"training from scratch needs lwfc.train ({exc})") from None
-    result = train.train(
-        recipe="paper",
+    """Train one search base from scratch with :func:`lwfc.train.train` (QAT, dropout given).
+
+    ``epochs``: the recipe's epoch cap / count (None: the recipe's own).
+    """
+    from ..train import train
+
+    result = train(
+        recipe=recipe,
         data_dir=data_dir,
         seed=seed,
         epochs=None if epochs is None else max(1, round(epochs)),
         progress=False,
         log=lambda *a, **k: None,
-        dropout=(drop_loc, drop_p),
         dataset=dataset,
+        dropout=(drop_loc, drop_p) if drop_p > 0 else None,
+        threads=1,
     )
     return from_train_checkpoint(result.state)
 
@@ -148,7 +161,15 @@ def load_teacher(path: str | os.PathLike, integer: bool = False) -> Any:
         obj = torch.load(p, map_location="cpu", weights_only=False)
     except Exception as exc:
         raise LwfcError(f"{p}: cannot read teacher ({type(exc).__name__}: {exc})") from None
-    if isinstance(obj, nn.Module):
+    if isinstance(obj, dict) and obj.get("format") == "lwfc-checkpoint":
+        from ..models import from_config
+
+        spec = obj.get("teacher")
+        if not spec:
+            raise LwfcError(f"{p}: this checkpoint holds no teacher (recipe {obj.get('recipe')})")
+        module = from_config(spec["config"])
+        module.load_state_dict(spec["state_dict"])
+    elif isinstance(obj, nn.Module):
         module = obj
     else:
         state = obj

@@ -347,6 +347,27 @@ def _effective(t: torch.Tensor) -> np.ndarray:
     return t.detach().double().numpy().copy()
 
 
+def guard_bias_rows(
+    weight: np.ndarray, bias: np.ndarray, in_unit: float
+) -> tuple[np.ndarray, list[int]]:
+    """Zero the rows whose quantized bias would exceed the contract's bound (per-row scales).
+
+    With a per-row weight scale ``s = max|row| / 127`` the bias is stored as
+    ``round(b / (in_unit * s))``; a row whose weights are tiny next to its bias (a row almost
+    emptied by pruning) overflows ``2**23 - 1``. Such a row contributes at most
+    ``n * 255 * 127 / 2**23`` of its bias (0.4 % per input), so it is set to zero; the
+    quantizer then gives it the placeholder scale and the layer outputs ``relu(b)`` for it, as
+    the dense model nearly does. Returns the (copied) weight and the zeroed rows.
+    """
+    w = np.array(weight, dtype=np.float64)
+    scale = np.abs(w).max(axis=1) / arith.WEIGHT_MAX
+    with np.errstate(divide="ignore", invalid="ignore"):
+        steps = np.abs(np.asarray(bias, dtype=np.float64)) / (in_unit * scale)
+    rows = [int(o) for o in np.nonzero((scale > 0) & (np.rint(steps) > arith.BIAS_MAX))[0]]
+    w[rows] = 0.0
+    return w, rows
+
+
 def to_bundle(
     net: CompressNet,
     name: str = "model",
@@ -356,6 +377,9 @@ def to_bundle(
 ) -> Bundle:
     """Quantize the network into a bundle (``lwfc.quantize``), masks included.
 
+    Hidden rows whose bias would overflow the contract are zeroed (:func:`guard_bias_rows`)
+    and listed in ``provenance["bias_guard_rows"]``.
+
     Raises:
         LwfcError: if a scale has not been observed or calibrated yet.
     """
@@ -363,6 +387,7 @@ def to_bundle(
     in_scale = arith.INPUT_SCALE
     n = len(net.layers)
     masks = net.masks()
+    guarded: dict[str, list[int]] = {}
     for i, (lname, layer) in enumerate(net.iter_layers()):
         out_scale = None if i == n - 1 else float(net.act_scale[i])
         if out_scale is not None and out_scale <= 0:
@@ -370,10 +395,15 @@ def to_bundle(
         bias = _effective(layer.bias)
         if isinstance(layer, QDense):
             mask = masks.get(f"{lname}.weight")
+            weight = _effective(layer.matrix())
+            if not layer.last:
+                weight, rows = guard_bias_rows(weight, bias, in_scale)
+                if rows:
+                    guarded[lname] = rows
             layers.append(
                 quantize.quantize_dense(
                     lname,
-                    _effective(layer.matrix()),
+                    weight,
                     bias,
                     in_scale,
                     out_scale,
@@ -386,11 +416,16 @@ def to_bundle(
             um = masks.get(f"{lname}.u")
             vm = masks.get(f"{lname}.v")
             u, v = layer.factors(quant=False)
+            v_np = _effective(v)
+            if not layer.last:
+                v_np, rows = guard_bias_rows(v_np, bias, float(layer.latent_scale))
+                if rows:
+                    guarded[lname] = rows
             layers.append(
                 quantize.quantize_lowrank(
                     lname,
                     _effective(u),
-                    _effective(v),
+                    v_np,
                     bias,
                     in_scale,
                     float(layer.latent_scale),
@@ -400,6 +435,9 @@ def to_bundle(
                 )
             )
         in_scale = out_scale if out_scale is not None else 1.0
+    provenance = dict(provenance or {})
+    if guarded:
+        provenance["bias_guard_rows"] = guarded
     return quantize.build_bundle(
         layers, name=name, dataset=dataset, provenance=provenance, metrics=metrics
     )

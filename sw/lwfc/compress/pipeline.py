@@ -51,19 +51,6 @@ def int8_accuracy(net: CompressNet, images: np.ndarray, labels: np.ndarray) -> f
 
 
 # ------------------------------------------------------------------------- fine-tuning
-def kd_loss(
-    student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, alpha: float, tau: float
-) -> torch.Tensor:
-    """Eq. 1-2: ``alpha * tau^2 * KL(q_T^tau || q_S^tau) + (1 - alpha) * CE(q_S, y)``.
-
-    (The ``tau^2`` factor keeps the soft term's gradient scale independent of ``tau``.)
-    """
-    soft = F.kl_div(
-        F.log_softmax(student / tau, dim=1), F.softmax(teacher / tau, dim=1), reduction="batchmean"
-    )
-    return alpha * tau * tau * soft + (1 - alpha) * F.cross_entropy(student, labels)
-
-
 def finetune(
     net: CompressNet,
     images: np.ndarray,
@@ -74,17 +61,27 @@ def finetune(
     batch: int = 128,
     seed: int = 0,
     teacher: nn.Module | None = None,
+    teacher_logits: torch.Tensor | None = None,
     alpha: float = 0.5,
     tau: float = 4.0,
+    schedule: str = "onecycle",
     log: Log = _quiet,
 ) -> CompressNet:
-    """QAT fine-tuning of ``net`` in place (masks in force), Adam with cosine decay.
+    """QAT fine-tuning of ``net`` in place (masks in force; the range observers run).
+
+    Adam; ``schedule="onecycle"`` (warm-up then cosine decay to ~0) or ``"constant"``.
 
     Args:
         images, labels: training split, uint8 ``(N, 28, 28)`` and ``(N,)``.
         epochs: passes over the data (fractions allowed: ``0.5`` = half an epoch).
-        teacher: optional float or integer teacher (pixels in [0, 1] -> logits) for KD.
+        teacher: optional teacher module (pixels in [0, 1] ``(N, 784)`` -> logits) for
+            knowledge distillation with :func:`lwfc.train.kd_loss` (paper eq. 1-2).
+        teacher_logits: or the teacher's logits ``(N, classes)`` on ``images``, precomputed
+            (e.g. an integer teacher's, :func:`lwfc.train.bundle_logits`).
+        alpha, tau: the distillation weight and temperature.
     """
+    from ..train import kd_loss
+
     if epochs <= 0:
         return net
     x = pixels(images)
@@ -95,9 +92,13 @@ def finetune(
     torch.manual_seed(seed)  # dropout masks
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=lr)
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=lr, total_steps=steps, pct_start=0.1, anneal_strategy="cos"
-    )
+    sched: Any = None
+    if schedule == "onecycle":
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=lr, total_steps=steps, pct_start=0.1, anneal_strategy="cos"
+        )
+    elif schedule != "constant":
+        raise LwfcError(f"schedule must be 'onecycle' or 'constant', got {schedule!r}")
     if teacher is not None:
         teacher.eval()
     net.train()
@@ -110,16 +111,19 @@ def finetune(
         idx = perm[pos : pos + batch]
         pos += batch
         logits = net(x[idx])
-        if teacher is None:
-            loss = F.cross_entropy(logits, y[idx])
-        else:
+        if teacher_logits is not None:
+            loss = kd_loss(logits, teacher_logits[idx], y[idx], alpha, tau)
+        elif teacher is not None:
             with torch.no_grad():
                 t_logits = teacher(x[idx])
             loss = kd_loss(logits, t_logits, y[idx], alpha, tau)
+        else:
+            loss = F.cross_entropy(logits, y[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        sched.step()
+        if sched is not None:
+            sched.step()
         if (step + 1) % max(1, steps // 5) == 0:
             log(f"  finetune step {step + 1}/{steps}  loss {float(loss.detach()):.4f}")
     net.eval()
@@ -131,28 +135,51 @@ def finetune(
 def prune_net(
     net: CompressNet,
     method: str,
-    ratio: float,
+    ratio: float | dict[str, float],
     layers: list[str] | None = None,
     seed: int = 0,
 ) -> dict[str, torch.Tensor]:
     """Prune the dense layers of ``net`` in place with a :mod:`~lwfc.compress.prune` method.
 
-    ``ratio`` is cumulative: the final fraction of zeros (over the pruned layers, or per layer),
-    counting masks already in force. Returns the masks now in force on those layers.
+    Args:
+        ratio: the final fraction of zeros, cumulative (masks already in force count): per
+            layer for the per-layer methods, over all pruned weights for the global ones. A
+            dict ``{layer: ratio}`` gives each layer its own ratio (per-layer methods only;
+            its keys are then the layers pruned).
+        layers: layers to prune (default: every dense layer; hidden ones only for the
+            structured methods).
+
+    Returns:
+        The masks now in force on the pruned layers.
     """
     dense = [n for n, layer in net.iter_layers() if isinstance(layer, QDense)]
-    names = layers if layers is not None else P.default_layers(dense, method)
+    if isinstance(ratio, dict):
+        if method in ("random_global", "l1_global"):
+            raise LwfcError(f"per-layer ratios do not apply to the global method {method!r}")
+        names = list(ratio)
+    else:
+        names = layers if layers is not None else P.default_layers(dense, method)
     for name in names:
         if name not in dense:
             raise LwfcError(f"cannot prune {name!r}: not a dense layer of {net.names}")
     modules = dict(net.iter_layers())
-    keys = [f"{n}.weight" for n in names]
-    weights = {k: modules[k.split(".")[0]].matrix().detach() for k in keys}
-    existing = {k: m for k, m in net.masks().items() if k in weights}
-    # cumulative: prune the remaining fraction needed to reach `ratio` overall
-    already = P.sparsity(existing) if existing else 0.0
-    step_ratio = 0.0 if ratio <= already else (ratio - already) / (1.0 - already)
-    masks = P.compute_masks(weights, method, step_ratio, seed=seed, existing=existing or None)
+    current = net.masks()
+
+    def step(keys: list[str], target: float) -> dict[str, torch.Tensor]:
+        weights = {k: modules[k.split(".")[0]].matrix().detach() for k in keys}
+        existing = {k: current[k] for k in keys if k in current}
+        already = P.sparsity(existing) if existing else 0.0
+        # cumulative: prune the remaining fraction needed to reach `target` overall
+        frac = 0.0 if target <= already else (target - already) / (1.0 - already)
+        return P.compute_masks(weights, method, frac, seed=seed, existing=existing or None)
+
+    masks: dict[str, torch.Tensor] = {}
+    if method in ("random_global", "l1_global"):
+        masks = step([f"{n}.weight" for n in names], float(ratio))  # type: ignore[arg-type]
+    else:
+        for n in names:
+            target = ratio[n] if isinstance(ratio, dict) else ratio
+            masks.update(step([f"{n}.weight"], float(target)))
     P.attach_masks(net.param_modules(masks), masks)
     return masks
 
@@ -273,6 +300,7 @@ class CompressConfig:
     prune_method: str | None = None
     prune_ratio: float = 0.0
     prune_layers: list[str] | None = None
+    prune_layer_ratios: dict[str, float] | None = None
     prune_steps: int = 1
     lowrank_layer: str | None = None
     r_comp: float | None = None
@@ -345,6 +373,12 @@ def compress(
             f"removed {100 * bundle.weights_removed():5.1f} %"
         )
 
+    cached: torch.Tensor | None = None
+    if teacher is not None and (cfg.finetune_epochs > 0 or cfg.prune_steps > 1):
+        from ..train import teacher_logits
+
+        cached = teacher_logits(teacher, pixels(train[0]))  # once, not every epoch
+
     def tune(epochs: float, what: str) -> None:
         if epochs > 0:
             finetune(
@@ -354,7 +388,7 @@ def compress(
                 lr=cfg.lr,
                 batch=cfg.batch,
                 seed=cfg.seed + len(steps),
-                teacher=teacher,
+                teacher_logits=cached,
                 alpha=cfg.kd_alpha,
                 tau=cfg.kd_tau,
                 log=log,
@@ -362,17 +396,25 @@ def compress(
             record(what, epochs=epochs)
 
     record("input")
-    if cfg.prune_method and cfg.prune_ratio > 0:
+    pruning = bool(cfg.prune_method) and (cfg.prune_ratio > 0 or bool(cfg.prune_layer_ratios))
+    if pruning:
         n = max(1, cfg.prune_steps)
         for k in range(1, n + 1):
-            ratio = cfg.prune_ratio * k / n
-            prune_net(net, cfg.prune_method, ratio, cfg.prune_layers, seed=cfg.seed)
-            record(f"prune {cfg.prune_method} {ratio:.3g}")
+            ratio: float | dict[str, float] = cfg.prune_ratio * k / n
+            if cfg.prune_layer_ratios:
+                ratio = {name: r * k / n for name, r in cfg.prune_layer_ratios.items()}
+            method = str(cfg.prune_method)
+            prune_net(net, method, ratio, cfg.prune_layers, seed=cfg.seed)
+            if isinstance(ratio, dict):
+                shown = ",".join(f"{name}:{r:.3g}" for name, r in ratio.items())
+            else:
+                shown = f"{ratio:.3g}"
+            record(f"prune {method} {shown}")
             if k < n:
                 tune(cfg.step_epochs, f"finetune (step {k})")
     lr_result = None
     if cfg.lowrank_layer:
-        if cfg.prune_method and cfg.prune_ratio > 0 and cfg.prune_steps > 1:
+        if pruning and cfg.prune_steps > 1:
             tune(cfg.step_epochs, "finetune (before LRA)")
         lr_result = apply_lowrank(
             net,
