@@ -41,7 +41,7 @@ def test_paper_grid_has_the_paper_sizes() -> None:
     ids = {S.trial_id(t) for t in g.trials()}
     assert len(ids) == len(g.trials())  # every trial has its own key
     small = S.GRIDS["small"]
-    assert len(small.trials()) <= 80
+    assert len(small.trials()) == 6 * (5 * 7 + 3 * 3 * 5)
 
 
 def test_result_store_skips_torn_lines(tmp_path: Path) -> None:

@@ -60,7 +60,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--address", help="join an existing Ray cluster (e.g. auto or HOST:6379)")
     p.add_argument("--max-trials", type=int, metavar="N", help="run at most N new trials")
     p.add_argument("--budget", type=float, metavar="SEC", help="stop submitting after SEC s")
-    p.add_argument("--base-epochs", type=float, help="QAT-with-dropout epochs per base")
+    p.add_argument(
+        "--base-epochs", type=float, help="QAT-with-dropout epochs deriving a base (--from)"
+    )
+    p.add_argument(
+        "--train-epochs",
+        type=int,
+        help="epoch cap of the paper recipe when training from scratch (bases without --from, "
+        "and --table1); default: the recipe's 100 with its stopping rule",
+    )
     p.add_argument("--finetune-epochs", type=float, help="QAT after pruning/LRA in each trial")
     p.add_argument("--lra-learn", choices=["identity", "data"], help="LRA-learn fit")
     p.add_argument(
@@ -104,12 +112,16 @@ def run(args: argparse.Namespace) -> int:
             dataset=dataset,
             workers=args.workers,
             address=args.address,
-            epochs=args.base_epochs,
+            epochs=args.train_epochs,
         )
+        from ..compress.report import write_report
+
+        print(f"wrote {write_report(args.out)}")
         return 0
     grid = search.grid_from_args(
         args.grid,
         base_epochs=args.base_epochs,
+        train_epochs=args.train_epochs,
         finetune_epochs=args.finetune_epochs,
         lra_learn=args.lra_learn,
         lra_grid=args.lra_grid,

@@ -103,28 +103,40 @@ def _md_table(header: list[str], rows: Iterable[list[Any]]) -> str:
 
 
 # ------------------------------------------------------------------------------- tables
+def _mean_sd(vals: list[float]) -> str:
+    if not vals:
+        return "-"
+    if len(vals) == 1:
+        return f"{vals[0]:.4f}"
+    return f"{statistics.mean(vals):.4f} ± {statistics.stdev(vals):.4f}"
+
+
 def table1(records: list[dict[str, Any]]) -> str:
-    """Table 1: ours (mean over seeds, with the count) next to the paper's numbers."""
-    by: dict[str, list[float]] = defaultdict(list)
-    for r in records:
-        if r.get("kind") == "table1" and r.get("status", "ok") == "ok":
-            by[r["variant"]].append(float(r["int8_accuracy"]))
-    if not by:
+    """Table 1: ours (mean ± sd over seeds) per QAT protocol, next to the paper's numbers."""
+    rows_in = [r for r in records if r.get("kind") == "table1" and r.get("status", "ok") == "ok"]
+    if not rows_in:
         return "_No Table 1 runs in this folder (run `lwfc search --table1`)._"
-    header = ["", *[TABLE1_LABELS[k] for k in PAPER_TABLE1]]
-    ours = ["ours (int8 golden, test)"]
-    for k in PAPER_TABLE1:
-        vals = by.get(k, [])
-        if not vals:
-            ours.append("-")
-        elif len(vals) == 1:
-            ours.append(f"{vals[0]:.4f}")
+    plain: dict[str, list[float]] = defaultdict(list)
+    by_proto: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows_in:
+        if r.get("protocol"):
+            by_proto[r["protocol"]][r["variant"]].append(float(r["int8_accuracy"]))
         else:
-            ours.append(
-                f"{statistics.mean(vals):.4f} ± {statistics.stdev(vals):.4f} (n={len(vals)})"
-            )
-    paper = ["paper", *[f"{v:.4f}" for v in PAPER_TABLE1.values()]]
-    return _md_table(header, [ours, paper])
+            plain[r["variant"]].append(float(r["int8_accuracy"]))
+    header = ["", *[TABLE1_LABELS[k] for k in PAPER_TABLE1]]
+    rows = []
+    for proto in sorted(by_proto) or [""]:
+        cells = {**plain, **by_proto.get(proto, {})}
+        rows.append([f"ours ({proto})", *[_mean_sd(cells.get(k, [])) for k in PAPER_TABLE1]])
+    rows.append(["paper", *[f"{v:.4f}" for v in PAPER_TABLE1.values()]])
+    seeds = sorted({r["seed"] for r in rows_in})
+    teach = [r for r in rows_in if "teacher_float_accuracy" in r]
+    note = f"\n\nSeeds: {len(seeds)} (mean ± standard deviation)."
+    if teach:
+        tf = _mean_sd(sorted({r["seed"]: r["teacher_float_accuracy"] for r in teach}.values()))
+        ti = _mean_sd(sorted({r["seed"]: r["teacher_int8_accuracy"] for r in teach}.values()))
+        note += f" Teacher 784-100-200-100-50-10: float {tf}, int8 {ti}."
+    return _md_table(header, rows) + note
 
 
 def table2(lra: list[dict[str, Any]], bases: dict[str, dict[str, Any]]) -> str:
@@ -263,6 +275,75 @@ def pareto_table(trials: list[dict[str, Any]], limit: int = 25) -> tuple[str, li
     if len(uniq) > limit:
         note += f" (the {limit} most accurate shown)"
     return _md_table(header, rows) + note + ".", uniq
+
+
+def findings(prune: list, lra: list, bases: dict) -> str:
+    """The paper's findings, recomputed on these trials (Markdown bullet list)."""
+    out: list[str] = []
+
+    def mean(vals: Iterable[float]) -> float | None:
+        vals = list(vals)
+        return statistics.mean(vals) if vals else None
+
+    if prune:
+        ranking = sorted(
+            (
+                (mean(r["accuracy"] for r in prune if r["method"] == m), m)
+                for m in {r["method"] for r in prune}
+            ),
+            reverse=True,
+        )
+        text = ", ".join(f"{METHOD_LABELS.get(m, m)} {a:.4f}" for a, m in ranking)
+        out.append(f"- Pruning methods, mean accuracy over all bases and ratios: {text}.")
+        hi = [r for r in prune if r["method"] == "l1" and r["ratio"] >= 0.5]
+        by_loc = {
+            loc: mean(r["accuracy"] for r in hi if _base_of(r, bases)[0] == loc)
+            for loc in sorted({_base_of(r, bases)[0] for r in hi})
+        }
+        if len(by_loc) > 1:
+            text = ", ".join(f"L_drop = {k}: {v:.4f}" for k, v in by_loc.items() if v)
+            out.append(
+                f"- Unstructured L1 at R_prune >= 0.5, mean accuracy by dropout location: "
+                f"{text} (paper: L_drop = 2 more robust)."
+            )
+        by_p = {
+            p: mean(r["accuracy"] for r in hi if _base_of(r, bases)[1] == p)
+            for p in sorted({_base_of(r, bases)[1] for r in hi})
+        }
+        if len(by_p) > 1:
+            text = ", ".join(f"P_drop = {k:g}: {v:.4f}" for k, v in by_p.items() if v)
+            out.append(
+                f"- Same, by dropout probability: {text} (paper: higher P_drop more "
+                f"robust to pruning)."
+            )
+    if lra:
+        ratios = [r["learn_ratio"] for r in lra if r.get("learn_ratio") is not None]
+        if ratios:
+            better = sum(x > 1.0005 for x in ratios)
+            worse = sum(x < 0.9995 for x in ratios)
+            out.append(
+                f"- LRA-learn vs LRA: A_LRA-learn / A_LRA mean {statistics.mean(ratios):.4f}, "
+                f"max {max(ratios):.3f}; better in {better}, worse in {worse}, equal in "
+                f"{len(ratios) - better - worse} of {len(ratios)} trials (paper: mostly 1.00-1.15)."
+            )
+        for loc in sorted({r["lra_loc"] for r in lra}):
+            same = [
+                r["accuracy_pruned"] - r["accuracy_lra_learn"]
+                for r in lra
+                if r["lra_loc"] == loc and _base_of(r, bases)[0] == loc
+            ]
+            other = [
+                r["accuracy_pruned"] - r["accuracy_lra_learn"]
+                for r in lra
+                if r["lra_loc"] == loc and _base_of(r, bases)[0] not in (loc, 0)
+            ]
+            if same and other:
+                out.append(
+                    f"- LRA on layer {loc}: mean accuracy loss {statistics.mean(same):.4f} when "
+                    f"dropout sat on that layer (L_drop = L_LRA), {statistics.mean(other):.4f} "
+                    f"when it sat elsewhere (paper: L_drop = L_LRA more robust)."
+                )
+    return "\n".join(out) if out else "_Not enough trials._"
 
 
 # ------------------------------------------------------------------------------ figures
@@ -545,6 +626,12 @@ def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
             md.append("![fig13](fig13_escore.png)")
         md.append("")
     if trials:
+        md += [
+            "## Findings of the paper, checked on these trials",
+            "",
+            findings(prune, lra, bases),
+            "",
+        ]
         text, front = pareto_table(trials)
         md += [
             "## Hardware-aware objective: Pareto front",

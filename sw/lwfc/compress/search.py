@@ -69,8 +69,9 @@ class Grid:
         lra_locs, r_comps: LRA location (layer 1, 2, 3) and compression rate ``R_comp``.
         lra_learn: ``identity`` (eq. 10) or ``data``; ``lra_steps``: its Adam steps;
             ``lra_grid``: ``int8`` or ``paper`` factor grid (eq. 8-9).
-        base_epochs: QAT-with-dropout epochs deriving each base from the source network (or
-            the training epochs override when training from scratch; None: the recipe's).
+        base_epochs: QAT-with-dropout epochs deriving each base from the source network.
+        train_epochs: epoch cap of the ``paper`` recipe when training bases from scratch
+            (None: the recipe's own, 100 with the paper's stopping rule).
         finetune_epochs: QAT after pruning / LRA inside each trial (0: the paper's algorithm).
         train_limit, test_limit: use only the first N images (tests, smoke runs).
     """
@@ -93,16 +94,20 @@ class Grid:
     lra_learn: str = "identity"
     lra_steps: int = 300
     lra_grid: str = "int8"
-    base_epochs: float | None = 3.0
+    base_epochs: float = 3.0
+    train_epochs: int | None = None
     finetune_epochs: float = 0.0
     train_limit: int | None = None
     test_limit: int | None = None
     seed: int = 0
 
-    def bases(self) -> list[dict[str, Any]]:
-        """One specification per dropout setting."""
+    def bases(self, derived: bool = True) -> list[dict[str, Any]]:
+        """One specification per dropout setting (``derived`` from a source, or from scratch)."""
+        how = {"from": "source", "epochs": self.base_epochs}
+        if not derived:
+            how = {"from": "scratch", "epochs": self.train_epochs}
         return [
-            {"kind": "base", "drop_loc": loc, "drop_p": p, "epochs": self.base_epochs}
+            {"kind": "base", "drop_loc": loc, "drop_p": p, **how}
             for loc in self.drop_locs
             for p in self.drop_probs
         ]
@@ -145,16 +150,17 @@ class Grid:
 GRIDS: dict[str, Grid] = {
     # the paper's sweep: 10 bases, 650 pruning trials, 10 x 14 x 3 x 25 = 10,500 LRA trials
     "paper": Grid("paper"),
-    # a sweep that finishes in <= 10 minutes on 2 cores: 2 bases, 30 + 36 trials
+    # a sweep that finishes in <= 10 minutes on 2 cores: 6 bases, 210 + 270 trials
     "small": Grid(
         "small",
         drop_locs=(1, 2),
-        drop_probs=(0.3,),
-        prune_ratios=(0.3, 0.5, 0.7),
-        lra_prune_ratios=(0.1, 0.35),
-        lra_locs=(1, 2),
-        r_comps=(0.2, 0.36, 0.5),
+        drop_probs=(0.1, 0.3, 0.5),
+        prune_ratios=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7),
+        lra_prune_ratios=(0.05, 0.35, 0.65),
+        lra_locs=(1, 2, 3),
+        r_comps=(0.1, 0.2, 0.3, 0.4, 0.5),
         base_epochs=1.0,
+        train_epochs=30,
         lra_steps=200,
     ),
     # for tests: one base on 2,000 training images, a handful of trials on 500 test images
@@ -271,7 +277,7 @@ def make_base(
     if source_state is not None:
         net = net_from_dict(source_state)
         net.dropout = Dropout(spec["drop_loc"], spec["drop_p"])
-        pipeline.finetune(net, *train, spec["epochs"] or 0.0, seed=seed)
+        pipeline.finetune(net, *train, float(spec["epochs"] or 0.0), seed=seed)
     else:
         from .checkpoint import train_base
 
@@ -419,6 +425,9 @@ class _Executor:
         import ray
 
         if not ray.is_initialized():
+            # Ray nices its local workers to 15; a trial should run at the priority an inline
+            # run gets (and wall times stay comparable between 0, 1 and 2 workers).
+            os.environ.setdefault("RAY_worker_niceness", "0")
             if address:
                 ray.init(address=address, log_to_driver=False)
             else:
@@ -524,7 +533,7 @@ def run_search(
         base_dir.mkdir(exist_ok=True)
         base_states: dict[str, Any] = {}
         todo = []
-        for spec in grid.bases():
+        for spec in grid.bases(derived=source_state is not None):
             spec = {**spec, "train_limit": grid.train_limit, "seed": grid.seed}
             key = base_key(spec)
             path = base_dir / f"{key}.pt"
