@@ -9,7 +9,7 @@ child process (``lwfc_hw.axi_sim.run_cocotb``, with a timeout) and asserts it pa
   present, else a random bundle of that shape; weights preloaded by ``$readmemh`` and verified
   by SCAN, the window itself is tested on the small network) streams MNIST test images: 24 by
   default,
-  ``LWFC_AXI_FULL=1`` streams 1,000 (about 40 minutes with Icarus) - the closing numbers of
+  ``LWFC_AXI_FULL=1`` streams 1,000 (28 minutes with Icarus here) - the closing numbers of
   the issue are measured that way, see ``docs/driver.md``.
 """
 
