@@ -33,7 +33,9 @@ def param_ram(clk, re, addr_a, dout_a, h_sel, h_we, h_addr, h_wdata, dout_b, spe
     ``dout_b <= mem[h_addr]`` (32 bits, sign- or zero-extended, read before write) and, when
     ``h_we`` and ``h_sel == spec.sel``, ``mem[h_addr] <= h_wdata[width-1:0]``.
 
-    Converted through a ``verilog_code`` template so that the contents come from
+    The memory carries ``(* no_rw_check *)`` (parameters are written only while the core is
+    idle), so synthesis maps both ports to one true-dual-port block RAM. Converted through a
+    ``verilog_code`` template so that the contents come from
     ``$readmemh("<name>.hex")`` (prefixed by the macro ``LWFC_MEMDIR`` when it is defined)
     instead of a giant initial block. The MyHDL model below is a plain Python memory.
     """
@@ -77,6 +79,9 @@ def param_ram(clk, re, addr_a, dout_a, h_sel, h_we, h_addr, h_wdata, dout_b, spe
     param_ram.verilog_code = (
         """
 // ${name}: ${depth} x ${width} bit parameter memory, host id ${sel}
+// no_rw_check: the host writes only while the core is idle, so a same-address read and
+// write never happen together and the two ports map to one true-dual-port block RAM
+(* no_rw_check *)
 reg [${width}-1:0] ${name} [0:${depth}-1];
 initial begin
 `ifdef LWFC_MEMDIR

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from myhdl import Signal, always, always_comb, block, concat, intbv
 
-from .engines import ACC_MAX, ACC_MIN, acc_signal, uint
+from .engines import acc_signal, uint
 from .memories import named
 from .plan import FmemPlan, clog2
 
@@ -190,47 +190,35 @@ def result_stage(clk, rst, start, wr_en, wr_idx, wr_data, wr_half, rd_ok, rd_hal
                  out_data, out_valid, out_ready, out_last, C: int):
     """Double-buffered result memory and its output streamer.
 
-    The last layer writes logit ``wr_idx`` (int32) into the half ``wr_half``; the argmax unit
-    writes the class into entry ``C`` with the last logit. When a half is full (``rd_ok``) the
-    streamer sends ``C + 1`` beats: the class (zero-extended), then logits 0 ... C-1 as 32-bit
-    two's complement, ``out_last`` on the last; the half is released when its last beat has
-    been loaded into the output register. Standard valid/ready: a beat is transferred on a
-    cycle with ``out_valid and out_ready``; ``out_data`` holds while ``out_ready`` is low.
+    The last layer writes logit ``wr_idx`` (int32) into the half ``wr_half`` of a block-RAM
+    shaped memory (one write port, registered read); with the last logit the argmax unit's
+    class goes into that half's class register. When a half is full (``rd_ok``) the streamer
+    sends ``C + 1`` beats: the class (zero-extended), then logits 0 ... C-1 as 32-bit two's
+    complement, ``out_last`` on the last; the half is released when its last beat has been
+    loaded into the output register. Standard valid/ready: a beat is transferred on a cycle
+    with ``out_valid and out_ready``; ``out_data`` holds while ``out_ready`` is low.
     """
+    IB = len(wr_idx)  # clog2(max(2, C)): exactly the address bits of C logits
     cb = clog2(C + 1)
-    mem = [acc_signal() for _ in range(2 ** (cb + 1))]
-    cls_now = uint(len(wr_idx))
+    mem = [acc_signal() for _ in range(2 ** (IB + 1))]
+    cls_now = uint(IB)
+    cls0, cls1 = uint(IB), uint(IB)
     sending = Signal(bool(0))
     beat = uint(cb)
     load = Signal(bool(0))
     insts = [named("argmax", argmax_unit(clk, start, wr_en, wr_idx, wr_data, cls_now))]
     LAST = C - 1
-    IB = len(wr_idx)
-    assert cb >= IB
+    ZB = 32 - IB
 
-    PADB = cb - IB
-
-    if PADB > 0:
-
-        @always(clk.posedge)
-        def write():
-            cv = intbv(0, min=ACC_MIN, max=ACC_MAX)
-            if wr_en:
-                mem[concat(wr_half, intbv(0)[PADB:], wr_idx)].next = wr_data
-                if wr_idx == LAST:
-                    cv[:] = concat(intbv(0)[32 - IB :], cls_now)
-                    mem[concat(wr_half, intbv(C)[cb:])].next = cv
-
-    else:
-
-        @always(clk.posedge)
-        def write():
-            cv = intbv(0, min=ACC_MIN, max=ACC_MAX)
-            if wr_en:
-                mem[concat(wr_half, wr_idx)].next = wr_data
-                if wr_idx == LAST:
-                    cv[:] = concat(intbv(0)[32 - IB :], cls_now)
-                    mem[concat(wr_half, intbv(C)[cb:])].next = cv
+    @always(clk.posedge)
+    def write():
+        if wr_en:
+            mem[concat(wr_half, wr_idx)].next = wr_data
+            if wr_idx == LAST:
+                if wr_half:
+                    cls1.next = cls_now
+                else:
+                    cls0.next = cls_now
 
     @always_comb
     def comb():
@@ -239,7 +227,7 @@ def result_stage(clk, rst, start, wr_en, wr_idx, wr_data, wr_half, rd_ok, rd_hal
 
     @always(clk.posedge)
     def stream():
-        r = intbv(0)[cb:]
+        r = intbv(0)[IB:]
         if rst:
             sending.next = 0
             out_valid.next = 0
@@ -247,10 +235,13 @@ def result_stage(clk, rst, start, wr_en, wr_idx, wr_data, wr_half, rd_ok, rd_hal
         else:
             if load:
                 if beat == 0:
-                    r[:] = C
+                    if rd_half:
+                        out_data.next = concat(intbv(0)[ZB:], cls1)
+                    else:
+                        out_data.next = concat(intbv(0)[ZB:], cls0)
                 else:
                     r[:] = beat - 1
-                out_data.next = mem[concat(rd_half, r)]
+                    out_data.next = mem[concat(rd_half, r)]
                 out_valid.next = 1
                 out_last.next = beat == C
                 if beat == C:
