@@ -89,13 +89,13 @@ def test_memory_map_covers_every_memory_once() -> None:
 def test_service_time_of_one_lane_is_the_mac_count_plus_constants() -> None:
     plan = plan_core(MNIST_DENSE, 1)
     assert [service_cycles(e) for e in plan.engines] == [
-        784 * 50 + 1 + 8,
-        50 * 100 + 1 + 8,
-        100 * 10 + 1 + 8,
+        784 * 50 + 1 + 9,
+        50 * 100 + 1 + 9,
+        100 * 10 + 1 + 9,
     ]
     lr = plan_core(MNIST_LOWRANK, 1).engines[0]
     # DCL 784 cycles per latent (slower than the DIL's 50): 30 latents, then 50 drained outputs
-    assert service_cycles(lr) == 784 + 29 * 784 + 50 + 50 + 13
+    assert service_cycles(lr) == 784 + 29 * 784 + 50 + 50 + 15
 
 
 @pytest.mark.parametrize("shapes", [MNIST_DENSE, MNIST_LOWRANK], ids=["dense", "lowrank"])

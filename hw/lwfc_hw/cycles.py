@@ -3,11 +3,11 @@
 Per-layer service time ``T`` (cycles from the edge at which the engine starts issuing to the
 edge at which it commits its output and releases its input):
 
-* dense:   ``T = G*K + p_last + 8``
+* dense:   ``T = G*K + p_last + 9``
   (``G*K`` issue steps; 3 pipeline stages to the accumulator; 1 to the drain register; the
-  ``p_last`` outputs of the last group drain one per cycle through the 4-stage requantizer;
+  ``p_last`` outputs of the last group drain one per cycle through the 5-stage requantizer;
   1 cycle for ``done``);
-* low-rank: ``T = Ku + (rank-1) * max(Ku, Tv) + Tv + n_out + 13``
+* low-rank: ``T = Ku + (rank-1) * max(Ku, Tv) + Tv + n_out + 15``
   (the DCL delivers latent ``k`` every ``max(Ku, Tv)`` cycles: ``Ku`` to compute it, or ``Tv``
   when the DIL is slower and the DCL waits; the DIL spends ``Tv`` steps on the last latent,
   then its ``n_out`` accumulators drain through the requantizer).
@@ -37,8 +37,8 @@ def service_cycles(e: EnginePlan) -> int:
     """Cycles from an engine's first issue to its commit/release (see module docstring)."""
     s = e.shape
     if e.kind == "dense":
-        return e.G * e.K + e.p_last + 8
-    return e.Ku + (s.rank - 1) * max(e.Ku, e.Tv) + e.Tv + s.n_out + 13
+        return e.G * e.K + e.p_last + 9
+    return e.Ku + (s.rank - 1) * max(e.Ku, e.Tv) + e.Tv + s.n_out + 15
 
 
 @dataclass(frozen=True)

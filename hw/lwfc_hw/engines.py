@@ -37,25 +37,28 @@ def uint(bits: int, val: int = 0) -> Signal:
 @block
 def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
             bias_spec: MemSpec | None, rq_spec: MemSpec | None, out_kind: str, sel_bits: int):
-    """Four-stage requantizer ``y = clamp((((acc + b) * M) >>> (S - 1)) + 1 >>> 1)``.
+    """Five-stage requantizer ``y = clamp((((acc + b) * M) >>> (S - 1)) + 1 >>> 1)``.
 
     That is ``(acc' * M + 2**(S-1)) >> S`` of ``docs/arithmetic.md`` (one rounding, ties to
     +inf), clamped to uint8 (``out_kind == "u8"``, hidden output with ReLU) or int8 (``"i8"``,
     low-rank latent, no bias). ``"i32"``: the last layer, ``y = acc + b`` (logits).
 
-    Input ``(iv, idx, acc)`` is sampled on an edge with ``en``; ``(ov, oidx, y)`` appear four
-    enabled edges later. ``bias[idx]`` and ``rq[idx]`` (word ``S << 15 | M``) are read from
-    host-writable memories. ``rb`` maps a memory id to its readback signal.
+    Stages: sample (the bias / requant words are read meanwhile), bias add, 48-bit product,
+    variable shift, round + clamp. Input ``(iv, idx, acc)`` is sampled on an edge with ``en``;
+    ``(ov, oidx, y)`` appear five enabled edges later. ``bias[idx]`` and ``rq[idx]`` (word
+    ``S << 15 | M``) are read from host-writable memories. ``rb`` maps a memory id to its
+    readback signal.
     """
     ib = len(idx)
-    v1, v2, v3 = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
-    i1, i2, i3 = uint(ib), uint(ib), uint(ib)
+    v1, v2, v3, v4 = (Signal(bool(0)) for _ in range(4))
+    i1, i2, i3, i4 = (uint(ib) for _ in range(4))
     a1 = acc_signal()
     s2 = acc_signal()
-    l3 = acc_signal()
+    l3, l4 = acc_signal(), acc_signal()
     m2 = uint(15)
     sh2, sh3 = uint(6, 1), uint(6, 1)
     p3 = Signal(intbv(0, min=-(2 ** (PROD_BITS - 1)), max=2 ** (PROD_BITS - 1)))
+    q4 = Signal(intbv(0, min=-(2 ** (PROD_BITS - 1)), max=2 ** (PROD_BITS - 1)))
     bias_q = acc_signal()
     rq_q = uint(RQ_BITS)
     insts = []
@@ -76,6 +79,7 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
             v1.next = 0
             v2.next = 0
             v3.next = 0
+            v4.next = 0
         elif en:
             # R0 -> R1: sample the input; bias / requant words are read at idx meanwhile
             v1.next = iv
@@ -85,6 +89,8 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
             i2.next = i1
             v3.next = v2
             i3.next = i2
+            v4.next = v3
+            i4.next = i3
 
     if has_bias:
 
@@ -105,14 +111,15 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
 
         @always(clk.posedge)
         def stage_out():
-            # R2 -> R3 -> out: the logit, delayed to the same latency
+            # R2 -> R3 -> R4 -> out: the logit, delayed to the same latency
             if rst:
                 ov.next = 0
             elif en:
                 l3.next = s2
-                ov.next = v3
-                oidx.next = i3
-                y.next = l3
+                l4.next = l3
+                ov.next = v4
+                oidx.next = i4
+                y.next = l4
 
     else:
 
@@ -128,11 +135,12 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
                 # R2 -> R3: 48-bit product
                 p3.next = s2 * m2
                 sh3.next = sh2
-                # R3 -> out: round (ties to +inf), shift, clamp
-                ov.next = v3
-                oidx.next = i3
-                t[:] = (p3 >> (sh3 - 1)) + 1
-                t[:] = t >> 1
+                # R3 -> R4: the variable shift, registered
+                q4.next = p3 >> (sh3 - 1)
+                # R4 -> out: round (ties to +inf), clamp
+                ov.next = v4
+                oidx.next = i4
+                t[:] = (q4 + 1) >> 1
                 if t > hi:
                     y.next = hi
                 elif t < lo:
