@@ -122,7 +122,8 @@ class LwfcAccelerator(DefaultHierarchy):
         self.dma = getattr(self, dma_name)
         if self.dma.sendchannel is None or self.dma.recvchannel is None:
             raise DriverError("the AXI DMA needs both the MM2S and the S2MM channel")
-        self.timeout = 10.0
+        # a slow device (the simulation backend) states how long its waits may take
+        self.timeout = float(getattr(self.device, "default_timeout", 10.0))
         self.fclk_mhz = _fclk_mhz()
         self.verify = "scan"
         self.info: HwInfo = self.ip.identify()

@@ -135,6 +135,8 @@ class SimDevice(Device):
         #: DMADecErr), ``s2mm_stall`` (the DMA never accepts results), ``mm2s_truncate`` (image
         #: streams end early), ``corrupt_weights`` (window writes get a bit flipped).
         self.faults: set[str] = set()
+        #: Seconds a driver wait may take on this device (LwfcAccelerator.timeout).
+        self.default_timeout = 600.0
         self.requests = 0
         self.cycle = 0
         self._mem: dict[int, tuple[int, bytearray]] = {}
@@ -439,6 +441,7 @@ def open_sim(bundle: Bundle | str | os.PathLike | None = None, *, plan: CorePlan
             bundle = load_bundle(Path(bundle))
         plan = plan_for_bundle(bundle, lanes, pixels_per_beat)
     device = SimDevice(plan, **device_args)
+    device.default_timeout = timeout  # read by LwfcAccelerator for its own set-up waits
     try:
         desc = device.overlay_description()["hierarchies"][HIERARCHY]
         driver = desc["driver"]
