@@ -547,9 +547,12 @@ def run_search(
         base_specs = {k: args[0] for k, args in todo}
         for key, result, error in ex.imap(make_base, todo):
             spec = base_specs[key]
-            if error is not None:
-                store.append(_failure(spec, error))
-                raise LwfcError(f"base {key} failed: {type(error).__name__}: {error}")
+            if error is not None:  # its trials are skipped; a rerun tries the base again
+                failed += 1
+                store.append({**_failure(spec, error), "key": key})
+                msg = str(error).strip().splitlines()[-1][:300]
+                log(f"base {key} failed, its trials are skipped: {msg}")
+                continue
             record, state = result
             _save_state(state, base_dir / f"{key}.pt")
             store.append({"id": trial_id(spec), "key": key, "status": "ok", **record})
@@ -558,7 +561,9 @@ def run_search(
 
         # ---- trials
         refs = {k: ex.put(s) for k, s in base_states.items()}
-        trials = grid.trials()
+        trials = [t for t in grid.trials() if t["base"] in base_states]
+        if not base_states:
+            raise LwfcError("no base network could be built; see the failures in the results")
         pending_specs = [s for s in trials if trial_id(s) not in done]
         skipped += len(trials) - len(pending_specs)
         if max_trials is not None:
