@@ -203,6 +203,7 @@ def result_stage(clk, rst, start, wr_en, wr_idx, wr_data, wr_half, rd_ok, rd_hal
     mem = [acc_signal() for _ in range(2 ** (IB + 1))]
     cls_now = uint(IB)
     cls0, cls1 = uint(IB), uint(IB)
+    ridx = uint(IB)  # logit being sent: beat - 1
     sending = Signal(bool(0))
     beat = uint(cb)
     load = Signal(bool(0))
@@ -227,7 +228,6 @@ def result_stage(clk, rst, start, wr_en, wr_idx, wr_data, wr_half, rd_ok, rd_hal
 
     @always(clk.posedge)
     def stream():
-        r = intbv(0)[IB:]
         if rst:
             sending.next = 0
             out_valid.next = 0
@@ -240,8 +240,9 @@ def result_stage(clk, rst, start, wr_en, wr_idx, wr_data, wr_half, rd_ok, rd_hal
                     else:
                         out_data.next = concat(intbv(0)[ZB:], cls0)
                 else:
-                    r[:] = beat - 1
-                    out_data.next = mem[concat(rd_half, r)]
+                    out_data.next = mem[concat(rd_half, ridx)]
+                    if beat != C:
+                        ridx.next = ridx + 1
                 out_valid.next = 1
                 out_last.next = beat == C
                 if beat == C:
@@ -253,5 +254,6 @@ def result_stage(clk, rst, start, wr_en, wr_idx, wr_data, wr_half, rd_ok, rd_hal
             if not sending and rd_ok:
                 sending.next = 1
                 beat.next = 0
+                ridx.next = 0
 
     return insts, write, comb, stream
