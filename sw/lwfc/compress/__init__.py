@@ -8,8 +8,13 @@ Modules (each usable from Python; the CLI wraps them in ``lwfc compress``, ``lwf
 * :mod:`lwfc.compress.prune`     the five ``torch.nn.utils.prune`` methods of the paper.
 * :mod:`lwfc.compress.escore`    the E-score (eq. 11, F-beta form) and the Pareto front.
 * :mod:`lwfc.compress.hwcost`    hardware-aware cost of a bundle: weights, BRAM bytes, cycles.
-* :mod:`lwfc.compress.pipeline`  the compressible network, fine-tuning and export to a bundle.
+* :mod:`lwfc.compress.network`   the compressible network (dense / low-rank layers, masks, fake
+  quantization mirroring the integer contract) and its export to a bundle.
+* :mod:`lwfc.compress.fakequant` the signed int8 latent quantizer (the rest is :mod:`lwfc.qat`).
+* :mod:`lwfc.compress.pipeline`  prune / factorise / prune factors / QAT fine-tune (with KD).
+* :mod:`lwfc.compress.checkpoint` inputs: train checkpoints, compression states, bundles.
 * :mod:`lwfc.compress.search`    Algorithm 1 on Ray, resumable JSONL results.
+* :mod:`lwfc.compress.table1`    the paper's Table 1 (PTQ, QAT, QAT+KD float / int teacher).
 * :mod:`lwfc.compress.report`    Markdown tables and matplotlib figures of a search folder.
 
 Only :mod:`escore`, :mod:`hwcost` and the numpy half of :mod:`lowrank` are imported eagerly;
