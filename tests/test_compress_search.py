@@ -95,3 +95,20 @@ def test_ray_path_with_two_local_workers(tmp_path: Path, source: dict, data_dir)
     acc_ray = {r["id"]: r["accuracy"] for r in recs if r["kind"] != "base"}
     acc_inline = {r["id"]: r["accuracy"] for r in inline.records if r["kind"] != "base"}
     assert acc_ray == acc_inline
+
+
+def test_table1_seed_runs_every_variant(data_dir) -> None:
+    from lwfc.compress.table1 import VARIANTS, run_seed
+
+    recs = run_seed(
+        0, str(data_dir), "mnist", 1, 5.0, (1e-4,), 1, 0.9, 4.0, train_limit=1500, test_limit=300
+    )
+    assert [r["variant"] for r in recs] == list(VARIANTS)
+    assert len({r["id"] for r in recs}) == len(recs)
+    for r in recs:  # one epoch on 1,500 images: the numbers only have to be real accuracies
+        assert 0.0 <= r["int8_accuracy"] <= 1.0
+    assert (
+        recs[2]["protocol"] == recs[4]["protocol"] == "qat_lr=0.0001,qat_epochs=1,alpha=0.9,tau=4"
+    )
+    assert 0.5 < recs[-1]["teacher_float_accuracy"] <= 1.0  # the MLP teacher does learn
+    assert abs(recs[-1]["teacher_int8_accuracy"] - recs[-1]["teacher_float_accuracy"]) < 0.05

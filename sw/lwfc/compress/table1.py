@@ -48,8 +48,13 @@ def run_seed(
     qat_epochs: int,
     alpha: float,
     tau: float,
+    train_limit: int | None = None,
+    test_limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """All Table 1 variants for one seed; returns their records."""
+    """All Table 1 variants for one seed; returns their records.
+
+    ``train_limit`` / ``test_limit``: use only the first N images (tests).
+    """
     import torch
 
     from .. import golden
@@ -64,6 +69,7 @@ def run_seed(
     t0 = time.perf_counter()
     xi, yi = load_dataset(dataset, "train", data_dir, progress=False)
     xt, yt = load_dataset(dataset, "test", data_dir, progress=False)
+    xi, yi, xt, yt = xi[:train_limit], yi[:train_limit], xt[:test_limit], yt[:test_limit]
     common = {"kind": "table1", "seed": seed, "dataset": dataset, "host": platform.node()}
     records: list[dict[str, Any]] = []
 
@@ -78,6 +84,8 @@ def run_seed(
         dataset=dataset,
         threads=1,
         overrides={"qat_epochs": 0},
+        train_limit=train_limit,
+        test_limit=test_limit,
     )
     m = res.bundle.metrics
     info = res.bundle.provenance.get("epochs", {})
