@@ -524,6 +524,17 @@ def fig_pareto(trials: list, front: list, path: Path) -> bool:
             edgecolors="red",
             label="Pareto front (all 4 objectives)",
         )
+        front2 = sorted(
+            pareto_front(trials, lambda r, k=key: (-r["accuracy"], r[k])), key=lambda r: r[key]
+        )
+        ax.step(
+            [r[key] for r in front2],
+            [r["accuracy"] for r in front2],
+            where="post",
+            color="black",
+            lw=1,
+            label="2-D front (accuracy vs this cost)",
+        )
         ax.set_xlabel(label)
         ax.set_ylabel("int8 accuracy")
         lo = max(0.0, min(r["accuracy"] for r in front) - 0.05) if front else 0.0
