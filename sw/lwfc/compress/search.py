@@ -375,6 +375,9 @@ def run_trial(
         escore_net=escore(acc, max(0.0, min(1.0, cost["weights_removed"])), BETA),
         **cost,
     )
+    if spec["kind"] == "lra" and ft > 0:  # the E-score of what the trial ends with
+        rec["escore_before_finetune"] = rec["escore"]
+        rec["escore"] = escore(acc, max(0.0, min(1.0, rec["r_comp_actual"])), BETA)
     if "escore" not in rec:
         rec["escore"] = rec["escore_net"]
     rec["seconds"] = round(time.perf_counter() - start, 3)
