@@ -183,6 +183,26 @@ def test_fake_quant_matches_golden_model(trained, mnist):
     assert np.mean(fq_codes == codes) >= 0.999
 
 
+def test_all_zero_rows_match_the_export(trained, mnist):
+    """Structured-pruned (all-zero) rows: the bias grid uses the export's placeholder scale."""
+    net, scales = trained
+    pruned = Student()
+    pruned.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        pruned.layers[0].weight[3] = 0.0
+        pruned.layers[0].bias[3] = 0.37  # relu(b) must come out on the s_out grid
+        pruned.layers[1].weight[5] = 0.0
+    model = qat.QATNet(pruned, scales)
+    model.eval()
+    bundle = qat.to_bundle(model)
+    images = mnist[2][:300]
+    codes = golden.layer_outputs(bundle, images)[0]
+    assert np.all(codes[:, 3] == round(0.37 / scales[0]))
+    with torch.no_grad():
+        fq = model(qat.to_pixels(images).reshape(-1, 784)).argmax(1).numpy()
+    assert np.mean(fq == golden.predict(bundle, images)) >= 0.99
+
+
 def test_ptq_calibration_max_and_percentile(trained, mnist):
     net, _ = trained
     xi = mnist[0][:3000]

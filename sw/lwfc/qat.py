@@ -46,20 +46,28 @@ ACT_MAX = 255
 
 
 # ------------------------------------------------------------------ fake quantizers (STE)
-def weight_scale(w: torch.Tensor, per_row: bool = True) -> torch.Tensor:
+def weight_scale(
+    w: torch.Tensor, per_row: bool = True, placeholder: float | torch.Tensor = 1.0
+) -> torch.Tensor:
     """Real int8 step of ``w`` ``(out, in)``: ``max|w| / 127`` per row or per tensor, ``(out, 1)``.
 
-    Detached (scales are not trained). All-zero rows get a scale of 1 (their weights stay 0).
+    Detached (scales are not trained). All-zero rows get ``placeholder`` (their weights stay
+    0; export uses ``s_out / s_in`` for hidden rows, which only matters for the bias grid).
     """
     a = w.detach().abs()
     s = a.amax(dim=1, keepdim=True) if per_row else a.amax().expand(w.shape[0], 1)
     s = s / arith.WEIGHT_MAX
-    return torch.where(s > 0, s, torch.ones_like(s))
+    return torch.where(s > 0, s, torch.as_tensor(placeholder, dtype=s.dtype).detach())
 
 
-def fake_quant_weight(w: torch.Tensor, per_row: bool = True) -> torch.Tensor:
-    """Int8 weight fake quantizer ``(out, in) -> (out, in)``, per row or per tensor, STE."""
-    s = weight_scale(w, per_row)
+def fake_quant_weight(
+    w: torch.Tensor, per_row: bool = True, scale: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Int8 weight fake quantizer ``(out, in) -> (out, in)``, per row or per tensor, STE.
+
+    ``scale`` ``(out, 1)``: use this step instead of :func:`weight_scale` ``(w, per_row)``.
+    """
+    s = weight_scale(w, per_row) if scale is None else scale
     q = torch.clamp(torch.round(w / s), -arith.WEIGHT_MAX, arith.WEIGHT_MAX) * s
     return w + (q - w).detach()
 
@@ -152,14 +160,17 @@ class QATNet(nn.Module):
         s_in = torch.tensor(INPUT_SCALE, dtype=h.dtype)
         last = len(mlp.layers) - 1
         for i, layer in enumerate(mlp.layers):
-            per_row = i < last
-            s_w = weight_scale(layer.weight, per_row)
-            w = fake_quant_weight(layer.weight, per_row)
-            b = fake_quant_bias(layer.bias, (s_in * s_w).reshape(-1))
-            h = torch.nn.functional.linear(h, w, b)
             if i == last:
-                return h
-            h = torch.relu(h)
+                s_w = weight_scale(layer.weight, per_row=False)
+                w = fake_quant_weight(layer.weight, False, s_w)
+                b = fake_quant_bias(layer.bias, (s_in * s_w).reshape(-1))
+                return torch.nn.functional.linear(h, w, b)
+            # all-zero rows use the export's placeholder step s_out / s_in (bias grid only)
+            s_prev = self.act_scale[i].to(h.dtype)
+            s_w = weight_scale(layer.weight, True, s_prev / s_in if s_prev > 0 else 1.0)
+            w = fake_quant_weight(layer.weight, True, s_w)
+            b = fake_quant_bias(layer.bias, (s_in * s_w).reshape(-1))
+            h = torch.relu(torch.nn.functional.linear(h, w, b))
             if self.training and self.observe:
                 with torch.no_grad():
                     self._update(i, h)
@@ -217,13 +228,14 @@ def _hidden_output(net: QATNet, x: torch.Tensor, index: int) -> torch.Tensor:
     h = x
     s_in = torch.tensor(INPUT_SCALE)
     for i, layer in enumerate(mlp.layers[: index + 1]):
-        s_w = weight_scale(layer.weight, True)
-        w = fake_quant_weight(layer.weight, True)
+        s_out = net.act_scale[i].to(h.dtype)
+        s_w = weight_scale(layer.weight, True, s_out / s_in if i < index else 1.0)
+        w = fake_quant_weight(layer.weight, True, s_w)
         b = fake_quant_bias(layer.bias, (s_in * s_w).reshape(-1))
         h = torch.relu(torch.nn.functional.linear(h, w, b))
         if i < index:
-            s_in = net.act_scale[i].to(h.dtype)
-            h = fake_quant_act(h, s_in)
+            h = fake_quant_act(h, s_out)
+            s_in = s_out
     return h
 
 
