@@ -295,26 +295,39 @@ def findings(prune: list, lra: list, bases: dict) -> str:
         )
         text = ", ".join(f"{METHOD_LABELS.get(m, m)} {a:.4f}" for a, m in ranking)
         out.append(f"- Pruning methods, mean accuracy over all bases and ratios: {text}.")
+
+        def loss(r: dict[str, Any]) -> float:  # accuracy lost against the unpruned base
+            return float(bases.get(r["base"], {}).get("int8_accuracy", 0.0)) - r["accuracy"]
+
         hi = [r for r in prune if r["method"] == "l1" and r["ratio"] >= 0.5]
         by_loc = {
-            loc: mean(r["accuracy"] for r in hi if _base_of(r, bases)[0] == loc)
+            loc: mean(loss(r) for r in hi if _base_of(r, bases)[0] == loc)
             for loc in sorted({_base_of(r, bases)[0] for r in hi})
         }
         if len(by_loc) > 1:
-            text = ", ".join(f"L_drop = {k}: {v:.4f}" for k, v in by_loc.items() if v)
+            text = ", ".join(f"L_drop = {k}: {v:.4f}" for k, v in by_loc.items() if v is not None)
             out.append(
-                f"- Unstructured L1 at R_prune >= 0.5, mean accuracy by dropout location: "
-                f"{text} (paper: L_drop = 2 more robust)."
+                "- Unstructured L1 at R_prune >= 0.5, mean accuracy lost against the base, by"
+                f" dropout location: {text} (paper: L_drop = 2 more robust)."
             )
-        by_p = {
-            p: mean(r["accuracy"] for r in hi if _base_of(r, bases)[1] == p)
-            for p in sorted({_base_of(r, bases)[1] for r in hi})
-        }
-        if len(by_p) > 1:
-            text = ", ".join(f"P_drop = {k:g}: {v:.4f}" for k, v in by_p.items() if v)
+        for loc in sorted({_base_of(r, bases)[0] for r in prune}):
+            probs = sorted({_base_of(r, bases)[1] for r in prune if _base_of(r, bases)[0] == loc})
+            if len(probs) < 2:
+                continue
+            parts = []
+            for m in sorted({r["method"] for r in prune}):
+                sub = [r for r in prune if r["method"] == m and _base_of(r, bases)[0] == loc]
+                sub = [r for r in sub if r["ratio"] >= (0.5 if m == "l1" else 0.3)]
+                vals = [mean(loss(r) for r in sub if _base_of(r, bases)[1] == p) for p in probs]
+                parts.append(
+                    f"{METHOD_LABELS.get(m, m)} "
+                    + " / ".join("-" if v is None else f"{v:.3f}" for v in vals)
+                )
             out.append(
-                f"- Same, by dropout probability: {text} (paper: higher P_drop more "
-                f"robust to pruning)."
+                f"- L_drop = {loc}, accuracy lost by pruning (L1: R_prune >= 0.5, others: >= 0.3)"
+                f" for P_drop = {' / '.join(f'{p:g}' for p in probs)}: "
+                + "; ".join(parts)
+                + " (paper: higher P_drop more robust)."
             )
     if lra:
         ratios = [r["learn_ratio"] for r in lra if r.get("learn_ratio") is not None]
