@@ -381,10 +381,30 @@ def test_fashion_mnist_in_data_dir_wins_and_is_checked(tmp_path: Path) -> None:
         _write(tmp_path, name, _raw(FASHION_DIR, name))
     images, _ = load_dataset("fashion-mnist", "test", tmp_path, download=False)
     assert images.shape == (10000, 28, 28)
-    # The same file names with MNIST content: the MD5 check tells which dataset they are.
-    with pytest.raises(DataError, match=r"MD5 .*that is fashion-mnist's t10k-images") as info:
-        load_dataset("mnist", "test", tmp_path, download=False)
-    assert str(tmp_path / TEST_IMAGES) in str(info.value)
+    # MNIST asked for in a Fashion-MNIST folder (same file names): the MD5 tells which dataset
+    # the files are, and nothing is downloaded over them.
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(DataError, match=r"holds fashion-mnist's t10k-images.*not mnist's") as info:
+        load_dataset("mnist", "test", tmp_path, download=True)
+    assert str(info.value).startswith(str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@needs_fashion
+def test_fashion_mnist_passes_over_mnist_files_of_the_same_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # LWFC_DATA names the MNIST folder (as CI sets it): Fashion-MNIST still loads, from
+    # Debian's folder, and a truly corrupt file in the data folder is still an error.
+    for name in (TEST_IMAGES, TEST_LABELS):
+        _write(tmp_path, name, _raw(MNIST_DIR, name))
+    monkeypatch.setenv("LWFC_DATA", str(tmp_path))
+    images, labels = load_dataset("fashion-mnist", "test", download=False)
+    assert images.shape == (10000, 28, 28) and labels[0] == 9  # ankle boot
+    _write(tmp_path, TEST_IMAGES, _raw(MNIST_DIR, TEST_IMAGES)[:-1] + b"\x01")
+    with pytest.raises(DataError, match=r"MD5 .*expected") as info:
+        load_dataset("fashion-mnist", "test", download=False)
+    assert str(info.value).startswith(str(tmp_path / TEST_IMAGES))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ Where the files are looked for, in order (see :func:`resolve_data_dir`):
 The chosen directory holds the four files directly (no sub-folder per dataset). For
 Fashion-MNIST, Debian's package ``dataset-fashion-mnist`` installs the four ``.gz`` files in
 ``/usr/share/datasets/fashion-mnist``; a file missing from the data directory is also looked for
-there. Files found nowhere are downloaded into the data directory from the public mirrors (when
+there. MNIST and Fashion-MNIST use the same file names: a file that is the *other*
+dataset's (by its MD5) is passed over, and never downloaded over. Files found nowhere are downloaded into the data directory from the public mirrors (when
 ``download=True``): each one goes to a temporary file in that directory, is verified, and only
 then renamed to its final name, so no half-written or unverified file is ever left behind.
 Nothing else is written to disk.
@@ -348,15 +349,6 @@ def _candidates(directory: Path, name: str) -> list[Path]:
     return [directory / name, directory / f"{name}.gz"]
 
 
-def _find(name: str, dirs: Sequence[Path]) -> Path | None:
-    """The first existing ``name`` or ``name.gz`` in ``dirs``, raw preferred."""
-    for directory in dirs:
-        for candidate in _candidates(directory, name):
-            if candidate.is_file():
-                return candidate
-    return None
-
-
 def _md5_owner(digest: str, expected: IdxFileSpec, dataset: str) -> str:
     """A hint naming the dataset whose file has this MD5, when it is another known one."""
     for other in DATASETS.values():
@@ -497,18 +489,27 @@ def load_dataset(
         raise DataError(f"{directory}: data directory is not a directory")
     search = [directory, *spec.system_dirs]
     pair = spec.splits[split]
+    where = f"{directory}" + "".join(f" or {d}" for d in spec.system_dirs)
+    fix = f"put the files there or point {ENV_VAR} / --data at a directory that has them"
 
-    missing = [f for f in pair if _find(f.name, search) is None]
+    found = {f.name: _locate(f, search, dataset) for f in pair}
+    missing = [f for f in pair if found[f.name] is None]
     if missing:
-        where = f"{directory}" + "".join(f" or {d}" for d in spec.system_dirs)
+        for f in missing:
+            other = _foreign(f, directory, dataset)
+            if other:
+                raise DataError(
+                    f"{directory}: holds {other} under the name {f.name}, not {dataset}'s; "
+                    f"point --data at a directory for {dataset} (nothing downloaded over it)"
+                )
         names = ", ".join(f"{f.name}[.gz]" for f in missing)
-        fix = f"put the files there or point {ENV_VAR} / --data at a directory that has them"
         if not download:
             raise DataError(
                 f"{dataset} {split}: missing {names} in {where} (download disabled); {fix}"
             )
         failures = _download(spec, missing, directory, progress)
-        missing = [f for f in pair if _find(f.name, search) is None]
+        found = {f.name: _locate(f, search, dataset) for f in pair}
+        missing = [f for f in pair if found[f.name] is None]
         if missing:
             names = ", ".join(f"{f.name}[.gz]" for f in missing)
             reasons = [r for name, r in failures if name in {f.name for f in missing}]
@@ -518,19 +519,16 @@ def load_dataset(
                 f"({len(reasons)} attempts, last: {last}); {fix}"
             )
 
-    images_spec, labels_spec = pair
-    # (A file removed since the search above reads as "no such file".)
-    images_path = _find(images_spec.name, search) or directory / images_spec.name
-    labels_path = _find(labels_spec.name, search) or directory / labels_spec.name
-    images, images_md5 = _read_checked(images_path, IMAGES_MAGIC, (None, *IMAGE_SHAPE))
-    labels, labels_md5 = _read_checked(labels_path, LABELS_MAGIC, (None,))
+    (images_path, images, images_md5), (labels_path, labels, labels_md5) = (
+        found[f.name] for f in pair
+    )
     if len(images) != len(labels):
         raise DataError(
             f"{labels_path}: {len(labels)} labels but {images_path} has {len(images)} images"
         )
     for path, array, digest, f in (
-        (images_path, images, images_md5, images_spec),
-        (labels_path, labels, labels_md5, labels_spec),
+        (images_path, images, images_md5, pair[0]),
+        (labels_path, labels, labels_md5, pair[1]),
     ):
         if array.shape != f.shape:
             raise DataError(
@@ -543,3 +541,44 @@ def load_dataset(
                 f"for {dataset}{_md5_owner(digest, f, dataset)}"
             )
     return images, labels
+
+
+def _other_owner(digest: str, dataset: str) -> str | None:
+    """``"<dataset>'s <file>"`` when ``digest`` is the MD5 of a file of *another* dataset."""
+    for other in DATASETS.values():
+        for f in other.files:
+            if other.name != dataset and f.md5 == digest:
+                return f"{other.name}'s {f.name}"
+    return None
+
+
+def _locate(
+    f: IdxFileSpec, dirs: Sequence[Path], dataset: str
+) -> tuple[Path, np.ndarray, str] | None:
+    """The first copy of ``f`` in ``dirs`` (raw preferred to ``.gz``): path, array and MD5.
+
+    A same-named file that is *another* known dataset's (MNIST and Fashion-MNIST share their
+    file names, so ``LWFC_DATA`` may point at the other one) is passed over and the search goes
+    on; the caller checks the copy returned (count, dimensions, MD5) and names it in errors.
+    """
+    for directory in dirs:
+        for candidate in _candidates(directory, f.name):
+            if not candidate.is_file():
+                continue
+            array, digest = _read_checked(candidate, f.magic, (None, *f.shape[1:]))
+            if digest != f.md5 and _other_owner(digest, dataset) is not None:
+                break  # another dataset's copy: try the next directory
+            return candidate, array, digest
+    return None
+
+
+def _foreign(f: IdxFileSpec, directory: Path, dataset: str) -> str | None:
+    """The other dataset's file that occupies ``f``'s name in ``directory``, if one does."""
+    for candidate in _candidates(directory, f.name):
+        if candidate.is_file():
+            try:
+                _, digest = _read_checked(candidate, f.magic, None)
+            except DataError:
+                return None
+            return _other_owner(digest, dataset)
+    return None
