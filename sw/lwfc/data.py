@@ -26,10 +26,11 @@ Where the files are looked for, in order (see :func:`resolve_data_dir`):
 The chosen directory holds the four files directly (no sub-folder per dataset). For
 Fashion-MNIST, Debian's package ``dataset-fashion-mnist`` installs the four ``.gz`` files in
 ``/usr/share/datasets/fashion-mnist``; a file missing from the data directory is also looked for
-there. MNIST and Fashion-MNIST use the same file names: a file that is the *other*
-dataset's (by its MD5) is passed over, and never downloaded over. Files found nowhere are downloaded into the data directory from the public mirrors (when
-``download=True``): each one goes to a temporary file in that directory, is verified, and only
-then renamed to its final name, so no half-written or unverified file is ever left behind.
+there. MNIST and Fashion-MNIST use the same file names: a file that is the *other* dataset's
+(by its MD5) is passed over, and never downloaded over. Files found nowhere are downloaded
+into the data directory from the public mirrors (when ``download=True``): each one goes to a
+temporary file in that directory, is verified, and only then renamed to its final name, so no
+half-written or unverified file is ever left behind.
 Nothing else is written to disk.
 """
 
