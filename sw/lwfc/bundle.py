@@ -52,8 +52,66 @@ TENSORS = "tensors.npz"
 DENSE_REFERENCE_WEIGHTS = 784 * 50 + 50 * 100 + 100 * 10
 
 
+class DenseShape:
+    """Sizes of a dense layer, from its ``weight`` of shape ``(out, in)``.
+
+    Shared by the bundle's :class:`DenseLayer` (numpy) and the training layers of
+    :mod:`lwfc.compress.network` (torch): anything with a 2-D ``weight`` may use it.
+    """
+
+    weight: Any
+
+    @property
+    def in_features(self) -> int:
+        return int(self.weight.shape[1])
+
+    @property
+    def out_features(self) -> int:
+        return int(self.weight.shape[0])
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates per image: ``in * out``."""
+        return self.in_features * self.out_features
+
+    @property
+    def weights_stored(self) -> int:
+        return self.macs
+
+
+class LowRankShape:
+    """Sizes of a low-rank layer ``V (U x)``, from ``u`` ``(rank, in)`` and ``v`` ``(out, rank)``.
+
+    Shared by :class:`LowRankLayer` (numpy) and :mod:`lwfc.compress.network` (torch).
+    """
+
+    u: Any
+    v: Any
+
+    @property
+    def in_features(self) -> int:
+        return int(self.u.shape[1])
+
+    @property
+    def out_features(self) -> int:
+        return int(self.v.shape[0])
+
+    @property
+    def rank(self) -> int:
+        return int(self.u.shape[0])
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates per image: ``rank * (in + out)``."""
+        return self.rank * (self.in_features + self.out_features)
+
+    @property
+    def weights_stored(self) -> int:
+        return self.macs
+
+
 @dataclass
-class DenseLayer:
+class DenseLayer(DenseShape):
     """A dense layer ``acc = b + W x``; hidden layers requantize to uint8, the last gives logits."""
 
     name: str
@@ -73,28 +131,12 @@ class DenseLayer:
         return self.multiplier is not None
 
     @property
-    def in_features(self) -> int:
-        return int(self.weight.shape[1])
-
-    @property
-    def out_features(self) -> int:
-        return int(self.weight.shape[0])
-
-    @property
-    def macs(self) -> int:
-        return self.in_features * self.out_features
-
-    @property
-    def weights_stored(self) -> int:
-        return int(self.weight.size)
-
-    @property
     def weights_nonzero(self) -> int:
         return int(np.count_nonzero(self.weight))
 
 
 @dataclass
-class LowRankLayer:
+class LowRankLayer(LowRankShape):
     """A low-rank layer ``acc = b + V z``, ``z = int8(requant(U x))`` (DCL then DIL stage)."""
 
     name: str
@@ -118,26 +160,6 @@ class LowRankLayer:
     @property
     def relu(self) -> bool:
         return self.multiplier is not None
-
-    @property
-    def in_features(self) -> int:
-        return int(self.u.shape[1])
-
-    @property
-    def out_features(self) -> int:
-        return int(self.v.shape[0])
-
-    @property
-    def rank(self) -> int:
-        return int(self.u.shape[0])
-
-    @property
-    def macs(self) -> int:
-        return self.rank * (self.in_features + self.out_features)
-
-    @property
-    def weights_stored(self) -> int:
-        return int(self.u.size + self.v.size)
 
     @property
     def weights_nonzero(self) -> int:

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import arith, golden, quantize
-from ..bundle import Bundle, DenseLayer, LowRankLayer
+from ..bundle import Bundle, DenseLayer, DenseShape, LowRankLayer, LowRankShape
 from ..errors import LwfcError
 from .fakequant import fake_quant_act, fake_quant_latent, fake_quant_weight
 from .prune import attach_masks, masked
@@ -39,7 +39,7 @@ from .prune import attach_masks, masked
 OBSERVER_MOMENTUM = 0.05
 
 
-class QDense(nn.Module):
+class QDense(DenseShape, nn.Module):
     """A dense layer ``y = W x + b``; ``weight`` (out, in), ``bias`` (out,)."""
 
     kind = "dense"
@@ -49,14 +49,6 @@ class QDense(nn.Module):
         self.weight = nn.Parameter(torch.as_tensor(weight, dtype=torch.float32).clone())
         self.bias = nn.Parameter(torch.as_tensor(bias, dtype=torch.float32).clone())
         self.last = last
-
-    @property
-    def in_features(self) -> int:
-        return int(self.weight.shape[1])
-
-    @property
-    def out_features(self) -> int:
-        return int(self.weight.shape[0])
 
     def matrix(self) -> torch.Tensor:
         """The (masked) float weight ``(out, in)``."""
@@ -69,7 +61,7 @@ class QDense(nn.Module):
         return F.linear(x, w, self.bias)
 
 
-class QLowRank(nn.Module):
+class QLowRank(LowRankShape, nn.Module):
     """A low-rank layer ``y = v (u x) + b``: ``u`` (rank, in), ``v`` (out, rank), no bias in ``u``.
 
     ``latent_scale`` (buffer) is the real step of the int8 latent ``z = u x``.
@@ -91,18 +83,6 @@ class QLowRank(nn.Module):
         self.bias = nn.Parameter(torch.as_tensor(bias, dtype=torch.float32).clone())
         self.last = last
         self.register_buffer("latent_scale", torch.tensor(float(latent_scale)))
-
-    @property
-    def in_features(self) -> int:
-        return int(self.u.shape[1])
-
-    @property
-    def out_features(self) -> int:
-        return int(self.v.shape[0])
-
-    @property
-    def rank(self) -> int:
-        return int(self.u.shape[0])
 
     def factors(self, quant: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """``(u, v)``, masked, on the int8 grid if ``quant``."""
