@@ -71,18 +71,9 @@ def quantize_dense(
             last layer, which keeps int32 logits and uses one weight scale for all rows.
         mask: optional (out, in) 0/1 array of kept weights (pruning); pruned weights become 0.
     """
-    weight = np.asarray(weight, dtype=np.float64)
-    if mask is not None:
-        mask = (np.asarray(mask) != 0).astype(np.uint8)
-        weight = weight * mask
-    hidden = output_scale is not None
-    placeholder = (output_scale / input_scale) if hidden else 1.0
-    scales = _row_scales(weight, per_row=hidden, placeholder=placeholder)
-    w_q = quantize_weight(weight, scales)
-    b_q = quantize_bias(bias, input_scale * scales, name)
-    mult = shift = None
-    if hidden:
-        mult, shift = multipliers(input_scale * scales / output_scale)
+    w_q, scales, b_q, mult, shift, mask = _output_stage(
+        name, weight, mask, bias, input_scale, output_scale
+    )
     return DenseLayer(
         name=name,
         weight=w_q,
@@ -111,25 +102,13 @@ def quantize_lowrank(
 
     ``latent_scale`` is the real value of one int8 step of ``z = U x`` (calibrated, signed).
     """
-    u = np.asarray(u, dtype=np.float64)
-    v = np.asarray(v, dtype=np.float64)
-    if u_mask is not None:
-        u_mask = (np.asarray(u_mask) != 0).astype(np.uint8)
-        u = u * u_mask
-    if v_mask is not None:
-        v_mask = (np.asarray(v_mask) != 0).astype(np.uint8)
-        v = v * v_mask
+    u, u_mask = _masked(u, u_mask)
     u_scales = _row_scales(u, per_row=True, placeholder=latent_scale / input_scale)
     u_q = quantize_weight(u, u_scales)
     u_mult, u_shift = multipliers(input_scale * u_scales / latent_scale)
-    hidden = output_scale is not None
-    v_placeholder = (output_scale / latent_scale) if hidden else 1.0
-    v_scales = _row_scales(v, per_row=hidden, placeholder=v_placeholder)
-    v_q = quantize_weight(v, v_scales)
-    b_q = quantize_bias(bias, latent_scale * v_scales, name)
-    mult = shift = None
-    if hidden:
-        mult, shift = multipliers(latent_scale * v_scales / output_scale)
+    v_q, v_scales, b_q, mult, shift, v_mask = _output_stage(
+        name, v, v_mask, bias, latent_scale, output_scale
+    )
     return LowRankLayer(
         name=name,
         u=u_q,
@@ -166,3 +145,43 @@ def build_bundle(
     )
     validate(bundle)
     return bundle
+
+
+def _masked(
+    matrix: np.ndarray, mask: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``matrix`` as float64 with pruned entries zeroed, and the mask as a 0/1 uint8 array."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if mask is None:
+        return matrix, None
+    mask = (np.asarray(mask) != 0).astype(np.uint8)
+    return matrix * mask, mask
+
+
+def _output_stage(
+    name: str,
+    matrix: np.ndarray,
+    mask: np.ndarray | None,
+    bias: np.ndarray,
+    input_scale: float,
+    output_scale: float | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any, Any, np.ndarray | None]:
+    """Quantize the matrix that produces a layer's output (dense ``W`` or low-rank ``V``).
+
+    Rows get their own int8 scale in a hidden layer and one shared scale in the last layer;
+    the bias is quantized on the accumulator's scale ``input_scale * row_scale``, and hidden
+    layers get the requantization ``(M, S)`` to ``output_scale``.
+
+    Returns:
+        ``(int8 matrix, row scales, int32 bias, multiplier or None, shift or None, mask)``.
+    """
+    matrix, mask = _masked(matrix, mask)
+    hidden = output_scale is not None
+    placeholder = (output_scale / input_scale) if hidden else 1.0
+    scales = _row_scales(matrix, per_row=hidden, placeholder=placeholder)
+    q = quantize_weight(matrix, scales)
+    b_q = quantize_bias(bias, input_scale * scales, name)
+    mult = shift = None
+    if hidden:
+        mult, shift = multipliers(input_scale * scales / output_scale)
+    return q, scales, b_q, mult, shift, mask
