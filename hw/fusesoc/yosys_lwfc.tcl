@@ -33,6 +33,10 @@ read_files
 set_params
 verilog_defaults -pop
 
+# the ECP5 board tops instantiate a PLL primitive (EHXPLLL): its black box comes first
+if {[string match *synth_ecp5* [info body synth]]} {
+    read_verilog -lib +/ecp5/cells_bb.v
+}
 hierarchy -check -top $top
 if {[info exists ::lwfc_param_memories]} {
     set sel {}
