@@ -93,23 +93,23 @@ def test_memory_map_covers_every_memory_once() -> None:
 
 
 def test_service_time_of_one_lane_is_the_mac_count_plus_constants() -> None:
-    # one lane: 3 operand stages, product, accumulator (no adder tree), drain register,
-    # 8 requantizer stages, done
+    # one lane: 4 operand stages, 2 product registers, accumulator (no adder tree), drain
+    # register, 10 requantizer stages, done
     plan = plan_core(MNIST_DENSE, 1)
     assert [service_cycles(e) for e in plan.engines] == [
-        784 * 50 + 1 + 14,
-        50 * 100 + 1 + 14,
-        100 * 10 + 1 + 14,
+        784 * 50 + 1 + 18,
+        50 * 100 + 1 + 18,
+        100 * 10 + 1 + 18,
     ]
     lr = plan_core(MNIST_LOWRANK, 1).engines[0]
     # DCL 784 cycles per latent (slower than the DIL's 50): 30 latents, then 50 drained outputs
-    assert service_cycles(lr) == 784 + 29 * 784 + 50 + 50 + 25
+    assert service_cycles(lr) == 784 + 29 * 784 + 50 + 50 + 33
     # eight lanes: fc1 is 1 x 8 (a three-level adder tree), fc2 4 x 2 (one), fc3 2 x 4 (two)
     plan8 = plan_core(MNIST_DENSE, 8)
     assert [service_cycles(e) for e in plan8.engines] == [
-        50 * 98 + 1 + 14 + 3,
-        25 * 25 + 4 + 14 + 1,
-        5 * 25 + 2 + 14 + 2,
+        50 * 98 + 1 + 18 + 3,
+        25 * 25 + 4 + 18 + 1,
+        5 * 25 + 2 + 18 + 2,
     ]
 
 

@@ -44,9 +44,9 @@ def service_cycles(e: EnginePlan) -> int:
     if e.kind == "dense":
         # issue steps, operands, MAC array, drain register, requantizer, done
         return e.G * e.K + e.p_last + OPERAND_LAT + mac_latency(e.Q) + 1 + RQ_STAGES + 1 - 1
-    # DCL pipeline (operands, MAC array, requantizer) + DIL pipeline (operands, product,
-    # ring, requantizer) + the hand-shake cycles
-    pipes = (OPERAND_LAT + mac_latency(e.Qu) + RQ_STAGES) + (OPERAND_LAT + 2 + RQ_STAGES)
+    # DCL pipeline (operands, MAC array, requantizer) + DIL pipeline (operands, two product
+    # registers, ring, requantizer) + the hand-shake cycles
+    pipes = (OPERAND_LAT + mac_latency(e.Qu) + RQ_STAGES) + (OPERAND_LAT + 3 + RQ_STAGES)
     return e.Ku + (s.rank - 1) * max(e.Ku, e.Tv) + e.Tv + s.n_out + pipes - 1
 
 

@@ -17,11 +17,12 @@ from .plan import ACC_BITS, BANK_CHUNK, RQ_BITS, CorePlan, EnginePlan, MemSpec, 
 ACC_MIN, ACC_MAX = -(2 ** (ACC_BITS - 1)), 2 ** (ACC_BITS - 1)
 PROD_BITS = 48
 #: Edges from an engine's step address register to the step's operands at the multiplier
-#: inputs: weights (block-RAM read, its output register, the chunk-select register) and
-#: inputs (feature-memory read and two registers) alike.
-OPERAND_LAT = 3
+#: inputs: weights (block-RAM read, its output register, the chunk-select register, the
+#: operand register) and inputs (feature-memory read and three registers) alike. The operand
+#: register feeds only its multiplier, so placement can put it next to the DSP block.
+OPERAND_LAT = 4
 #: Requantizer stages (edges from a sampled accumulator to its output), see :func:`requant`.
-RQ_STAGES = 8
+RQ_STAGES = 10
 
 
 def tree_levels(q: int) -> int:
@@ -31,8 +32,9 @@ def tree_levels(q: int) -> int:
 
 def mac_latency(q: int) -> int:
     """Edges of :func:`mac_array` from operands to final accumulators: the product
-    register, ``tree_levels(q)`` adder levels and the accumulator."""
-    return 2 + tree_levels(q)
+    register, a second product register, ``tree_levels(q)`` adder levels and the
+    accumulator."""
+    return 3 + tree_levels(q)
 
 #: DCL-SCM states (paper: idle, compute, multiply, accumulate).
 t_dcl = enum("IDLE", "COMPUTE", "MULTIPLY", "ACCUMULATE")
@@ -91,16 +93,17 @@ def delay_line(clk, rst, en, din, dout, n: int):
 def weight_lane(clk, en, addr, dout, h_sel, h_we, h_addr, h_wdata, rb, chunks: list[MemSpec],
                 sel_bits: int):
     """One lane's weight bank (int8 entries): ``dout`` is the entry at bank address ``addr``
-    ``OPERAND_LAT`` (3) edges with ``en`` later.
+    ``OPERAND_LAT`` (4) edges with ``en`` later.
 
     The bank is held by ``len(chunks)`` memories of at most ``BANK_CHUNK`` entries
     (:func:`~lwfc_hw.plan.plan_core`); each reads with two cycles of latency (block RAM, then
-    its own output register), and a third register selects the chunk of the address
-    (``addr >> log2(BANK_CHUNK)``, delayed with the read). ``addr`` is ``clog2(bank depth)``
-    bits wide.
+    its own output register), a third register selects the chunk of the address
+    (``addr >> log2(BANK_CHUNK)``, delayed with the read) and a fourth, ``dout``, is the
+    multiplier's operand register. ``addr`` is ``clog2(bank depth)`` bits wide.
     """
     n = len(chunks)
     insts = []
+    wq = Signal(intbv(0, min=-128, max=128))
     if n == 1:
         q = Signal(intbv(0, min=-128, max=128))
         m = chunks[0]
@@ -110,7 +113,8 @@ def weight_lane(clk, en, addr, dout, h_sel, h_we, h_addr, h_wdata, rb, chunks: l
         @always(clk.posedge)
         def mux():
             if en:
-                dout.next = q
+                wq.next = q
+                dout.next = wq
 
         return insts, mux
     outs = [Signal(intbv(0, min=-128, max=128)) for _ in range(n)]
@@ -128,7 +132,8 @@ def weight_lane(clk, en, addr, dout, h_sel, h_we, h_addr, h_wdata, rb, chunks: l
         if en:
             cs1.next = addr[AB:LO]
             cs2.next = cs1
-            dout.next = outs[cs2]
+            wq.next = outs[cs2]
+            dout.next = wq
 
     return insts, mux
 
@@ -136,7 +141,7 @@ def weight_lane(clk, en, addr, dout, h_sel, h_we, h_addr, h_wdata, rb, chunks: l
 @block
 def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
             bias_spec: MemSpec | None, rq_spec: MemSpec | None, out_kind: str, sel_bits: int):
-    """Eight-stage requantizer ``y = clamp((((acc + b) * M) >>> (S - 1)) + 1 >>> 1)``.
+    """Ten-stage requantizer ``y = clamp((((acc + b) * M) >>> (S - 1)) + 1 >>> 1)``.
 
     That is ``(acc' * M + 2**(S-1)) >> S`` of ``docs/arithmetic.md`` (one rounding, ties to
     +inf), clamped to uint8 (``out_kind == "u8"``, hidden output with ReLU) or int8 (``"i8"``,
@@ -144,30 +149,34 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
 
     Stages (``RQ_STAGES``; every one ends at a register): R1 sample (the bias / requant words
     are read at ``idx`` meanwhile: two cycles), R2 wait for them, R3 bias add (32-bit) and
-    unpack ``M`` (15 bits) / ``S`` (6 bits), R4 two 16 x 15-bit partial products of
-    ``acc' * M`` (low half unsigned, high half signed; one DSP each), R5 their 48-bit sum and
-    ``S - 1`` split into a multiple of 8 and a rest, R6 the coarse arithmetic shift, R7 the
-    fine shift, R8 round (ties to +inf) and clamp (the clamp decisions compare the shifted
-    value with ``2*hi`` and ``2*lo - 1``, so they do not wait for the rounding increment).
-    Input ``(iv, idx, acc)`` is sampled on an edge with ``en``; ``(ov, oidx, y)`` appear
-    ``RQ_STAGES`` enabled edges later. ``bias[idx]`` and ``rq[idx]`` (word ``S << 15 | M``)
-    are read from host-writable memories. ``rb`` maps a memory id to its readback signal.
+    unpack ``M`` (15 bits) / ``S`` (6 bits), R4 the DSP operand registers, R5 two 16 x
+    15-bit partial products of ``acc' * M`` (low half unsigned, high half signed; one DSP
+    block each), R6 a second product register, R7 their 48-bit sum and ``S - 1`` split into
+    a multiple of 8 and a rest, R8 the coarse arithmetic shift, R9 the fine shift, R10 round
+    (ties to +inf) and clamp (the clamp decisions compare the shifted value with ``2*hi`` and
+    ``2*lo - 1``, so they do not wait for the rounding increment). Input ``(iv, idx, acc)``
+    is sampled on an edge with ``en``; ``(ov, oidx, y)`` appear ``RQ_STAGES`` enabled edges
+    later. ``bias[idx]`` and ``rq[idx]`` (word ``S << 15 | M``) are read from host-writable
+    memories. ``rb`` maps a memory id to its readback signal.
     """
     ib = len(idx)
     NV = RQ_STAGES - 1
+    NL = RQ_STAGES - 4  # logit delay registers, R4 ... R9
     v = [Signal(bool(0)) for _ in range(NV)]
     ii = [uint(ib) for _ in range(NV)]
-    a1, a2, s3 = acc_signal(), acc_signal(), acc_signal()
-    lg = [acc_signal() for _ in range(4)]
-    m3 = uint(15)
-    m3s = Signal(intbv(0, min=-(2**15), max=2**15))  # M as a signed 16-bit operand
-    sh3, sh4 = uint(6, 1), uint(6, 1)
+    a1, a2, s3, s4 = acc_signal(), acc_signal(), acc_signal(), acc_signal()
+    lg = [acc_signal() for _ in range(NL)]
+    m3, m4 = uint(15), uint(15)
+    # M as a signed 16-bit operand for the signed high-half product
+    m3s = Signal(intbv(0, min=-(2**15), max=2**15))
+    m4s = Signal(intbv(0, min=-(2**15), max=2**15))
+    sh3, sh4, sh5, sh6 = uint(6, 1), uint(6, 1), uint(6, 1), uint(6, 1)
 
     def p48() -> Signal:
         return Signal(intbv(0, min=-(2 ** (PROD_BITS - 1)), max=2 ** (PROD_BITS - 1)))
 
-    plo4, phi4, p5, r6, q7 = p48(), p48(), p48(), p48(), p48()
-    kc5, kf5, kf6 = uint(3), uint(3), uint(3)
+    plo5, phi5, plo6, phi6, p7, r8, q9 = (p48() for _ in range(7))
+    kc7, kf7, kf8 = uint(3), uint(3), uint(3)
     bias_q = acc_signal()
     rq_q = uint(RQ_BITS)
     insts = []
@@ -183,6 +192,7 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
     HI2, LO2 = 2 * hi, 2 * lo - 1
     YB = len(y)
     LASTV = NV - 1
+    LASTL = NL - 1
 
     @always(clk.posedge)
     def stage_ctl():
@@ -224,11 +234,11 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
                 ov.next = 0
             elif en:
                 lg[0].next = s3
-                for i in range(1, 4):
+                for i in range(1, NL):
                     lg[i].next = lg[i - 1]
                 ov.next = v[LASTV]
                 oidx.next = ii[LASTV]
-                y.next = lg[3]
+                y.next = lg[LASTL]
 
     else:
 
@@ -243,29 +253,37 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
                 m3.next = rq_q[15:]
                 m3s.next = concat(False, rq_q[15:]).signed()
                 sh3.next = rq_q[RQ_BITS:15]
-                # R3 -> R4: partial products acc' * M = hi * M * 2**16 + lo * M
-                plo4.next = s3[16:] * m3
-                phi4.next = s3[32:16].signed() * m3s
+                # R3 -> R4: DSP operand registers
+                s4.next = s3
+                m4.next = m3
+                m4s.next = m3s
                 sh4.next = sh3
-                # R4 -> R5: the 48-bit product; S - 1 = 8 * kc + kf
-                p5.next = (phi4 << 16) + plo4
-                k[:] = sh4 - 1
-                kc5.next = k[6:3]
-                kf5.next = k[3:]
-                # R5 -> R6 -> R7: the variable arithmetic shift in two steps
-                r6.next = p5 >> concat(kc5, intbv(0)[3:])
-                kf6.next = kf5
-                q7.next = r6 >> kf6
-                # R7 -> out: round (ties to +inf), clamp
+                # R4 -> R5 -> R6: partial products acc' * M = hi * M * 2**16 + lo * M
+                plo5.next = s4[16:] * m4
+                phi5.next = s4[32:16].signed() * m4s
+                sh5.next = sh4
+                plo6.next = plo5
+                phi6.next = phi5
+                sh6.next = sh5
+                # R6 -> R7: the 48-bit product; S - 1 = 8 * kc + kf
+                p7.next = (phi6 << 16) + plo6
+                k[:] = sh6 - 1
+                kc7.next = k[6:3]
+                kf7.next = k[3:]
+                # R7 -> R8 -> R9: the variable arithmetic shift in two steps
+                r8.next = p7 >> concat(kc7, intbv(0)[3:])
+                kf8.next = kf7
+                q9.next = r8 >> kf8
+                # R9 -> out: round (ties to +inf), clamp
                 ov.next = v[LASTV]
                 oidx.next = ii[LASTV]
-                if q7 > HI2:
+                if q9 > HI2:
                     y.next = hi
-                elif q7 < LO2:
+                elif q9 < LO2:
                     y.next = lo
                 else:
-                    # in range: the low YB bits of (q7 + 1) >> 1 = (q7 >> 1) + q7[0]
-                    u[:] = q7[YB + 1 : 1] + concat(intbv(0)[YB - 1 :], q7[0])
+                    # in range: the low YB bits of (q9 + 1) >> 1 = (q9 >> 1) + q9[0]
+                    u[:] = q9[YB + 1 : 1] + concat(intbv(0)[YB - 1 :], q9[0])
                     y.next = u
 
     return insts, stage_ctl, stage_bias, stage_out
@@ -313,7 +331,9 @@ def mac_array(clk, rst, en, v_in, f_in, l_in, x_lanes, w_lanes, acc, fin, P: int
     ``en``. Products (uint8 x int8, 32-bit): ``prod[p*Q+q] = x_lanes[q] * w_lanes[p*Q+q]``,
     except that in the last step of a row lanes beyond input ``n_in - 1`` give 0 (their
     feature-memory entries are never written, so they may hold X in simulation or stale data
-    in silicon). Then ``tree_levels(Q)`` registered levels of 32-bit two-input adders reduce
+    in silicon). A second register holds the products (the multipliers are DSP blocks at
+    fixed sites: the long route from one to its adder tree gets a cycle of its own). Then
+    ``tree_levels(Q)`` registered levels of 32-bit two-input adders reduce
     each output's ``Q`` products to one sum, and ``acc[p] = (f ? 0 : acc[p]) + sum``. ``fin``
     (registered with the accumulators) is high in the cycle after a row's last step has been
     accumulated, so ``acc`` is final then: ``mac_latency(Q)`` edges after the operands.
@@ -322,14 +342,18 @@ def mac_array(clk, rst, en, v_in, f_in, l_in, x_lanes, w_lanes, acc, fin, P: int
     LT = tree_levels(Q)
     QLAST = n_in - (-(-n_in // Q) - 1) * Q  # lanes in use in the last step, 1 ... Q
     prod = [acc_signal() for _ in range(N)]
+    prod2 = [acc_signal() for _ in range(N)]
     sizes = [Q]
     while sizes[-1] > 1:
         sizes.append((sizes[-1] + 1) // 2)
-    levels = [prod] + [[acc_signal() for _ in range(P * n)] for n in sizes[1:]]
+    levels = [prod2] + [[acc_signal() for _ in range(P * n)] for n in sizes[1:]]
     top = levels[LT]
-    vs = [Signal(bool(0)) for _ in range(LT + 1)]
-    fs = [Signal(bool(0)) for _ in range(LT + 1)]
-    ls = [Signal(bool(0)) for _ in range(LT + 1)]
+    # flags per stage: 0 = products, 1 = second product register, 1 + i = tree level i
+    NS = LT + 2
+    vs = [Signal(bool(0)) for _ in range(NS)]
+    fs = [Signal(bool(0)) for _ in range(NS)]
+    ls = [Signal(bool(0)) for _ in range(NS)]
+    LS = NS - 1
 
     if QLAST == Q:
 
@@ -353,32 +377,38 @@ def mac_array(clk, rst, en, v_in, f_in, l_in, x_lanes, w_lanes, acc, fin, P: int
     @always(clk.posedge)
     def flags():
         if rst:
-            for i in range(LT + 1):
+            for i in range(NS):
                 vs[i].next = 0
             fin.next = 0
         elif en:
             vs[0].next = v_in
             fs[0].next = f_in
             ls[0].next = l_in
-            for i in range(1, LT + 1):
+            for i in range(1, NS):
                 vs[i].next = vs[i - 1]
                 fs[i].next = fs[i - 1]
                 ls[i].next = ls[i - 1]
-            fin.next = vs[LT] and ls[LT]
+            fin.next = vs[LS] and ls[LS]
+
+    @always(clk.posedge)
+    def pipe():
+        if en:
+            for lane in range(N):
+                prod2[lane].next = prod[lane]
 
     adders = [named(f"t{i}", adder_level(clk, en, levels[i], levels[i + 1], P, sizes[i]))
               for i in range(LT)]
 
     @always(clk.posedge)
     def accum():
-        if en and vs[LT]:
+        if en and vs[LS]:
             for p in range(P):
-                if fs[LT]:
+                if fs[LS]:
                     acc[p].next = top[p]
                 else:
                     acc[p].next = acc[p] + top[p]
 
-    return mul, flags, adders, accum
+    return mul, flags, pipe, adders, accum
 
 
 @block
@@ -389,7 +419,7 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
     After ``start`` it issues ``G * K`` steps, one per cycle: step ``(g, c)`` reads inputs
     ``c*Q ... c*Q+Q-1`` (``rd_addr = c``) and weight bank address ``g*K + c``. The operands
     reach the multipliers ``OPERAND_LAT`` edges later (feature memory: block-RAM read plus
-    two registers; weights: :func:`weight_lane`), then the MAC array (products, adder tree,
+    three registers; weights: :func:`weight_lane`), then the MAC array (products, adder tree,
     accumulators: ``mac_latency(Q)`` edges). When a group's last step has accumulated, the
     ``P`` sums move to a drain shift register that feeds the requantizer one output per
     cycle (``K >= P`` guarantees it is empty again in time). ``done`` pulses one cycle after
@@ -410,6 +440,7 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
     w_lanes = [Signal(intbv(0, min=-128, max=128)) for _ in range(N)]
     xd1 = [uint(8) for _ in range(Q)]
     xd2 = [uint(8) for _ in range(Q)]
+    xd3 = [uint(8) for _ in range(Q)]
     acc = [acc_signal() for _ in range(P)]
     dh = acc_signal()
     drest = [acc_signal() for _ in range(max(1, P - 1))]
@@ -429,7 +460,7 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
     insts.append(named("dv", delay_line(clk, rst, one, s_v, v_op, DL)))
     insts.append(named("df", delay_line(clk, None, one, s_f, f_op, DL)))
     insts.append(named("dl", delay_line(clk, None, one, s_l, l_op, DL)))
-    insts.append(named("mac", mac_array(clk, rst, one, v_op, f_op, l_op, xd2, w_lanes, acc, fin,
+    insts.append(named("mac", mac_array(clk, rst, one, v_op, f_op, l_op, xd3, w_lanes, acc, fin,
                                         P, Q, s.n_in)))
     insts.append(named(
         "requant",
@@ -473,11 +504,12 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
 
     @always(clk.posedge)
     def xdelay():
-        # feature-memory read data -> two registers: the inputs reach the multipliers
+        # feature-memory read data -> three registers: the inputs reach the multipliers
         # OPERAND_LAT edges after their address, like the weights
         for q in range(Q):
             xd1[q].next = x_lanes[q]
             xd2[q].next = xd1[q]
+            xd3[q].next = xd2[q]
 
     @always(clk.posedge)
     def drain():
@@ -548,6 +580,7 @@ def dcl(clk, rst, start, en, rd_addr, x_lanes, zv, z, zidx, accept, h_sel, h_we,
     u_lanes = [Signal(intbv(0, min=-128, max=128)) for _ in range(Qu)]
     xd1 = [uint(8) for _ in range(Qu)]
     xd2 = [uint(8) for _ in range(Qu)]
+    xd3 = [uint(8) for _ in range(Qu)]
     acc = [acc_signal()]
     mems = {m.role + str(m.bank): m for m in plan.mems_of(e.index) if m.chunk == 0}
     insts = []
@@ -562,7 +595,7 @@ def dcl(clk, rst, start, en, rd_addr, x_lanes, zv, z, zidx, accept, h_sel, h_we,
     insts.append(named("dl", delay_line(clk, None, en, s_l, l_op, DL)))
     insts.append(named("dlast", delay_line(clk, rst, en, s_last, lastp, DL + 1)))
     insts.append(named("dk", delay_line(clk, None, en, k, k_fin, DL + mac_latency(Qu))))
-    insts.append(named("umc", mac_array(clk, rst, en, v_op, f_op, l_op, xd2, u_lanes, acc, fin,
+    insts.append(named("umc", mac_array(clk, rst, en, v_op, f_op, l_op, xd3, u_lanes, acc, fin,
                                         1, Qu, s.n_in)))
     insts.append(named(
         "requant",
@@ -586,6 +619,7 @@ def dcl(clk, rst, start, en, rd_addr, x_lanes, zv, z, zidx, accept, h_sel, h_we,
             for q in range(Qu):
                 xd1[q].next = x_lanes[q]
                 xd2[q].next = xd1[q]
+                xd3[q].next = xd2[q]
 
     @always(clk.posedge)
     def scm():
@@ -649,8 +683,10 @@ def dil(clk, rst, start, done, zv, z, accept, ov, oidx, y, h_sel, h_we, h_addr, 
     s_fk, s_lt = Signal(bool(0)), Signal(bool(0))
     v_op, fk_op, lt_op = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
     v2, fk2, lt2 = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    v3, fk3, lt3 = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
     v_lanes = [Signal(intbv(0, min=-128, max=128)) for _ in range(Pv)]
     prod = [acc_signal() for _ in range(Pv)]
+    prod2 = [acc_signal() for _ in range(Pv)]
     ring = [acc_signal() for _ in range(Pv * Tv)]
     dr = Signal(bool(0))
     ob = clog2(max(2, M))
@@ -712,25 +748,31 @@ def dil(clk, rst, start, done, zv, z, accept, ov, oidx, y, h_sel, h_we, h_addr, 
 
     @always(clk.posedge)
     def mul():
+        # product, then a second product register (DSP block -> ring adder route)
         if rst:
             v2.next = 0
+            v3.next = 0
         else:
             v2.next = v_op
             fk2.next = fk_op
             lt2.next = lt_op
+            v3.next = v2
+            fk3.next = fk2
+            lt3.next = lt2
         for p in range(Pv):
             prod[p].next = zw_op * v_lanes[p]
+            prod2[p].next = prod[p]
 
     @always(clk.posedge)
     def rings():
-        if v2:
+        if v3:
             for p in range(Pv):
                 for i in range(1, Tv):
                     ring[p * Tv + i].next = ring[p * Tv + i - 1]
-                if fk2:
-                    ring[p * Tv].next = prod[p]
+                if fk3:
+                    ring[p * Tv].next = prod2[p]
                 else:
-                    ring[p * Tv].next = ring[p * Tv + TAIL] + prod[p]
+                    ring[p * Tv].next = ring[p * Tv + TAIL] + prod2[p]
         elif dr:
             for p in range(Pv):
                 for i in range(1, Tv):
@@ -744,7 +786,7 @@ def dil(clk, rst, start, done, zv, z, accept, ov, oidx, y, h_sel, h_we, h_addr, 
     def drain():
         if rst:
             dr.next = 0
-        elif v2 and lt2:
+        elif v3 and lt3:
             dr.next = 1
             o.next = 0
         elif dr:
