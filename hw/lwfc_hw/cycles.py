@@ -3,18 +3,18 @@
 Per-layer service time ``T`` (cycles from the edge at which the engine starts issuing to the
 edge at which it commits its output and releases its input):
 
-* dense:   ``T = G*K + p_last + 14 + tree_levels(Q)``
-  (``G*K`` issue steps; ``OPERAND_LAT = 3`` edges until a step's operands are at the
-  multipliers, ``mac_latency(Q) = 2 + tree_levels(Q)`` to the accumulator (product register,
-  registered adder tree, accumulator); 1 to the drain register; the ``p_last`` outputs of the
-  last group drain one per cycle through the ``RQ_STAGES = 8``-stage requantizer; 1 cycle for
-  ``done``);
-* low-rank: ``T = Ku + (rank-1) * max(Ku, Tv) + Tv + n_out + 25 + tree_levels(Qu)``
+* dense:   ``T = G*K + p_last + 18 + tree_levels(Q)``
+  (``G*K`` issue steps; ``OPERAND_LAT = 4`` edges until a step's operands are at the
+  multipliers, ``mac_latency(Q) = 3 + tree_levels(Q)`` to the accumulator (two product
+  registers, registered adder tree, accumulator); 1 to the drain register; the ``p_last``
+  outputs of the last group drain one per cycle through the ``RQ_STAGES = 10``-stage
+  requantizer; 1 cycle for ``done``);
+* low-rank: ``T = Ku + (rank-1) * max(Ku, Tv) + Tv + n_out + 33 + tree_levels(Qu)``
   (the DCL delivers latent ``k`` every ``max(Ku, Tv)`` cycles: ``Ku`` to compute it, or ``Tv``
   when the DIL is slower and the DCL waits; the DIL spends ``Tv`` steps on the last latent,
   then its ``n_out`` accumulators drain through the requantizer; the constant is the DCL's
-  pipeline (operands, MAC array, requantizer) plus the DIL's (operands, product, ring,
-  requantizer)).
+  pipeline (operands, MAC array, requantizer) plus the DIL's (operands, two product
+  registers, ring, requantizer)).
 
 Hand-shakes: an L-SCM starts its engine 2 cycles after both its input half is committed and
 its output half is free (and 2 cycles after its own previous image ended). The loader stores
