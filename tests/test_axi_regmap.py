@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from conftest import REPO
 from lwfc_hw import regmap as R
 from lwfc_hw.axi import convert_axi
-from lwfc_hw.plan import LayerShape, plan_core
+from lwfc_hw.plan import BANK_CHUNK, LayerShape, plan_core
 
 DOC = REPO / "docs" / "registers.md"
 
@@ -67,9 +68,16 @@ def test_plan_signature_tracks_the_plan() -> None:
 
 
 def test_plans_the_window_cannot_hold_are_refused() -> None:
+    # weight banks are split into block-RAM chunks (BANK_CHUNK entries), so a deep layer fits
     deep = plan_core([LayerShape("fc1", "dense", 1024, 100, hidden=False)], 1)
+    assert max(m.depth for m in deep.mems) == BANK_CHUNK
+    R.check_plan(deep)
+    # a memory deeper than the window (a bias table of more than 65536 outputs) does not
+    bias = deep.mems[-1]
+    assert bias.role == "bias"
+    huge = replace(deep, mems=(*deep.mems[:-1], replace(bias, depth=R.WINDOW_WORDS + 1)))
     with pytest.raises(ValueError, match="window"):
-        R.check_plan(deep)
+        R.check_plan(huge)
 
 
 def test_docs_registers_md_is_generated_from_the_module() -> None:

@@ -60,5 +60,7 @@ def test_iverilog_wall_is_clean(name: str, tmp_path: Path) -> None:
 
 def test_weights_come_from_readmemh_not_initial_blocks(tmp_path: Path) -> None:
     verilog = convert("mnist-dense-l8", tmp_path).read_text()
-    assert verilog.count("$readmemh(") == 2 * 29  # two branches of `ifdef LWFC_MEMDIR per memory
+    # two branches of `ifdef LWFC_MEMDIR per memory: 29 banks / tables, the 8 fc1 banks of
+    # 4900 entries in 3 block-RAM chunks each
+    assert verilog.count("$readmemh(") == 2 * (29 + 8 * 2)
     assert len(verilog) < 400_000

@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 
 from lwfc_hw.banking import host_writes, layer_images, memory_images
 from lwfc_hw.cycles import report, schedule, service_cycles
-from lwfc_hw.plan import LayerShape, choose_dense_mapping, plan_core, plan_for_bundle
+from lwfc_hw.plan import (
+    BANK_CHUNK,
+    LayerShape,
+    choose_dense_mapping,
+    plan_core,
+    plan_for_bundle,
+)
 from lwfc_hw.testing import random_bundle
 
 MNIST_DENSE = [
@@ -87,15 +93,41 @@ def test_memory_map_covers_every_memory_once() -> None:
 
 
 def test_service_time_of_one_lane_is_the_mac_count_plus_constants() -> None:
+    # one lane: 4 operand stages, 2 product registers, accumulator (no adder tree), drain
+    # register, 10 requantizer stages, done
     plan = plan_core(MNIST_DENSE, 1)
     assert [service_cycles(e) for e in plan.engines] == [
-        784 * 50 + 1 + 9,
-        50 * 100 + 1 + 9,
-        100 * 10 + 1 + 9,
+        784 * 50 + 1 + 18,
+        50 * 100 + 1 + 18,
+        100 * 10 + 1 + 18,
     ]
     lr = plan_core(MNIST_LOWRANK, 1).engines[0]
     # DCL 784 cycles per latent (slower than the DIL's 50): 30 latents, then 50 drained outputs
-    assert service_cycles(lr) == 784 + 29 * 784 + 50 + 50 + 15
+    assert service_cycles(lr) == 784 + 29 * 784 + 50 + 50 + 33
+    # eight lanes: fc1 is 1 x 8 (a three-level adder tree), fc2 4 x 2 (one), fc3 2 x 4 (two)
+    plan8 = plan_core(MNIST_DENSE, 8)
+    assert [service_cycles(e) for e in plan8.engines] == [
+        50 * 98 + 1 + 18 + 3,
+        25 * 25 + 4 + 18 + 1,
+        5 * 25 + 2 + 18 + 2,
+    ]
+
+
+def test_deep_weight_banks_are_split_into_block_ram_chunks() -> None:
+    """fc1 at 8 lanes: each 4900-entry bank is three memories (2048 + 2048 + 804 entries)
+    whose images are the bank's consecutive slices."""
+    b = random_bundle(MNIST_DENSE, 5)
+    plan = plan_for_bundle(b, 8)
+    chunks = plan.bank_chunks(0, "w", 3)
+    assert [(m.name, m.base, m.depth) for m in chunks] == [
+        ("l0_w3", 0, 2048), ("l0_w3c1", 2048, 2048), ("l0_w3c2", 4096, 804)]
+    assert max(m.depth for m in plan.mems) == BANK_CHUNK
+    images = memory_images(b, plan)
+    bank = np.concatenate([images[m.name] for m in chunks])
+    w = np.asarray(b.layers[0].weight)
+    e = plan.engines[0]  # 1 x 8: bank q holds W[g, c*8 + q] at address g*98 + c
+    assert bank[5 * 98 + 7] == w[5, 7 * 8 + 3] and bank[49 * 98 + 97] == w[49, 97 * 8 + 3]
+    assert bank[30 * 98 + 10] == w[30, 10 * e.Q + 3]
 
 
 @pytest.mark.parametrize("shapes", [MNIST_DENSE, MNIST_LOWRANK], ids=["dense", "lowrank"])

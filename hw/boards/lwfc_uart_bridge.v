@@ -84,7 +84,7 @@ module lwfc_uart_bridge #(
     reg [PB-1:0] bpos = 0;
     reg [2:0] nargs = 3'd0;
     reg [55:0] args = 56'd0;      // sel, addr, data: first byte received in bits 7:0
-    reg [1:0] wait_n = 2'd0;
+    reg [2:0] wait_n = 3'd0;
     reg first_beat = 1'b0;        // next result beat is the class
     // ---- byte sender: txn bytes of txw, least significant first
     reg [63:0] txw = 64'd0;
@@ -177,16 +177,16 @@ module lwfc_uart_bridge #(
                 S_EXEC: begin
                     if (cmd == "R") args <= {32'd0, args[55:32]};   // align sel, addr (3 bytes)
                     state <= S_WAIT;
-                    wait_n <= 2'd3;
+                    wait_n <= 3'd4;
                 end
 
                 default: begin  // S_WAIT: drive the host port, then reply
                     h_sel <= arg_sel[SB-1:0];
                     h_addr <= arg_addr[AB-1:0];
                     h_wdata <= arg_data;
-                    if (wait_n == 2'd3 && cmd == "W") h_we <= 1'b1;
+                    if (wait_n == 3'd4 && cmd == "W") h_we <= 1'b1;
                     wait_n <= wait_n - 1'b1;
-                    if (wait_n == 2'd0) begin
+                    if (wait_n == 3'd0) begin
                         state <= S_CMD;
                         if (cmd == "W") begin
                             txw <= {56'd0, "K"};

@@ -17,9 +17,10 @@ Design notes:
   high while the respective holding register is empty); a write is performed when both are
   present and no response is pending, then ``bvalid`` is held until ``bready``. Reads are
   latched the same way; a register read answers the next cycle, a window read after the
-  readback latency of the core's host port (3 cycles). Reads and writes are serialised:
-  a write waits while a window read or a SCAN is in progress (at most ``WDEPTH + 4``
-  cycles), a window read waits while a SCAN runs. Every response is OKAY.
+  readback latency of the core's host port (``READBACK_LATENCY`` = 3, 4 cycles in all).
+  Reads and writes are serialised: a write waits while a window read or a SCAN is in
+  progress (at most ``WDEPTH + 5`` cycles), a window read waits while a SCAN runs. Every
+  response is OKAY.
 * Streams: ``s_axis_tready`` and ``m_axis_tvalid`` are combinational from registers (the
   core's ``in_ready`` / ``out_valid`` and the framing state), never from the other side's
   valid/ready, and ``m_axis_tdata`` / ``m_axis_tlast`` hold while ``m_axis_tready`` is low
@@ -43,7 +44,7 @@ from myhdl import Signal, always, always_comb, block, concat, intbv
 from . import regmap as R
 from .core import lwfc_core
 from .engines import uint
-from .plan import CorePlan, clog2
+from .plan import READBACK_LATENCY, CorePlan, clog2
 
 TOP = "lwfc_axi"
 
@@ -173,7 +174,7 @@ def lwfc_axi(aclk, aresetn,
     rvalid = Signal(bool(0))
     rdata = uint(32)
     rd_busy = Signal(bool(0))
-    rd_cnt = uint(2)
+    rd_cnt = uint(3)
     rd_ok = Signal(bool(0))
     cyc_hi = uint(32)
     ev_rd = Signal(bool(0))
@@ -197,6 +198,7 @@ def lwfc_axi(aclk, aresetn,
     scan_issued = Signal(bool(0))
     scan_p1 = Signal(bool(0))
     scan_p2 = Signal(bool(0))
+    scan_p3 = Signal(bool(0))
     sum1 = uint(32)
     sum2 = uint(32)
     ev_scan_range = Signal(bool(0))
@@ -363,6 +365,7 @@ def lwfc_axi(aclk, aresetn,
             scan_busy.next = 0
             scan_p1.next = 0
             scan_p2.next = 0
+            scan_p3.next = 0
             sum1.next = 0
             sum2.next = 0
             ev_scan_range.next = 0
@@ -375,6 +378,7 @@ def lwfc_axi(aclk, aresetn,
                     scan_issued.next = 0
                     scan_p1.next = 0
                     scan_p2.next = 0
+                    scan_p3.next = 0
                     sum1.next = 0
                     sum2.next = 0
                 else:
@@ -382,15 +386,16 @@ def lwfc_axi(aclk, aresetn,
             elif scan_busy:
                 scan_p1.next = not scan_issued
                 scan_p2.next = scan_p1
+                scan_p3.next = scan_p2
                 if not scan_issued:
                     if scan_addr == scan_end:
                         scan_issued.next = 1
                     else:
                         scan_addr.next = scan_addr + 1
-                if scan_p2:
+                if scan_p3:
                     sum1.next = sum1 + h_rdata
                     sum2.next = sum2 + sum1 + h_rdata
-                if scan_issued and not scan_p1 and not scan_p2:
+                if scan_issued and not scan_p1 and not scan_p2 and not scan_p3:
                     scan_busy.next = 0
 
     # ---------------------------------------------------------------- batch / stream framing
@@ -537,7 +542,7 @@ def lwfc_axi(aclk, aresetn,
                 if ar_win:
                     if not scan_busy:
                         rd_busy.next = 1
-                        rd_cnt.next = 3
+                        rd_cnt.next = READBACK_LATENCY + 1
                         rd_ok.next = wsel_ok and ar_entry < wdepth
                 else:
                     ar_full.next = 0

@@ -12,7 +12,9 @@ Layouts (see :class:`~lwfc_hw.plan.EnginePlan` for P, Q, G, K, Qu, Ku, Pv, Tv):
 * ``bias[o]`` at address ``o``; requantization word ``shift << 15 | multiplier`` at address
   ``o`` (``k`` for the latent table ``urq``).
 
-Padding entries (rows or columns beyond the tensor) are zero.
+A weight bank deeper than ``plan.BANK_CHUNK`` is held by several memories (chunks): chunk
+``j`` holds bank addresses ``base = j * BANK_CHUNK`` onwards. Padding entries (rows or columns
+beyond the tensor) are zero.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ def memory_images(bundle: Any, plan: CorePlan) -> dict[str, np.ndarray]:
     for layer, e in zip(bundle.layers, plan.engines, strict=True):
         per_role = layer_images(layer, e)
         for m in plan.mems_of(e.index):
-            data = per_role[f"{m.role}{m.bank}"]
+            data = per_role[f"{m.role}{m.bank}"][m.base : m.base + m.depth]
             full = np.zeros(m.depth, dtype=np.int64)
             full[: len(data)] = data
             images[m.name] = full

@@ -35,7 +35,8 @@ def lwfc_core(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_re
       predicted class, then the int32 logits 0 ... classes-1; ``out_last`` on the last beat.
     * ``h_sel, h_addr, h_wdata[31:0], h_we``: host write of parameter memory ``h_sel`` (see
       the memory map) at ``h_addr``; ``h_rdata[31:0]``: that memory's word at
-      (``h_sel``, ``h_addr``) of two cycles earlier (sign-extended for signed memories).
+      (``h_sel``, ``h_addr``) of three cycles earlier (``READBACK_LATENCY``, sign-extended for
+      signed memories): block-RAM read, the memory's output register, the select register.
     * ``idle``: no image is inside the core (safe moment to rewrite parameters).
     """
     L = len(plan.engines)
@@ -43,6 +44,7 @@ def lwfc_core(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_re
     nm = len(plan.mems)
     rb = [Signal(intbv(0)[32:]) for _ in range(nm)]
     sel_r = uint(sel_bits)
+    sel_r2 = uint(sel_bits)
     insts = []
 
     # ---- feature memories, one per layer input: write side, read side, MCM
@@ -129,21 +131,23 @@ def lwfc_core(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_re
                      rd_half[L], release[L], out_data, out_valid, out_ready, out_last, C),
     ))
 
-    # ---- host readback: registered select, registered mux
+    # ---- host readback: the select delayed as the memories' two-cycle read, registered mux
     if nm == 2**sel_bits:
 
         @always(clk.posedge)
         def readback():
             sel_r.next = h_sel
-            h_rdata.next = rb[sel_r]
+            sel_r2.next = sel_r
+            h_rdata.next = rb[sel_r2]
 
     else:
 
         @always(clk.posedge)
         def readback():
             sel_r.next = h_sel
-            if sel_r < nm:
-                h_rdata.next = rb[sel_r]
+            sel_r2.next = sel_r
+            if sel_r2 < nm:
+                h_rdata.next = rb[sel_r2]
             else:
                 h_rdata.next = 0
 

@@ -3,14 +3,18 @@
 Per-layer service time ``T`` (cycles from the edge at which the engine starts issuing to the
 edge at which it commits its output and releases its input):
 
-* dense:   ``T = G*K + p_last + 9``
-  (``G*K`` issue steps; 3 pipeline stages to the accumulator; 1 to the drain register; the
-  ``p_last`` outputs of the last group drain one per cycle through the 5-stage requantizer;
-  1 cycle for ``done``);
-* low-rank: ``T = Ku + (rank-1) * max(Ku, Tv) + Tv + n_out + 15``
+* dense:   ``T = G*K + p_last + 18 + tree_levels(Q)``
+  (``G*K`` issue steps; ``OPERAND_LAT = 4`` edges until a step's operands are at the
+  multipliers, ``mac_latency(Q) = 3 + tree_levels(Q)`` to the accumulator (two product
+  registers, registered adder tree, accumulator); 1 to the drain register; the ``p_last``
+  outputs of the last group drain one per cycle through the ``RQ_STAGES = 10``-stage
+  requantizer; 1 cycle for ``done``);
+* low-rank: ``T = Ku + (rank-1) * max(Ku, Tv) + Tv + n_out + 33 + tree_levels(Qu)``
   (the DCL delivers latent ``k`` every ``max(Ku, Tv)`` cycles: ``Ku`` to compute it, or ``Tv``
   when the DIL is slower and the DCL waits; the DIL spends ``Tv`` steps on the last latent,
-  then its ``n_out`` accumulators drain through the requantizer).
+  then its ``n_out`` accumulators drain through the requantizer; the constant is the DCL's
+  pipeline (operands, MAC array, requantizer) plus the DIL's (operands, two product
+  registers, ring, requantizer)).
 
 Hand-shakes: an L-SCM starts its engine 2 cycles after both its input half is committed and
 its output half is free (and 2 cycles after its own previous image ended). The loader stores
@@ -28,6 +32,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+from .engines import OPERAND_LAT, RQ_STAGES, mac_latency
 from .plan import CorePlan, EnginePlan, ceil_div
 
 NEG = -(10**18)
@@ -37,8 +42,12 @@ def service_cycles(e: EnginePlan) -> int:
     """Cycles from an engine's first issue to its commit/release (see module docstring)."""
     s = e.shape
     if e.kind == "dense":
-        return e.G * e.K + e.p_last + 9
-    return e.Ku + (s.rank - 1) * max(e.Ku, e.Tv) + e.Tv + s.n_out + 15
+        # issue steps, operands, MAC array, drain register, requantizer, done
+        return e.G * e.K + e.p_last + OPERAND_LAT + mac_latency(e.Q) + 1 + RQ_STAGES + 1 - 1
+    # DCL pipeline (operands, MAC array, requantizer) + DIL pipeline (operands, two product
+    # registers, ring, requantizer) + the hand-shake cycles
+    pipes = (OPERAND_LAT + mac_latency(e.Qu) + RQ_STAGES) + (OPERAND_LAT + 3 + RQ_STAGES)
+    return e.Ku + (s.rank - 1) * max(e.Ku, e.Tv) + e.Tv + s.n_out + pipes - 1
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,32 @@ narrower than its destination.
 
 from __future__ import annotations
 
-from myhdl import Signal, always, always_comb, block, enum, intbv
+from myhdl import Signal, always, always_comb, block, concat, enum, intbv
 
 from .memories import named, param_ram
-from .plan import ACC_BITS, RQ_BITS, CorePlan, EnginePlan, MemSpec, clog2
+from .plan import ACC_BITS, BANK_CHUNK, RQ_BITS, CorePlan, EnginePlan, MemSpec, clog2
 
 ACC_MIN, ACC_MAX = -(2 ** (ACC_BITS - 1)), 2 ** (ACC_BITS - 1)
 PROD_BITS = 48
+#: Edges from an engine's step address register to the step's operands at the multiplier
+#: inputs: weights (block-RAM read, its output register, the chunk-select register, the
+#: operand register) and inputs (feature-memory read and three registers) alike. The operand
+#: register feeds only its multiplier, so placement can put it next to the DSP block.
+OPERAND_LAT = 4
+#: Requantizer stages (edges from a sampled accumulator to its output), see :func:`requant`.
+RQ_STAGES = 10
+
+
+def tree_levels(q: int) -> int:
+    """Registered two-input adder levels that reduce ``q`` products to one (0 for ``q == 1``)."""
+    return (q - 1).bit_length()
+
+
+def mac_latency(q: int) -> int:
+    """Edges of :func:`mac_array` from operands to final accumulators: the product
+    register, a second product register, ``tree_levels(q)`` adder levels and the
+    accumulator."""
+    return 3 + tree_levels(q)
 
 #: DCL-SCM states (paper: idle, compute, multiply, accumulate).
 t_dcl = enum("IDLE", "COMPUTE", "MULTIPLY", "ACCUMULATE")
@@ -35,30 +54,129 @@ def uint(bits: int, val: int = 0) -> Signal:
 
 
 @block
+def delay_line(clk, rst, en, din, dout, n: int):
+    """``dout`` is ``din`` delayed by ``n >= 1`` clock edges with ``en`` high (same width as
+    ``din``). With ``rst`` (not None) every stage clears on reset (for valid flags)."""
+    assert n >= 1
+    regs = [Signal(din.val) for _ in range(n)]
+    NM1 = n - 1
+
+    if rst is None:
+
+        @always(clk.posedge)
+        def seq():
+            if en:
+                regs[0].next = din
+                for i in range(1, n):
+                    regs[i].next = regs[i - 1]
+
+    else:
+
+        @always(clk.posedge)
+        def seq():
+            if rst:
+                for i in range(n):
+                    regs[i].next = 0
+            elif en:
+                regs[0].next = din
+                for i in range(1, n):
+                    regs[i].next = regs[i - 1]
+
+    @always_comb
+    def out():
+        dout.next = regs[NM1]
+
+    return seq, out
+
+
+@block
+def weight_lane(clk, en, addr, dout, h_sel, h_we, h_addr, h_wdata, rb, chunks: list[MemSpec],
+                sel_bits: int):
+    """One lane's weight bank (int8 entries): ``dout`` is the entry at bank address ``addr``
+    ``OPERAND_LAT`` (4) edges with ``en`` later.
+
+    The bank is held by ``len(chunks)`` memories of at most ``BANK_CHUNK`` entries
+    (:func:`~lwfc_hw.plan.plan_core`); each reads with two cycles of latency (block RAM, then
+    its own output register), a third register selects the chunk of the address
+    (``addr >> log2(BANK_CHUNK)``, delayed with the read) and a fourth, ``dout``, is the
+    multiplier's operand register. ``addr`` is ``clog2(bank depth)`` bits wide.
+    """
+    n = len(chunks)
+    insts = []
+    wq = Signal(intbv(0, min=-128, max=128))
+    if n == 1:
+        q = Signal(intbv(0, min=-128, max=128))
+        m = chunks[0]
+        insts.append(named("c0", param_ram(clk, en, addr, q, h_sel, h_we, h_addr, h_wdata,
+                                           rb[m.sel], m, sel_bits)))
+
+        @always(clk.posedge)
+        def mux():
+            if en:
+                wq.next = q
+                dout.next = wq
+
+        return insts, mux
+    outs = [Signal(intbv(0, min=-128, max=128)) for _ in range(n)]
+    for j, m in enumerate(chunks):
+        insts.append(named(f"c{j}", param_ram(clk, en, addr, outs[j], h_sel, h_we, h_addr,
+                                              h_wdata, rb[m.sel], m, sel_bits)))
+    AB = len(addr)
+    LO = clog2(BANK_CHUNK)
+    CB = clog2(n)
+    assert AB - LO == CB, (AB, LO, CB)
+    cs1, cs2 = uint(CB), uint(CB)
+
+    @always(clk.posedge)
+    def mux():
+        if en:
+            cs1.next = addr[AB:LO]
+            cs2.next = cs1
+            wq.next = outs[cs2]
+            dout.next = wq
+
+    return insts, mux
+
+
+@block
 def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
             bias_spec: MemSpec | None, rq_spec: MemSpec | None, out_kind: str, sel_bits: int):
-    """Five-stage requantizer ``y = clamp((((acc + b) * M) >>> (S - 1)) + 1 >>> 1)``.
+    """Ten-stage requantizer ``y = clamp((((acc + b) * M) >>> (S - 1)) + 1 >>> 1)``.
 
     That is ``(acc' * M + 2**(S-1)) >> S`` of ``docs/arithmetic.md`` (one rounding, ties to
     +inf), clamped to uint8 (``out_kind == "u8"``, hidden output with ReLU) or int8 (``"i8"``,
     low-rank latent, no bias). ``"i32"``: the last layer, ``y = acc + b`` (logits).
 
-    Stages: sample (the bias / requant words are read meanwhile), bias add, 48-bit product,
-    variable shift, round + clamp. Input ``(iv, idx, acc)`` is sampled on an edge with ``en``;
-    ``(ov, oidx, y)`` appear five enabled edges later. ``bias[idx]`` and ``rq[idx]`` (word
-    ``S << 15 | M``) are read from host-writable memories. ``rb`` maps a memory id to its
-    readback signal.
+    Stages (``RQ_STAGES``; every one ends at a register): R1 sample (the bias / requant words
+    are read at ``idx`` meanwhile: two cycles), R2 wait for them, R3 bias add (32-bit) and
+    unpack ``M`` (15 bits) / ``S`` (6 bits), R4 the DSP operand registers, R5 two 16 x
+    15-bit partial products of ``acc' * M`` (low half unsigned, high half signed; one DSP
+    block each), R6 a second product register, R7 their 48-bit sum and ``S - 1`` split into
+    a multiple of 8 and a rest, R8 the coarse arithmetic shift, R9 the fine shift, R10 round
+    (ties to +inf) and clamp (the clamp decisions compare the shifted value with ``2*hi`` and
+    ``2*lo - 1``, so they do not wait for the rounding increment). Input ``(iv, idx, acc)``
+    is sampled on an edge with ``en``; ``(ov, oidx, y)`` appear ``RQ_STAGES`` enabled edges
+    later. ``bias[idx]`` and ``rq[idx]`` (word ``S << 15 | M``) are read from host-writable
+    memories. ``rb`` maps a memory id to its readback signal.
     """
     ib = len(idx)
-    v1, v2, v3, v4 = (Signal(bool(0)) for _ in range(4))
-    i1, i2, i3, i4 = (uint(ib) for _ in range(4))
-    a1 = acc_signal()
-    s2 = acc_signal()
-    l3, l4 = acc_signal(), acc_signal()
-    m2 = uint(15)
-    sh2, sh3 = uint(6, 1), uint(6, 1)
-    p3 = Signal(intbv(0, min=-(2 ** (PROD_BITS - 1)), max=2 ** (PROD_BITS - 1)))
-    q4 = Signal(intbv(0, min=-(2 ** (PROD_BITS - 1)), max=2 ** (PROD_BITS - 1)))
+    NV = RQ_STAGES - 1
+    NL = RQ_STAGES - 4  # logit delay registers, R4 ... R9
+    v = [Signal(bool(0)) for _ in range(NV)]
+    ii = [uint(ib) for _ in range(NV)]
+    a1, a2, s3, s4 = acc_signal(), acc_signal(), acc_signal(), acc_signal()
+    lg = [acc_signal() for _ in range(NL)]
+    m3, m4 = uint(15), uint(15)
+    # M as a signed 16-bit operand for the signed high-half product
+    m3s = Signal(intbv(0, min=-(2**15), max=2**15))
+    m4s = Signal(intbv(0, min=-(2**15), max=2**15))
+    sh3, sh4, sh5, sh6 = uint(6, 1), uint(6, 1), uint(6, 1), uint(6, 1)
+
+    def p48() -> Signal:
+        return Signal(intbv(0, min=-(2 ** (PROD_BITS - 1)), max=2 ** (PROD_BITS - 1)))
+
+    plo5, phi5, plo6, phi6, p7, r8, q9 = (p48() for _ in range(7))
+    kc7, kf7, kf8 = uint(3), uint(3), uint(3)
     bias_q = acc_signal()
     rq_q = uint(RQ_BITS)
     insts = []
@@ -71,99 +189,171 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
     has_bias = bias_spec is not None
     is_logit = out_kind == "i32"
     lo, hi = (0, 255) if out_kind == "u8" else (-128, 127)
+    HI2, LO2 = 2 * hi, 2 * lo - 1
     YB = len(y)
+    LASTV = NV - 1
+    LASTL = NL - 1
 
     @always(clk.posedge)
     def stage_ctl():
         if rst:
-            v1.next = 0
-            v2.next = 0
-            v3.next = 0
-            v4.next = 0
+            for i in range(NV):
+                v[i].next = 0
         elif en:
             # R0 -> R1: sample the input; bias / requant words are read at idx meanwhile
-            v1.next = iv
-            i1.next = idx
+            v[0].next = iv
+            ii[0].next = idx
+            for i in range(1, NV):
+                v[i].next = v[i - 1]
+                ii[i].next = ii[i - 1]
             a1.next = acc
-            v2.next = v1
-            i2.next = i1
-            v3.next = v2
-            i3.next = i2
-            v4.next = v3
-            i4.next = i3
+            # R1 -> R2: the memory words are on their way
+            a2.next = a1
 
     if has_bias:
 
         @always(clk.posedge)
         def stage_bias():
-            # R1 -> R2: add the bias
+            # R2 -> R3: add the bias
             if en:
-                s2.next = a1 + bias_q
+                s3.next = a2 + bias_q
 
     else:
 
         @always(clk.posedge)
         def stage_bias():
             if en:
-                s2.next = a1
+                s3.next = a2
 
     if is_logit:
 
         @always(clk.posedge)
         def stage_out():
-            # R2 -> R3 -> R4 -> out: the logit, delayed to the same latency
+            # R3 -> ... -> out: the logit, delayed to the same latency
             if rst:
                 ov.next = 0
             elif en:
-                l3.next = s2
-                l4.next = l3
-                ov.next = v4
-                oidx.next = i4
-                y.next = l4
+                lg[0].next = s3
+                for i in range(1, NL):
+                    lg[i].next = lg[i - 1]
+                ov.next = v[LASTV]
+                oidx.next = ii[LASTV]
+                y.next = lg[LASTL]
 
     else:
 
         @always(clk.posedge)
         def stage_out():
-            t = intbv(0, min=-(2 ** (PROD_BITS - 1)), max=2 ** (PROD_BITS - 1))
+            u = intbv(0)[YB:]
+            k = intbv(0)[6:]
             if rst:
                 ov.next = 0
             elif en:
-                # R1 -> R2: unpack M and S
-                m2.next = rq_q[15:]
-                sh2.next = rq_q[RQ_BITS:15]
-                # R2 -> R3: 48-bit product
-                p3.next = s2 * m2
-                sh3.next = sh2
-                # R3 -> R4: the variable shift, registered
-                q4.next = p3 >> (sh3 - 1)
-                # R4 -> out: round (ties to +inf), clamp
-                ov.next = v4
-                oidx.next = i4
-                t[:] = (q4 + 1) >> 1
-                if t > hi:
+                # R2 -> R3: unpack M and S
+                m3.next = rq_q[15:]
+                m3s.next = concat(False, rq_q[15:]).signed()
+                sh3.next = rq_q[RQ_BITS:15]
+                # R3 -> R4: DSP operand registers
+                s4.next = s3
+                m4.next = m3
+                m4s.next = m3s
+                sh4.next = sh3
+                # R4 -> R5 -> R6: partial products acc' * M = hi * M * 2**16 + lo * M
+                plo5.next = s4[16:] * m4
+                phi5.next = s4[32:16].signed() * m4s
+                sh5.next = sh4
+                plo6.next = plo5
+                phi6.next = phi5
+                sh6.next = sh5
+                # R6 -> R7: the 48-bit product; S - 1 = 8 * kc + kf
+                p7.next = (phi6 << 16) + plo6
+                k[:] = sh6 - 1
+                kc7.next = k[6:3]
+                kf7.next = k[3:]
+                # R7 -> R8 -> R9: the variable arithmetic shift in two steps
+                r8.next = p7 >> concat(kc7, intbv(0)[3:])
+                kf8.next = kf7
+                q9.next = r8 >> kf8
+                # R9 -> out: round (ties to +inf), clamp
+                ov.next = v[LASTV]
+                oidx.next = ii[LASTV]
+                if q9 > HI2:
                     y.next = hi
-                elif t < lo:
+                elif q9 < LO2:
                     y.next = lo
                 else:
-                    y.next = t[YB:]
+                    # in range: the low YB bits of (q9 + 1) >> 1 = (q9 >> 1) + q9[0]
+                    u[:] = q9[YB + 1 : 1] + concat(intbv(0)[YB - 1 :], q9[0])
+                    y.next = u
 
     return insts, stage_ctl, stage_bias, stage_out
 
 
 @block
-def mac_array(clk, en, l1, v2, f2, x_lanes, w_lanes, acc, P: int, Q: int, n_in: int):
-    """``P x Q`` multipliers and ``P`` accumulators.
+def adder_level(clk, en, src, dst, P: int, nin: int):
+    """One registered adder-tree level: for each of ``P`` groups of ``nin`` 32-bit words in
+    ``src`` (group ``p`` at ``p*nin ...``), ``dst`` gets ``ceil(nin/2)`` words: the pairwise
+    sums, and the odd last word passed through; on an edge with ``en``."""
+    nout = (nin + 1) // 2
+    npair = nin // 2
+    odd = nin - 2 * npair
+    last = nin - 1
 
-    Stage 1 -> 2 (edge with ``en``): ``prod[p*Q+q] = x_lanes[q] * w_lanes[p*Q+q]`` (uint8 x
-    int8, 32-bit product), except that in the last step of a row (``l1``) lanes beyond input
-    ``n_in - 1`` give 0 (their feature-memory entries are never written, so they may hold X
-    in simulation or stale data in silicon). Stage 2 -> 3 (edge with ``en`` and ``v2``):
-    ``acc[p] = (f2 ? 0 : acc[p]) + sum_q prod[p*Q+q]``. The caller keeps the flags in step.
+    if odd:
+
+        @always(clk.posedge)
+        def add():
+            if en:
+                for p in range(P):
+                    for j in range(npair):
+                        dst[p * nout + j].next = src[p * nin + 2 * j] + src[p * nin + 2 * j + 1]
+                    dst[p * nout + npair].next = src[p * nin + last]
+
+    else:
+
+        @always(clk.posedge)
+        def add():
+            if en:
+                for p in range(P):
+                    for j in range(npair):
+                        dst[p * nout + j].next = src[p * nin + 2 * j] + src[p * nin + 2 * j + 1]
+
+    return add
+
+
+@block
+def mac_array(clk, rst, en, v_in, f_in, l_in, x_lanes, w_lanes, acc, fin, P: int, Q: int,
+              n_in: int):
+    """``P x Q`` multipliers, ``P`` registered adder trees and ``P`` accumulators.
+
+    ``(v_in, f_in, l_in)`` flag the step whose operands are at the multiplier inputs (valid,
+    first step of a row, last step of a row). Every stage below advances on an edge with
+    ``en``. Products (uint8 x int8, 32-bit): ``prod[p*Q+q] = x_lanes[q] * w_lanes[p*Q+q]``,
+    except that in the last step of a row lanes beyond input ``n_in - 1`` give 0 (their
+    feature-memory entries are never written, so they may hold X in simulation or stale data
+    in silicon). A second register holds the products (the multipliers are DSP blocks at
+    fixed sites: the long route from one to its adder tree gets a cycle of its own). Then
+    ``tree_levels(Q)`` registered levels of 32-bit two-input adders reduce
+    each output's ``Q`` products to one sum, and ``acc[p] = (f ? 0 : acc[p]) + sum``. ``fin``
+    (registered with the accumulators) is high in the cycle after a row's last step has been
+    accumulated, so ``acc`` is final then: ``mac_latency(Q)`` edges after the operands.
     """
-    prod = [acc_signal() for _ in range(P * Q)]
     N = P * Q
+    LT = tree_levels(Q)
     QLAST = n_in - (-(-n_in // Q) - 1) * Q  # lanes in use in the last step, 1 ... Q
+    prod = [acc_signal() for _ in range(N)]
+    prod2 = [acc_signal() for _ in range(N)]
+    sizes = [Q]
+    while sizes[-1] > 1:
+        sizes.append((sizes[-1] + 1) // 2)
+    levels = [prod2] + [[acc_signal() for _ in range(P * n)] for n in sizes[1:]]
+    top = levels[LT]
+    # flags per stage: 0 = products, 1 = second product register, 1 + i = tree level i
+    NS = LT + 2
+    vs = [Signal(bool(0)) for _ in range(NS)]
+    fs = [Signal(bool(0)) for _ in range(NS)]
+    ls = [Signal(bool(0)) for _ in range(NS)]
+    LS = NS - 1
 
     if QLAST == Q:
 
@@ -179,25 +369,46 @@ def mac_array(clk, en, l1, v2, f2, x_lanes, w_lanes, acc, P: int, Q: int, n_in: 
         def mul():
             if en:
                 for lane in range(N):
-                    if l1 and lane % Q >= QLAST:
+                    if l_in and lane % Q >= QLAST:
                         prod[lane].next = 0
                     else:
                         prod[lane].next = x_lanes[lane % Q] * w_lanes[lane]
 
     @always(clk.posedge)
-    def accum():
-        s = intbv(0, min=ACC_MIN, max=ACC_MAX)
-        if en and v2:
-            for p in range(P):
-                s[:] = 0
-                for q in range(Q):
-                    s[:] = s + prod[p * Q + q]
-                if f2:
-                    acc[p].next = s
-                else:
-                    acc[p].next = acc[p] + s
+    def flags():
+        if rst:
+            for i in range(NS):
+                vs[i].next = 0
+            fin.next = 0
+        elif en:
+            vs[0].next = v_in
+            fs[0].next = f_in
+            ls[0].next = l_in
+            for i in range(1, NS):
+                vs[i].next = vs[i - 1]
+                fs[i].next = fs[i - 1]
+                ls[i].next = ls[i - 1]
+            fin.next = vs[LS] and ls[LS]
 
-    return mul, accum
+    @always(clk.posedge)
+    def pipe():
+        if en:
+            for lane in range(N):
+                prod2[lane].next = prod[lane]
+
+    adders = [named(f"t{i}", adder_level(clk, en, levels[i], levels[i + 1], P, sizes[i]))
+              for i in range(LT)]
+
+    @always(clk.posedge)
+    def accum():
+        if en and vs[LS]:
+            for p in range(P):
+                if fs[LS]:
+                    acc[p].next = top[p]
+                else:
+                    acc[p].next = acc[p] + top[p]
+
+    return mul, flags, pipe, adders, accum
 
 
 @block
@@ -206,9 +417,11 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
     """Dense FC layer engine (paper figure 15, widened to ``P x Q`` lanes).
 
     After ``start`` it issues ``G * K`` steps, one per cycle: step ``(g, c)`` reads inputs
-    ``c*Q ... c*Q+Q-1`` (``rd_addr = c``) and weight bank address ``g*K + c``. Stage 1: memory
-    data; stage 2: products; stage 3: accumulators. When a group's last step has accumulated,
-    the ``P`` sums move to a drain shift register that feeds the requantizer one output per
+    ``c*Q ... c*Q+Q-1`` (``rd_addr = c``) and weight bank address ``g*K + c``. The operands
+    reach the multipliers ``OPERAND_LAT`` edges later (feature memory: block-RAM read plus
+    three registers; weights: :func:`weight_lane`), then the MAC array (products, adder tree,
+    accumulators: ``mac_latency(Q)`` edges). When a group's last step has accumulated, the
+    ``P`` sums move to a drain shift register that feeds the requantizer one output per
     cycle (``K >= P`` guarantees it is empty again in time). ``done`` pulses one cycle after
     the last output ``(ov, oidx = n_out - 1, y)``.
     """
@@ -220,10 +433,14 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
     c = uint(clog2(K))
     g = uint(clog2(G))
     wa = uint(clog2(max(2, G * K)))
-    v1, f1, l1, lg1 = (Signal(bool(0)) for _ in range(4))
-    v2, f2, l2, lg2 = (Signal(bool(0)) for _ in range(4))
-    fin3, lg3 = Signal(bool(0)), Signal(bool(0))
+    s_v, s_f, s_l = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    v_op, f_op, l_op = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    fin = Signal(bool(0))
+    gd = uint(clog2(G))
     w_lanes = [Signal(intbv(0, min=-128, max=128)) for _ in range(N)]
+    xd1 = [uint(8) for _ in range(Q)]
+    xd2 = [uint(8) for _ in range(Q)]
+    xd3 = [uint(8) for _ in range(Q)]
     acc = [acc_signal() for _ in range(P)]
     dh = acc_signal()
     drest = [acc_signal() for _ in range(max(1, P - 1))]
@@ -232,19 +449,26 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
     ob = clog2(max(2, s.n_out))
     o = uint(ob)
     one = Signal(bool(1))
-    mems = {m.role + str(m.bank): m for m in plan.mems_of(e.index)}
     insts = []
     for lane in range(N):
-        m = mems[f"w{lane}"]
-        insts.append(named(f"w{lane}", param_ram(clk, one, wa, w_lanes[lane], h_sel, h_we,
-                                                 h_addr, h_wdata, rb[m.sel], m, sel_bits)))
-    insts.append(named("mac", mac_array(clk, one, l1, v2, f2, x_lanes, w_lanes, acc, P, Q, s.n_in)))
+        insts.append(named(f"w{lane}", weight_lane(clk, one, wa, w_lanes[lane], h_sel, h_we,
+                                                   h_addr, h_wdata, rb,
+                                                   plan.bank_chunks(e.index, "w", lane),
+                                                   sel_bits)))
+    mems = {m.role + str(m.bank): m for m in plan.mems_of(e.index) if m.chunk == 0}
+    DL = OPERAND_LAT
+    insts.append(named("dv", delay_line(clk, rst, one, s_v, v_op, DL)))
+    insts.append(named("df", delay_line(clk, None, one, s_f, f_op, DL)))
+    insts.append(named("dl", delay_line(clk, None, one, s_l, l_op, DL)))
+    insts.append(named("mac", mac_array(clk, rst, one, v_op, f_op, l_op, xd3, w_lanes, acc, fin,
+                                        P, Q, s.n_in)))
     insts.append(named(
         "requant",
         requant(clk, rst, one, dv, o, dh, ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
                 mems["bias0"], mems.get("rq0"), "u8" if s.hidden else "i32", sel_bits),
     ))
     last_o = s.n_out - 1
+    last_g = G - 1
     p_last = e.p_last
     PM1 = P - 1
 
@@ -274,34 +498,28 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
         rd_addr.next = c
         rd_en.next = 1
         one.next = 1
+        s_v.next = run
+        s_f.next = c == 0
+        s_l.next = c == K - 1
 
     @always(clk.posedge)
-    def flags():
-        if rst:
-            v1.next = 0
-            v2.next = 0
-            fin3.next = 0
-        else:
-            v1.next = run
-            f1.next = c == 0
-            l1.next = c == K - 1
-            lg1.next = g == G - 1
-            v2.next = v1
-            f2.next = f1
-            l2.next = l1
-            lg2.next = lg1
-            fin3.next = v2 and l2
-            lg3.next = lg2
+    def xdelay():
+        # feature-memory read data -> three registers: the inputs reach the multipliers
+        # OPERAND_LAT edges after their address, like the weights
+        for q in range(Q):
+            xd1[q].next = x_lanes[q]
+            xd2[q].next = xd1[q]
+            xd3[q].next = xd2[q]
 
     @always(clk.posedge)
     def drain():
         if rst:
             dn.next = 0
-        elif fin3:
+        elif fin:
             dh.next = acc[0]
             for p in range(PM1):
                 drest[p].next = acc[p + 1]
-            if lg3:
+            if gd == last_g:
                 dn.next = p_last
             else:
                 dn.next = P
@@ -312,8 +530,12 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
             dn.next = dn - 1
         if start:
             o.next = 0
-        elif dn != 0 and o != last_o:
-            o.next = o + 1
+            gd.next = 0
+        else:
+            if dn != 0 and o != last_o:
+                o.next = o + 1
+            if fin and gd != last_g:
+                gd.next = gd + 1
 
     @always_comb
     def drain_valid():
@@ -326,7 +548,7 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
         else:
             done.next = ov and oidx == last_o
 
-    return insts, issue, addr, flags, drain, drain_valid, finish
+    return insts, issue, addr, xdelay, drain, drain_valid, finish
 
 
 @block
@@ -336,9 +558,10 @@ def dcl(clk, rst, start, en, rd_addr, x_lanes, zv, z, zidx, accept, h_sel, h_we,
 
     Computes latent ``k = 0 ... rank-1`` as ``Ku`` steps of ``Qu`` inputs (U bank address
     ``k*Ku + c``), requantizes it to int8 with ``(Mu[k], Su[k])`` and offers it to the DIL as
-    ``(zv, z, zidx)``. The whole pipeline advances only while ``en`` is high; ``en`` drops when
-    a finished latent is waiting and the DIL does not ``accept`` it (the DIL is still using the
-    previous one), so a new result never overwrites an input in use.
+    ``(zv, z, zidx)``. The whole pipeline (operand reads, MAC array, requantizer) advances
+    only while ``en`` is high; ``en`` drops when a finished latent is waiting and the DIL does
+    not ``accept`` it (the DIL is still using the previous one), so a new result never
+    overwrites an input in use.
 
     DCL-SCM: IDLE -> COMPUTE (issuing reads) -> MULTIPLY (last products in flight) ->
     ACCUMULATE (last latent being accumulated, requantized and handed over) -> IDLE.
@@ -347,27 +570,36 @@ def dcl(clk, rst, start, en, rd_addr, x_lanes, zv, z, zidx, accept, h_sel, h_we,
     Qu, Ku, R = e.Qu, e.Ku, s.rank
     sel_bits = plan.sel_bits
     state = Signal(t_dcl.IDLE)
-    run = Signal(bool(0))
     c = uint(clog2(Ku))
     k = uint(clog2(max(2, R)))
     ua = uint(clog2(max(2, R * Ku)))
-    v1, f1, l1, lk1 = (Signal(bool(0)) for _ in range(4))
-    v2, f2, l2, lk2 = (Signal(bool(0)) for _ in range(4))
-    k1, k2, k3 = (uint(len(k)) for _ in range(3))
-    fin3 = Signal(bool(0))
+    s_v, s_f, s_l, s_last = (Signal(bool(0)) for _ in range(4))
+    v_op, f_op, l_op, lastp = (Signal(bool(0)) for _ in range(4))
+    k_fin = uint(len(k))
+    fin = Signal(bool(0))
     u_lanes = [Signal(intbv(0, min=-128, max=128)) for _ in range(Qu)]
+    xd1 = [uint(8) for _ in range(Qu)]
+    xd2 = [uint(8) for _ in range(Qu)]
+    xd3 = [uint(8) for _ in range(Qu)]
     acc = [acc_signal()]
-    mems = {m.role + str(m.bank): m for m in plan.mems_of(e.index)}
+    mems = {m.role + str(m.bank): m for m in plan.mems_of(e.index) if m.chunk == 0}
     insts = []
     for lane in range(Qu):
-        m = mems[f"u{lane}"]
-        insts.append(named(f"u{lane}", param_ram(clk, en, ua, u_lanes[lane], h_sel, h_we,
-                                                 h_addr, h_wdata, rb[m.sel], m, sel_bits)))
-    insts.append(named("umc", mac_array(clk, en, l1, v2, f2, x_lanes, u_lanes, acc, 1, Qu,
-                                        s.n_in)))
+        insts.append(named(f"u{lane}", weight_lane(clk, en, ua, u_lanes[lane], h_sel, h_we,
+                                                   h_addr, h_wdata, rb,
+                                                   plan.bank_chunks(e.index, "u", lane),
+                                                   sel_bits)))
+    DL = OPERAND_LAT
+    insts.append(named("dv", delay_line(clk, rst, en, s_v, v_op, DL)))
+    insts.append(named("df", delay_line(clk, None, en, s_f, f_op, DL)))
+    insts.append(named("dl", delay_line(clk, None, en, s_l, l_op, DL)))
+    insts.append(named("dlast", delay_line(clk, rst, en, s_last, lastp, DL + 1)))
+    insts.append(named("dk", delay_line(clk, None, en, k, k_fin, DL + mac_latency(Qu))))
+    insts.append(named("umc", mac_array(clk, rst, en, v_op, f_op, l_op, xd3, u_lanes, acc, fin,
+                                        1, Qu, s.n_in)))
     insts.append(named(
         "requant",
-        requant(clk, rst, en, fin3, k3, acc[0], zv, zidx, z, h_sel, h_we, h_addr, h_wdata, rb,
+        requant(clk, rst, en, fin, k_fin, acc[0], zv, zidx, z, h_sel, h_we, h_addr, h_wdata, rb,
                 None, mems["urq0"], "i8", sel_bits),
     ))
     last_k = R - 1
@@ -375,8 +607,19 @@ def dcl(clk, rst, start, en, rd_addr, x_lanes, zv, z, zidx, accept, h_sel, h_we,
     @always_comb
     def enable():
         en.next = not (zv and not accept)
-        run.next = state == t_dcl.COMPUTE
         rd_addr.next = c
+        s_v.next = state == t_dcl.COMPUTE
+        s_f.next = c == 0
+        s_l.next = c == Ku - 1
+        s_last.next = state == t_dcl.COMPUTE and c == Ku - 1 and k == last_k
+
+    @always(clk.posedge)
+    def xdelay():
+        if en:
+            for q in range(Qu):
+                xd1[q].next = x_lanes[q]
+                xd2[q].next = xd1[q]
+                xd3[q].next = xd2[q]
 
     @always(clk.posedge)
     def scm():
@@ -402,33 +645,13 @@ def dcl(clk, rst, start, en, rd_addr, x_lanes, zv, z, zidx, accept, h_sel, h_we,
                     c.next = c + 1
                     ua.next = ua + 1
             elif state == t_dcl.MULTIPLY:
-                if v2 and l2 and lk2:
+                if lastp:
                     state.next = t_dcl.ACCUMULATE
             else:
                 if zv and zidx == last_k:
                     state.next = t_dcl.IDLE
 
-    @always(clk.posedge)
-    def flags():
-        if rst:
-            v1.next = 0
-            v2.next = 0
-            fin3.next = 0
-        elif en:
-            v1.next = run
-            f1.next = c == 0
-            l1.next = c == Ku - 1
-            lk1.next = k == last_k
-            k1.next = k
-            v2.next = v1
-            f2.next = f1
-            l2.next = l1
-            lk2.next = lk1
-            k2.next = k1
-            fin3.next = v2 and l2
-            k3.next = k2
-
-    return insts, enable, scm, flags
+    return insts, enable, xdelay, scm
 
 
 @block
@@ -437,10 +660,11 @@ def dil(clk, rst, start, done, zv, z, accept, ov, oidx, y, h_sel, h_we, h_addr, 
     """DIL: V-matrix calculator (``Pv`` lanes) and its state control module DIL-SCM.
 
     Each latent ``z[k]`` taken from the DCL is multiplied by column ``k`` of V and added into
-    all ``n_out`` accumulators in ``Tv`` steps (V bank address ``k*Tv + j``). The accumulators
-    are ``Pv`` rings of ``Tv`` registers (lane ``p``, output ``p*Tv + j``). After the last
-    latent the rings are shifted out as one chain (outputs in order 0, 1, ...) through the
-    requantizer; ``done`` pulses one cycle after the last output.
+    all ``n_out`` accumulators in ``Tv`` steps (V bank address ``k*Tv + j``; the V entries and
+    the latent reach the multipliers ``OPERAND_LAT`` edges after the step is issued). The
+    accumulators are ``Pv`` rings of ``Tv`` registers (lane ``p``, output ``p*Tv + j``).
+    After the last latent the rings are shifted out as one chain (outputs in order 0, 1, ...)
+    through the requantizer; ``done`` pulses one cycle after the last output.
 
     DIL-SCM: IDLE; WAIT (ready for the next latent: takes it, ``accept``, as soon as the DCL
     offers one and issues its first step in the same cycle); RUN (steps 1 ... Tv-1 of the
@@ -454,22 +678,32 @@ def dil(clk, rst, start, done, zv, z, accept, ov, oidx, y, h_sel, h_we, h_addr, 
     k = uint(clog2(max(2, R)))
     va = uint(clog2(max(2, R * Tv)))
     zw = Signal(intbv(0, min=-128, max=128))
+    zw_op = Signal(intbv(0, min=-128, max=128))
     issue = Signal(bool(0))
-    v1, fk1, lt1 = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    s_fk, s_lt = Signal(bool(0)), Signal(bool(0))
+    v_op, fk_op, lt_op = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
     v2, fk2, lt2 = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    v3, fk3, lt3 = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
     v_lanes = [Signal(intbv(0, min=-128, max=128)) for _ in range(Pv)]
     prod = [acc_signal() for _ in range(Pv)]
+    prod2 = [acc_signal() for _ in range(Pv)]
     ring = [acc_signal() for _ in range(Pv * Tv)]
     dr = Signal(bool(0))
     ob = clog2(max(2, M))
     o = uint(ob)
-    mems = {m.role + str(m.bank): m for m in plan.mems_of(e.index)}
+    mems = {m.role + str(m.bank): m for m in plan.mems_of(e.index) if m.chunk == 0}
     one = Signal(bool(1))
     insts = []
     for lane in range(Pv):
-        m = mems[f"v{lane}"]
-        insts.append(named(f"v{lane}", param_ram(clk, one, va, v_lanes[lane], h_sel, h_we,
-                                                 h_addr, h_wdata, rb[m.sel], m, sel_bits)))
+        insts.append(named(f"v{lane}", weight_lane(clk, one, va, v_lanes[lane], h_sel, h_we,
+                                                   h_addr, h_wdata, rb,
+                                                   plan.bank_chunks(e.index, "v", lane),
+                                                   sel_bits)))
+    DL = OPERAND_LAT
+    insts.append(named("dv", delay_line(clk, rst, one, issue, v_op, DL)))
+    insts.append(named("dfk", delay_line(clk, None, one, s_fk, fk_op, DL)))
+    insts.append(named("dlt", delay_line(clk, None, one, s_lt, lt_op, DL)))
+    insts.append(named("dz", delay_line(clk, None, one, zw, zw_op, DL - 1)))
     TAIL = Tv - 1
     insts.append(named(
         "requant",
@@ -484,6 +718,8 @@ def dil(clk, rst, start, done, zv, z, accept, ov, oidx, y, h_sel, h_we, h_addr, 
         accept.next = state == t_dil.WAIT and zv
         issue.next = (state == t_dil.WAIT and zv) or state == t_dil.RUN
         one.next = 1
+        s_fk.next = k == 0
+        s_lt.next = j == TAIL and k == last_k
 
     @always(clk.posedge)
     def scm():
@@ -512,29 +748,31 @@ def dil(clk, rst, start, done, zv, z, accept, ov, oidx, y, h_sel, h_we, h_addr, 
 
     @always(clk.posedge)
     def mul():
+        # product, then a second product register (DSP block -> ring adder route)
         if rst:
-            v1.next = 0
             v2.next = 0
+            v3.next = 0
         else:
-            v1.next = issue
-            fk1.next = k == 0
-            lt1.next = j == TAIL and k == last_k
-            v2.next = v1
-            fk2.next = fk1
-            lt2.next = lt1
+            v2.next = v_op
+            fk2.next = fk_op
+            lt2.next = lt_op
+            v3.next = v2
+            fk3.next = fk2
+            lt3.next = lt2
         for p in range(Pv):
-            prod[p].next = zw * v_lanes[p]
+            prod[p].next = zw_op * v_lanes[p]
+            prod2[p].next = prod[p]
 
     @always(clk.posedge)
     def rings():
-        if v2:
+        if v3:
             for p in range(Pv):
                 for i in range(1, Tv):
                     ring[p * Tv + i].next = ring[p * Tv + i - 1]
-                if fk2:
-                    ring[p * Tv].next = prod[p]
+                if fk3:
+                    ring[p * Tv].next = prod2[p]
                 else:
-                    ring[p * Tv].next = ring[p * Tv + TAIL] + prod[p]
+                    ring[p * Tv].next = ring[p * Tv + TAIL] + prod2[p]
         elif dr:
             for p in range(Pv):
                 for i in range(1, Tv):
@@ -548,7 +786,7 @@ def dil(clk, rst, start, done, zv, z, accept, ov, oidx, y, h_sel, h_we, h_addr, 
     def drain():
         if rst:
             dr.next = 0
-        elif v2 and lt2:
+        elif v3 and lt3:
             dr.next = 1
             o.next = 0
         elif dr:

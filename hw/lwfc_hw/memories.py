@@ -28,10 +28,14 @@ def param_ram(clk, re, addr_a, dout_a, h_sel, h_we, h_addr, h_wdata, dout_b, spe
               sel_bits: int):
     """A parameter memory (weight bank, bias or requantization table) with two ports.
 
-    Port A (engine): ``dout_a <= mem[addr_a]`` on a clock edge with ``re`` high; ``dout_a`` is
-    ``spec.width`` bits (signed for weights and biases). Port B (host): every cycle
-    ``dout_b <= mem[h_addr]`` (32 bits, sign- or zero-extended, read before write) and, when
-    ``h_we`` and ``h_sel == spec.sel``, ``mem[h_addr] <= h_wdata[width-1:0]``.
+    Both ports read with **two** cycles of latency: the block RAM's registered read, then an
+    output register (no logic in between, so the slow block-RAM clock-to-output path ends at
+    a flip-flop placed next to it). Port A (engine): on a clock edge with ``re`` high,
+    ``ra <= mem[addr_a]`` and ``dout_a <= ra`` (``spec.width`` bits, signed for weights and
+    biases; ``addr_a`` must be at least ``spec.abits`` wide, its low ``abits`` bits are
+    used). Port B (host): every cycle ``rb <= mem[h_addr]`` (32 bits, sign- or zero-extended,
+    read before write), ``dout_b <= rb`` and, when ``h_we`` and ``h_sel == spec.sel``,
+    ``mem[h_addr] <= h_wdata[width-1:0]``.
 
     The memory carries ``(* no_rw_check *)`` (parameters are written only while the core is
     idle), so synthesis maps both ports to one true-dual-port block RAM. Converted through a
@@ -50,6 +54,8 @@ def param_ram(clk, re, addr_a, dout_a, h_sel, h_we, h_addr, h_wdata, dout_b, spe
     mask = (1 << width) - 1
     _template_names = (name, hexfile, sb)  # read by the verilog_code template below
 
+    pipe = [0, 0]  # the first read registers of port A and port B
+
     def _signed(v: int) -> int:
         return v - (1 << width) if spec.signed and v >> (width - 1) else v
 
@@ -59,10 +65,12 @@ def param_ram(clk, re, addr_a, dout_a, h_sel, h_we, h_addr, h_wdata, dout_b, spe
         old = mem[a] if a < depth else 0
         if h_we and int(h_sel) == sel and a < depth:
             mem[a] = int(h_wdata) & mask
-        dout_b.next = _signed(old) & ((1 << HOST_DATA_BITS) - 1)
+        dout_b.next = pipe[1]
+        pipe[1] = _signed(old) & ((1 << HOST_DATA_BITS) - 1)
         if re:
-            aa = int(addr_a)
-            dout_a.next = _signed(mem[aa]) if aa < depth else 0
+            aa = int(addr_a) & ((1 << abits) - 1)
+            dout_a.next = pipe[0]
+            pipe[0] = _signed(mem[aa]) if aa < depth else 0
 
     dout_a.driven = "reg"
     dout_b.driven = "reg"
@@ -90,18 +98,23 @@ initial begin
     $$readmemh("${hexfile}", ${name});
 `endif
 end
+// two-cycle reads: the block RAM's read register, then an output register
+reg [${width}-1:0] ${name}_ra;
+reg [31:0] ${name}_rb;
 always @(posedge ${clk}) begin
     if (${re}) begin
-        ${dout_a} <= ${name}[${addr_a}];
+        ${name}_ra <= ${name}[${addr_a}[${abits}-1:0]];
+        ${dout_a} <= ${name}_ra;
     end
 end
 always @(posedge ${clk}) begin
     if (${h_we} && (${h_sel} == ${sb}'d${sel})) begin
         ${name}[${h_addr}[${abits}-1:0]] <= ${h_wdata}[${width}-1:0];
     end
-    ${dout_b} <= """
+    ${name}_rb <= """
         + ext
         + """;
+    ${dout_b} <= ${name}_rb;
 end
 """
     )

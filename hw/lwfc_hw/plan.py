@@ -24,6 +24,13 @@ HOST_DATA_BITS = 32
 ACC_BITS = 32
 #: Width of a packed requantization word: ``shift << 15 | multiplier`` (6 + 15 bits).
 RQ_BITS = 21
+#: Entries of one weight-bank chunk: a weight bank (role ``w``, ``u``, ``v``; 8-bit entries)
+#: deeper than this is split into chunks of at most this depth, each its own memory with its
+#: own registered read, so that no read-data multiplexer sits between a block RAM and its
+#: first register (2048 x 9 is one ECP5 DP16KD, four iCE40 SB_RAM40_4K).
+BANK_CHUNK = 2048
+#: Cycles from a host-port address (``h_sel``, ``h_addr``) to its word on ``h_rdata``.
+READBACK_LATENCY = 3
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -78,6 +85,8 @@ class MemSpec:
         width: bits per entry (8 for weights, 32 for bias, 21 for requant words).
         signed: whether entries are two's complement.
         depth: entries.
+        base: bank address of entry 0 (weight-bank chunks: ``chunk * BANK_CHUNK``; else 0).
+        chunk: chunk number within its bank (0 for memories that are not split).
     """
 
     sel: int
@@ -88,6 +97,8 @@ class MemSpec:
     width: int
     signed: bool
     depth: int
+    base: int = 0
+    chunk: int = 0
 
     @property
     def abits(self) -> int:
@@ -225,6 +236,13 @@ class CorePlan:
     def mems_of(self, layer: int) -> list[MemSpec]:
         return [m for m in self.mems if m.layer == layer]
 
+    def bank_chunks(self, layer: int, role: str, bank: int) -> list[MemSpec]:
+        """The chunks of one weight bank (or the one memory of a bias / requant table), in
+        address order."""
+        return sorted((m for m in self.mems
+                       if m.layer == layer and m.role == role and m.bank == bank),
+                      key=lambda m: m.chunk)
+
     def mem(self, name: str) -> MemSpec:
         for m in self.mems:
             if m.name == name:
@@ -239,7 +257,7 @@ class CorePlan:
             "sel_bits": self.sel_bits,
             "addr_bits": self.haddr_bits,
             "data_bits": HOST_DATA_BITS,
-            "readback_latency": 2,
+            "readback_latency": READBACK_LATENCY,
             "layers": [
                 {
                     "index": e.index,
@@ -267,6 +285,8 @@ class CorePlan:
                     "width": m.width,
                     "signed": m.signed,
                     "depth": m.depth,
+                    "base": m.base,
+                    "chunk": m.chunk,
                     "file": m.hexfile,
                 }
                 for m in self.mems
@@ -323,6 +343,13 @@ def plan_core(
     def add(name: str, layer: int, role: str, bank: int, width: int, signed: bool, depth: int):
         mems.append(MemSpec(len(mems), name, layer, role, bank, width, signed, max(2, depth)))
 
+    def add_bank(name: str, layer: int, role: str, bank: int, depth: int) -> None:
+        """An 8-bit signed weight bank of ``depth`` entries, in chunks of ``BANK_CHUNK``."""
+        for j in range(ceil_div(max(2, depth), BANK_CHUNK)):
+            base = j * BANK_CHUNK
+            mems.append(MemSpec(len(mems), name if j == 0 else f"{name}c{j}", layer, role, bank,
+                                8, True, max(2, min(BANK_CHUNK, depth - base)), base, j))
+
     for i, s in enumerate(shapes):
         if min(s.n_in, s.n_out) < 1 or (s.kind == "lowrank" and s.rank < 1):
             raise ValueError(f"layer {s.name}: sizes must be >= 1")
@@ -331,16 +358,16 @@ def plan_core(
             P, Q = choose_dense_mapping(s.n_in, s.n_out, lanes)
             e = EnginePlan(i, s, P=P, Q=Q)
             for b in range(P * Q):
-                add(f"{pre}_w{b}", i, "w", b, 8, True, e.G * e.K)
+                add_bank(f"{pre}_w{b}", i, "w", b, e.G * e.K)
         elif s.kind == "lowrank":
             Ku = ceil_div(s.n_in, min(lanes, s.n_in))
             Tv = ceil_div(s.n_out, min(lanes, s.n_out))
             e = EnginePlan(i, s, Qu=ceil_div(s.n_in, Ku), Pv=ceil_div(s.n_out, Tv))
             for b in range(e.Qu):
-                add(f"{pre}_u{b}", i, "u", b, 8, True, s.rank * e.Ku)
+                add_bank(f"{pre}_u{b}", i, "u", b, s.rank * e.Ku)
             add(f"{pre}_urq", i, "urq", 0, RQ_BITS, False, s.rank)
             for b in range(e.Pv):
-                add(f"{pre}_v{b}", i, "v", b, 8, True, s.rank * e.Tv)
+                add_bank(f"{pre}_v{b}", i, "v", b, s.rank * e.Tv)
         else:
             raise ValueError(f"layer {s.name}: unknown kind {s.kind!r}")
         add(f"{pre}_bias", i, "bias", 0, ACC_BITS, True, s.n_out)

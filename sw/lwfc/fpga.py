@@ -58,7 +58,7 @@ class Board:
         family: ``ice40``, ``ecp5`` or ``xilinx``.
         device: part as the tools name it (``up5k``, ``LFE5U-85F``, ``xc7z020clg400-1``).
         package: package for nextpnr (empty for Vivado).
-        clock_mhz: the board clock that the core runs at.
+        clock_mhz: the clock the core runs at (the oscillator, or a PLL's output on it).
         fmax_goal_mhz: the Fmax the build should reach.
         resources: totals of the device: ``lut``, ``ff``, ``bram``, ``dsp``.
         uart: baud rate and pins of the UART bridge.

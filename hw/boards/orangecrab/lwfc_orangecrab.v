@@ -1,5 +1,5 @@
 // lwfc_orangecrab: OrangeCrab r0.2 (ECP5 LFE5U-25F) top of lwfc.
-// 48 MHz clock, no PLL. The USB port goes to the FPGA directly (no UART chip), so the UART
+// The core and the UART bridge run at 100 MHz from a PLL (lwfc_ecp5_pll) on the 48 MHz clock. The USB port goes to the FPGA directly (no UART chip), so the UART
 // is on the Feather header: gpio_0 (pin 0) is TX, gpio_1 (pin 1) is RX; connect a 3.3 V
 // USB-serial adapter. RGB LED (active low): green idle, blue image in flight, red UART error.
 // The user button drives rst_n low, which reboots into the DFU bootloader.
@@ -7,7 +7,7 @@
 `default_nettype none
 
 module lwfc_orangecrab #(
-    parameter integer CLK_HZ = 48000000,
+    parameter integer CLK_HZ = 100000000,
     parameter integer BAUD = 115200,
     parameter integer HOST_PORT = 1
 ) (
@@ -20,14 +20,22 @@ module lwfc_orangecrab #(
     output wire rgb_led0_g,
     output wire rgb_led0_b
 );
+    wire clk, locked;
+    lwfc_ecp5_pll #(.CLKI_DIV(12), .CLKFB_DIV(25), .CLKOP_DIV(6)) pll (
+        .clk_in(clk48), .clk_out(clk), .locked(locked)
+    );
+    // reset until the PLL has locked, then 8 more cycles
     reg [3:0] por = 4'd0;
-    always @(posedge clk48) if (!por[3]) por <= por + 1'b1;
+    always @(posedge clk) begin
+        if (!locked) por <= 4'd0;
+        else if (!por[3]) por <= por + 1'b1;
+    end
     wire rst = !por[3];
 
     wire busy, error;
     /* verilator lint_off PINCONNECTEMPTY */
     lwfc_uart_bridge #(.CLK_HZ(CLK_HZ), .BAUD(BAUD), .HOST_PORT(HOST_PORT)) bridge (
-        .clk(clk48), .rst(rst), .rx(gpio_1), .tx(gpio_0), .last_class(), .busy(busy),
+        .clk(clk), .rst(rst), .rx(gpio_1), .tx(gpio_0), .last_class(), .busy(busy),
         .error(error)
     );
     /* verilator lint_on PINCONNECTEMPTY */

@@ -1,5 +1,5 @@
 // lwfc_ulx3s: ULX3S (ECP5 LFE5U-85F) top of lwfc.
-// 25 MHz clock, no PLL. The UART is the FT231X USB serial port (ftdi_txd in, ftdi_rxd out).
+// The core and the UART bridge run at 100 MHz from a PLL (lwfc_ecp5_pll) on the 25 MHz clock. The UART is the FT231X USB serial port (ftdi_txd in, ftdi_rxd out).
 // led[3:0]: class of the last image; led[4]: image in flight; led[5]: UART error;
 // led[7]: heartbeat. FIRE2 resets the core. wifi_gpio0 is held high so the ESP32 leaves
 // the FPGA alone.
@@ -7,7 +7,7 @@
 `default_nettype none
 
 module lwfc_ulx3s #(
-    parameter integer CLK_HZ = 25000000,
+    parameter integer CLK_HZ = 100000000,
     parameter integer BAUD = 115200,
     parameter integer HOST_PORT = 1
 ) (
@@ -18,20 +18,28 @@ module lwfc_ulx3s #(
     output wire [7:0] led,
     output wire       wifi_gpio0
 );
+    wire clk, locked;
+    lwfc_ecp5_pll #(.CLKI_DIV(1), .CLKFB_DIV(4), .CLKOP_DIV(6)) pll (
+        .clk_in(clk_25mhz), .clk_out(clk), .locked(locked)
+    );
+    // reset until the PLL has locked, then 8 more cycles
     reg [3:0] por = 4'd0;
-    always @(posedge clk_25mhz) if (!por[3]) por <= por + 1'b1;
+    always @(posedge clk) begin
+        if (!locked) por <= 4'd0;
+        else if (!por[3]) por <= por + 1'b1;
+    end
     wire rst = !por[3] || btn_fire2;
 
-    reg [24:0] beat = 25'd0;
-    always @(posedge clk_25mhz) beat <= beat + 1'b1;
+    reg [26:0] beat = 27'd0;
+    always @(posedge clk) beat <= beat + 1'b1;
 
     wire [3:0] last_class;
     wire busy, error;
     lwfc_uart_bridge #(.CLK_HZ(CLK_HZ), .BAUD(BAUD), .HOST_PORT(HOST_PORT)) bridge (
-        .clk(clk_25mhz), .rst(rst), .rx(ftdi_txd), .tx(ftdi_rxd),
+        .clk(clk), .rst(rst), .rx(ftdi_txd), .tx(ftdi_rxd),
         .last_class(last_class), .busy(busy), .error(error)
     );
-    assign led = {beat[24], 1'b0, error, busy, last_class};
+    assign led = {beat[26], 1'b0, error, busy, last_class};
     assign wifi_gpio0 = 1'b1;
 endmodule
 

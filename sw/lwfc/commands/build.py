@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
           f"lanes {summary['lanes']}")
     if "fmax_mhz" in summary and summary["fmax_mhz"] is not None:
         verdict = "meets" if summary["fmax_mhz"] >= summary["fmax_goal_mhz"] else "below"
-        print(f"fmax       {summary['fmax_mhz']:.1f} MHz (board clock {summary['clock_mhz']} MHz, "
+        print(f"fmax       {summary['fmax_mhz']:.1f} MHz (core clock {summary['clock_mhz']} MHz, "
               f"goal {summary['fmax_goal_mhz']} MHz: {verdict})")
         for kind, use in summary["utilization"].items():
             pct = 100.0 * use["used"] / use["available"] if use["available"] else 0.0
