@@ -5,7 +5,7 @@
 // against the golden expectations of lwfc_expect.txt), one 'C' request (class only), a
 // host-port write / readback / restore with 'W' and 'R', and the '?' reply to an unknown
 // request. Exits non-zero ($fatal) on any difference.
-// Plusargs: +N=<images> (default 2), +IMAGES=<file>, +EXPECT=<file> as in tb_lwfc_mnist.
+// Plusargs: +N=<images> (default 2), +IMAGES=<file>, +EXPECT=<file> as in hw/tb/tb_lwfc.v.
 `timescale 1ns/1ps
 `default_nettype none
 `include "lwfc_core_defs.vh"

@@ -1,18 +1,28 @@
-// tb_lwfc: streams images through lwfc_core and logs every result.
+// tb_lwfc: the testbench of lwfc_core, used by `lwfc sim` (lwfc_hw.sim) and by the FuseSoC
+// targets sim / sim_verilator. Streams images back to back, logs every result and, given the
+// golden model's expectations, checks the class and all logits of every image.
 //
-// Include path must hold the generated lwfc_core_defs.vh. Plusargs:
-//   +IMAGES=<file>   beats, one hex word of LWFC_IN_BITS per line (N * LWFC_BEATS_PER_IMAGE lines)
-//   +N=<count>       images to stream
-//   +OUT=<file>      log: "I <image> <cycle>" when an image's first beat is accepted,
+// Include path must hold the generated lwfc_core_defs.vh. Plusargs (FuseSoC parameters of the
+// same names for N, VERBOSE, TIMEOUT):
+//   +IMAGES=<file>   beats, one hex word of LWFC_IN_BITS per line (N * LWFC_BEATS_PER_IMAGE
+//                    lines; default lwfc_images.hex, as the FuseSoC generator writes it)
+//   +N=<count>       images to stream (default 20)
+//   +EXPECT=<file>   optional: "label class logit0 ... logitC-1" per image (the generator's
+//                    lwfc_expect.txt); every result is compared with it, the accuracy,
+//                    mismatches and cycles per image are printed, and any mismatch fails
+//   +VERBOSE=<0|1>   with +EXPECT: print every image's class and label
+//   +OUT=<file>      optional log: "I <image> <cycle>" when an image's first beat is accepted,
 //                    "O <image> <cycle> <class> <logit 0> ..." when its first result beat is
 //   +WEIGHTS=<file>  optional host writes "sel addr data expect" (hex) before streaming; every
 //                    write is read back and compared with "expect" (32-bit readback value)
 //   +STALL=<pct>     optional: drop in_valid / out_ready at random in pct % of cycles
 //   +SEED=<n>        seed of those random stalls
-//   +MAXCYCLES=<n>   watchdog (default 200000000)
+//   +TIMEOUT=<n>     watchdog: cycles without a new result (default 2000000)
+//   +MAXCYCLES=<n>   watchdog: cycles in all (default 2000000000)
 //   +VCD=<file>      dump waveforms
-// Fails ($fatal, exit status 1) on an X/Z in any handshake or result bit, on a readback
-// mismatch, on a malformed input file, on a wrong idle flag and on the watchdog.
+// Fails ($fatal, exit status 1) on an X/Z in any handshake or result bit (4-state simulators),
+// on a readback mismatch, on a malformed input or expectation file, on a wrong idle flag, on a
+// mismatch with the expectations and on either watchdog.
 `timescale 1ns/10ps
 `include "lwfc_core_defs.vh"
 
@@ -43,12 +53,20 @@ module tb_lwfc;
         .idle(idle)
     );
 
-    reg [1023:0] images_file, out_file, weights_file, vcd_file;
-    integer n_images = 0;
+    reg [1023:0] images_file, out_file, weights_file, vcd_file, expect_file;
+    integer n_images = 20;
     integer stall = 0;
     integer seed = 1;
-    integer max_cycles = 200000000;
-    integer fd_in, fd_out, fd_w, rc;
+    integer verbose = 0;
+    integer timeout = 2000000;
+    integer max_cycles = 2000000000;
+    integer fd_in, fd_w, rc;
+    integer fd_out = 0;
+    integer fd_exp = 0;
+    integer last_progress = 0;
+    integer mismatches = 0, correct = 0, golden_correct = 0;
+    integer t_in0 = 0, t_out0 = 0, t_out_last = 0;
+    integer exp_label, exp_class, exp_logit, bad;
     integer cyc = 0;
     integer beat = 0;
     integer img_in = 0;
@@ -114,28 +132,40 @@ module tb_lwfc;
     endtask
 
     initial begin
-        if (!$value$plusargs("IMAGES=%s", images_file)) begin
-            $display("FAIL: +IMAGES=<file> missing");
-            $fatal(1);
-        end
-        if (!$value$plusargs("OUT=%s", out_file)) out_file = "tb_results.txt";
+        if (!$value$plusargs("IMAGES=%s", images_file)) images_file = "lwfc_images.hex";
         r = $value$plusargs("N=%d", n_images);
         r = $value$plusargs("STALL=%d", stall);
         r = $value$plusargs("SEED=%d", seed);
+        r = $value$plusargs("VERBOSE=%d", verbose);
+        r = $value$plusargs("TIMEOUT=%d", timeout);
         r = $value$plusargs("MAXCYCLES=%d", max_cycles);
+        if (n_images < 0) begin
+            $display("FAIL: +N must be >= 0");
+            $fatal(1);
+        end
         if ($value$plusargs("VCD=%s", vcd_file)) begin
             $dumpfile(vcd_file);
             $dumpvars(0, tb_lwfc);
         end
         fd_in = $fopen(images_file, "r");
         if (fd_in == 0) begin
-            $display("FAIL: cannot open image file %0s", images_file);
+            $display("FAIL: cannot open image file %0s (FuseSoC: run the generator with vectors > 0)",
+                     images_file);
             $fatal(1);
         end
-        fd_out = $fopen(out_file, "w");
-        if (fd_out == 0) begin
-            $display("FAIL: cannot open output file %0s", out_file);
-            $fatal(1);
+        if ($value$plusargs("OUT=%s", out_file)) begin
+            fd_out = $fopen(out_file, "w");
+            if (fd_out == 0) begin
+                $display("FAIL: cannot open output file %0s", out_file);
+                $fatal(1);
+            end
+        end
+        if ($value$plusargs("EXPECT=%s", expect_file)) begin
+            fd_exp = $fopen(expect_file, "r");
+            if (fd_exp == 0) begin
+                $display("FAIL: cannot open expectation file %0s", expect_file);
+                $fatal(1);
+            end
         end
         r = $urandom(seed);
         repeat (5) @(posedge clk);
@@ -161,13 +191,16 @@ module tb_lwfc;
         end
         in_data = next_word;
         streaming = 1'b1;
+        $display("lwfc-sim: streaming %0d images (%0d pixels, %0d per beat, %0d classes)",
+                 n_images, `LWFC_N_IN, `LWFC_PIX_PER_BEAT, `LWFC_CLASSES);
     end
 
     // ---- input driver: in_valid / in_data change only after a rising edge
     always @(posedge clk) begin
         if (streaming) begin
             if (in_valid === 1'b1 && in_ready === 1'b1) begin
-                if (beat == 0) $fwrite(fd_out, "I %0d %0d\n", img_in, cyc);
+                if (beat == 0 && img_in == 0) t_in0 = cyc;
+                if (beat == 0 && fd_out != 0) $fwrite(fd_out, "I %0d %0d\n", img_in, cyc);
                 if (beat == `LWFC_BEATS_PER_IMAGE - 1) begin
                     beat = 0;
                     img_in = img_in + 1;
@@ -177,7 +210,8 @@ module tb_lwfc;
                 if (img_in < n_images) begin
                     have_beat = fetch_beat(0);
                     if (have_beat == 0) begin
-                        $display("FAIL: image file %0s ended at image %0d", images_file, img_in);
+                        $display("FAIL: image file %0s ended at image %0d of +N=%0d",
+                                 images_file, img_in, n_images);
                         $fatal(1);
                     end
                     in_data <= next_word;
@@ -198,8 +232,9 @@ module tb_lwfc;
                 $display("FAIL: idle is %b after the last result", idle);
                 $fatal(1);
             end
-            $fclose(fd_out);
+            if (fd_out != 0) $fclose(fd_out);
             $display("DONE %0d images, %0d cycles", img_out, cyc);
+            if (fd_exp != 0) report_and_check;
             $finish;
         end
         if (out_valid === 1'b1 && idle !== 1'b0) begin
@@ -226,6 +261,8 @@ module tb_lwfc;
             if (obeat == 0) begin
                 t_first = cyc;
                 cls = out_data;
+                if (img_out == 0) t_out0 = cyc;
+                t_out_last = cyc;
             end else if (obeat <= `LWFC_CLASSES) begin
                 logits[obeat - 1] = out_data;
             end
@@ -234,9 +271,13 @@ module tb_lwfc;
                     $display("FAIL: image %0d had %0d result beats", img_out, obeat + 1);
                     $fatal(1);
                 end
-                $fwrite(fd_out, "O %0d %0d %0d", img_out, t_first, cls);
-                for (k = 0; k < `LWFC_CLASSES; k = k + 1) $fwrite(fd_out, " %0d", logits[k]);
-                $fwrite(fd_out, "\n");
+                if (fd_out != 0) begin
+                    $fwrite(fd_out, "O %0d %0d %0d", img_out, t_first, cls);
+                    for (k = 0; k < `LWFC_CLASSES; k = k + 1) $fwrite(fd_out, " %0d", logits[k]);
+                    $fwrite(fd_out, "\n");
+                end
+                if (fd_exp != 0) check_result;
+                last_progress = cyc;
                 obeat = 0;
                 img_out = img_out + 1;
                 if (img_out == n_images) finishing = 1'b1;
@@ -248,5 +289,58 @@ module tb_lwfc;
             $display("FAIL: watchdog: %0d cycles, %0d of %0d results", cyc, img_out, n_images);
             $fatal(1);
         end
+        if (streaming && !finishing && cyc - last_progress > timeout) begin
+            $display("FAIL: watchdog: no result for %0d cycles (%0d of %0d images done)",
+                     timeout, img_out, n_images);
+            $fatal(1);
+        end
     end
+
+    // ---- with +EXPECT: compare the result of image img_out with its expectation line
+    task check_result;
+        begin
+            rc = $fscanf(fd_exp, "%d %d", exp_label, exp_class);
+            if (rc != 2) begin
+                $display("FAIL: %0s has no line for image %0d", expect_file, img_out);
+                $fatal(1);
+            end
+            bad = (cls != exp_class);
+            for (k = 0; k < `LWFC_CLASSES; k = k + 1) begin
+                rc = $fscanf(fd_exp, "%d", exp_logit);
+                if (rc != 1) begin
+                    $display("FAIL: %0s: short line for image %0d", expect_file, img_out);
+                    $fatal(1);
+                end
+                if (logits[k] != exp_logit) bad = 1;
+            end
+            if (bad) begin
+                mismatches = mismatches + 1;
+                if (mismatches <= 10)
+                    $display("MISMATCH image %0d: class %0d, golden %0d", img_out, cls, exp_class);
+            end
+            if (cls == exp_label) correct = correct + 1;
+            if (exp_class == exp_label) golden_correct = golden_correct + 1;
+            if (verbose != 0)
+                $display("image %0d: class %0d label %0d at cycle %0d", img_out, cls, exp_label,
+                         cyc);
+        end
+    endtask
+
+    // ---- with +EXPECT: the summary; any mismatch fails the run
+    task report_and_check;
+        integer per_image;
+        begin
+            per_image = (n_images > 1) ? (t_out_last - t_out0) / (n_images - 1) : (t_out0 - t_in0);
+            $display("lwfc-sim: images %0d, accuracy %0d/%0d (golden %0d/%0d), mismatches %0d",
+                     n_images, correct, n_images, golden_correct, n_images, mismatches);
+            $display("lwfc-sim: cycles/image %0d (streaming), latency %0d cycles, total %0d cycles",
+                     per_image, t_out0 - t_in0, cyc);
+            if (mismatches != 0) begin
+                $display("FAIL: %0d of %0d images differ from the golden model", mismatches,
+                         n_images);
+                $fatal(1);
+            end
+            $display("PASS");
+        end
+    endtask
 endmodule
