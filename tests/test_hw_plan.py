@@ -115,3 +115,21 @@ def test_streaming_interval_is_the_slowest_stage() -> None:
     gaps = np.diff(sched.t_out)
     assert (gaps[3:] == max(service_cycles(e) for e in plan.engines) + 2).all()
     assert sched.latency == report(plan).latency
+
+
+def test_spram_weight_banks_and_shared_port() -> None:
+    """``spram_min_depth`` marks the large weight banks (never bias / requant tables) as
+    single-port memories; it needs ``shared_port``; the memory map says both."""
+    plan = plan_core(MNIST_DENSE, 1, spram_min_depth=4096, shared_port=True)
+    assert [m.name for m in plan.spram_mems] == ["l0_w0", "l1_w0"]
+    assert plan.shared_port and not plan_core(MNIST_DENSE, 1).shared_port
+    mm = plan.memory_map()
+    assert mm["shared_port"] is True
+    assert [m["name"] for m in mm["memories"] if m["spram"]] == ["l0_w0", "l1_w0"]
+    lowrank = plan_core(MNIST_LOWRANK, 1, spram_min_depth=4096, shared_port=True)
+    assert [m.name for m in lowrank.spram_mems] == ["l0_u0", "l1_w0"]
+    assert not plan_core(MNIST_DENSE, 1, shared_port=True).spram_mems
+    with pytest.raises(ValueError, match="shared_port"):
+        plan_core(MNIST_DENSE, 1, spram_min_depth=4096)
+    with pytest.raises(ValueError, match="spram_min_depth"):
+        plan_core(MNIST_DENSE, 1, spram_min_depth=-1, shared_port=True)

@@ -9,7 +9,7 @@ narrower than its destination.
 
 from __future__ import annotations
 
-from myhdl import Signal, always, always_comb, block, enum, intbv
+from myhdl import Signal, always, always_comb, block, concat, enum, intbv
 
 from .memories import named, param_ram
 from .plan import ACC_BITS, RQ_BITS, CorePlan, EnginePlan, MemSpec, clog2
@@ -36,7 +36,8 @@ def uint(bits: int, val: int = 0) -> Signal:
 
 @block
 def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
-            bias_spec: MemSpec | None, rq_spec: MemSpec | None, out_kind: str, sel_bits: int):
+            bias_spec: MemSpec | None, rq_spec: MemSpec | None, out_kind: str, sel_bits: int,
+            hown=None):
     """Five-stage requantizer ``y = clamp((((acc + b) * M) >>> (S - 1)) + 1 >>> 1)``.
 
     That is ``(acc' * M + 2**(S-1)) >> S`` of ``docs/arithmetic.md`` (one rounding, ties to
@@ -47,7 +48,8 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
     variable shift, round + clamp. Input ``(iv, idx, acc)`` is sampled on an edge with ``en``;
     ``(ov, oidx, y)`` appear five enabled edges later. ``bias[idx]`` and ``rq[idx]`` (word
     ``S << 15 | M``) are read from host-writable memories. ``rb`` maps a memory id to its
-    readback signal.
+    readback signal; ``hown`` (shared-port plans: the core's ``idle``) goes to every
+    :func:`~lwfc_hw.memories.param_ram` of the engine, here and in the engines below.
     """
     ib = len(idx)
     v1, v2, v3, v4 = (Signal(bool(0)) for _ in range(4))
@@ -56,7 +58,8 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
     s2 = acc_signal()
     l3, l4 = acc_signal(), acc_signal()
     m2 = uint(15)
-    sh2, sh3 = uint(6, 1), uint(6, 1)
+    sh2 = uint(6, 1)  # the shift S (SHIFT_MIN = 1 ... SHIFT_MAX = 40)
+    sh3 = uint(6)  # S - 1, computed a stage early: no subtractor before the 48-bit shifter
     p3 = Signal(intbv(0, min=-(2 ** (PROD_BITS - 1)), max=2 ** (PROD_BITS - 1)))
     q4 = Signal(intbv(0, min=-(2 ** (PROD_BITS - 1)), max=2 ** (PROD_BITS - 1)))
     bias_q = acc_signal()
@@ -64,14 +67,14 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
     insts = []
     if bias_spec is not None:
         insts.append(named("bias", param_ram(clk, en, idx, bias_q, h_sel, h_we, h_addr, h_wdata,
-                                             rb[bias_spec.sel], bias_spec, sel_bits)))
+                                             rb[bias_spec.sel], bias_spec, sel_bits, hown)))
     if rq_spec is not None:
         insts.append(named("rq", param_ram(clk, en, idx, rq_q, h_sel, h_we, h_addr, h_wdata,
-                                           rb[rq_spec.sel], rq_spec, sel_bits)))
+                                           rb[rq_spec.sel], rq_spec, sel_bits, hown)))
     has_bias = bias_spec is not None
     is_logit = out_kind == "i32"
     lo, hi = (0, 255) if out_kind == "u8" else (-128, 127)
-    YB = len(y)
+    assert is_logit or len(y) == 8, "u8 / i8 outputs are 8 bits wide"
 
     @always(clk.posedge)
     def stage_ctl():
@@ -123,9 +126,17 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
 
     else:
 
+        # Round and clamp without a 48-bit adder or comparator (long carry chains on iCE40):
+        # with t = (q4 + 1) >> 1 = (q4 >> 1) + q4[0] and K = 8 (u8) or 7 (i8), t's low K bits
+        # are those of the (K+1)-bit sum q4[K:1] + q4[0], whose carry c says q4[K:0] is all
+        # ones, and t >> K = H + c with H = q4 >> (K+1) (signed). u8: t in [0, 255] iff
+        # H + c == 0; i8: t in [-128, 127] iff H + c is 0 or -1. Otherwise H's sign gives
+        # the saturation side.
+        K = 8 if out_kind == "u8" else 7
+        SGN = PROD_BITS - 1
+
         @always(clk.posedge)
         def stage_out():
-            t = intbv(0, min=-(2 ** (PROD_BITS - 1)), max=2 ** (PROD_BITS - 1))
             if rst:
                 ov.next = 0
             elif en:
@@ -134,19 +145,69 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
                 sh2.next = rq_q[RQ_BITS:15]
                 # R2 -> R3: 48-bit product
                 p3.next = s2 * m2
-                sh3.next = sh2
+                sh3.next = sh2 - 1
                 # R3 -> R4: the variable shift, registered
-                q4.next = p3 >> (sh3 - 1)
-                # R4 -> out: round (ties to +inf), clamp
+                q4.next = p3 >> sh3
+                # R4 -> out: round (ties to +inf), clamp (stage_clamp)
                 ov.next = v4
                 oidx.next = i4
-                t[:] = (q4 + 1) >> 1
-                if t > hi:
-                    y.next = hi
-                elif t < lo:
-                    y.next = lo
-                else:
-                    y.next = t[YB:]
+
+        if out_kind == "u8":
+
+            @always(clk.posedge)
+            def stage_clamp():
+                low = intbv(0)[K + 1 :]
+                c = bool(0)
+                s0 = bool(0)
+                if en and not rst:
+                    # (q4 + 1) >> 1 = (q4 >> 1) + q4[0]: low K bits, carry out of them
+                    if q4[0]:
+                        low[:] = q4[K + 1 : 1] + 1
+                    else:
+                        low[K:] = q4[K + 1 : 1]
+                        low[K] = 0
+                    c = bool(low[K])
+                    # s0: t >> K == 0
+                    s0 = (q4[PROD_BITS : K + 1] == 0 and not c) or (
+                        q4[PROD_BITS : K + 1].signed() == -1 and c)
+                    # the in-range value comes last so that an X in simulation reaches y
+                    if not s0 and not q4[SGN]:
+                        y.next = hi
+                    elif not s0 and q4[SGN]:
+                        y.next = lo
+                    else:
+                        y.next = low[K:]
+
+        else:
+
+            @always(clk.posedge)
+            def stage_clamp():
+                low = intbv(0)[K + 1 :]
+                c = bool(0)
+                s0 = bool(0)
+                s1 = bool(0)
+                if en and not rst:
+                    if q4[0]:
+                        low[:] = q4[K + 1 : 1] + 1
+                    else:
+                        low[K:] = q4[K + 1 : 1]
+                        low[K] = 0
+                    c = bool(low[K])
+                    # s0: t >> K == 0; s1: t >> K == -1
+                    s0 = (q4[PROD_BITS : K + 1] == 0 and not c) or (
+                        q4[PROD_BITS : K + 1].signed() == -1 and c)
+                    s1 = (q4[PROD_BITS : K + 1].signed() == -1 and not c) or (
+                        q4[PROD_BITS : K + 1].signed() == -2 and c)
+                    if not s0 and not s1 and not q4[SGN]:
+                        y.next = hi
+                    elif not s0 and not s1 and q4[SGN]:
+                        y.next = lo
+                    elif s1:
+                        y.next = low[K:] + lo
+                    else:
+                        y.next = concat(False, low[K:])
+
+        return insts, stage_ctl, stage_bias, stage_out, stage_clamp
 
     return insts, stage_ctl, stage_bias, stage_out
 
@@ -202,7 +263,7 @@ def mac_array(clk, en, l1, v2, f2, x_lanes, w_lanes, acc, P: int, Q: int, n_in: 
 
 @block
 def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_sel, h_we, h_addr,
-                 h_wdata, rb, e: EnginePlan, plan: CorePlan):
+                 h_wdata, rb, e: EnginePlan, plan: CorePlan, hown=None):
     """Dense FC layer engine (paper figure 15, widened to ``P x Q`` lanes).
 
     After ``start`` it issues ``G * K`` steps, one per cycle: step ``(g, c)`` reads inputs
@@ -237,12 +298,12 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
     for lane in range(N):
         m = mems[f"w{lane}"]
         insts.append(named(f"w{lane}", param_ram(clk, one, wa, w_lanes[lane], h_sel, h_we,
-                                                 h_addr, h_wdata, rb[m.sel], m, sel_bits)))
+                                                 h_addr, h_wdata, rb[m.sel], m, sel_bits, hown)))
     insts.append(named("mac", mac_array(clk, one, l1, v2, f2, x_lanes, w_lanes, acc, P, Q, s.n_in)))
     insts.append(named(
         "requant",
         requant(clk, rst, one, dv, o, dh, ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
-                mems["bias0"], mems.get("rq0"), "u8" if s.hidden else "i32", sel_bits),
+                mems["bias0"], mems.get("rq0"), "u8" if s.hidden else "i32", sel_bits, hown),
     ))
     last_o = s.n_out - 1
     p_last = e.p_last
@@ -331,7 +392,7 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
 
 @block
 def dcl(clk, rst, start, en, rd_addr, x_lanes, zv, z, zidx, accept, h_sel, h_we, h_addr,
-        h_wdata, rb, e: EnginePlan, plan: CorePlan):
+        h_wdata, rb, e: EnginePlan, plan: CorePlan, hown=None):
     """DCL: U-matrix calculator (``Qu`` lanes) and its state control module DCL-SCM.
 
     Computes latent ``k = 0 ... rank-1`` as ``Ku`` steps of ``Qu`` inputs (U bank address
@@ -362,13 +423,13 @@ def dcl(clk, rst, start, en, rd_addr, x_lanes, zv, z, zidx, accept, h_sel, h_we,
     for lane in range(Qu):
         m = mems[f"u{lane}"]
         insts.append(named(f"u{lane}", param_ram(clk, en, ua, u_lanes[lane], h_sel, h_we,
-                                                 h_addr, h_wdata, rb[m.sel], m, sel_bits)))
+                                                 h_addr, h_wdata, rb[m.sel], m, sel_bits, hown)))
     insts.append(named("umc", mac_array(clk, en, l1, v2, f2, x_lanes, u_lanes, acc, 1, Qu,
                                         s.n_in)))
     insts.append(named(
         "requant",
         requant(clk, rst, en, fin3, k3, acc[0], zv, zidx, z, h_sel, h_we, h_addr, h_wdata, rb,
-                None, mems["urq0"], "i8", sel_bits),
+                None, mems["urq0"], "i8", sel_bits, hown),
     ))
     last_k = R - 1
 
@@ -433,7 +494,7 @@ def dcl(clk, rst, start, en, rd_addr, x_lanes, zv, z, zidx, accept, h_sel, h_we,
 
 @block
 def dil(clk, rst, start, done, zv, z, accept, ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
-        e: EnginePlan, plan: CorePlan):
+        e: EnginePlan, plan: CorePlan, hown=None):
     """DIL: V-matrix calculator (``Pv`` lanes) and its state control module DIL-SCM.
 
     Each latent ``z[k]`` taken from the DCL is multiplied by column ``k`` of V and added into
@@ -469,12 +530,12 @@ def dil(clk, rst, start, done, zv, z, accept, ov, oidx, y, h_sel, h_we, h_addr, 
     for lane in range(Pv):
         m = mems[f"v{lane}"]
         insts.append(named(f"v{lane}", param_ram(clk, one, va, v_lanes[lane], h_sel, h_we,
-                                                 h_addr, h_wdata, rb[m.sel], m, sel_bits)))
+                                                 h_addr, h_wdata, rb[m.sel], m, sel_bits, hown)))
     TAIL = Tv - 1
     insts.append(named(
         "requant",
         requant(clk, rst, one, dr, o, ring[TAIL], ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
-                mems["bias0"], mems.get("rq0"), "u8" if s.hidden else "i32", sel_bits),
+                mems["bias0"], mems.get("rq0"), "u8" if s.hidden else "i32", sel_bits, hown),
     ))
     last_k = R - 1
     last_o = M - 1

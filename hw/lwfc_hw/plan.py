@@ -78,6 +78,9 @@ class MemSpec:
         width: bits per entry (8 for weights, 32 for bias, 21 for requant words).
         signed: whether entries are two's complement.
         depth: entries.
+        spram: single-port memory with no initial contents (an iCE40 SB_SPRAM256KA, 16K x
+            16 bits): one address for the engine's reads and the host's writes and readback,
+            loaded through the host port at run time (see :func:`plan_core`).
     """
 
     sel: int
@@ -88,6 +91,7 @@ class MemSpec:
     width: int
     signed: bool
     depth: int
+    spram: bool = False
 
     @property
     def abits(self) -> int:
@@ -185,7 +189,14 @@ class FmemPlan:
 
 @dataclass(frozen=True)
 class CorePlan:
-    """The complete elaboration plan of one accelerator instance."""
+    """The complete elaboration plan of one accelerator instance.
+
+    ``shared_port``: every parameter memory has a single read port, addressed by the engine
+    while images are in flight and by the host port (``h_addr``) while the core is idle, so
+    host readback is valid only while ``idle`` is high. Then a memory with an engine read
+    port, a host write port and host readback is one iCE40 SB_RAM40_4K (one read, one write
+    port) instead of two. Memories with ``MemSpec.spram`` always work this way.
+    """
 
     lanes: int
     pixels_per_beat: int
@@ -193,6 +204,12 @@ class CorePlan:
     fmems: tuple[FmemPlan, ...]
     mems: tuple[MemSpec, ...]
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    shared_port: bool = False
+
+    @property
+    def spram_mems(self) -> list[MemSpec]:
+        """The single-port memories without initial contents (loaded through the host port)."""
+        return [m for m in self.mems if m.spram]
 
     @property
     def n_in(self) -> int:
@@ -240,6 +257,7 @@ class CorePlan:
             "addr_bits": self.haddr_bits,
             "data_bits": HOST_DATA_BITS,
             "readback_latency": 2,
+            "shared_port": self.shared_port,
             "layers": [
                 {
                     "index": e.index,
@@ -268,6 +286,7 @@ class CorePlan:
                     "signed": m.signed,
                     "depth": m.depth,
                     "file": m.hexfile,
+                    "spram": m.spram,
                 }
                 for m in self.mems
             ],
@@ -300,13 +319,23 @@ def choose_dense_mapping(n_in: int, n_out: int, lanes: int) -> tuple[int, int]:
 
 
 def plan_core(
-    shapes: list[LayerShape], lanes: int, pixels_per_beat: int = DEFAULT_PIXELS_PER_BEAT
+    shapes: list[LayerShape],
+    lanes: int,
+    pixels_per_beat: int = DEFAULT_PIXELS_PER_BEAT,
+    *,
+    spram_min_depth: int = 0,
+    shared_port: bool = False,
 ) -> CorePlan:
     """Build the plan for ``shapes`` (input layer first) with ``lanes`` MACs per engine.
 
+    ``spram_min_depth``: weight banks (roles ``w``, ``u``, ``v``) of at least this many
+    entries become single-port memories without initial contents (``MemSpec.spram``: iCE40
+    SPRAM, loaded at run time through the host port); 0 (default) keeps every memory in block
+    RAM. ``shared_port``: see :class:`CorePlan` (required with ``spram_min_depth``).
+
     Raises:
-        ValueError: for an empty network, a non-positive size or lane count, or layers whose
-            sizes do not chain.
+        ValueError: for an empty network, a non-positive size or lane count, layers whose
+            sizes do not chain, or SPRAM memories without ``shared_port``.
     """
     if not shapes:
         raise ValueError("a network needs at least one layer")
@@ -314,6 +343,10 @@ def plan_core(
         raise ValueError(f"lanes must be >= 1, got {lanes}")
     if pixels_per_beat < 1:
         raise ValueError(f"pixels_per_beat must be >= 1, got {pixels_per_beat}")
+    if spram_min_depth < 0:
+        raise ValueError(f"spram_min_depth must be >= 0, got {spram_min_depth}")
+    if spram_min_depth and not shared_port:
+        raise ValueError("single-port (SPRAM) weight memories need shared_port=True")
     for a, b in itertools.pairwise(shapes):
         if a.n_out != b.n_in:
             raise ValueError(f"layer {b.name} has {b.n_in} inputs but {a.name} gives {a.n_out}")
@@ -321,7 +354,9 @@ def plan_core(
     mems: list[MemSpec] = []
 
     def add(name: str, layer: int, role: str, bank: int, width: int, signed: bool, depth: int):
-        mems.append(MemSpec(len(mems), name, layer, role, bank, width, signed, max(2, depth)))
+        depth = max(2, depth)
+        spram = role in ("w", "u", "v") and 0 < spram_min_depth <= depth
+        mems.append(MemSpec(len(mems), name, layer, role, bank, width, signed, depth, spram))
 
     for i, s in enumerate(shapes):
         if min(s.n_in, s.n_out) < 1 or (s.kind == "lowrank" and s.rank < 1):
@@ -356,7 +391,8 @@ def plan_core(
         )
         for i, e in enumerate(engines)
     ]
-    return CorePlan(lanes, pixels_per_beat, tuple(engines), tuple(fmems), tuple(mems))
+    return CorePlan(lanes, pixels_per_beat, tuple(engines), tuple(fmems), tuple(mems),
+                    shared_port=shared_port)
 
 
 def shapes_from_bundle(bundle: Any) -> list[LayerShape]:
@@ -379,10 +415,16 @@ def shapes_from_bundle(bundle: Any) -> list[LayerShape]:
 
 
 def plan_for_bundle(
-    bundle: Any, lanes: int, pixels_per_beat: int = DEFAULT_PIXELS_PER_BEAT
+    bundle: Any,
+    lanes: int,
+    pixels_per_beat: int = DEFAULT_PIXELS_PER_BEAT,
+    *,
+    spram_min_depth: int = 0,
+    shared_port: bool = False,
 ) -> CorePlan:
     """:func:`plan_core` for the layers of ``bundle``."""
-    return plan_core(shapes_from_bundle(bundle), lanes, pixels_per_beat)
+    return plan_core(shapes_from_bundle(bundle), lanes, pixels_per_beat,
+                     spram_min_depth=spram_min_depth, shared_port=shared_port)
 
 
 def _write_width(beat: int, q: int) -> int:
