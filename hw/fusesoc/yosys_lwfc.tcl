@@ -6,9 +6,10 @@
 #    the engine never reads an address that is being written. Without it Yosys keeps Verilog's
 #    read-during-write result and duplicates each memory that has an engine read port and a
 #    host read/write port (twice the DP16KD on ECP5);
-#  * on iCE40 (8 SB_MAC16 on the UP5K) the small lane multipliers (9 x 8 bits) become logic
-#    (Booth-encoded) so that the DSPs go to the 32 x 16 bit requantizer products, which cost
-#    far more in LUTs; needs Yosys >= 0.33 (the booth pass);
+#  * on iCE40 (8 SB_MAC16 on the UP5K), when the generator says the DSPs cannot hold every
+#    multiplier (::lwfc_booth in lwfc_params.tcl, default 1), the small lane multipliers
+#    (9 x 8 bits) become logic (Booth-encoded) so that the DSPs go to the 32 x 16 bit
+#    requantizer products, which cost far more in LUTs; needs Yosys >= 0.33 (the booth pass);
 #  * a cell count (lwfc_stat.txt) for 'lwfc build', which reports LUTs and flip-flops.
 # It is Tcl, run by a Yosys with Tcl, or by hw/fusesoc/edatools.py for YoWASP's Yosys.
 
@@ -42,7 +43,10 @@ if {[info exists ::lwfc_param_memories]} {
     setattr -set no_rw_check 1 {*}$sel
 }
 
-if {[string match *synth_ice40* [info body synth]]} {
+if {![info exists ::lwfc_booth]} {
+    set ::lwfc_booth 1
+}
+if {$::lwfc_booth && [string match *synth_ice40* [info body synth]]} {
     yosys proc
     flatten
     wreduce {t:$mul}
