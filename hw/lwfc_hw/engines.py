@@ -91,7 +91,7 @@ def delay_line(clk, rst, en, din, dout, n: int):
 
 @block
 def weight_lane(clk, en, addr, dout, h_sel, h_we, h_addr, h_wdata, rb, chunks: list[MemSpec],
-                sel_bits: int):
+                sel_bits: int, hown=None):
     """One lane's weight bank (int8 entries): ``dout`` is the entry at bank address ``addr``
     ``OPERAND_LAT`` (4) edges with ``en`` later.
 
@@ -100,6 +100,12 @@ def weight_lane(clk, en, addr, dout, h_sel, h_we, h_addr, h_wdata, rb, chunks: l
     its own output register), a third register selects the chunk of the address
     (``addr >> log2(BANK_CHUNK)``, delayed with the read) and a fourth, ``dout``, is the
     multiplier's operand register. ``addr`` is ``clog2(bank depth)`` bits wide.
+
+    A single-port (SPRAM) bank (``MemSpec.spram``, only with ``plan.shared_port``) is never
+    split: it is one memory whose depth is the whole bank's; Yosys cascades the SPRAM blocks
+    and its read-data multiplexer ends at the memory's output register, so the latency is
+    the same four edges (the third register then only repeats the word). ``hown``: see
+    :func:`~lwfc_hw.memories.param_ram`.
     """
     n = len(chunks)
     insts = []
@@ -108,7 +114,7 @@ def weight_lane(clk, en, addr, dout, h_sel, h_we, h_addr, h_wdata, rb, chunks: l
         q = Signal(intbv(0, min=-128, max=128))
         m = chunks[0]
         insts.append(named("c0", param_ram(clk, en, addr, q, h_sel, h_we, h_addr, h_wdata,
-                                           rb[m.sel], m, sel_bits)))
+                                           rb[m.sel], m, sel_bits, hown)))
 
         @always(clk.posedge)
         def mux():
@@ -120,7 +126,7 @@ def weight_lane(clk, en, addr, dout, h_sel, h_we, h_addr, h_wdata, rb, chunks: l
     outs = [Signal(intbv(0, min=-128, max=128)) for _ in range(n)]
     for j, m in enumerate(chunks):
         insts.append(named(f"c{j}", param_ram(clk, en, addr, outs[j], h_sel, h_we, h_addr,
-                                              h_wdata, rb[m.sel], m, sel_bits)))
+                                              h_wdata, rb[m.sel], m, sel_bits, hown)))
     AB = len(addr)
     LO = clog2(BANK_CHUNK)
     CB = clog2(n)
@@ -140,7 +146,8 @@ def weight_lane(clk, en, addr, dout, h_sel, h_we, h_addr, h_wdata, rb, chunks: l
 
 @block
 def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
-            bias_spec: MemSpec | None, rq_spec: MemSpec | None, out_kind: str, sel_bits: int):
+            bias_spec: MemSpec | None, rq_spec: MemSpec | None, out_kind: str, sel_bits: int,
+            hown=None):
     """Ten-stage requantizer ``y = clamp((((acc + b) * M) >>> (S - 1)) + 1 >>> 1)``.
 
     That is ``(acc' * M + 2**(S-1)) >> S`` of ``docs/arithmetic.md`` (one rounding, ties to
@@ -157,7 +164,9 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
     ``2*lo - 1``, so they do not wait for the rounding increment). Input ``(iv, idx, acc)``
     is sampled on an edge with ``en``; ``(ov, oidx, y)`` appear ``RQ_STAGES`` enabled edges
     later. ``bias[idx]`` and ``rq[idx]`` (word ``S << 15 | M``) are read from host-writable
-    memories. ``rb`` maps a memory id to its readback signal.
+    memories. ``rb`` maps a memory id to its readback signal; ``hown`` (shared-port plans:
+    the core's ``idle``) goes to every :func:`~lwfc_hw.memories.param_ram` of the engine,
+    here and in the engines below.
     """
     ib = len(idx)
     NV = RQ_STAGES - 1
@@ -182,10 +191,10 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
     insts = []
     if bias_spec is not None:
         insts.append(named("bias", param_ram(clk, en, idx, bias_q, h_sel, h_we, h_addr, h_wdata,
-                                             rb[bias_spec.sel], bias_spec, sel_bits)))
+                                             rb[bias_spec.sel], bias_spec, sel_bits, hown)))
     if rq_spec is not None:
         insts.append(named("rq", param_ram(clk, en, idx, rq_q, h_sel, h_we, h_addr, h_wdata,
-                                           rb[rq_spec.sel], rq_spec, sel_bits)))
+                                           rb[rq_spec.sel], rq_spec, sel_bits, hown)))
     has_bias = bias_spec is not None
     is_logit = out_kind == "i32"
     lo, hi = (0, 255) if out_kind == "u8" else (-128, 127)
@@ -413,7 +422,7 @@ def mac_array(clk, rst, en, v_in, f_in, l_in, x_lanes, w_lanes, acc, fin, P: int
 
 @block
 def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_sel, h_we, h_addr,
-                 h_wdata, rb, e: EnginePlan, plan: CorePlan):
+                 h_wdata, rb, e: EnginePlan, plan: CorePlan, hown=None):
     """Dense FC layer engine (paper figure 15, widened to ``P x Q`` lanes).
 
     After ``start`` it issues ``G * K`` steps, one per cycle: step ``(g, c)`` reads inputs
@@ -454,7 +463,7 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
         insts.append(named(f"w{lane}", weight_lane(clk, one, wa, w_lanes[lane], h_sel, h_we,
                                                    h_addr, h_wdata, rb,
                                                    plan.bank_chunks(e.index, "w", lane),
-                                                   sel_bits)))
+                                                   sel_bits, hown)))
     mems = {m.role + str(m.bank): m for m in plan.mems_of(e.index) if m.chunk == 0}
     DL = OPERAND_LAT
     insts.append(named("dv", delay_line(clk, rst, one, s_v, v_op, DL)))
@@ -465,7 +474,7 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
     insts.append(named(
         "requant",
         requant(clk, rst, one, dv, o, dh, ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
-                mems["bias0"], mems.get("rq0"), "u8" if s.hidden else "i32", sel_bits),
+                mems["bias0"], mems.get("rq0"), "u8" if s.hidden else "i32", sel_bits, hown),
     ))
     last_o = s.n_out - 1
     last_g = G - 1
@@ -553,7 +562,7 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
 
 @block
 def dcl(clk, rst, start, en, rd_addr, x_lanes, zv, z, zidx, accept, h_sel, h_we, h_addr,
-        h_wdata, rb, e: EnginePlan, plan: CorePlan):
+        h_wdata, rb, e: EnginePlan, plan: CorePlan, hown=None):
     """DCL: U-matrix calculator (``Qu`` lanes) and its state control module DCL-SCM.
 
     Computes latent ``k = 0 ... rank-1`` as ``Ku`` steps of ``Qu`` inputs (U bank address
@@ -588,7 +597,7 @@ def dcl(clk, rst, start, en, rd_addr, x_lanes, zv, z, zidx, accept, h_sel, h_we,
         insts.append(named(f"u{lane}", weight_lane(clk, en, ua, u_lanes[lane], h_sel, h_we,
                                                    h_addr, h_wdata, rb,
                                                    plan.bank_chunks(e.index, "u", lane),
-                                                   sel_bits)))
+                                                   sel_bits, hown)))
     DL = OPERAND_LAT
     insts.append(named("dv", delay_line(clk, rst, en, s_v, v_op, DL)))
     insts.append(named("df", delay_line(clk, None, en, s_f, f_op, DL)))
@@ -600,7 +609,7 @@ def dcl(clk, rst, start, en, rd_addr, x_lanes, zv, z, zidx, accept, h_sel, h_we,
     insts.append(named(
         "requant",
         requant(clk, rst, en, fin, k_fin, acc[0], zv, zidx, z, h_sel, h_we, h_addr, h_wdata, rb,
-                None, mems["urq0"], "i8", sel_bits),
+                None, mems["urq0"], "i8", sel_bits, hown),
     ))
     last_k = R - 1
 
@@ -656,7 +665,7 @@ def dcl(clk, rst, start, en, rd_addr, x_lanes, zv, z, zidx, accept, h_sel, h_we,
 
 @block
 def dil(clk, rst, start, done, zv, z, accept, ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
-        e: EnginePlan, plan: CorePlan):
+        e: EnginePlan, plan: CorePlan, hown=None):
     """DIL: V-matrix calculator (``Pv`` lanes) and its state control module DIL-SCM.
 
     Each latent ``z[k]`` taken from the DCL is multiplied by column ``k`` of V and added into
@@ -698,7 +707,7 @@ def dil(clk, rst, start, done, zv, z, accept, ov, oidx, y, h_sel, h_we, h_addr, 
         insts.append(named(f"v{lane}", weight_lane(clk, one, va, v_lanes[lane], h_sel, h_we,
                                                    h_addr, h_wdata, rb,
                                                    plan.bank_chunks(e.index, "v", lane),
-                                                   sel_bits)))
+                                                   sel_bits, hown)))
     DL = OPERAND_LAT
     insts.append(named("dv", delay_line(clk, rst, one, issue, v_op, DL)))
     insts.append(named("dfk", delay_line(clk, None, one, s_fk, fk_op, DL)))
@@ -708,7 +717,7 @@ def dil(clk, rst, start, done, zv, z, accept, ov, oidx, y, h_sel, h_we, h_addr, 
     insts.append(named(
         "requant",
         requant(clk, rst, one, dr, o, ring[TAIL], ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
-                mems["bias0"], mems.get("rq0"), "u8" if s.hidden else "i32", sel_bits),
+                mems["bias0"], mems.get("rq0"), "u8" if s.hidden else "i32", sel_bits, hown),
     ))
     last_k = R - 1
     last_o = M - 1
