@@ -14,6 +14,13 @@
 #    generator says the DSPs cannot hold every multiplier (::lwfc_booth in lwfc_params.tcl,
 #    default 1), so that the DSPs go to the 16 x 15 bit requantizer products, which cost far
 #    more in LUTs; needs Yosys >= 0.33 (the booth pass);
+#  * on iCE40, the product registers of the lane multipliers (mac_prod, mac_prod2, the DIL's
+#    prod, prod2) get the attribute keep: a product registered twice without an enable (the
+#    dense engine's MAC array) matches ice40_dsp's pipeline and output registers (ffFJKG, ffH),
+#    and Yosys 0.70 (YoWASP) then leaves the second register driving a constant x besides the
+#    SB_MAC16 ("Driver-driver conflict ... Resolved using constant"): the whole datapath behind
+#    it is optimised away. With keep the DSP takes only the first register, the second stays
+#    in logic; 'lwfc build' fails on that warning in yosys.log;
 #  * a cell count (lwfc_stat.txt) for 'lwfc build', which reports LUTs and flip-flops.
 # It is Tcl, run by a Yosys with Tcl, or by hw/fusesoc/edatools.py for YoWASP's Yosys.
 
@@ -49,6 +56,10 @@ if {[info exists ::lwfc_param_memories]} {
         lappend sel "m:$m"
     }
     setattr -set no_rw_check 1 {*}$sel
+}
+
+if {[string match *synth_ice40* [info body synth]]} {
+    setattr -set keep 1 w:*_prod*
 }
 
 if {![info exists ::lwfc_booth]} {

@@ -152,7 +152,8 @@ def multipliers(plan: Any) -> int:
     return sum(e.multipliers for e in plan.engines)
 
 
-#: DSP blocks Yosys uses for one requantizer product (32 x 15 bits; SB_MAC16 is 16 x 16).
+#: DSP blocks of one requantizer: its ``acc * M`` product (32 x 15 bits) as two 16 x 15-bit
+#: partial products (``lwfc_hw.engines.requant``), one SB_MAC16 (16 x 16) each.
 REQUANT_DSPS = 2
 
 
@@ -243,6 +244,14 @@ def parse_yosys_cells(log: Path) -> dict[str, int]:
         count, name = (int(a), b) if a.isdigit() else (int(b), a)
         cells[name.lstrip("\\")] = cells.get(name.lstrip("\\"), 0) + count
     return cells
+
+
+def yosys_driver_conflicts(log: Path) -> list[str]:
+    """The ``Driver-driver conflict`` warnings of a Yosys log: Yosys resolves each by keeping a
+    constant, so a netlist with any of them is not the design (seen with Yosys 0.70's
+    ``ice40_dsp``, see ``hw/fusesoc/yosys_lwfc.tcl``). Returns the warning lines, in order."""
+    text = Path(log).read_text(errors="replace")
+    return [line.strip() for line in text.splitlines() if "Driver-driver conflict" in line]
 
 
 def summarize(family: str, report: dict[str, Any], cells: dict[str, int]) -> dict[str, Any]:
