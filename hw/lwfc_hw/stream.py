@@ -161,18 +161,30 @@ def seq_writer(clk, start, ov, y, wr_en, wr_div, wr_mod, wr_cnt, wr_data, Q: int
 
 @block
 def argmax_unit(clk, iv, idx, val, half, cls_we, cls_half, cls, last: int):
-    """Running argmax of the logits ``(iv, idx, val)`` (int32) arriving in index order, ties
-    keeping the lowest index (numpy's rule), two register stages deep: the edge after a logit
-    is sampled compares it with the best so far (a 32-bit compare between registers only).
-    Logit 0 restarts the search. For the logit with ``idx == last``, sampled together with
-    ``half`` (the result-memory half it goes to), ``cls_we`` pulses one edge after the
-    comparison with ``cls`` (the image's class, ``len(idx)`` bits) and ``cls_half``."""
+    """Running argmax of the logits ``(iv, idx, val)`` (int32) arriving in index order (at
+    most one per cycle), ties keeping the lowest index (numpy's rule), two register stages
+    deep. Logit 0 restarts the search. For the logit with ``idx == last``, sampled together
+    with ``half`` (the result-memory half it goes to), ``cls_we`` pulses one edge after the
+    comparison with ``cls`` (the image's class, ``len(idx)`` bits) and ``cls_half``.
+
+    The edge after a logit is sampled (``val_r``) decides whether it wins, but the best-so-far
+    register is one logit behind: ``lv`` / ``lidx`` hold the previous logit and ``lg`` whether
+    it won, ``best`` / ``bi`` the best before it. So the winner test compares ``val_r`` with
+    both ``lv`` and ``best`` (two 33-bit differences between registers, in parallel) and
+    selects by ``lg``; its only destination is the flip-flop ``lg``, while ``best`` / ``bi``
+    take ``lv`` / ``lidx`` with the registered ``lg`` as enable (no compare drives the
+    32 enables). ``cls`` is ``lidx`` if ``lg`` else ``bi``.
+    """
+    ib = len(idx)
     iv_r = Signal(bool(0))
-    idx_r = uint(len(idx))
+    idx_r = uint(ib)
     val_r = acc_signal()
     half_r = Signal(bool(0))
     best = acc_signal()
-    bi = uint(len(idx))
+    bi = uint(ib)
+    lv = acc_signal()
+    lidx = uint(ib)
+    lg = Signal(bool(0))
 
     @always(clk.posedge)
     def sample():
@@ -183,18 +195,35 @@ def argmax_unit(clk, iv, idx, val, half, cls_we, cls_half, cls, last: int):
 
     @always(clk.posedge)
     def update():
-        # val_r > best as the sign of the 33-bit difference: one carry chain on iCE40
-        d = intbv(0, min=-(2**32), max=2**32)
-        d[:] = best - val_r
+        # val_r > x as the sign of the 33-bit difference x - val_r: one carry chain each
+        d_last = intbv(0, min=-(2**32), max=2**32)
+        d_best = intbv(0, min=-(2**32), max=2**32)
+        d_last[:] = lv - val_r
+        d_best[:] = best - val_r
         cls_we.next = iv_r and idx_r == last
         cls_half.next = half_r
-        if iv_r and (idx_r == 0 or d < 0):
-            best.next = val_r
-            bi.next = idx_r
+        if lg:
+            # the previous logit won: it becomes the best so far
+            best.next = lv
+            bi.next = lidx
+        if iv_r:
+            lv.next = val_r
+            lidx.next = idx_r
+            if idx_r == 0:
+                lg.next = 1
+            elif lg:
+                lg.next = d_last < 0
+            else:
+                lg.next = d_best < 0
+        else:
+            lg.next = 0
 
     @always_comb
     def out():
-        cls.next = bi
+        if lg:
+            cls.next = lidx
+        else:
+            cls.next = bi
 
     return sample, update, out
 
