@@ -129,13 +129,33 @@ module lwfc_uart_bridge #(
     /* verilator lint_on UNUSEDSIGNAL */
     wire [31:0] arg_data = args[55:24];
 
+    // The replies, queued in rep_* (one flat condition per source, not a branch of the request
+    // state machine, so the enable of the 64 + 4 reply bits is a few LUT levels deep):
+    // 'V' / unknown byte in S_CMD, a result beat in S_RESULT (the class, or with 'I' a
+    // logit), the end of a host request in S_WAIT ('K', or the readback word for 'R').
+    wire rep_cmd = (state == S_CMD) && rxv && !rx_img && !rx_host;
+    wire rep_res = (state == S_RESULT) && out_valid && out_ready && (first_beat || cmd_i);
+    wire rep_host = (state == S_WAIT) && (wait_n == 3'd0);
+    always @(posedge clk) begin
+        rep_v <= !rst && (rep_cmd || rep_res || rep_host);
+        if (rep_cmd) begin
+            rep_w <= rx_ver ? {NMEMS8, CLASSES8, NIN16, "C", "F", "W", "L"} : {56'd0, "?"};
+            rep_n <= rx_ver ? 4'd8 : 4'd1;
+        end else if (rep_res) begin
+            rep_w <= first_beat ? {56'd0, out_data[7:0]} : {32'd0, out_data};
+            rep_n <= first_beat ? 4'd1 : 4'd4;
+        end else if (rep_host) begin
+            rep_w <= cmd_r ? {32'd0, readback} : {56'd0, "K"};
+            rep_n <= cmd_r ? 4'd4 : 4'd1;
+        end
+    end
+
     always @(posedge clk) begin
         tx_go <= 1'b0;
         h_we <= 1'b0;
         if (rep_v) begin
             txw <= rep_w;
             txn <= rep_n;
-            rep_v <= 1'b0;
         end else if (txn != 4'd0 && !tx_busy && !tx_go) begin
             tx_byte <= txw[7:0];
             tx_go <= 1'b1;
@@ -149,7 +169,6 @@ module lwfc_uart_bridge #(
             state <= S_CMD;
             beat_valid <= 1'b0;
             txn <= 4'd0;
-            rep_v <= 1'b0;
             tx_go <= 1'b0;
             error <= 1'b0;
             last_class <= 4'd0;
@@ -164,17 +183,9 @@ module lwfc_uart_bridge #(
                         pix <= 16'd0;
                         bpos <= 0;
                         first_beat <= 1'b1;
-                    end else if (rx_ver) begin
-                        rep_w <= {NMEMS8, CLASSES8, NIN16, "C", "F", "W", "L"};
-                        rep_n <= 4'd8;
-                        rep_v <= 1'b1;
                     end else if (rx_host) begin
                         state <= S_ARGS;
-                    end else begin
-                        rep_w <= {56'd0, "?"};
-                        rep_n <= 4'd1;
-                        rep_v <= 1'b1;
-                    end
+                    end   // 'V' and unknown bytes: a reply (rep_*), stay in S_CMD
                 end
 
                 S_PIX: if (rxv) begin
@@ -193,16 +204,7 @@ module lwfc_uart_bridge #(
 
                 S_RESULT: if (out_valid && out_ready) begin
                     first_beat <= 1'b0;
-                    if (first_beat) begin
-                        last_class <= out_data[3:0];
-                        rep_w <= {56'd0, out_data[7:0]};
-                        rep_n <= 4'd1;
-                        rep_v <= 1'b1;
-                    end else if (cmd_i) begin
-                        rep_w <= {32'd0, out_data};
-                        rep_n <= 4'd4;
-                        rep_v <= 1'b1;
-                    end
+                    if (first_beat) last_class <= out_data[3:0];
                     if (out_last) state <= S_CMD;
                 end
 
@@ -224,18 +226,7 @@ module lwfc_uart_bridge #(
                     h_wdata <= arg_data;
                     if (wait_n == 3'd4 && !cmd_r) h_we <= 1'b1;
                     wait_n <= wait_n - 1'b1;
-                    if (wait_n == 3'd0) begin
-                        state <= S_CMD;
-                        if (!cmd_r) begin
-                            rep_w <= {56'd0, "K"};
-                            rep_n <= 4'd1;
-                            rep_v <= 1'b1;
-                        end else begin
-                            rep_w <= {32'd0, readback};
-                            rep_n <= 4'd4;
-                            rep_v <= 1'b1;
-                        end
-                    end
+                    if (wait_n == 3'd0) state <= S_CMD;
                 end
             endcase
         end
