@@ -49,6 +49,19 @@ def acc_signal(val: int = 0) -> Signal:
     return Signal(intbv(val, min=ACC_MIN, max=ACC_MAX))
 
 
+def mac_bits(n_in: int) -> int:
+    """Bits of a signed sum of up to ``n_in`` products uint8 x int8 (each in ``[-255*128,
+    255*127]``): ``|sum| <= n_in * 32640``, so this width never wraps (26 bits for 784
+    inputs, at most ``ACC_BITS``). The MAC arrays' products, adder trees and accumulators
+    use it: shorter carry chains, the same values."""
+    return min(ACC_BITS, (n_in * 255 * 128).bit_length() + 1)
+
+
+def mac_signal(bits: int) -> Signal:
+    """A ``bits``-wide signed MAC-datapath signal (see :func:`mac_bits`)."""
+    return Signal(intbv(0, min=-(2 ** (bits - 1)), max=2 ** (bits - 1)))
+
+
 def uint(bits: int, val: int = 0) -> Signal:
     return Signal(intbv(val)[bits:])
 
@@ -174,6 +187,11 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
     v = [Signal(bool(0)) for _ in range(NV)]
     ii = [uint(ib) for _ in range(NV)]
     a1, a2, s3, s4 = acc_signal(), acc_signal(), acc_signal(), acc_signal()
+    # acc is mac_bits(n_in) wide (32 for the DIL's rings): sign-extended to 32 bits at R1
+    AB = len(acc)
+    XB = ACC_BITS - AB
+    sx = uint(max(1, XB))  # the sign bits above acc (none when acc is 32 bits)
+    XMAX = 2 ** XB - 1
     lg = [acc_signal() for _ in range(NL)]
     m3, m4 = uint(15), uint(15)
     # M as a signed 16-bit operand for the signed high-half product
@@ -215,9 +233,28 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
             for i in range(1, NV):
                 v[i].next = v[i - 1]
                 ii[i].next = ii[i - 1]
-            a1.next = acc
+            a1.next = acc_w
             # R1 -> R2: the memory words are on their way
             a2.next = a1
+
+    ext = []
+    if XB == 0:
+        acc_w = acc
+    else:
+        acc_w = acc_signal()  # acc sign-extended to 32 bits
+
+        @always_comb
+        def sign_ext():
+            if acc[AB - 1]:
+                sx.next = XMAX
+            else:
+                sx.next = 0
+
+        @always_comb
+        def widen():
+            acc_w.next = concat(sx, acc[AB:]).signed()
+
+        ext = [sign_ext, widen]
 
     if has_bias:
 
@@ -295,14 +332,15 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
                     u[:] = q9[YB + 1 : 1] + concat(intbv(0)[YB - 1 :], q9[0])
                     y.next = u
 
-    return insts, stage_ctl, stage_bias, stage_out
+    return insts, ext, stage_ctl, stage_bias, stage_out
 
 
 @block
 def adder_level(clk, en, src, dst, P: int, nin: int):
-    """One registered adder-tree level: for each of ``P`` groups of ``nin`` 32-bit words in
-    ``src`` (group ``p`` at ``p*nin ...``), ``dst`` gets ``ceil(nin/2)`` words: the pairwise
-    sums, and the odd last word passed through; on an edge with ``en``."""
+    """One registered adder-tree level: for each of ``P`` groups of ``nin`` signed words
+    (``mac_bits`` wide) in ``src`` (group ``p`` at ``p*nin ...``), ``dst`` gets
+    ``ceil(nin/2)`` words: the pairwise sums, and the odd last word passed through; on an
+    edge with ``en``."""
     nout = (nin + 1) // 2
     npair = nin // 2
     odd = nin - 2 * npair
@@ -337,12 +375,13 @@ def mac_array(clk, rst, en, v_in, f_in, l_in, x_lanes, w_lanes, acc, fin, P: int
 
     ``(v_in, f_in, l_in)`` flag the step whose operands are at the multiplier inputs (valid,
     first step of a row, last step of a row). Every stage below advances on an edge with
-    ``en``. Products (uint8 x int8, 32-bit): ``prod[p*Q+q] = x_lanes[q] * w_lanes[p*Q+q]``,
-    except that in the last step of a row lanes beyond input ``n_in - 1`` give 0 (their
+    ``en``. Products (uint8 x int8; ``len(acc[0])`` = ``mac_bits(n_in)`` bits, as every
+    register below): ``prod[p*Q+q] = x_lanes[q] * w_lanes[p*Q+q]``, except that in the
+    last step of a row lanes beyond input ``n_in - 1`` give 0 (their
     feature-memory entries are never written, so they may hold X in simulation or stale data
     in silicon). A second register holds the products (the multipliers are DSP blocks at
     fixed sites: the long route from one to its adder tree gets a cycle of its own). Then
-    ``tree_levels(Q)`` registered levels of 32-bit two-input adders reduce
+    ``tree_levels(Q)`` registered levels of two-input adders reduce
     each output's ``Q`` products to one sum, and ``acc[p] = (f ? 0 : acc[p]) + sum``. ``fin``
     (registered with the accumulators) is high in the cycle after a row's last step has been
     accumulated, so ``acc`` is final then: ``mac_latency(Q)`` edges after the operands.
@@ -350,12 +389,13 @@ def mac_array(clk, rst, en, v_in, f_in, l_in, x_lanes, w_lanes, acc, fin, P: int
     N = P * Q
     LT = tree_levels(Q)
     QLAST = n_in - (-(-n_in // Q) - 1) * Q  # lanes in use in the last step, 1 ... Q
-    prod = [acc_signal() for _ in range(N)]
-    prod2 = [acc_signal() for _ in range(N)]
+    MB = len(acc[0])  # mac_bits(n_in), chosen by the caller
+    prod = [mac_signal(MB) for _ in range(N)]
+    prod2 = [mac_signal(MB) for _ in range(N)]
     sizes = [Q]
     while sizes[-1] > 1:
         sizes.append((sizes[-1] + 1) // 2)
-    levels = [prod2] + [[acc_signal() for _ in range(P * n)] for n in sizes[1:]]
+    levels = [prod2] + [[mac_signal(MB) for _ in range(P * n)] for n in sizes[1:]]
     top = levels[LT]
     # flags per stage: 0 = products, 1 = second product register, 1 + i = tree level i
     NS = LT + 2
@@ -450,9 +490,10 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
     xd1 = [uint(8) for _ in range(Q)]
     xd2 = [uint(8) for _ in range(Q)]
     xd3 = [uint(8) for _ in range(Q)]
-    acc = [acc_signal() for _ in range(P)]
-    dh = acc_signal()
-    drest = [acc_signal() for _ in range(max(1, P - 1))]
+    MB = mac_bits(s.n_in)
+    acc = [mac_signal(MB) for _ in range(P)]
+    dh = mac_signal(MB)
+    drest = [mac_signal(MB) for _ in range(max(1, P - 1))]
     dn = uint(clog2(P + 1))
     dv = Signal(bool(0))
     ob = clog2(max(2, s.n_out))
@@ -590,7 +631,7 @@ def dcl(clk, rst, start, en, rd_addr, x_lanes, zv, z, zidx, accept, h_sel, h_we,
     xd1 = [uint(8) for _ in range(Qu)]
     xd2 = [uint(8) for _ in range(Qu)]
     xd3 = [uint(8) for _ in range(Qu)]
-    acc = [acc_signal()]
+    acc = [mac_signal(mac_bits(s.n_in))]
     mems = {m.role + str(m.bank): m for m in plan.mems_of(e.index) if m.chunk == 0}
     insts = []
     for lane in range(Qu):
