@@ -86,6 +86,14 @@ def test_report_parsing(tmp_path: Path) -> None:
     assert cells["SB_LUT4"] == 7
     ice = fpga.summarize("ice40", rep, cells)
     assert ice["lut"]["used"] == 7 and ice["ff"]["used"] == 5 and ice["lc"]["used"] == 4000
+    (tmp_path / "yosys.log").write_text(
+        "Removed 2 unused cells.\nWarning: Driver-driver conflict for \\p2 [0] between cell "
+        "$mul$t.v:3$2.O and constant 1'x in t: Resolved using constant.\nEnd of script.\n"
+    )
+    conflicts = fpga.yosys_driver_conflicts(tmp_path / "yosys.log")
+    assert len(conflicts) == 1 and conflicts[0].startswith("Warning: Driver-driver conflict")
+    (tmp_path / "clean.log").write_text("Removed 2 unused cells.\nEnd of script.\n")
+    assert fpga.yosys_driver_conflicts(tmp_path / "clean.log") == []
 
 
 @pytest.mark.skipif(not (VENV_BIN / "nextpnr-ecp5").exists(),

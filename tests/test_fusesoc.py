@@ -184,6 +184,57 @@ def test_fit_estimate_is_a_lower_bound() -> None:
         fpga.check_fit(plan_for_bundle(bundle, 64), board)
 
 
+def test_icebreaker_fit_needs_spram_for_the_dense_bundle() -> None:
+    """On the UP5K the dense bundle's first layer only fits as SPRAM (2 of 4 blocks, Yosys
+    packs two int8 entries per 16-bit word); in block RAM the fit check rejects it in one
+    line; an SPRAM plan cannot go to a board without SPRAM; and the icebreaker target's
+    generator parameters are such a plan."""
+    from lwfc_hw.plan import plan_for_bundle
+
+    bundle = random_bundle(0)
+    ice = fpga.get_board("icebreaker")
+    params = fpga.target_generator_params("icebreaker")
+    spram = {"spram_min_depth": int(params["spram_min_depth"]),
+             "shared_port": bool(params["shared_port"])}
+    assert spram["spram_min_depth"] > 0 and spram["shared_port"]
+    fit = fpga.check_fit(plan_for_bundle(bundle, int(params["lanes"]), **spram), ice)
+    assert fit["spram"] <= ice.resources["spram"] and fit["bram"] <= ice.resources["bram"]
+    assert fpga.estimate_sprams(plan_for_bundle(bundle, 1, spram_min_depth=30000,
+                                                shared_port=True)) == 2
+    with pytest.raises(fpga.LwfcError, match="SB_RAM40_4K") as err:
+        fpga.check_fit(plan_for_bundle(bundle, 1), ice)
+    assert "\n" not in str(err.value)
+    with pytest.raises(fpga.LwfcError, match="SB_SPRAM256KA"):
+        fpga.check_fit(plan_for_bundle(bundle, 1, **spram), fpga.get_board("orangecrab"))
+    # every multiplier fits the UP5K's 8 DSPs: the lane multipliers stay in SB_MAC16
+    assert fpga.estimate_dsps(plan_for_bundle(bundle, 1, **spram)) <= ice.resources["dsp"]
+
+
+def test_generator_writes_the_spram_load_stream(tmp_path: Path) -> None:
+    """With SPRAM memories the generator writes the bridge's 'W' requests that load them:
+    8 bytes per entry, every entry of every SPRAM memory, data as in the hex image."""
+    bundle_dir = save_bundle(random_bundle(4), tmp_path / "b")
+    out = tmp_path / "gen"
+    out.mkdir()
+    config = {"files_root": str(REPO), "vlnv": "::lwfc-gen:0",
+              "parameters": {"bundle": str(bundle_dir), "lanes": 1, "board": "icebreaker",
+                             "spram_min_depth": 8192, "shared_port": 1}}
+    lwfc_gen.generate(config, out)
+    memmap = yaml.safe_load((out / "memmap.json").read_text())
+    spram = [m for m in memmap["memories"] if m["spram"]]
+    assert [m["name"] for m in spram] == ["l0_w0"]
+    data = (out / "lwfc_spram_load.bin").read_bytes()
+    assert len(data) == 8 * spram[0]["depth"]
+    hexes = (out / "l0_w0.hex").read_text().split()
+    for k in (0, 1, 777, spram[0]["depth"] - 1):
+        req = data[8 * k : 8 * k + 8]
+        assert req[:2] == bytes([ord("W"), spram[0]["sel"]])
+        assert int.from_bytes(req[2:4], "little") == k
+        assert int.from_bytes(req[4:8], "little") == int(hexes[k], 16)
+    assert "set ::lwfc_booth 0" in (out / "lwfc_params.tcl").read_text()
+    assert "$readmemh" not in (out / "lwfc_core.v").read_text().split("l0_w0:")[1][:600]
+
+
 def test_edatools_runs_tcl_templates(tmp_path: Path) -> None:
     """The YoWASP shim records Yosys commands issued from Tcl, with Tcl semantics."""
     (tmp_path / "procs.tcl").write_text("proc read_files {} {\nread_verilog {a b.v}\n}\n")

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, random_bundle
-from lwfc import golden
+from lwfc import fpga, golden
 from lwfc.bundle import load_bundle, save_bundle
 from lwfc.cli import main
 from lwfc.commands import sim as sim_cmd
@@ -79,6 +79,35 @@ def test_small_mnist_run_with_icarus(kind, bundles, data_dir, capsys):
     assert res["cycles_per_image"] <= 1.05 * res["mac_bound_cycles"] + 50
     for key in ("accuracy", "mismatches", "images", "cycles_per_image", "mac_bound_cycles"):
         assert key in res
+
+
+@needs_iverilog
+def test_icebreaker_configuration_loaded_through_the_host_port(bundles, data_dir, tmp_path):
+    """The iCEBreaker build's core (dense bundle, one lane, first-layer weights in
+    single-port SPRAM without initial contents, shared read ports): weights written through
+    the host port and read back, then MNIST test images bit-exact against the golden model and
+    the cycle model; every other memory starts from a stale image and is loaded too."""
+    from lwfc.data import load_dataset
+    from lwfc_hw.banking import memory_images
+    from lwfc_hw.cycles import schedule
+
+    params = fpga.target_generator_params("icebreaker")
+    bundle = load_bundle(bundles["dense"])
+    plan = plan_for_bundle(bundle, int(params["lanes"]),
+                           spram_min_depth=int(params["spram_min_depth"]),
+                           shared_port=bool(params["shared_port"]))
+    assert plan.spram_mems
+    images, _ = load_dataset("mnist", "test", data_dir, progress=False)
+    pixels = golden.as_pixels(images[:4], bundle.in_features)
+    exe = sim.build(sim.prepare(plan), "icarus")
+    stale = {k: v[::-1].copy() for k, v in memory_images(bundle, plan).items()}
+    res = sim.run(exe, plan, pixels, tmp_path, memories=stale,
+                  host_load=memory_images(bundle, plan))
+    assert "all read back" in res.log
+    ref = golden.forward(bundle, pixels)
+    assert (res.logits == ref).all() and (res.classes == ref.argmax(axis=1)).all()
+    sched = schedule(plan, len(pixels))
+    assert tuple(int(t) for t in res.t_out - res.t_in[0]) == sched.t_out
 
 
 @needs_iverilog

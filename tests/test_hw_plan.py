@@ -147,3 +147,38 @@ def test_streaming_interval_is_the_slowest_stage() -> None:
     gaps = np.diff(sched.t_out)
     assert (gaps[3:] == max(service_cycles(e) for e in plan.engines) + 2).all()
     assert sched.latency == report(plan).latency
+
+
+def test_spram_weight_banks_and_shared_port() -> None:
+    """``spram_min_depth`` marks the large weight banks (never bias / requant tables) as
+    single-port memories; it needs ``shared_port``; the memory map says both."""
+    plan = plan_core(MNIST_DENSE, 1, spram_min_depth=4096, shared_port=True)
+    assert [m.name for m in plan.spram_mems] == ["l0_w0", "l1_w0"]
+    assert plan.shared_port and not plan_core(MNIST_DENSE, 1).shared_port
+    mm = plan.memory_map()
+    assert mm["shared_port"] is True
+    assert [m["name"] for m in mm["memories"] if m["spram"]] == ["l0_w0", "l1_w0"]
+    lowrank = plan_core(MNIST_LOWRANK, 1, spram_min_depth=4096, shared_port=True)
+    assert [m.name for m in lowrank.spram_mems] == ["l0_u0", "l1_w0"]
+    assert not plan_core(MNIST_DENSE, 1, shared_port=True).spram_mems
+    with pytest.raises(ValueError, match="shared_port"):
+        plan_core(MNIST_DENSE, 1, spram_min_depth=4096)
+    with pytest.raises(ValueError, match="spram_min_depth"):
+        plan_core(MNIST_DENSE, 1, spram_min_depth=-1, shared_port=True)
+
+
+def test_spram_banks_are_not_chunked() -> None:
+    """An SPRAM weight bank is one memory of the whole bank's depth (Yosys cascades the 16K x
+    16 SPRAM blocks), while a bank below ``spram_min_depth`` is still split into block-RAM
+    chunks; host writes of the SPRAM bank cover it in order from address 0."""
+    bundle = random_bundle(MNIST_DENSE, 0)
+    plan = plan_core(MNIST_DENSE, 1, spram_min_depth=10000, shared_port=True)
+    (l0,) = plan.bank_chunks(0, "w", 0)
+    assert l0.spram and (l0.depth, l0.base, l0.chunk) == (784 * 50, 0, 0)
+    l1 = plan.bank_chunks(1, "w", 0)
+    assert [(m.spram, m.base, m.depth) for m in l1] == [
+        (False, 0, BANK_CHUNK), (False, BANK_CHUNK, BANK_CHUNK), (False, 2 * BANK_CHUNK, 904)]
+    addrs = [a for sel, a, _ in host_writes(bundle, plan) if sel == l0.sel]
+    assert addrs == list(range(l0.depth))
+    images = memory_images(bundle, plan)
+    assert np.concatenate([images[m.name] for m in l1]).shape == (50 * 100,)

@@ -96,6 +96,41 @@ def test_host_port_loading_and_backpressure(arch, lanes, beat, cache, tmp_path):
     assert (res.logits == ref).all() and (res.classes == ref.argmax(axis=1)).all()
 
 
+@pytest.mark.parametrize("arch,lanes,beat", [ARCHS[0], ARCHS[3], ARCHS[1]])
+def test_single_port_spram_memories_loaded_through_the_host_port(arch, lanes, beat, cache,
+                                                                 tmp_path):
+    """``shared_port`` plans (one read port per memory, the host's while the core is idle)
+    with weight banks as single-port memories without initial contents (iCE40 SPRAM): the
+    weights written through the host port are read back, give the golden logits and the exact
+    cycle schedule, and stall patterns change only the timing."""
+    shapes = shapes_of(arch)
+    plan = plan_core(shapes, lanes, beat, spram_min_depth=20, shared_port=True)
+    assert plan.spram_mems and len(plan.spram_mems) < len(plan.mems)
+    exe = sim.build(sim.prepare(plan, cache), "icarus")
+    stale = random_bundle(shapes, 1)
+    bundle = random_bundle(shapes, 2, "random", extreme_requant=True)
+    images = random_images(10, shapes[0].n_in, 3, "mixed")
+    res = sim.run(exe, plan, images, tmp_path, memories=memory_images(stale, plan),
+                  host_load=memory_images(bundle, plan))
+    assert "all read back" in res.log
+    check(bundle, plan, images, res)
+    res = sim.run(exe, plan, images, tmp_path, memories=memory_images(stale, plan),
+                  host_load=memory_images(bundle, plan), stall=30, seed=lanes)
+    ref = golden.forward(bundle, images)
+    assert (res.logits == ref).all() and (res.classes == ref.argmax(axis=1)).all()
+
+
+def test_spram_memories_have_no_initial_contents(cache, tmp_path):
+    """The SPRAM memories ignore the hex images: without the host load the results are X."""
+    shapes = shapes_of(ARCHS[0][0])
+    plan = plan_core(shapes, 3, 4, spram_min_depth=20, shared_port=True)
+    exe = sim.build(sim.prepare(plan, cache), "icarus")
+    bundle = random_bundle(shapes, 5)
+    with pytest.raises(sim.SimError, match="X in result"):
+        sim.run(exe, plan, random_images(2, shapes[0].n_in, 5), tmp_path,
+                memories=memory_images(bundle, plan))
+
+
 def test_missing_hex_file_fails_the_testbench(cache, tmp_path):
     shapes = shapes_of(ARCHS[0][0])
     plan = plan_core(shapes, 3, 4)

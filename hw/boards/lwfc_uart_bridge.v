@@ -53,6 +53,22 @@ module lwfc_uart_bridge #(
     lwfc_uart_tx #(.DIV(DIV)) u_tx (.clk(clk), .rst(rst), .data(tx_byte), .start(tx_go),
                                     .busy(tx_busy), .tx(tx));
 
+    // ---- the received byte one cycle later, with its command decoded: keeps the byte
+    // compares out of the request state machine's paths (a byte arrives every 10 * DIV
+    // cycles, so the extra cycle costs nothing)
+    reg rxv = 1'b0;
+    reg [7:0] rxb = 8'd0;
+    reg rx_img = 1'b0, rx_i = 1'b0, rx_ver = 1'b0, rx_host = 1'b0, rx_r = 1'b0;
+    always @(posedge clk) begin
+        rxv <= rx_valid && !rst;
+        rxb <= rx_data;
+        rx_img <= rx_data == "I" || rx_data == "C";
+        rx_i <= rx_data == "I";
+        rx_ver <= rx_data == "V";
+        rx_host <= HOST_PORT != 0 && (rx_data == "W" || rx_data == "R");
+        rx_r <= rx_data == "R";
+    end
+
     // ---- core
     reg  [`LWFC_IN_BITS-1:0] beat = 0;
     reg  beat_valid = 1'b0;
@@ -79,19 +95,31 @@ module lwfc_uart_bridge #(
 
     // ---- request state
     reg [2:0] state = S_CMD;
-    reg [7:0] cmd = 8'd0;
+    reg cmd_i = 1'b0;             // request 'I' (class and logits; 'C': class only)
+    reg cmd_r = 1'b0;             // request 'R' (in S_ARGS / S_EXEC / S_WAIT: else 'W')
     reg [15:0] pix = 16'd0;
     reg [PB-1:0] bpos = 0;
     reg [2:0] nargs = 3'd0;
     reg [55:0] args = 56'd0;      // sel, addr, data: first byte received in bits 7:0
     reg [2:0] wait_n = 3'd0;
     reg first_beat = 1'b0;        // next result beat is the class
-    // ---- byte sender: txn bytes of txw, least significant first
+    // ---- byte sender: txn bytes of txw, least significant first. The request state machine
+    // queues a reply in rep_* and the sender takes it on the next edge (two short paths
+    // instead of one through both).
     reg [63:0] txw = 64'd0;
     reg [3:0] txn = 4'd0;
+    reg [63:0] rep_w = 64'd0;
+    reg [3:0] rep_n = 4'd0;
+    reg rep_v = 1'b0;
 
-    wire sender_free = (txn == 4'd0) && !tx_go;
-    assign out_ready = (state == S_RESULT) && sender_free;
+    wire sender_free = (txn == 4'd0) && !tx_go && !rep_v;
+    // out_ready is a register (the core's result streamer decodes it): high in S_RESULT while
+    // the sender is free, low for the cycle after a transfer (its reply is being queued)
+    reg out_ready_q = 1'b0;
+    assign out_ready = out_ready_q;
+    always @(posedge clk) begin
+        out_ready_q <= !rst && (state == S_RESULT) && sender_free && !(out_valid && out_ready_q);
+    end
     assign busy = (state == S_PIX) || (state == S_RESULT) || !idle;
 
     // The protocol's fields are 8 / 16 bits wide; the core uses SB / AB of them.
@@ -101,10 +129,34 @@ module lwfc_uart_bridge #(
     /* verilator lint_on UNUSEDSIGNAL */
     wire [31:0] arg_data = args[55:24];
 
+    // The replies, queued in rep_* (one flat condition per source, not a branch of the request
+    // state machine, so the enable of the 64 + 4 reply bits is a few LUT levels deep):
+    // 'V' / unknown byte in S_CMD, a result beat in S_RESULT (the class, or with 'I' a
+    // logit), the end of a host request in S_WAIT ('K', or the readback word for 'R').
+    wire rep_cmd = (state == S_CMD) && rxv && !rx_img && !rx_host;
+    wire rep_res = (state == S_RESULT) && out_valid && out_ready && (first_beat || cmd_i);
+    wire rep_host = (state == S_WAIT) && (wait_n == 3'd0);
+    always @(posedge clk) begin
+        rep_v <= !rst && (rep_cmd || rep_res || rep_host);
+        if (rep_cmd) begin
+            rep_w <= rx_ver ? {NMEMS8, CLASSES8, NIN16, "C", "F", "W", "L"} : {56'd0, "?"};
+            rep_n <= rx_ver ? 4'd8 : 4'd1;
+        end else if (rep_res) begin
+            rep_w <= first_beat ? {56'd0, out_data[7:0]} : {32'd0, out_data};
+            rep_n <= first_beat ? 4'd1 : 4'd4;
+        end else if (rep_host) begin
+            rep_w <= cmd_r ? {32'd0, readback} : {56'd0, "K"};
+            rep_n <= cmd_r ? 4'd4 : 4'd1;
+        end
+    end
+
     always @(posedge clk) begin
         tx_go <= 1'b0;
         h_we <= 1'b0;
-        if (txn != 4'd0 && !tx_busy && !tx_go) begin
+        if (rep_v) begin
+            txw <= rep_w;
+            txn <= rep_n;
+        end else if (txn != 4'd0 && !tx_busy && !tx_go) begin
             tx_byte <= txw[7:0];
             tx_go <= 1'b1;
             txw <= {8'd0, txw[63:8]};
@@ -122,29 +174,24 @@ module lwfc_uart_bridge #(
             last_class <= 4'd0;
         end else begin
             case (state)
-                S_CMD: if (rx_valid) begin
-                    cmd <= rx_data;
+                S_CMD: if (rxv) begin
+                    cmd_i <= rx_i;
+                    cmd_r <= rx_r;
                     nargs <= 3'd0;
-                    if (rx_data == "I" || rx_data == "C") begin
+                    if (rx_img) begin
                         state <= S_PIX;
                         pix <= 16'd0;
                         bpos <= 0;
                         first_beat <= 1'b1;
-                    end else if (rx_data == "V") begin
-                        txw <= {NMEMS8, CLASSES8, NIN16, "C", "F", "W", "L"};
-                        txn <= 4'd8;
-                    end else if (HOST_PORT != 0 && (rx_data == "W" || rx_data == "R")) begin
+                    end else if (rx_host) begin
                         state <= S_ARGS;
-                    end else begin
-                        txw <= {56'd0, "?"};
-                        txn <= 4'd1;
-                    end
+                    end   // 'V' and unknown bytes: a reply (rep_*), stay in S_CMD
                 end
 
-                S_PIX: if (rx_valid) begin
+                S_PIX: if (rxv) begin
                     if (beat_valid) error <= 1'b1;   // overrun: the core did not take a beat
                     if (bpos == 0) beat <= 0;
-                    beat[8 * bpos +: 8] <= rx_data;
+                    beat[8 * bpos +: 8] <= rxb;
                     pix <= pix + 1'b1;
                     if (bpos == PPB_M1[PB-1:0] || pix == NIN16 - 1'b1) begin
                         beat_valid <= 1'b1;
@@ -157,25 +204,18 @@ module lwfc_uart_bridge #(
 
                 S_RESULT: if (out_valid && out_ready) begin
                     first_beat <= 1'b0;
-                    if (first_beat) begin
-                        last_class <= out_data[3:0];
-                        txw <= {56'd0, out_data[7:0]};
-                        txn <= 4'd1;
-                    end else if (cmd == "I") begin
-                        txw <= {32'd0, out_data};
-                        txn <= 4'd4;
-                    end
+                    if (first_beat) last_class <= out_data[3:0];
                     if (out_last) state <= S_CMD;
                 end
 
-                S_ARGS: if (rx_valid) begin
-                    args <= {rx_data, args[55:8]};
+                S_ARGS: if (rxv) begin
+                    args <= {rxb, args[55:8]};
                     nargs <= nargs + 1'b1;
-                    if ((cmd == "R" && nargs == 3'd2) || nargs == 3'd6) state <= S_EXEC;
+                    if ((cmd_r && nargs == 3'd2) || nargs == 3'd6) state <= S_EXEC;
                 end
 
                 S_EXEC: begin
-                    if (cmd == "R") args <= {32'd0, args[55:32]};   // align sel, addr (3 bytes)
+                    if (cmd_r) args <= {32'd0, args[55:32]};   // align sel, addr (3 bytes)
                     state <= S_WAIT;
                     wait_n <= 3'd4;
                 end
@@ -184,18 +224,9 @@ module lwfc_uart_bridge #(
                     h_sel <= arg_sel[SB-1:0];
                     h_addr <= arg_addr[AB-1:0];
                     h_wdata <= arg_data;
-                    if (wait_n == 3'd4 && cmd == "W") h_we <= 1'b1;
+                    if (wait_n == 3'd4 && !cmd_r) h_we <= 1'b1;
                     wait_n <= wait_n - 1'b1;
-                    if (wait_n == 3'd0) begin
-                        state <= S_CMD;
-                        if (cmd == "W") begin
-                            txw <= {56'd0, "K"};
-                            txn <= 4'd1;
-                        end else begin
-                            txw <= {32'd0, readback};
-                            txn <= 4'd4;
-                        end
-                    end
+                    if (wait_n == 3'd0) state <= S_CMD;
                 end
             endcase
         end

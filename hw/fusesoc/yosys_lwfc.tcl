@@ -6,13 +6,21 @@
 #    the engine never reads an address that is being written. Without it Yosys keeps Verilog's
 #    read-during-write result and duplicates each memory that has an engine read port and a
 #    host read/write port (twice the DP16KD on ECP5);
-#  * the small lane multipliers (9 x 8 bits) become logic (Booth-encoded), on iCE40 (8 SB_MAC16
-#    on the UP5K) so that the DSPs go to the 16 x 15 bit requantizer products, which cost far
-#    more in LUTs, and on ECP5 for speed: a MULT18X18D sits at a fixed site, and with 28 of
-#    them in use the routes from its operand registers and to its product registers took
-#    2.8 - 3.5 ns each (OrangeCrab: 86 MHz at speed grade 6, 111 MHz at grade 8), while logic
-#    multipliers are placed between their registers (112 / 143 MHz, for twice the LUTs);
-#    needs Yosys >= 0.33 (the booth pass);
+#  * the small lane multipliers (9 x 8 bits) become logic (Booth-encoded): on ECP5 always, for
+#    speed (a MULT18X18D sits at a fixed site, and with 28 of them in use the routes from its
+#    operand registers and to its product registers took 2.8 - 3.5 ns each (OrangeCrab: 86 MHz
+#    at speed grade 6, 111 MHz at grade 8), while logic multipliers are placed between their
+#    registers (112 / 143 MHz, for twice the LUTs); on iCE40 (8 SB_MAC16 on the UP5K) when the
+#    generator says the DSPs cannot hold every multiplier (::lwfc_booth in lwfc_params.tcl,
+#    default 1), so that the DSPs go to the 16 x 15 bit requantizer products, which cost far
+#    more in LUTs; needs Yosys >= 0.33 (the booth pass);
+#  * on iCE40, the product registers of the lane multipliers (mac_prod, mac_prod2, the DIL's
+#    prod, prod2) get the attribute keep: a product registered twice without an enable (the
+#    dense engine's MAC array) matches ice40_dsp's pipeline and output registers (ffFJKG, ffH),
+#    and Yosys 0.70 (YoWASP) then leaves the second register driving a constant x besides the
+#    SB_MAC16 ("Driver-driver conflict ... Resolved using constant"): the whole datapath behind
+#    it is optimised away. With keep the DSP takes only the first register, the second stays
+#    in logic; 'lwfc build' fails on that warning in yosys.log;
 #  * a cell count (lwfc_stat.txt) for 'lwfc build', which reports LUTs and flip-flops.
 # It is Tcl, run by a Yosys with Tcl, or by hw/fusesoc/edatools.py for YoWASP's Yosys.
 
@@ -50,7 +58,15 @@ if {[info exists ::lwfc_param_memories]} {
     setattr -set no_rw_check 1 {*}$sel
 }
 
-if {[string match *synth_ice40* [info body synth]] || [string match *synth_ecp5* [info body synth]]} {
+if {[string match *synth_ice40* [info body synth]]} {
+    setattr -set keep 1 w:*_prod*
+}
+
+if {![info exists ::lwfc_booth]} {
+    set ::lwfc_booth 1
+}
+if {[string match *synth_ecp5* [info body synth]]
+    || ($::lwfc_booth && [string match *synth_ice40* [info body synth]])} {
     yosys proc
     flatten
     wreduce {t:$mul}

@@ -36,8 +36,10 @@ def lwfc_core(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_re
     * ``h_sel, h_addr, h_wdata[31:0], h_we``: host write of parameter memory ``h_sel`` (see
       the memory map) at ``h_addr``; ``h_rdata[31:0]``: that memory's word at
       (``h_sel``, ``h_addr``) of three cycles earlier (``READBACK_LATENCY``, sign-extended for
-      signed memories): block-RAM read, the memory's output register, the select register.
-    * ``idle``: no image is inside the core (safe moment to rewrite parameters).
+      signed memories): the memory's read register, its output register, the select register.
+    * ``idle``: no image is inside the core (safe moment to rewrite parameters). With
+      ``plan.shared_port`` the parameter memories' single read port serves the host only
+      while ``idle`` is high: readback (and writes of SPRAM memories) need an idle core.
     """
     L = len(plan.engines)
     sel_bits = plan.sel_bits
@@ -46,6 +48,8 @@ def lwfc_core(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_re
     sel_r = uint(sel_bits)
     sel_r2 = uint(sel_bits)
     insts = []
+    # shared-port memories: the host owns the single read port while no image is inside
+    hown = idle if plan.shared_port else None
 
     # ---- feature memories, one per layer input: write side, read side, MCM
     wr_en = [Signal(bool(0)) for _ in range(L)]
@@ -111,7 +115,7 @@ def lwfc_core(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_re
             insts.append(named(
                 f"l{i}_dense",
                 dense_engine(clk, rst, start[i], done[i], rd_en[i], rd_addr[i], lanes[i], ov,
-                             oidx, y, h_sel, h_we, h_addr, h_wdata, rb, e, plan),
+                             oidx, y, h_sel, h_we, h_addr, h_wdata, rb, e, plan, hown),
             ))
         else:
             en = rd_en[i]
@@ -121,13 +125,13 @@ def lwfc_core(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_re
             accept = Signal(bool(0))
             insts.append(named(f"l{i}_dcl", dcl(clk, rst, start[i], en, rd_addr[i], lanes[i], zv,
                                                 z, zidx, accept, h_sel, h_we, h_addr, h_wdata,
-                                                rb, e, plan)))
+                                                rb, e, plan, hown)))
             insts.append(named(f"l{i}_dil", dil(clk, rst, start[i], done[i], zv, z, accept, ov,
                                                 oidx, y, h_sel, h_we, h_addr, h_wdata, rb, e,
-                                                plan)))
+                                                plan, hown)))
     insts.append(named(
         "result",
-        result_stage(clk, rst, start[L - 1], res_v, res_i, res_y, wr_half[L], rd_ok[L],
+        result_stage(clk, rst, res_v, res_i, res_y, wr_half[L], rd_ok[L],
                      rd_half[L], release[L], out_data, out_valid, out_ready, out_last, C),
     ))
 

@@ -49,6 +49,19 @@ def acc_signal(val: int = 0) -> Signal:
     return Signal(intbv(val, min=ACC_MIN, max=ACC_MAX))
 
 
+def mac_bits(n_in: int) -> int:
+    """Bits of a signed sum of up to ``n_in`` products uint8 x int8 (each in ``[-255*128,
+    255*127]``): ``|sum| <= n_in * 32640``, so this width never wraps (26 bits for 784
+    inputs, at most ``ACC_BITS``). The MAC arrays' products, adder trees and accumulators
+    use it: shorter carry chains, the same values."""
+    return min(ACC_BITS, (n_in * 255 * 128).bit_length() + 1)
+
+
+def mac_signal(bits: int) -> Signal:
+    """A ``bits``-wide signed MAC-datapath signal (see :func:`mac_bits`)."""
+    return Signal(intbv(0, min=-(2 ** (bits - 1)), max=2 ** (bits - 1)))
+
+
 def uint(bits: int, val: int = 0) -> Signal:
     return Signal(intbv(val)[bits:])
 
@@ -91,7 +104,7 @@ def delay_line(clk, rst, en, din, dout, n: int):
 
 @block
 def weight_lane(clk, en, addr, dout, h_sel, h_we, h_addr, h_wdata, rb, chunks: list[MemSpec],
-                sel_bits: int):
+                sel_bits: int, hown=None):
     """One lane's weight bank (int8 entries): ``dout`` is the entry at bank address ``addr``
     ``OPERAND_LAT`` (4) edges with ``en`` later.
 
@@ -100,6 +113,12 @@ def weight_lane(clk, en, addr, dout, h_sel, h_we, h_addr, h_wdata, rb, chunks: l
     its own output register), a third register selects the chunk of the address
     (``addr >> log2(BANK_CHUNK)``, delayed with the read) and a fourth, ``dout``, is the
     multiplier's operand register. ``addr`` is ``clog2(bank depth)`` bits wide.
+
+    A single-port (SPRAM) bank (``MemSpec.spram``, only with ``plan.shared_port``) is never
+    split: it is one memory whose depth is the whole bank's; Yosys cascades the SPRAM blocks
+    and its read-data multiplexer ends at the memory's output register, so the latency is
+    the same four edges (the third register then only repeats the word). ``hown``: see
+    :func:`~lwfc_hw.memories.param_ram`.
     """
     n = len(chunks)
     insts = []
@@ -108,7 +127,7 @@ def weight_lane(clk, en, addr, dout, h_sel, h_we, h_addr, h_wdata, rb, chunks: l
         q = Signal(intbv(0, min=-128, max=128))
         m = chunks[0]
         insts.append(named("c0", param_ram(clk, en, addr, q, h_sel, h_we, h_addr, h_wdata,
-                                           rb[m.sel], m, sel_bits)))
+                                           rb[m.sel], m, sel_bits, hown)))
 
         @always(clk.posedge)
         def mux():
@@ -120,7 +139,7 @@ def weight_lane(clk, en, addr, dout, h_sel, h_we, h_addr, h_wdata, rb, chunks: l
     outs = [Signal(intbv(0, min=-128, max=128)) for _ in range(n)]
     for j, m in enumerate(chunks):
         insts.append(named(f"c{j}", param_ram(clk, en, addr, outs[j], h_sel, h_we, h_addr,
-                                              h_wdata, rb[m.sel], m, sel_bits)))
+                                              h_wdata, rb[m.sel], m, sel_bits, hown)))
     AB = len(addr)
     LO = clog2(BANK_CHUNK)
     CB = clog2(n)
@@ -140,7 +159,8 @@ def weight_lane(clk, en, addr, dout, h_sel, h_we, h_addr, h_wdata, rb, chunks: l
 
 @block
 def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
-            bias_spec: MemSpec | None, rq_spec: MemSpec | None, out_kind: str, sel_bits: int):
+            bias_spec: MemSpec | None, rq_spec: MemSpec | None, out_kind: str, sel_bits: int,
+            hown=None):
     """Ten-stage requantizer ``y = clamp((((acc + b) * M) >>> (S - 1)) + 1 >>> 1)``.
 
     That is ``(acc' * M + 2**(S-1)) >> S`` of ``docs/arithmetic.md`` (one rounding, ties to
@@ -157,7 +177,9 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
     ``2*lo - 1``, so they do not wait for the rounding increment). Input ``(iv, idx, acc)``
     is sampled on an edge with ``en``; ``(ov, oidx, y)`` appear ``RQ_STAGES`` enabled edges
     later. ``bias[idx]`` and ``rq[idx]`` (word ``S << 15 | M``) are read from host-writable
-    memories. ``rb`` maps a memory id to its readback signal.
+    memories. ``rb`` maps a memory id to its readback signal; ``hown`` (shared-port plans:
+    the core's ``idle``) goes to every :func:`~lwfc_hw.memories.param_ram` of the engine,
+    here and in the engines below.
     """
     ib = len(idx)
     NV = RQ_STAGES - 1
@@ -165,6 +187,11 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
     v = [Signal(bool(0)) for _ in range(NV)]
     ii = [uint(ib) for _ in range(NV)]
     a1, a2, s3, s4 = acc_signal(), acc_signal(), acc_signal(), acc_signal()
+    # acc is mac_bits(n_in) wide (32 for the DIL's rings): sign-extended to 32 bits at R1
+    AB = len(acc)
+    XB = ACC_BITS - AB
+    sx = uint(max(1, XB))  # the sign bits above acc (none when acc is 32 bits)
+    XMAX = 2 ** XB - 1
     lg = [acc_signal() for _ in range(NL)]
     m3, m4 = uint(15), uint(15)
     # M as a signed 16-bit operand for the signed high-half product
@@ -182,10 +209,10 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
     insts = []
     if bias_spec is not None:
         insts.append(named("bias", param_ram(clk, en, idx, bias_q, h_sel, h_we, h_addr, h_wdata,
-                                             rb[bias_spec.sel], bias_spec, sel_bits)))
+                                             rb[bias_spec.sel], bias_spec, sel_bits, hown)))
     if rq_spec is not None:
         insts.append(named("rq", param_ram(clk, en, idx, rq_q, h_sel, h_we, h_addr, h_wdata,
-                                           rb[rq_spec.sel], rq_spec, sel_bits)))
+                                           rb[rq_spec.sel], rq_spec, sel_bits, hown)))
     has_bias = bias_spec is not None
     is_logit = out_kind == "i32"
     lo, hi = (0, 255) if out_kind == "u8" else (-128, 127)
@@ -206,9 +233,28 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
             for i in range(1, NV):
                 v[i].next = v[i - 1]
                 ii[i].next = ii[i - 1]
-            a1.next = acc
+            a1.next = acc_w
             # R1 -> R2: the memory words are on their way
             a2.next = a1
+
+    ext = []
+    if XB == 0:
+        acc_w = acc
+    else:
+        acc_w = acc_signal()  # acc sign-extended to 32 bits
+
+        @always_comb
+        def sign_ext():
+            if acc[AB - 1]:
+                sx.next = XMAX
+            else:
+                sx.next = 0
+
+        @always_comb
+        def widen():
+            acc_w.next = concat(sx, acc[AB:]).signed()
+
+        ext = [sign_ext, widen]
 
     if has_bias:
 
@@ -286,14 +332,15 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
                     u[:] = q9[YB + 1 : 1] + concat(intbv(0)[YB - 1 :], q9[0])
                     y.next = u
 
-    return insts, stage_ctl, stage_bias, stage_out
+    return insts, ext, stage_ctl, stage_bias, stage_out
 
 
 @block
 def adder_level(clk, en, src, dst, P: int, nin: int):
-    """One registered adder-tree level: for each of ``P`` groups of ``nin`` 32-bit words in
-    ``src`` (group ``p`` at ``p*nin ...``), ``dst`` gets ``ceil(nin/2)`` words: the pairwise
-    sums, and the odd last word passed through; on an edge with ``en``."""
+    """One registered adder-tree level: for each of ``P`` groups of ``nin`` signed words
+    (``mac_bits`` wide) in ``src`` (group ``p`` at ``p*nin ...``), ``dst`` gets
+    ``ceil(nin/2)`` words: the pairwise sums, and the odd last word passed through; on an
+    edge with ``en``."""
     nout = (nin + 1) // 2
     npair = nin // 2
     odd = nin - 2 * npair
@@ -328,12 +375,13 @@ def mac_array(clk, rst, en, v_in, f_in, l_in, x_lanes, w_lanes, acc, fin, P: int
 
     ``(v_in, f_in, l_in)`` flag the step whose operands are at the multiplier inputs (valid,
     first step of a row, last step of a row). Every stage below advances on an edge with
-    ``en``. Products (uint8 x int8, 32-bit): ``prod[p*Q+q] = x_lanes[q] * w_lanes[p*Q+q]``,
-    except that in the last step of a row lanes beyond input ``n_in - 1`` give 0 (their
+    ``en``. Products (uint8 x int8; ``len(acc[0])`` = ``mac_bits(n_in)`` bits, as every
+    register below): ``prod[p*Q+q] = x_lanes[q] * w_lanes[p*Q+q]``, except that in the
+    last step of a row lanes beyond input ``n_in - 1`` give 0 (their
     feature-memory entries are never written, so they may hold X in simulation or stale data
     in silicon). A second register holds the products (the multipliers are DSP blocks at
     fixed sites: the long route from one to its adder tree gets a cycle of its own). Then
-    ``tree_levels(Q)`` registered levels of 32-bit two-input adders reduce
+    ``tree_levels(Q)`` registered levels of two-input adders reduce
     each output's ``Q`` products to one sum, and ``acc[p] = (f ? 0 : acc[p]) + sum``. ``fin``
     (registered with the accumulators) is high in the cycle after a row's last step has been
     accumulated, so ``acc`` is final then: ``mac_latency(Q)`` edges after the operands.
@@ -341,12 +389,13 @@ def mac_array(clk, rst, en, v_in, f_in, l_in, x_lanes, w_lanes, acc, fin, P: int
     N = P * Q
     LT = tree_levels(Q)
     QLAST = n_in - (-(-n_in // Q) - 1) * Q  # lanes in use in the last step, 1 ... Q
-    prod = [acc_signal() for _ in range(N)]
-    prod2 = [acc_signal() for _ in range(N)]
+    MB = len(acc[0])  # mac_bits(n_in), chosen by the caller
+    prod = [mac_signal(MB) for _ in range(N)]
+    prod2 = [mac_signal(MB) for _ in range(N)]
     sizes = [Q]
     while sizes[-1] > 1:
         sizes.append((sizes[-1] + 1) // 2)
-    levels = [prod2] + [[acc_signal() for _ in range(P * n)] for n in sizes[1:]]
+    levels = [prod2] + [[mac_signal(MB) for _ in range(P * n)] for n in sizes[1:]]
     top = levels[LT]
     # flags per stage: 0 = products, 1 = second product register, 1 + i = tree level i
     NS = LT + 2
@@ -413,7 +462,7 @@ def mac_array(clk, rst, en, v_in, f_in, l_in, x_lanes, w_lanes, acc, fin, P: int
 
 @block
 def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_sel, h_we, h_addr,
-                 h_wdata, rb, e: EnginePlan, plan: CorePlan):
+                 h_wdata, rb, e: EnginePlan, plan: CorePlan, hown=None):
     """Dense FC layer engine (paper figure 15, widened to ``P x Q`` lanes).
 
     After ``start`` it issues ``G * K`` steps, one per cycle: step ``(g, c)`` reads inputs
@@ -441,9 +490,10 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
     xd1 = [uint(8) for _ in range(Q)]
     xd2 = [uint(8) for _ in range(Q)]
     xd3 = [uint(8) for _ in range(Q)]
-    acc = [acc_signal() for _ in range(P)]
-    dh = acc_signal()
-    drest = [acc_signal() for _ in range(max(1, P - 1))]
+    MB = mac_bits(s.n_in)
+    acc = [mac_signal(MB) for _ in range(P)]
+    dh = mac_signal(MB)
+    drest = [mac_signal(MB) for _ in range(max(1, P - 1))]
     dn = uint(clog2(P + 1))
     dv = Signal(bool(0))
     ob = clog2(max(2, s.n_out))
@@ -454,7 +504,7 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
         insts.append(named(f"w{lane}", weight_lane(clk, one, wa, w_lanes[lane], h_sel, h_we,
                                                    h_addr, h_wdata, rb,
                                                    plan.bank_chunks(e.index, "w", lane),
-                                                   sel_bits)))
+                                                   sel_bits, hown)))
     mems = {m.role + str(m.bank): m for m in plan.mems_of(e.index) if m.chunk == 0}
     DL = OPERAND_LAT
     insts.append(named("dv", delay_line(clk, rst, one, s_v, v_op, DL)))
@@ -465,7 +515,7 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
     insts.append(named(
         "requant",
         requant(clk, rst, one, dv, o, dh, ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
-                mems["bias0"], mems.get("rq0"), "u8" if s.hidden else "i32", sel_bits),
+                mems["bias0"], mems.get("rq0"), "u8" if s.hidden else "i32", sel_bits, hown),
     ))
     last_o = s.n_out - 1
     last_g = G - 1
@@ -553,7 +603,7 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
 
 @block
 def dcl(clk, rst, start, en, rd_addr, x_lanes, zv, z, zidx, accept, h_sel, h_we, h_addr,
-        h_wdata, rb, e: EnginePlan, plan: CorePlan):
+        h_wdata, rb, e: EnginePlan, plan: CorePlan, hown=None):
     """DCL: U-matrix calculator (``Qu`` lanes) and its state control module DCL-SCM.
 
     Computes latent ``k = 0 ... rank-1`` as ``Ku`` steps of ``Qu`` inputs (U bank address
@@ -581,14 +631,14 @@ def dcl(clk, rst, start, en, rd_addr, x_lanes, zv, z, zidx, accept, h_sel, h_we,
     xd1 = [uint(8) for _ in range(Qu)]
     xd2 = [uint(8) for _ in range(Qu)]
     xd3 = [uint(8) for _ in range(Qu)]
-    acc = [acc_signal()]
+    acc = [mac_signal(mac_bits(s.n_in))]
     mems = {m.role + str(m.bank): m for m in plan.mems_of(e.index) if m.chunk == 0}
     insts = []
     for lane in range(Qu):
         insts.append(named(f"u{lane}", weight_lane(clk, en, ua, u_lanes[lane], h_sel, h_we,
                                                    h_addr, h_wdata, rb,
                                                    plan.bank_chunks(e.index, "u", lane),
-                                                   sel_bits)))
+                                                   sel_bits, hown)))
     DL = OPERAND_LAT
     insts.append(named("dv", delay_line(clk, rst, en, s_v, v_op, DL)))
     insts.append(named("df", delay_line(clk, None, en, s_f, f_op, DL)))
@@ -600,7 +650,7 @@ def dcl(clk, rst, start, en, rd_addr, x_lanes, zv, z, zidx, accept, h_sel, h_we,
     insts.append(named(
         "requant",
         requant(clk, rst, en, fin, k_fin, acc[0], zv, zidx, z, h_sel, h_we, h_addr, h_wdata, rb,
-                None, mems["urq0"], "i8", sel_bits),
+                None, mems["urq0"], "i8", sel_bits, hown),
     ))
     last_k = R - 1
 
@@ -656,7 +706,7 @@ def dcl(clk, rst, start, en, rd_addr, x_lanes, zv, z, zidx, accept, h_sel, h_we,
 
 @block
 def dil(clk, rst, start, done, zv, z, accept, ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
-        e: EnginePlan, plan: CorePlan):
+        e: EnginePlan, plan: CorePlan, hown=None):
     """DIL: V-matrix calculator (``Pv`` lanes) and its state control module DIL-SCM.
 
     Each latent ``z[k]`` taken from the DCL is multiplied by column ``k`` of V and added into
@@ -698,7 +748,7 @@ def dil(clk, rst, start, done, zv, z, accept, ov, oidx, y, h_sel, h_we, h_addr, 
         insts.append(named(f"v{lane}", weight_lane(clk, one, va, v_lanes[lane], h_sel, h_we,
                                                    h_addr, h_wdata, rb,
                                                    plan.bank_chunks(e.index, "v", lane),
-                                                   sel_bits)))
+                                                   sel_bits, hown)))
     DL = OPERAND_LAT
     insts.append(named("dv", delay_line(clk, rst, one, issue, v_op, DL)))
     insts.append(named("dfk", delay_line(clk, None, one, s_fk, fk_op, DL)))
@@ -708,7 +758,7 @@ def dil(clk, rst, start, done, zv, z, accept, ov, oidx, y, h_sel, h_we, h_addr, 
     insts.append(named(
         "requant",
         requant(clk, rst, one, dr, o, ring[TAIL], ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
-                mems["bias0"], mems.get("rq0"), "u8" if s.hidden else "i32", sel_bits),
+                mems["bias0"], mems.get("rq0"), "u8" if s.hidden else "i32", sel_bits, hown),
     ))
     last_k = R - 1
     last_o = M - 1

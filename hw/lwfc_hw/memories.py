@@ -23,9 +23,19 @@ def named(name: str, inst: Any) -> Any:
 t_half = enum("WRITE", "READ")
 
 
+def _host_ext(spec: MemSpec, word: str) -> str:
+    """Verilog expression widening ``word`` (``spec.width`` bits) to the 32-bit host bus."""
+    pad = HOST_DATA_BITS - spec.width
+    if pad == 0:
+        return word
+    if spec.signed:
+        return "{{" + str(pad) + "{" + word + "[" + str(spec.width - 1) + "]}}, " + word + "}"
+    return "{" + str(pad) + "'d0, " + word + "}"
+
+
 @block
 def param_ram(clk, re, addr_a, dout_a, h_sel, h_we, h_addr, h_wdata, dout_b, spec: MemSpec,
-              sel_bits: int):
+              sel_bits: int, hown=None):
     """A parameter memory (weight bank, bias or requantization table) with two ports.
 
     Both ports read with **two** cycles of latency: the block RAM's registered read, then an
@@ -42,7 +52,21 @@ def param_ram(clk, re, addr_a, dout_a, h_sel, h_we, h_addr, h_wdata, dout_b, spe
     ``verilog_code`` template so that the contents come from
     ``$readmemh("<name>.hex")`` (prefixed by the macro ``LWFC_MEMDIR`` when it is defined)
     instead of a giant initial block. The MyHDL model below is a plain Python memory.
+
+    With ``hown`` (a signal: the host owns the memory, i.e. the core is idle) the memory has
+    a single read port, see :func:`shared_param_ram`.
     """
+    if hown is not None:
+        return shared_param_ram(clk, re, addr_a, dout_a, h_sel, h_we, h_addr, h_wdata, dout_b,
+                                hown, spec, sel_bits)
+    return dual_param_ram(clk, re, addr_a, dout_a, h_sel, h_we, h_addr, h_wdata, dout_b, spec,
+                          sel_bits)
+
+
+@block
+def dual_param_ram(clk, re, addr_a, dout_a, h_sel, h_we, h_addr, h_wdata, dout_b,
+                   spec: MemSpec, sel_bits: int):
+    """:func:`param_ram` with an engine read port and a host read/write port."""
     name = spec.name
     depth = spec.depth
     width = spec.width
@@ -76,15 +100,8 @@ def param_ram(clk, re, addr_a, dout_a, h_sel, h_we, h_addr, h_wdata, dout_b, spe
     dout_b.driven = "reg"
     for s in (re, addr_a, h_sel, h_we, h_addr, h_wdata):
         s.read = True
-    pad = HOST_DATA_BITS - width
-    word = "${name}[${h_addr}[" + str(abits - 1) + ":0]]"
-    if pad == 0:
-        ext = word
-    elif spec.signed:
-        ext = "{{" + str(pad) + "{" + word + "[" + str(width - 1) + "]}}, " + word + "}"
-    else:
-        ext = "{" + str(pad) + "'d0, " + word + "}"
-    param_ram.verilog_code = (
+    ext = _host_ext(spec, "${name}[${h_addr}[" + str(abits - 1) + ":0]]")
+    dual_param_ram.verilog_code = (
         """
 // ${name}: ${depth} x ${width} bit parameter memory, host id ${sel}
 // no_rw_check: the host writes only while the core is idle, so a same-address read and
@@ -119,6 +136,125 @@ end
 """
     )
     return model
+
+
+@block
+def shared_param_ram(clk, re, addr_a, dout_a, h_sel, h_we, h_addr, h_wdata, dout_b, hown,
+                     spec: MemSpec, sel_bits: int):
+    """:func:`param_ram` with one read port shared by the engine and the host.
+
+    The read address is ``h_addr`` while ``hown`` is high (the core is idle) and the low
+    ``spec.abits`` bits of ``addr_a`` otherwise. Reads take two cycles, as in
+    :func:`dual_param_ram`: on an edge with ``re`` or ``hown`` high, ``ra <= mem[address]``
+    (skipped on an SPRAM write edge, see below) and ``dout_a <= ra``. ``dout_b`` is
+    ``dout_a`` widened to 32 bits (a wire), so host readback keeps the core's
+    ``READBACK_LATENCY`` (address, two edges to ``dout_a``, the core's select register) but
+    is valid only while ``hown`` is high (and was high for the two edges before). A host
+    write (``h_we`` and ``h_sel == spec.sel``) stores ``h_wdata[width-1:0]`` at ``h_addr``.
+
+    ``spec.spram``: one port for reads and writes and no initial contents, the shape Yosys
+    maps to SB_SPRAM256KA (``synth_ice40 -spram``; a bank deeper than one SPRAM is cascaded
+    by Yosys, its read multiplexer ending at the ``dout_a`` register); the host writes
+    through the shared address, so writes need ``hown``. Otherwise the write port is separate
+    and the contents come from ``$readmemh`` as in :func:`dual_param_ram`: one read and one
+    write port, one SB_RAM40_4K per 4 kbit on iCE40.
+    """
+    name = spec.name
+    depth = spec.depth
+    width = spec.width
+    abits = spec.abits
+    hexfile = spec.hexfile
+    sel = spec.sel
+    sb = sel_bits
+    mem = [0] * depth
+    mask = (1 << width) - 1
+    amask = (1 << abits) - 1
+    wmask = (1 << HOST_DATA_BITS) - 1
+    ab = len(addr_a)
+    _template_names = (name, hexfile, sb, ab)  # read by the verilog_code template below
+    pipe = [0]  # the memory's read register (ra)
+
+    def _signed(v: int) -> int:
+        return v - (1 << width) if spec.signed and v >> (width - 1) else v
+
+    assert ab >= abits, f"{name}: engine address of {ab} bits for {abits} address bits"
+    spram = spec.spram
+
+    @always(clk.posedge)
+    def model():
+        ha = int(h_addr) & amask
+        a = ha if hown else int(addr_a) & amask
+        write = bool(h_we) and int(h_sel) == sel
+        if re or hown:
+            dout_a.next = pipe[0]
+            if not (spram and write):
+                pipe[0] = _signed(mem[a]) if a < depth else 0  # read before write
+        w = a if spram else ha
+        if write and w < depth:
+            mem[w] = int(h_wdata) & mask
+
+    @always_comb
+    def widen():
+        dout_b.next = int(dout_a) & wmask
+
+    dout_a.driven = "reg"
+    dout_b.driven = "wire"
+    for s in (re, addr_a, h_sel, h_we, h_addr, h_wdata, hown):
+        s.read = True
+    ext = _host_ext(spec, "${dout_a}")
+    head = """
+// ${name}: ${depth} x ${width} bit parameter memory, host id ${sel}, one read port: the
+// engine's address while images are in flight, the host's (${h_addr}) while ${hown};
+// two-cycle reads: the memory's read register, then an output register
+"""
+    addr = (
+        "wire [" + str(abits) + "-1:0] ${name}_a = ${hown} ? ${h_addr}[" + str(abits)
+        + "-1:0] : ${addr_a}[" + str(abits) + """-1:0];
+reg [${width}-1:0] ${name}_ra;
+assign ${dout_b} = """ + ext + """;
+always @(posedge ${clk}) begin
+    if (${re} || ${hown}) begin
+        ${dout_a} <= ${name}_ra;
+    end
+end
+"""
+    )
+    if spec.spram:
+        body = """// single port, no initial contents (SPRAM): loaded through the host port;
+// ram_style "huge" makes Yosys use SPRAM even where block RAM is cheaper by its cost model
+(* ram_style = "huge" *)
+reg [${width}-1:0] ${name} [0:${depth}-1];
+always @(posedge ${clk}) begin
+    if (${h_we} && (${h_sel} == ${sb}'d${sel})) begin
+        ${name}[${name}_a] <= ${h_wdata}[${width}-1:0];
+    end else if (${re} || ${hown}) begin
+        ${name}_ra <= ${name}[${name}_a];
+    end
+end
+"""
+    else:
+        body = """(* no_rw_check *)
+reg [${width}-1:0] ${name} [0:${depth}-1];
+initial begin
+`ifdef LWFC_MEMDIR
+    $$readmemh({`LWFC_MEMDIR, "${hexfile}"}, ${name});
+`else
+    $$readmemh("${hexfile}", ${name});
+`endif
+end
+always @(posedge ${clk}) begin
+    if (${h_we} && (${h_sel} == ${sb}'d${sel})) begin
+        ${name}[${h_addr}[${abits}-1:0]] <= ${h_wdata}[${width}-1:0];
+    end
+end
+always @(posedge ${clk}) begin
+    if (${re} || ${hown}) begin
+        ${name}_ra <= ${name}[${name}_a];
+    end
+end
+"""
+    shared_param_ram.verilog_code = head + addr + body
+    return model, widen
 
 
 @block

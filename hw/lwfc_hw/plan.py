@@ -87,6 +87,10 @@ class MemSpec:
         depth: entries.
         base: bank address of entry 0 (weight-bank chunks: ``chunk * BANK_CHUNK``; else 0).
         chunk: chunk number within its bank (0 for memories that are not split).
+        spram: single-port memory with no initial contents (an iCE40 SB_SPRAM256KA, 16K x
+            16 bits): one address for the engine's reads and the host's writes and readback,
+            loaded through the host port at run time (see :func:`plan_core`). An SPRAM bank
+            is never split into chunks (``base == chunk == 0``, ``depth`` = the whole bank).
     """
 
     sel: int
@@ -99,6 +103,7 @@ class MemSpec:
     depth: int
     base: int = 0
     chunk: int = 0
+    spram: bool = False
 
     @property
     def abits(self) -> int:
@@ -196,7 +201,14 @@ class FmemPlan:
 
 @dataclass(frozen=True)
 class CorePlan:
-    """The complete elaboration plan of one accelerator instance."""
+    """The complete elaboration plan of one accelerator instance.
+
+    ``shared_port``: every parameter memory has a single read port, addressed by the engine
+    while images are in flight and by the host port (``h_addr``) while the core is idle, so
+    host readback is valid only while ``idle`` is high. Then a memory with an engine read
+    port, a host write port and host readback is one iCE40 SB_RAM40_4K (one read, one write
+    port) instead of two. Memories with ``MemSpec.spram`` always work this way.
+    """
 
     lanes: int
     pixels_per_beat: int
@@ -204,6 +216,12 @@ class CorePlan:
     fmems: tuple[FmemPlan, ...]
     mems: tuple[MemSpec, ...]
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    shared_port: bool = False
+
+    @property
+    def spram_mems(self) -> list[MemSpec]:
+        """The single-port memories without initial contents (loaded through the host port)."""
+        return [m for m in self.mems if m.spram]
 
     @property
     def n_in(self) -> int:
@@ -258,6 +276,7 @@ class CorePlan:
             "addr_bits": self.haddr_bits,
             "data_bits": HOST_DATA_BITS,
             "readback_latency": READBACK_LATENCY,
+            "shared_port": self.shared_port,
             "layers": [
                 {
                     "index": e.index,
@@ -288,6 +307,7 @@ class CorePlan:
                     "base": m.base,
                     "chunk": m.chunk,
                     "file": m.hexfile,
+                    "spram": m.spram,
                 }
                 for m in self.mems
             ],
@@ -320,13 +340,25 @@ def choose_dense_mapping(n_in: int, n_out: int, lanes: int) -> tuple[int, int]:
 
 
 def plan_core(
-    shapes: list[LayerShape], lanes: int, pixels_per_beat: int = DEFAULT_PIXELS_PER_BEAT
+    shapes: list[LayerShape],
+    lanes: int,
+    pixels_per_beat: int = DEFAULT_PIXELS_PER_BEAT,
+    *,
+    spram_min_depth: int = 0,
+    shared_port: bool = False,
 ) -> CorePlan:
     """Build the plan for ``shapes`` (input layer first) with ``lanes`` MACs per engine.
 
+    ``spram_min_depth``: weight banks (roles ``w``, ``u``, ``v``) of at least this many
+    entries become single-port memories without initial contents (``MemSpec.spram``: iCE40
+    SPRAM, loaded at run time through the host port), one memory per bank (SPRAM blocks are
+    16K entries deep and Yosys cascades them, so such a bank is not split into
+    ``BANK_CHUNK`` chunks); 0 (default) keeps every memory in block RAM, weight banks in
+    chunks. ``shared_port``: see :class:`CorePlan` (required with ``spram_min_depth``).
+
     Raises:
-        ValueError: for an empty network, a non-positive size or lane count, or layers whose
-            sizes do not chain.
+        ValueError: for an empty network, a non-positive size or lane count, layers whose
+            sizes do not chain, or SPRAM memories without ``shared_port``.
     """
     if not shapes:
         raise ValueError("a network needs at least one layer")
@@ -334,6 +366,10 @@ def plan_core(
         raise ValueError(f"lanes must be >= 1, got {lanes}")
     if pixels_per_beat < 1:
         raise ValueError(f"pixels_per_beat must be >= 1, got {pixels_per_beat}")
+    if spram_min_depth < 0:
+        raise ValueError(f"spram_min_depth must be >= 0, got {spram_min_depth}")
+    if spram_min_depth and not shared_port:
+        raise ValueError("single-port (SPRAM) weight memories need shared_port=True")
     for a, b in itertools.pairwise(shapes):
         if a.n_out != b.n_in:
             raise ValueError(f"layer {b.name} has {b.n_in} inputs but {a.name} gives {a.n_out}")
@@ -344,7 +380,12 @@ def plan_core(
         mems.append(MemSpec(len(mems), name, layer, role, bank, width, signed, max(2, depth)))
 
     def add_bank(name: str, layer: int, role: str, bank: int, depth: int) -> None:
-        """An 8-bit signed weight bank of ``depth`` entries, in chunks of ``BANK_CHUNK``."""
+        """An 8-bit signed weight bank of ``depth`` entries: one SPRAM memory when ``depth >=
+        spram_min_depth > 0``, else block RAM in chunks of ``BANK_CHUNK``."""
+        if 0 < spram_min_depth <= max(2, depth):
+            mems.append(MemSpec(len(mems), name, layer, role, bank, 8, True, max(2, depth),
+                                spram=True))
+            return
         for j in range(ceil_div(max(2, depth), BANK_CHUNK)):
             base = j * BANK_CHUNK
             mems.append(MemSpec(len(mems), name if j == 0 else f"{name}c{j}", layer, role, bank,
@@ -383,7 +424,8 @@ def plan_core(
         )
         for i, e in enumerate(engines)
     ]
-    return CorePlan(lanes, pixels_per_beat, tuple(engines), tuple(fmems), tuple(mems))
+    return CorePlan(lanes, pixels_per_beat, tuple(engines), tuple(fmems), tuple(mems),
+                    shared_port=shared_port)
 
 
 def shapes_from_bundle(bundle: Any) -> list[LayerShape]:
@@ -406,10 +448,16 @@ def shapes_from_bundle(bundle: Any) -> list[LayerShape]:
 
 
 def plan_for_bundle(
-    bundle: Any, lanes: int, pixels_per_beat: int = DEFAULT_PIXELS_PER_BEAT
+    bundle: Any,
+    lanes: int,
+    pixels_per_beat: int = DEFAULT_PIXELS_PER_BEAT,
+    *,
+    spram_min_depth: int = 0,
+    shared_port: bool = False,
 ) -> CorePlan:
     """:func:`plan_core` for the layers of ``bundle``."""
-    return plan_core(shapes_from_bundle(bundle), lanes, pixels_per_beat)
+    return plan_core(shapes_from_bundle(bundle), lanes, pixels_per_beat,
+                     spram_min_depth=spram_min_depth, shared_port=shared_port)
 
 
 def _write_width(beat: int, q: int) -> int:

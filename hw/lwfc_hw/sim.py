@@ -82,7 +82,8 @@ def _run(cmd: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProce
 def plan_key(plan: CorePlan) -> str:
     """A short stable hash of everything the RTL depends on: the plan and the RTL sources."""
     h = hashlib.sha256(
-        repr((plan.lanes, plan.pixels_per_beat, plan.engines, plan.fmems, plan.mems)).encode()
+        repr((plan.lanes, plan.pixels_per_beat, plan.engines, plan.fmems, plan.mems,
+              plan.shared_port)).encode()
     )
     # every module of the package that can shape generated Verilog (the core's and the
     # wrappers' generators share this key), i.e. all but the pure-Python helpers

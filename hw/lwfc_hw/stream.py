@@ -160,71 +160,139 @@ def seq_writer(clk, start, ov, y, wr_en, wr_div, wr_mod, wr_cnt, wr_data, Q: int
 
 
 @block
-def argmax_unit(clk, start, iv, idx, val, cls_now):
-    """Running argmax of the logits ``(iv, idx, val)`` arriving in index order: ``cls_now`` is
-    the argmax of the logits so far including the current one (ties keep the lowest index,
-    numpy's rule). Restarts on ``start``."""
-    best = acc_signal()
-    bi = uint(len(idx))
+def argmax_unit(clk, iv, idx, val, half, cls_we, cls_half, cls, last: int):
+    """Running argmax of the logits ``(iv, idx, val)`` (int32) arriving in index order (at
+    most one per cycle), ties keeping the lowest index (numpy's rule), two register stages
+    deep. Logit 0 restarts the search. For the logit with ``idx == last``, sampled together
+    with ``half`` (the result-memory half it goes to), ``cls_we`` pulses one edge after the
+    comparison with ``cls`` (the image's class, ``len(idx)`` bits) and ``cls_half``.
 
-    @always_comb
-    def comb():
-        if idx == 0 or val > best:
-            cls_now.next = idx
-        else:
-            cls_now.next = bi
+    The edge after a logit is sampled (``val_r``) decides whether it wins, but the best-so-far
+    register is one logit behind: ``lv`` / ``lidx`` hold the previous logit and ``lg`` whether
+    it won, ``best`` / ``bi`` the best before it. So the winner test compares ``val_r`` with
+    both ``lv`` and ``best`` (two 33-bit differences between registers, in parallel) and
+    selects by ``lg``; its only destination is the flip-flop ``lg``, while ``best`` / ``bi``
+    take ``lv`` / ``lidx`` with the registered ``lg`` as enable (no compare drives the
+    32 enables). ``cls`` is ``lidx`` if ``lg`` else ``bi``.
+    """
+    ib = len(idx)
+    iv_r = Signal(bool(0))
+    idx_r = uint(ib)
+    val_r = acc_signal()
+    half_r = Signal(bool(0))
+    best = acc_signal()
+    bi = uint(ib)
+    lv = acc_signal()
+    lidx = uint(ib)
+    lg = Signal(bool(0))
 
     @always(clk.posedge)
-    def seq():
-        if start:
-            bi.next = 0
-        elif iv and (idx == 0 or val > best):
-            best.next = val
-            bi.next = idx
+    def sample():
+        iv_r.next = iv
+        idx_r.next = idx
+        val_r.next = val
+        half_r.next = half
 
-    return comb, seq
+    @always(clk.posedge)
+    def update():
+        # val_r > x as the sign of the 33-bit difference x - val_r: one carry chain each
+        d_last = intbv(0, min=-(2**32), max=2**32)
+        d_best = intbv(0, min=-(2**32), max=2**32)
+        d_last[:] = lv - val_r
+        d_best[:] = best - val_r
+        cls_we.next = iv_r and idx_r == last
+        cls_half.next = half_r
+        if lg:
+            # the previous logit won: it becomes the best so far
+            best.next = lv
+            bi.next = lidx
+        if iv_r:
+            lv.next = val_r
+            lidx.next = idx_r
+            if idx_r == 0:
+                lg.next = 1
+            elif lg:
+                lg.next = d_last < 0
+            else:
+                lg.next = d_best < 0
+        else:
+            lg.next = 0
+
+    @always_comb
+    def out():
+        if lg:
+            cls.next = lidx
+        else:
+            cls.next = bi
+
+    return sample, update, out
 
 
 @block
-def result_stage(clk, rst, start, wr_en, wr_idx, wr_data, wr_half, rd_ok, rd_half, release,
+def result_stage(clk, rst, wr_en, wr_idx, wr_data, wr_half, rd_ok, rd_half, release,
                  out_data, out_valid, out_ready, out_last, C: int):
     """Double-buffered result memory and its output streamer.
 
     The last layer writes logit ``wr_idx`` (int32) into the half ``wr_half`` of a block-RAM
-    shaped memory (one write port, registered read); with the last logit the argmax unit's
-    class goes into that half's class register. When a half is full (``rd_ok``) the streamer
-    sends ``C + 1`` beats: the class (zero-extended), then logits 0 ... C-1 as 32-bit two's
-    complement, ``out_last`` on the last; the half is released when its last beat has been
-    loaded into the output register. Standard valid/ready: a beat is transferred on a cycle
-    with ``out_valid and out_ready``; ``out_data`` holds while ``out_ready`` is low.
+    shaped memory (one write port, one registered read port ``rdata``, read every cycle at the
+    address the streamer will use on the next edge: ``{rd_half, ridx}`` after this edge's
+    updates, so ``rdata`` always equals the entry the original combinational read would see; the
+    half being read is never the half being written); two edges after the last logit the argmax
+    unit's class goes into that half's class register. When a half is full (``rd_ok``) the
+    streamer sends ``C + 1`` beats: the class (zero-extended), then logits 0 ... C-1 as 32-bit
+    two's complement, ``out_last`` on the last; the half is released when its last beat has been
+    loaded into the output register. Standard valid/ready: a beat is transferred on a cycle with
+    ``out_valid and out_ready``; ``out_data`` holds while ``out_ready`` is low.
     """
     IB = len(wr_idx)  # clog2(max(2, C)): exactly the address bits of C logits
     cb = clog2(C + 1)
     mem = [acc_signal() for _ in range(2 ** (IB + 1))]
     cls_now = uint(IB)
+    cls_we, cls_half = Signal(bool(0)), Signal(bool(0))
     cls0, cls1 = uint(IB), uint(IB)
     ridx = uint(IB)  # logit being sent: beat - 1
+    ra_half = Signal(bool(0))  # read address for the next edge: {ra_half, ra_idx}
+    ra_idx = uint(IB)
+    rdata = acc_signal()  # registered read of the result memory (32 bits)
     sending = Signal(bool(0))
     beat = uint(cb)
     load = Signal(bool(0))
-    insts = [named("argmax", argmax_unit(clk, start, wr_en, wr_idx, wr_data, cls_now))]
     LAST = C - 1
+    insts = [named("argmax", argmax_unit(clk, wr_en, wr_idx, wr_data, wr_half, cls_we,
+                                         cls_half, cls_now, LAST))]
     ZB = 32 - IB
 
     @always(clk.posedge)
     def write():
         if wr_en:
             mem[concat(wr_half, wr_idx)].next = wr_data
-            if wr_idx == LAST:
-                if wr_half:
-                    cls1.next = cls_now
-                else:
-                    cls0.next = cls_now
+        # the class, two edges after the last logit's write (the streamer reads it at the
+        # earliest three edges after that write: done, commit, rd_ok, then the class beat)
+        if cls_we:
+            if cls_half:
+                cls1.next = cls_now
+            else:
+                cls0.next = cls_now
 
     @always_comb
     def comb():
         load.next = sending and (not out_valid or out_ready)
         release.next = sending and (not out_valid or out_ready) and beat == C
+
+    @always_comb
+    def raddr():
+        # rd_half and ridx as they will be after this edge (the MCM flips rd_half on release)
+        ra_half.next = rd_half ^ release
+        if not sending and rd_ok:
+            ra_idx.next = 0
+        elif load and beat != 0 and beat != C:
+            ra_idx.next = ridx + 1
+        else:
+            ra_idx.next = ridx
+
+    @always(clk.posedge)
+    def rport():
+        rdata.next = mem[concat(ra_half, ra_idx)]
 
     @always(clk.posedge)
     def stream():
@@ -240,7 +308,7 @@ def result_stage(clk, rst, start, wr_en, wr_idx, wr_data, wr_half, rd_ok, rd_hal
                     else:
                         out_data.next = concat(intbv(0)[ZB:], cls0)
                 else:
-                    out_data.next = mem[concat(rd_half, ridx)]
+                    out_data.next = rdata[32:]
                     if beat != C:
                         ridx.next = ridx + 1
                 out_valid.next = 1
@@ -256,4 +324,4 @@ def result_stage(clk, rst, start, wr_en, wr_idx, wr_data, wr_half, rd_ok, rd_hal
                 beat.next = 0
                 ridx.next = 0
 
-    return insts, write, comb, stream
+    return insts, write, comb, raddr, rport, stream

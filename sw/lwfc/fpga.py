@@ -112,9 +112,10 @@ def _blocks(depth: int, width: int, family: str) -> int:
 
 
 def memory_shapes(plan: Any) -> list[tuple[str, int, int]]:
-    """``(name, depth, width)`` of every RAM in a :class:`lwfc_hw.plan.CorePlan`: the parameter
-    memories and the ping-pong feature-memory lanes (two halves each)."""
-    out = [(m.name, m.depth, m.width) for m in plan.mems]
+    """``(name, depth, width)`` of every block RAM in a :class:`lwfc_hw.plan.CorePlan`: the
+    parameter memories (but the single-port SPRAM ones, see :func:`estimate_sprams`) and the
+    ping-pong feature-memory lanes (two halves each)."""
+    out = [(m.name, m.depth, m.width) for m in plan.mems if not getattr(m, "spram", False)]
     for f in plan.fmems:
         for q in range(f.q):
             out.append((f"fmem{f.index}_lane{q}", 2 * 2**f.abits, 8))
@@ -135,14 +136,47 @@ def estimate_brams(plan: Any, family: str, min_bits: int = 2048) -> int:
     )
 
 
+#: iCE40 SB_SPRAM256KA: 16K x 16 bits with a nibble write mask (256 kbit).
+SPRAM_BITS = 16384 * 16
+
+
+def estimate_sprams(plan: Any) -> int:
+    """SPRAM blocks that the single-port memories of ``plan`` need: each memory alone,
+    ``ceil(depth * width / 256 kbit)`` (Yosys packs two int8 entries per 16-bit word)."""
+    return sum(math.ceil(m.depth * m.width / SPRAM_BITS)
+               for m in plan.mems if getattr(m, "spram", False))
+
+
 def multipliers(plan: Any) -> int:
     """MAC multipliers of ``plan`` (lanes of every engine; the requantizers come on top)."""
     return sum(e.multipliers for e in plan.engines)
 
 
+#: DSP blocks of one requantizer: its ``acc * M`` product (32 x 15 bits) as two 16 x 15-bit
+#: partial products (``lwfc_hw.engines.requant``), one SB_MAC16 (16 x 16) each.
+REQUANT_DSPS = 2
+
+
+def estimate_dsps(plan: Any) -> int:
+    """DSP blocks if every multiplier of ``plan`` is one: the lane multipliers plus
+    :data:`REQUANT_DSPS` per requantizer with a multiplier (hidden outputs, low-rank latents).
+    ``yosys_lwfc.tcl`` builds the iCE40 lane multipliers from logic (Booth) when this exceeds
+    the board's DSPs, so that the DSPs go to the wider requantizer products."""
+    requants = sum(int(e.shape.hidden) + int(e.kind == "lowrank") for e in plan.engines)
+    return multipliers(plan) + REQUANT_DSPS * requants
+
+
 def check_fit(plan: Any, board: Board) -> dict[str, int]:
-    """Raise :class:`LwfcError` when ``plan`` cannot fit ``board``'s block RAM; else return the
-    estimate (``bram``, ``bram_available``, ``multipliers``)."""
+    """Raise :class:`LwfcError` when ``plan`` cannot fit ``board``'s block RAM or SPRAM; else
+    return the estimate (``bram``, ``bram_available``, ``multipliers``, and with SPRAM
+    memories ``spram``, ``spram_available``)."""
+    sprams = estimate_sprams(plan)
+    have_spram = board.resources.get("spram", 0) if board.family == "ice40" else 0
+    if sprams > have_spram:
+        raise LwfcError(
+            f"the single-port (SPRAM) weight memories need {sprams} SB_SPRAM256KA but the "
+            f"{board.name} ({board.device}) has {have_spram}"
+        )
     need = estimate_brams(plan, board.family)
     have = board.resources.get("bram", 0)
     prim = BRAM_SHAPES[board.family][0]
@@ -151,8 +185,13 @@ def check_fit(plan: Any, board: Board) -> dict[str, int]:
             f"lanes={plan.lanes} does not fit the {board.name} ({board.device}): the weight and "
             f"feature memories need at least {need} {prim} but the device has {have}; "
             f"use fewer lanes or a compressed bundle"
+            + (" (or SPRAM weight memories: generator parameters spram_min_depth, "
+               "shared_port)" if board.family == "ice40" else "")
         )
-    return {"bram": need, "bram_available": have, "multipliers": multipliers(plan)}
+    out = {"bram": need, "bram_available": have, "multipliers": multipliers(plan)}
+    if sprams:
+        out.update(spram=sprams, spram_available=have_spram)
+    return out
 
 
 # ----------------------------------------------------------------------------- reports
@@ -205,6 +244,14 @@ def parse_yosys_cells(log: Path) -> dict[str, int]:
         count, name = (int(a), b) if a.isdigit() else (int(b), a)
         cells[name.lstrip("\\")] = cells.get(name.lstrip("\\"), 0) + count
     return cells
+
+
+def yosys_driver_conflicts(log: Path) -> list[str]:
+    """The ``Driver-driver conflict`` warnings of a Yosys log: Yosys resolves each by keeping a
+    constant, so a netlist with any of them is not the design (seen with Yosys 0.70's
+    ``ice40_dsp``, see ``hw/fusesoc/yosys_lwfc.tcl``). Returns the warning lines, in order."""
+    text = Path(log).read_text(errors="replace")
+    return [line.strip() for line in text.splitlines() if "Driver-driver conflict" in line]
 
 
 def summarize(family: str, report: dict[str, Any], cells: dict[str, int]) -> dict[str, Any]:

@@ -107,6 +107,13 @@ def build_board(
     if not bitstreams:
         raise LwfcError(f"{board.name}: the build ended without a {ext} bitstream in {work}")
     summary["bitstream"] = str(bitstreams[0])
+    ylog = work / "yosys.log"
+    conflicts = fpga.yosys_driver_conflicts(ylog) if ylog.exists() else []
+    if conflicts:
+        raise LwfcError(
+            f"{board.name}: Yosys resolved {len(conflicts)} driver-driver conflicts with "
+            f"constants, so the netlist is not the design (first: {conflicts[0]}; see {ylog})"
+        )
     report_path = work / "report.json"
     if report_path.exists():
         rep = fpga.parse_nextpnr_report(report_path)
