@@ -350,13 +350,21 @@ def _candidates(directory: Path, name: str) -> list[Path]:
     return [directory / name, directory / f"{name}.gz"]
 
 
+def _known_file(digest: str) -> tuple[str, str] | None:
+    """``(dataset, file name)`` of the known IDX file whose uncompressed MD5 is ``digest``."""
+    for spec in DATASETS.values():
+        for f in spec.files:
+            if f.md5 == digest:
+                return spec.name, f.name
+    return None
+
+
 def _md5_owner(digest: str, expected: IdxFileSpec, dataset: str) -> str:
     """A hint naming the dataset whose file has this MD5, when it is another known one."""
-    for other in DATASETS.values():
-        for f in other.files:
-            if f.md5 == digest and (other.name != dataset or f.name != expected.name):
-                return f" (that is {other.name}'s {f.name})"
-    return ""
+    owner = _known_file(digest)
+    if owner is None or owner == (dataset, expected.name):
+        return ""
+    return f" (that is {owner[0]}'s {owner[1]})"
 
 
 def _fetch(url: str, dest_dir: Path, spec: IdxFileSpec, progress: bool) -> Path:
@@ -546,11 +554,10 @@ def load_dataset(
 
 def _other_owner(digest: str, dataset: str) -> str | None:
     """``"<dataset>'s <file>"`` when ``digest`` is the MD5 of a file of *another* dataset."""
-    for other in DATASETS.values():
-        for f in other.files:
-            if other.name != dataset and f.md5 == digest:
-                return f"{other.name}'s {f.name}"
-    return None
+    owner = _known_file(digest)
+    if owner is None or owner[0] == dataset:
+        return None
+    return f"{owner[0]}'s {owner[1]}"
 
 
 def _locate(
