@@ -11,6 +11,11 @@ import pytest
 
 from lwfc import quantize
 from lwfc.bundle import Bundle
+from lwfc.data import absolute_data_env
+
+# The README's command sets a relative LWFC_DATA; tests start FuseSoC and simulators in other
+# folders, so resolve it once, here, as the CLI does.
+absolute_data_env()
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "mnist"

@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
+    from .data import absolute_data_env
+
+    absolute_data_env()  # subprocesses (FuseSoC, simulators) run in other folders
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -216,10 +216,36 @@ def resolve_data_dir(
         return Path(data_dir).expanduser()
     env = os.environ.get(ENV_VAR, "")
     if env:
-        return Path(env).expanduser()
+        return env_data_dir(env)
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("lwfc")) / dataset
+
+
+def env_data_dir(value: str) -> Path:
+    """``$LWFC_DATA`` as an absolute path.
+
+    A relative value means relative to the folder the user typed the command in. A process
+    that a tool started in another folder (FuseSoC runs its generators in a cache folder)
+    still sees the shell's ``$PWD``, so a relative value that does not exist here is looked up
+    there before it is taken relative to the current folder.
+    """
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return path
+    here = Path.cwd() / path
+    shell = os.environ.get("PWD", "")
+    if not here.exists() and shell and (Path(shell) / path).exists():
+        return (Path(shell) / path).resolve()
+    return here.resolve()
+
+
+def absolute_data_env() -> None:
+    """Make ``$LWFC_DATA`` absolute in this process's environment, so that every subprocess
+    (FuseSoC, its generator, simulators) finds the same folder whatever its working folder."""
+    value = os.environ.get(ENV_VAR, "")
+    if value:
+        os.environ[ENV_VAR] = str(env_data_dir(value))
 
 
 def _dims(shape: Sequence[int | None]) -> str:
