@@ -102,7 +102,6 @@ def run(args: argparse.Namespace) -> int:
         plan = plan_for_bundle(bundle, args.lanes, args.pixels_per_beat)
     except ValueError as exc:
         raise LwfcError(f"cannot elaborate {args.bundle}: {exc}") from exc
-    # generous: Icarus runs this core at >= 5k cycles/s, Verilator at >= 200k cycles/s here
     rate = 50_000 if args.simulator == "verilator" else 1_000  # cycles/s, on a loaded machine
     timeout = 600.0 + len(images) * report(plan).interval / rate
     bar = None
