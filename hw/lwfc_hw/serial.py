@@ -376,6 +376,8 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     in_use = Signal(bool(0))   # images or results in flight, or a busy core (registered)
     dq_full = Signal(bool(0))
     p_sel_ok = Signal(bool(0))
+    room_img = Signal(bool(0))
+    room_burst = Signal(bool(0))
     p_end = uint(17)           # WRITE: start address + entries (registered)
     left = uint(PB_)         # payload bytes still to come
     pidx = uint(PB_)         # payload byte index
@@ -457,6 +459,9 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
         dq_full.next = dq_n == DQUEUE
         p_sel_ok.next = p_sel < NM
         p_end.next = p_addr + ecnt
+        # FIFO room, a cycle late: only the consumer changes it between frames (it frees)
+        room_img.next = free >= BPI
+        room_burst.next = free >= MB
 
     insts.append(parser_flags)
 
@@ -613,12 +618,12 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 elif h_cmd == K.WRITE.value:
                     if h_len < 4 or h_len > maxlen:
                         h_code.next = K.ERR_LENGTH.value
-                    elif in_use or dq_full or free < MB:
+                    elif in_use or dq_full or not room_burst:
                         h_code.next = K.ERR_BUSY.value
                 elif h_cmd == K.CLASSIFY.value:
                     if h_len < 2 or h_len > 1 + NIN:
                         h_code.next = K.ERR_LENGTH.value
-                    elif dq_full or free < BPI:
+                    elif dq_full or not room_img:
                         h_code.next = K.ERR_BUSY.value
                 else:
                     h_code.next = K.ERR_COMMAND.value
