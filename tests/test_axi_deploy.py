@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, random_bundle
+from conftest import REPO, random_bundle, require_tool
 from lwfc_hw import regmap as R
 from lwfc_hw.axi_export import export
 from lwfc_hw.plan import DEFAULT_PIXELS_PER_BEAT
@@ -21,19 +20,16 @@ TCL = sorted(VIV.glob("*.tcl"))
 
 
 def tcl_settings() -> dict[str, str]:
-    """The variables of settings.tcl, evaluated by tclsh when present, else parsed."""
+    """The variables of settings.tcl, evaluated by tclsh."""
     names = ["lwfc_vivado_version", "lwfc_ip_vendor", "lwfc_ip_library", "lwfc_ip_name",
              "lwfc_ip_version", "lwfc_fclk_mhz", "lwfc_dma_length_bits",
              "lwfc_dma_stream_bits", "lwfc_ip_base", "lwfc_ip_range", "lwfc_dma_base",
              "lwfc_dma_range", "lwfc_hierarchy", "lwfc_part"]
-    if shutil.which("tclsh"):
-        script = f"source {VIV / 'settings.tcl'}\n" + "".join(
-            f'puts "{n}=${n}"\n' for n in names)
-        res = subprocess.run(["tclsh"], input=script, capture_output=True, text=True,
-                             timeout=60, check=True)
-        return dict(line.split("=", 1) for line in res.stdout.splitlines())
-    text = (VIV / "settings.tcl").read_text()
-    return {n: re.search(rf"^set {n}\s+\"?([^\"\n]+)\"?", text, re.M).group(1) for n in names}
+    require_tool("tclsh")
+    script = f"source {VIV / 'settings.tcl'}\n" + "".join(f'puts "{n}=${n}"\n' for n in names)
+    res = subprocess.run(["tclsh"], input=script, capture_output=True, text=True,
+                         timeout=60, check=True)
+    return dict(line.split("=", 1) for line in res.stdout.splitlines())
 
 
 def size(text: str) -> int:
@@ -43,7 +39,7 @@ def size(text: str) -> int:
 
 
 def test_settings_agree_with_the_register_map_and_the_driver() -> None:
-    pytest.importorskip("pynq")
+    require_tool("pynq")
     from lwfc.driver import sim
 
     s = tcl_settings()
@@ -83,7 +79,7 @@ def test_vivado_version_is_pinned_and_documented() -> None:
             assert "lwfc_check_version" in text
 
 
-@pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh not installed")
+@pytest.mark.tools("tclsh")
 @pytest.mark.parametrize("path", TCL, ids=[p.name for p in TCL])
 def test_tcl_scripts_are_complete_commands(path: Path) -> None:
     script = ("set fh [open {PATH}]; set text [read $fh]; close $fh\n"
@@ -136,7 +132,7 @@ proc unknown {args} {
 """
 
 
-@pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh not installed")
+@pytest.mark.tools("tclsh")
 def test_scripts_run_through_with_a_vivado_stand_in(tmp_path: Path) -> None:
     """Both scripts run to their end under tclsh with stubbed Vivado commands (catches
     unset variables and wrong arguments), and refuse another Vivado release."""

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -107,7 +106,7 @@ def test_top_has_the_xilinx_port_names(verilog: Path) -> None:
     assert re.search(r"output \[31:0\] m_axis_tdata;", text)
 
 
-@pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator not installed")
+@pytest.mark.tools("verilator")
 def test_verilator_lint_wall(verilog: Path, tmp_path: Path) -> None:
     # The only waiver: AXI4-Lite byte-address bits [1:0] are unused (word accesses).
     waiver = tmp_path / "waiver.vlt"
@@ -119,7 +118,7 @@ def test_verilator_lint_wall(verilog: Path, tmp_path: Path) -> None:
     assert res.returncode == 0 and res.stdout + res.stderr == "", res.stderr[:3000]
 
 
-@pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog not installed")
+@pytest.mark.tools("iverilog")
 def test_iverilog_wall(verilog: Path, tmp_path: Path) -> None:
     res = subprocess.run(["iverilog", "-g2012", "-Wall", "-o", str(tmp_path / "a.vvp"),
                           str(verilog)], capture_output=True, text=True, timeout=300,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import random_bundle
+from conftest import random_bundle, require_tool
 from lwfc.bundle import load_bundle
 from lwfc.compress import search as S
 from lwfc.compress.network import CompressNet, net_to_dict
@@ -81,7 +81,7 @@ def test_search_resumes_and_skips_finished_trials(tmp_path: Path, source: dict, 
 
 
 def test_ray_path_with_two_local_workers(tmp_path: Path, source: dict, data_dir) -> None:
-    pytest.importorskip("ray")
+    require_tool("ray")
     out = tmp_path / "ray"
     res = S.run_search(TINY, out, source_state=source, data_dir=data_dir, workers=2, log=print)
     assert res.failed == 0 and res.finished == len(TINY.trials())

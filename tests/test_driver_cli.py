@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import random_bundle
+from conftest import random_bundle, require_tool
 from lwfc.bundle import save_bundle
 from lwfc.cli import main
-from lwfc_hw import axi_sim
 
-pytest.importorskip("pynq")
+require_tool("pynq")  # the driver imports it
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +21,7 @@ def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
                        tmp_path_factory.mktemp("infer") / "b")
 
 
-@pytest.mark.skipif(not axi_sim.simulator_available("icarus"), reason="iverilog not installed")
+@pytest.mark.tools("iverilog", "cocotb")
 def test_infer_sim_json_matches_golden(bundle_dir: Path, data_dir: Path, capsys) -> None:
     code = main(["infer", "--board", "sim", str(bundle_dir), "--images", "6", "--json",
                  "--logits", "--batch-size", "4", "--data", str(data_dir)])

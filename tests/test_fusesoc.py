@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,10 +25,7 @@ sys.path.insert(0, str(REPO / "hw" / "fusesoc"))
 import edatools
 import lwfc_gen
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("iverilog") is None or shutil.which("verilator") is None,
-    reason="iverilog / verilator not installed",
-)
+pytestmark = pytest.mark.tools("fusesoc", "iverilog", "verilator")
 
 
 @pytest.fixture(scope="module")

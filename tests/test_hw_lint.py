@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -35,7 +34,7 @@ def convert(name: str, out: Path) -> Path:
     return convert_core(plan_core(shapes, lanes, beat), out)
 
 
-@pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator not installed")
+@pytest.mark.tools("verilator")
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_verilator_lint_wall_is_clean(name: str, tmp_path: Path) -> None:
     verilog = convert(name, tmp_path)
@@ -46,7 +45,7 @@ def test_verilator_lint_wall_is_clean(name: str, tmp_path: Path) -> None:
     assert res.returncode == 0 and res.stdout + res.stderr == "", res.stderr[:3000]
 
 
-@pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog not installed")
+@pytest.mark.tools("iverilog")
 @pytest.mark.parametrize("name", ["mnist-dense-l8", "odd-l3", "rotating-writes-l5"])
 def test_iverilog_wall_is_clean(name: str, tmp_path: Path) -> None:
     verilog = convert(name, tmp_path)

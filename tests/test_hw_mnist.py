@@ -3,22 +3,20 @@ model.
 
 Uses ``deploy/models/mnist-dense`` (and ``deploy/models/mnist-lowrank``) when they exist, else
 random bundles of the same shapes. The Icarus runs are small; the Verilator runs are marked
-slow; ``LWFC_HW_FULL=1`` turns them into the closing measurement (the 10,000 test images at
+slow; ``pytest --full`` turns them into the closing measurement (the 10,000 test images at
 lanes 1, 8 and 50).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import REPO, random_bundle
+from conftest import REPO, full, random_bundle
 from lwfc import fpga, golden
 from lwfc.bundle import load_bundle, save_bundle
 from lwfc.cli import main
@@ -26,9 +24,9 @@ from lwfc.commands import sim as sim_cmd
 from lwfc_hw import sim
 from lwfc_hw.plan import plan_for_bundle
 
-FULL = os.environ.get("LWFC_HW_FULL") == "1"
-needs_iverilog = pytest.mark.skipif(shutil.which("iverilog") is None, reason="no iverilog")
-needs_verilator = pytest.mark.skipif(shutil.which("verilator") is None, reason="no verilator")
+FULL = full()
+needs_iverilog = pytest.mark.tools("iverilog")
+needs_verilator = pytest.mark.tools("verilator")
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +178,7 @@ VERILATOR_LANES = [1, 8, 50] if FULL else [8]
 @pytest.mark.parametrize("kind", ["dense", "lowrank"])
 def test_mnist_with_verilator(kind, lanes, bundles, data_dir, capsys):
     """The done-criterion runs: 0 mismatches, cycles within 1.05 x MAC bound + 50.
-    150 images at 8 lanes in CI; all 10,000 at lanes 1, 8 and 50 with LWFC_HW_FULL=1."""
+    150 images at 8 lanes in CI; all 10,000 at lanes 1, 8 and 50 with --full."""
     n = "10000" if FULL else "150"
     code, res = sim_json(
         capsys, bundles[kind], data_dir, "--images", n, "--lanes", str(lanes),
