@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import random_bundle, require_tool
-from lwfc.bundle import save_bundle
+from lwfc import golden
+from lwfc.bundle import load_bundle, save_bundle
 from lwfc.cli import main
+from lwfc.data import load_dataset
 
 require_tool("pynq")  # the driver imports it
 
@@ -28,7 +31,9 @@ def test_infer_sim_json_matches_golden(bundle_dir: Path, data_dir: Path, capsys)
     out = json.loads(capsys.readouterr().out)
     assert code == 0, out
     assert out["images"] == 6 and out["mismatches"] == 0 and out["logits_compared"]
-    assert 0.0 <= out["accuracy"] <= 1.0 and out["accuracy"] == out["golden_accuracy"]
+    images, labels = load_dataset("mnist", "test", data_dir, progress=False)
+    pred = golden.predict(load_bundle(bundle_dir), images[:6])
+    assert out["accuracy"] == out["golden_accuracy"] == np.mean(pred == labels[:6])
     assert out["hw_cycles"] > 0 and out["images_per_s"] > 0 and out["batch_size"] == 4
 
 

@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from conftest import REPO, random_bundle
-from lwfc import fpga
-from lwfc.bundle import save_bundle
+from lwfc import fpga, golden
+from lwfc.bundle import load_bundle, save_bundle
 
 sys.path.insert(0, str(REPO / "hw" / "fusesoc"))
 import edatools
@@ -50,13 +50,26 @@ def fusesoc(target: str, build_root: Path, bundle: Path | None, *args: str,
 
 
 def test_sim_target_matches_golden(dense_bundle: Path, build_root: Path, data_dir: Path) -> None:
-    """fusesoc run --target=sim lwfc --N=4: 0 mismatches, accuracy and cycles printed."""
+    """fusesoc run --target=sim lwfc --N=4: 0 mismatches, the golden model's accuracy and the
+    cycle model's interval and latency printed."""
+    from lwfc.data import load_dataset
+    from lwfc_hw.cycles import schedule
+    from lwfc_hw.plan import plan_for_bundle
+
     res = fusesoc("sim", build_root, dense_bundle, "--N=4")
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-3000:]
-    assert "mismatches 0" in out and "PASS" in out
-    m = re.search(r"cycles/image (\d+)", out)
-    assert m and int(m.group(1)) > 0
+    assert "PASS" in out
+    bundle = load_bundle(dense_bundle)
+    images, labels = load_dataset("mnist", "test", data_dir, progress=False)
+    correct = int((golden.predict(bundle, images[:4]) == labels[:4]).sum())
+    assert f"accuracy {correct}/4 (golden {correct}/4), mismatches 0" in out, out[-2000:]
+    p = lwfc_gen.resolve_params(fpga.target_generator_params("sim"), REPO)
+    sched = schedule(plan_for_bundle(bundle, p["lanes"], p["pixels_per_beat"]), 4)
+    m = re.search(r"cycles/image (\d+) \(streaming\), latency (\d+) cycles", out)
+    assert m, out[-2000:]
+    assert int(m.group(1)) == (sched.t_out[-1] - sched.t_out[0]) // 3
+    assert int(m.group(2)) == sched.t_out[0] - sched.t_in[0]
 
 
 def test_sim_testbench_fails_on_a_mismatch(dense_bundle: Path, build_root: Path) -> None:
