@@ -84,7 +84,7 @@ def test_sim_testbench_fails_on_a_mismatch(dense_bundle: Path, build_root: Path)
     row[5] = str(int(row[5]) + 1)  # logit 3 of image 1
     bad = work / "bad_expect.txt"
     bad.write_text("\n".join([lines[0], " ".join(row), *lines[2:5]]) + "\n")
-    exe = work / f"lwfc_{fpga.core_version()}"
+    exe = work / fpga.core_build_name()
     res = subprocess.run(["vvp", "-n", str(exe), "+N=3", f"+EXPECT={bad}"], cwd=work,
                          capture_output=True, text=True, timeout=300, check=False)
     assert res.returncode != 0
@@ -129,7 +129,7 @@ def test_vivado_target_is_consistent(dense_bundle: Path, build_root: Path) -> No
     res = fusesoc("pynq_z2", build_root, dense_bundle, setup=True)
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
     work = fpga.work_root(build_root, "pynq_z2")
-    tcl = (work / f"lwfc_{fpga.core_version()}.tcl").read_text()
+    tcl = (work / f"{fpga.core_build_name()}.tcl").read_text()
     board = fpga.get_board("pynq_z2")
     assert board.device in tcl
     assert "lwfc_pynq_z2" in tcl
@@ -141,7 +141,7 @@ def test_vivado_target_is_consistent(dense_bundle: Path, build_root: Path) -> No
     cwd = Path.cwd()
     try:
         os.chdir(work)
-        cmds = edatools.tcl_to_commands(Path(f"lwfc_{fpga.core_version()}.tcl"))
+        cmds = edatools.tcl_to_commands(Path(f"{fpga.core_build_name()}.tcl"))
     finally:
         os.chdir(cwd)
     flat = [" ".join(c) for c in cmds]
@@ -265,6 +265,22 @@ def test_edatools_runs_tcl_templates(tmp_path: Path) -> None:
         ["chparam", "-set", "P", '"s"', "core"],
     ]
     assert edatools.quote("a b.v") == '"a b.v"' and edatools.quote("m:x") == "m:x"
+
+
+def test_core_has_a_full_vlnv_that_the_short_name_finds() -> None:
+    """vendor:library:name:version, the version being the package's; ``fusesoc ... lwfc``
+    (the documented commands) resolves the short name to it."""
+    from lwfc import __version__
+
+    vendor, library, name, version = fpga.core_vlnv().split(":")
+    assert (vendor, library, name, version) == ("lwfc", "accel", "lwfc", __version__)
+    assert fpga.core_build_name() == f"lwfc_accel_lwfc_{__version__}"
+    res = subprocess.run([*fpga.fusesoc_cmd(), "core-info", fpga.CORE_NAME], cwd=REPO,
+                         env=fpga.tool_env(), capture_output=True, text=True, timeout=120,
+                         check=False)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert re.search(r"^Name:\s+lwfc:accel:lwfc:" + re.escape(__version__) + "$", res.stdout,
+                     re.M), res.stdout
 
 
 def test_core_file_names_existing_files() -> None:

@@ -34,7 +34,8 @@ from .errors import LwfcError
 REPO = Path(__file__).resolve().parents[2]
 CORE_FILE = REPO / "fusesoc.core"
 BOARDS_DIR = REPO / "deploy" / "boards"
-#: FuseSoC name of the core (``fusesoc run --target=T lwfc``).
+#: Name of the core on FuseSoC's command line (``fusesoc run --target=T lwfc``): FuseSoC
+#: resolves the short name to the full VLNV in ``fusesoc.core`` (:func:`core_vlnv`).
 CORE_NAME = "lwfc"
 
 #: Block RAM primitives per family: (name, bits per block, {data width: depth}).
@@ -350,16 +351,29 @@ def fusesoc_cmd() -> list[str]:
 
 
 def work_root(build_root: Path, target: str) -> Path:
-    """FuseSoC's work folder of a flow-API ``target`` (``BUILD/lwfc_<version>/<target>``)."""
-    return build_root / f"{CORE_NAME}_{core_version()}" / target
+    """FuseSoC's work folder of a flow-API ``target`` (``BUILD/<build name>/<target>``)."""
+    return build_root / core_build_name() / target
+
+
+def core_vlnv() -> str:
+    """The ``name:`` of ``fusesoc.core``, vendor:library:name:version
+    (``lwfc:accel:lwfc:0.1.0``)."""
+    for line in CORE_FILE.read_text().splitlines():
+        if line.startswith("name:"):
+            return line.split(":", 1)[1].strip()
+    raise LwfcError(f"{CORE_FILE}: no name line")
 
 
 def core_version() -> str:
-    """Version in the ``name:`` line of ``fusesoc.core`` (``::lwfc:0.1.0``)."""
-    for line in CORE_FILE.read_text().splitlines():
-        if line.startswith("name:"):
-            return line.split(":")[-1].strip()
-    raise LwfcError(f"{CORE_FILE}: no name line")
+    """The version part of :func:`core_vlnv` (``0.1.0``)."""
+    return core_vlnv().split(":")[-1]
+
+
+def core_build_name() -> str:
+    """FuseSoC's sanitized core name (``lwfc_accel_lwfc_0.1.0``): the work folder under the
+    build root, and the base name Edalize gives its outputs (the Icarus executable, the Vivado
+    project script, the bitstream)."""
+    return core_vlnv().lstrip(":").replace(":", "_")
 
 
 def load_core() -> dict[str, Any]:
