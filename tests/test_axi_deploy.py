@@ -107,14 +107,20 @@ def test_block_design_wires_the_streams_and_the_hierarchy() -> None:
     assert "lwfc_hw.axi_export" in make
 
 
-def test_export_writes_the_ip_sources(tmp_path: Path) -> None:
-    bundle = random_bundle(2, sizes=(48, 16, 10))
-    info = export(bundle, tmp_path, lanes=4)
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """The IP sources of a small bundle (``lwfc_hw.axi_export.export``), written once."""
+    src = tmp_path_factory.mktemp("ip")
+    return src, export(random_bundle(2, sizes=(48, 16, 10)), src, lanes=4)
+
+
+def test_export_writes_the_ip_sources(exported: tuple[Path, dict]) -> None:
+    src, info = exported
     assert info["vlnv"] == R.VLNV and info["s_axis_tdata_bits"] == 32
-    assert json.loads((tmp_path / "ip.json").read_text()) == info
-    text = (tmp_path / "lwfc_axi.v").read_text()
+    assert json.loads((src / "ip.json").read_text()) == info
+    text = (src / "lwfc_axi.v").read_text()
     assert "module lwfc_axi" in text
-    hexes = sorted(tmp_path.glob("*.hex"))
+    hexes = sorted(src.glob("*.hex"))
     assert len(hexes) == info["memories"]
     for h in hexes:
         assert f'"{h.name}"' in text  # every $readmemh file the Verilog names exists
@@ -133,12 +139,12 @@ proc unknown {args} {
 
 
 @pytest.mark.tools("tclsh")
-def test_scripts_run_through_with_a_vivado_stand_in(tmp_path: Path) -> None:
+def test_scripts_run_through_with_a_vivado_stand_in(exported: tuple[Path, dict],
+                                                    tmp_path: Path) -> None:
     """Both scripts run to their end under tclsh with stubbed Vivado commands (catches
     unset variables and wrong arguments), and refuse another Vivado release."""
     version = tcl_settings()["lwfc_vivado_version"]
-    src = tmp_path / "src"
-    export(random_bundle(2, sizes=(48, 16, 10)), src, lanes=4)
+    src = exported[0]
     out = tmp_path / "ovl"
     impl = out / "vivado-pynq-z2" / "lwfc_overlay.runs" / "impl_1"
     hwh = out / "vivado-pynq-z2" / "lwfc_overlay.gen" / "sources_1" / "bd" / "lwfc" / "hw_handoff"

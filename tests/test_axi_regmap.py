@@ -12,7 +12,8 @@ import pytest
 
 from conftest import REPO
 from lwfc_hw import regmap as R
-from lwfc_hw.axi import convert_axi
+from lwfc_hw.axi import TOP
+from lwfc_hw.axi_sim import prepare_axi
 from lwfc_hw.plan import BANK_CHUNK, LayerShape, plan_core
 
 DOC = REPO / "docs" / "registers.md"
@@ -87,8 +88,9 @@ def test_docs_registers_md_is_generated_from_the_module() -> None:
 
 
 @pytest.fixture(scope="module")
-def verilog(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return convert_axi(mnist_plan(8), tmp_path_factory.mktemp("axi"))
+def verilog() -> Path:
+    # the plan-keyed conversion the cocotb and driver tests of the MNIST network use too
+    return prepare_axi(mnist_plan(8)) / f"{TOP}.v"
 
 
 def test_top_has_the_xilinx_port_names(verilog: Path) -> None:

@@ -1,5 +1,9 @@
 """The generated Verilog lints clean: ``verilator --lint-only -Wall`` and ``iverilog -g2012
--Wall`` (core and testbench) print nothing, with no waivers."""
+-Wall`` (core and testbench) print nothing, with no waivers.
+
+Each configuration is converted once, into the plan-keyed cache of ``lwfc_hw.sim.prepare``
+(the layers are named as in a bundle, so the MNIST plans are the ones ``lwfc sim`` and the
+other tests simulate)."""
 
 from __future__ import annotations
 
@@ -8,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from lwfc_hw.convert import convert_core
 from lwfc_hw.plan import LayerShape, plan_core
-from lwfc_hw.sim import TB_FILE
+from lwfc_hw.sim import TB_FILE, prepare
 
 CONFIGS = {
     "mnist-dense-l8": ([("dense", 784, 50, 0), ("dense", 50, 100, 0), ("dense", 100, 10, 0)], 8, 4),
@@ -25,19 +28,20 @@ CONFIGS = {
 }
 
 
-def convert(name: str, out: Path) -> Path:
+def convert(name: str) -> Path:
+    """``lwfc_core.v`` of configuration ``name`` (converted once per plan)."""
     layers, lanes, beat = CONFIGS[name]
     shapes = [
-        LayerShape(f"l{i}", kind, n_in, n_out, rank, i < len(layers) - 1)
+        LayerShape(f"fc{i + 1}", kind, n_in, n_out, rank, i < len(layers) - 1)
         for i, (kind, n_in, n_out, rank) in enumerate(layers)
     ]
-    return convert_core(plan_core(shapes, lanes, beat), out)
+    return prepare(plan_core(shapes, lanes, beat)) / "lwfc_core.v"
 
 
 @pytest.mark.tools("verilator")
 @pytest.mark.parametrize("name", list(CONFIGS))
-def test_verilator_lint_wall_is_clean(name: str, tmp_path: Path) -> None:
-    verilog = convert(name, tmp_path)
+def test_verilator_lint_wall_is_clean(name: str) -> None:
+    verilog = convert(name)
     res = subprocess.run(
         ["verilator", "--lint-only", "-Wall", str(verilog)],
         capture_output=True, text=True, timeout=300, check=False,
@@ -48,17 +52,17 @@ def test_verilator_lint_wall_is_clean(name: str, tmp_path: Path) -> None:
 @pytest.mark.tools("iverilog")
 @pytest.mark.parametrize("name", ["mnist-dense-l8", "odd-l3", "rotating-writes-l5"])
 def test_iverilog_wall_is_clean(name: str, tmp_path: Path) -> None:
-    verilog = convert(name, tmp_path)
+    verilog = convert(name)
     res = subprocess.run(
-        ["iverilog", "-g2012", "-Wall", "-I", str(tmp_path), "-o", str(tmp_path / "a.vvp"),
+        ["iverilog", "-g2012", "-Wall", "-I", str(verilog.parent), "-o", str(tmp_path / "a.vvp"),
          str(TB_FILE), str(verilog)],
         capture_output=True, text=True, timeout=300, check=False,
     )
     assert res.returncode == 0 and res.stdout + res.stderr == "", res.stderr[:3000]
 
 
-def test_weights_come_from_readmemh_not_initial_blocks(tmp_path: Path) -> None:
-    verilog = convert("mnist-dense-l8", tmp_path).read_text()
+def test_weights_come_from_readmemh_not_initial_blocks() -> None:
+    verilog = convert("mnist-dense-l8").read_text()
     # two branches of `ifdef LWFC_MEMDIR per memory: 29 banks / tables, the 8 fc1 banks of
     # 4900 entries in 3 block-RAM chunks each
     assert verilog.count("$readmemh(") == 2 * (29 + 8 * 2)
