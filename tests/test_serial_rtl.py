@@ -8,7 +8,6 @@ fast; the same generator code elaborates the board plans (tests/test_serial_*.py
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -28,7 +27,7 @@ CLK, BAUD = 1_000_000, 100_000
 PAUSE = [0x100 + 16]
 TB = REPO / "hw" / "tb" / "tb_serial_bytes.v"
 
-pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog missing")
+pytestmark = pytest.mark.tools("iverilog")
 
 
 class Rig:
@@ -222,7 +221,7 @@ def test_busy_truncation_flush_and_reset(rig: Rig) -> None:
     assert K.decode_result(got[40].payload, plan.classes)[0] == int(np.argmax(ref[3]))
 
 
-@pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator missing")
+@pytest.mark.tools("verilator")
 def test_serial_top_lints_clean(rig: Rig) -> None:
     """Verilator --lint-only -Wall on the converted bridge + core: no warning at all."""
     res = subprocess.run(["verilator", "--lint-only", "-Wall", "--top-module", "lwfc_serial",

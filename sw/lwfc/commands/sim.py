@@ -26,7 +26,7 @@ from .. import golden
 from ..bundle import load_bundle
 from ..data import load_dataset
 from ..errors import LwfcError
-from ._common import add_data_args, positive_int, print_json
+from ._common import add_data_args, check_data_dir, check_output, positive_int, print_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -85,13 +85,18 @@ def compare(
 
 
 def run(args: argparse.Namespace) -> int:
+    bundle = load_bundle(args.bundle)  # arguments first, MyHDL later
+    if args.offset < 0:
+        raise LwfcError(f"--offset {args.offset}: expected a number >= 0")
+    check_output(args.vcd, "--vcd", kind="file")
+    check_output(args.keep, "--keep", reuse=True)
+    check_data_dir(args.data)
     try:
         from lwfc_hw import sim
         from lwfc_hw.cycles import report
         from lwfc_hw.plan import plan_for_bundle
     except ImportError as exc:  # pragma: no cover - the package ships with lwfc
         raise LwfcError(f"the hardware package lwfc_hw is not importable: {exc}") from exc
-    bundle = load_bundle(args.bundle)
     dataset = args.dataset or bundle.dataset
     images, labels = load_dataset(dataset, "test", args.data, progress=not args.json)
     if not 0 <= args.offset < len(images):
