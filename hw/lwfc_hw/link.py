@@ -70,7 +70,9 @@ VERIFY = Code("VERIFY", 0x03, "Checksums of one memory, read through the core's 
               "the AXI IP's SCAN: payload memory id (1); reply sum (4), weighted sum (4) of the "
               "32-bit readback words (`lwfc_hw.regmap.scan_checksums`). Needs an idle link.")
 CLASSIFY = Code("CLASSIFY", 0x04, "One image. Payload: mode (1: bit 0 sparse, bit 1 logits), then "
-                "N_IN raw pixel bytes or the sparse code (`sparse_encode`). Reply: class (1), "
+                "N_IN raw pixel bytes or the sparse code (`sparse_encode`), at most 1 + N_IN bytes "
+                "in all "
+                "(send raw when the code is longer). Reply: class (1), "
                 "with logits also CLASSES int32 logits. Replies come in image order, as soon as "
                 "each result is out of the core.")
 SET_HASH = Code("SET_HASH", 0x05, "Payload: the 32-bit parameter hash to report (the host sends "
@@ -114,6 +116,16 @@ IDENTIFY_FIELDS: tuple[tuple[str, str, str], ...] = (
 )
 IDENTIFY_FORMAT = "<" + "".join(f for _, f, _ in IDENTIFY_FIELDS)
 IDENTIFY_BYTES = struct.calcsize(IDENTIFY_FORMAT)
+
+
+def identify_offset(name: str) -> int:
+    """Byte offset of field ``name`` in the IDENTIFY record."""
+    fmt = "<"
+    for n, f, _ in IDENTIFY_FIELDS:
+        if n == name:
+            return struct.calcsize(fmt)
+        fmt += f
+    raise KeyError(name)
 
 
 def code_name(value: int) -> str:
