@@ -12,7 +12,7 @@ replies leave one byte time apart, in the order they became ready. The bridge ru
 LEN above the bridge's maximum -> ERR_LENGTH, CRC (bad: ERR_CRC, nothing applied), WRITE /
 VERIFY only when no image is in flight (else ERR_BUSY), more than IN_FLIGHT images ->
 ERR_BUSY, FLUSH drops the images in flight after the replies already queued, a reset drops
-everything but the memories. The results are the golden model's when the memories hold the
+everything but the memories and the parameter hash. The results are the golden model's when the memories hold the
 bundle's words, else a deterministic wrong answer (so a load that did not happen shows).
 """
 
@@ -156,8 +156,7 @@ class DeviceModel:
         self._heap.clear()
         self._tx.clear()
         self._tx_free = self._core_free = self.now
-        self._images.clear()
-        self.params_hash = self.boot_hash
+        self._images.clear()  # the parameter hash, like the memories, survives a reset
 
     def _busy(self, t: float) -> int:
         """Images accepted whose reply has not left yet at ``t``."""

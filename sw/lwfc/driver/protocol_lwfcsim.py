@@ -13,6 +13,7 @@ seconds any one request to the simulator may take (default 600).
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 from collections.abc import Callable
@@ -155,10 +156,8 @@ class Serial(SerialBase):
     def close(self) -> None:
         if self.is_open:
             self.is_open = False
-            try:
+            with contextlib.suppress(OSError):
                 self._sock.sendall(b"Q")
-            except OSError:
-                pass
             self._sock.close()
         hook, self.on_close = getattr(self, "on_close", None), None
         if hook is not None:

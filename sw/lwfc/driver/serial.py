@@ -222,11 +222,12 @@ class SerialAccelerator(Accelerator):
             self.timeout = self.default_timeout()
 
     def limits(self, request_bytes: float, logits: bool = False) -> dict[str, float]:
-        """Images/s the wire and the core allow: ``wire`` = baud / (10 x the bytes of the
-        busier direction per image: ``request_bytes`` in, the reply out), ``core`` = clock /
-        the plan's streaming interval (needs a loaded plan), ``bound`` = the smaller."""
+        """Images/s the wire and the core allow: ``wire`` = the bit rate the clock really
+        makes (``timing.actual_baud``) / (10 x the bytes of the busier direction per image:
+        ``request_bytes`` in, the reply out), ``core`` = clock / the plan's streaming
+        interval (needs a loaded plan), ``bound`` = the smaller."""
         reply = link.FRAME_OVERHEAD + link.result_payload_bytes(self.info.classes, logits)
-        wire = self.info.baud / (10 * max(float(request_bytes), reply))
+        wire = self.timing.actual_baud / (10 * max(float(request_bytes), reply))
         out = {"wire": wire}
         if self._plan is not None:
             out["core"] = self.info.clk_hz / cycle_report(self._plan).interval
