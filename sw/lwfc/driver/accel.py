@@ -15,6 +15,7 @@ from __future__ import annotations
 import abc
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,7 @@ class LwfcAccelerator(DefaultHierarchy, Accelerator, metaclass=_HierarchyABCMeta
         self._ibuf: Any = None
         self._obuf: Any = None
         self.last_cycles = 0
+        self.last: dict[str, Any] = {}
         self.last_batch_cycles: list[int] = []
         # a clean state whatever the previous user left behind
         self.reset()
@@ -177,10 +179,11 @@ class LwfcAccelerator(DefaultHierarchy, Accelerator, metaclass=_HierarchyABCMeta
         self._ibuf = self._obuf = None
 
     # ------------------------------------------------------------------ weights
-    def load_bundle(self, bundle: Bundle | str | os.PathLike, verify: str | None = None
-                    ) -> dict[str, Any]:
+    def load_bundle(self, bundle: Bundle | str | os.PathLike, verify: str | None = None,
+                    force: bool = False) -> dict[str, Any]:
         """Write every weight, bias and requantization memory of ``bundle`` through the IP's
-        AXI4-Lite window and verify it.
+        AXI4-Lite window and verify it (always: the IP keeps no parameter hash, so ``force``
+        changes nothing).
 
         Args:
             bundle: a :class:`~lwfc.bundle.Bundle` or a bundle folder.
@@ -225,8 +228,10 @@ class LwfcAccelerator(DefaultHierarchy, Accelerator, metaclass=_HierarchyABCMeta
                 "verify": verify, "seconds": time.perf_counter() - t0}
 
     # ------------------------------------------------------------------ inference
-    def classify(self, images: Any, logits: bool = False) -> Any:
-        """Classify uint8 images ``(N, n_in)`` or ``(N, H, W)``.
+    def classify(self, images: Any, logits: bool = False,
+                 progress: Callable[[int, int], None] | None = None) -> Any:
+        """Classify uint8 images ``(N, n_in)`` or ``(N, H, W)``; ``progress(done, n)`` is
+        called after each DMA batch. :attr:`last` gets the run's figures.
 
         Returns:
             int64 ``(N,)`` classes; with ``logits`` also the int64 ``(N, classes)`` logits
@@ -243,10 +248,21 @@ class LwfcAccelerator(DefaultHierarchy, Accelerator, metaclass=_HierarchyABCMeta
         per = self.result_words(logits)
         out = np.empty((n, per), dtype=np.uint32)
         self.last_batch_cycles = []
+        t0 = time.perf_counter()
         for start in range(0, n, self._batch_size):
             stop = min(n, start + self._batch_size)
             out[start:stop] = self._run_batch(x[start:stop], logits)
-        self.last_cycles = sum(self.last_batch_cycles)
+            if progress is not None:
+                progress(stop, n)
+        seconds = time.perf_counter() - t0
+        self.last_cycles = cycles = sum(self.last_batch_cycles)
+        fclk = self.fclk_mhz
+        self.last = {"images": n, "seconds": seconds, "images_per_s": n / seconds,
+                     "lanes": self.info.lanes, "batch_size": self._batch_size,
+                     "hw_cycles": int(cycles), "hw_cycles_per_image": round(cycles / n, 1),
+                     "fclk_mhz": fclk,
+                     "hw_images_per_s": round(n / (cycles / (fclk * 1e6)), 1) if cycles
+                     else None}
         classes = out[:, 0].astype(np.int64)
         if logits:
             return classes, out[:, 1:].view(np.int32).astype(np.int64)

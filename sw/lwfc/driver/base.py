@@ -18,6 +18,7 @@ import ``pynq``.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -122,6 +123,7 @@ class Accelerator(abc.ABC):
     """
 
     info: Any
+    last: dict[str, Any]
     verify: str = "scan"
     #: Verification modes :meth:`load_bundle` accepts.
     verify_modes: tuple[str, ...] = ("scan", "none")
@@ -185,14 +187,18 @@ class Accelerator(abc.ABC):
 
     # ------------------------------------------------------------------ the interface
     @abc.abstractmethod
-    def load_bundle(self, bundle: Any, verify: str | None = None) -> dict[str, Any]:
-        """Load and verify ``bundle``'s parameters; returns at least ``{"memories",
-        "words", "verify", "seconds"}``."""
+    def load_bundle(self, bundle: Any, verify: str | None = None,
+                    force: bool = False) -> dict[str, Any]:
+        """Load and verify ``bundle``'s parameters (``force``: even when the device says it
+        holds them); returns at least ``{"memories", "words", "verify", "seconds"}``."""
 
     @abc.abstractmethod
-    def classify(self, images: Any, logits: bool = False) -> Any:
+    def classify(self, images: Any, logits: bool = False,
+                 progress: Callable[[int, int], None] | None = None) -> Any:
         """int64 ``(N,)`` classes of uint8 images ``(N, n_in)`` / ``(N, H, W)``; with
-        ``logits`` ``(classes, int64 (N, classes) logits)``."""
+        ``logits`` ``(classes, int64 (N, classes) logits)``. ``progress(done, n)`` reports
+        progress; afterwards :attr:`last` holds at least ``images``, ``seconds`` and
+        ``images_per_s`` of the run."""
 
     @abc.abstractmethod
     def throughput_test(self, images: int | None = None, seed: int = 0) -> dict[str, Any]:

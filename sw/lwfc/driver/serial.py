@@ -483,8 +483,9 @@ class SerialAccelerator(Accelerator):
                       bytes_received=self.stats.bytes_received - r0)
         return result
 
-    def classify(self, images: Any, logits: bool = False, sparse: bool | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> Any:
+    def classify(self, images: Any, logits: bool = False,
+                 progress: Callable[[int, int], None] | None = None, *,
+                 sparse: bool | None = None) -> Any:
         """Classify uint8 images ``(N, n_in)`` or ``(N, H, W)``, pipelined.
 
         Args:
