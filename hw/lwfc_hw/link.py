@@ -90,7 +90,9 @@ ERR_BUSY = Code("ERR_BUSY", 0xE4, "WRITE / VERIFY while images are in flight, or
                 "while the input FIFO is full (more than IN_FLIGHT images sent).")
 ERR_RANGE = Code("ERR_RANGE", 0xE5, "Memory id >= N_MEMS, or a WRITE past the memory's end.")
 ERRORS: tuple[Code, ...] = (ERR_CRC, ERR_COMMAND, ERR_LENGTH, ERR_BUSY, ERR_RANGE)
-#: Every error reply carries one payload byte: the CMD byte of the request it answers.
+#: Every error reply carries one payload byte: the CMD byte of the request it answers. Error
+#: replies are best effort: one waits to be sent at a time, and a second error while it waits
+#: is not answered (the host's timeout covers it).
 ERROR_PAYLOAD = 1
 
 MODE_SPARSE = 0x01

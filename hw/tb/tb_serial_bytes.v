@@ -1,6 +1,7 @@
 // tb_serial_bytes: drives lwfc_serial's UART pins from a file of host bytes and records every
 // byte it sends back. For the link's own tests (tests/test_serial_rtl.py) with Icarus.
-// Plusargs: +IN=<hex bytes, one per line> +NBYTES=<count> +OUT=<file> +DIV=<clocks per bit>
+// Plusargs: +IN=<hex bytes, one per line; a value 0x100 + n is n byte times of silence>
+// +NBYTES=<count> +OUT=<file> +DIV=<clocks per bit>
 // +GAP=<idle bit times between bytes (0)> +QUIET=<clocks of silence that end the run>
 // +MAXCYC=<cycle limit> +RSTAT=<byte index at which rst is pulsed, -1: never>
 `timescale 1ns/1ps
@@ -15,9 +16,9 @@ module tb_serial_bytes;
     lwfc_serial dut (.clk(clk), .rst(rst), .rx(rx), .tx(tx), .busy(busy), .error(error));
 
     integer div, nbytes, gap, quiet, maxcyc, rstat, fo, i, k, n_out, cyc, last_act;
-    reg [7:0] mem [0:1048575];
+    reg [11:0] mem [0:1048575];
     reg [1023:0] fin, fout;
-    reg [7:0] b;
+    reg [11:0] b;
     reg sending;
 
     always @(posedge clk) cyc <= cyc + 1;
@@ -66,6 +67,9 @@ module tb_serial_bytes;
                 rst = 1'b0;
             end
             b = mem[i];
+            if (b[11:8] != 4'd0) begin
+                repeat (10 * div * (b - 12'h100)) @(posedge clk);
+            end else begin
             rx = 1'b0;
             repeat (div) @(posedge clk);
             for (k = 0; k < 8; k = k + 1) begin
@@ -74,6 +78,7 @@ module tb_serial_bytes;
             end
             rx = 1'b1;
             repeat (div * (1 + gap)) @(posedge clk);
+            end
             last_act = cyc;
         end
         sending = 1'b0;
