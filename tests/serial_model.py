@@ -12,8 +12,9 @@ replies leave one byte time apart, in the order they became ready. The bridge ru
 LEN above the bridge's maximum -> ERR_LENGTH, CRC (bad: ERR_CRC, nothing applied), WRITE /
 VERIFY only when no image is in flight (else ERR_BUSY), more than IN_FLIGHT images ->
 ERR_BUSY, FLUSH drops the images in flight after the replies already queued, a reset drops
-everything but the memories and the parameter hash. The results are the golden model's when the memories hold the
-bundle's words, else a deterministic wrong answer (so a load that did not happen shows).
+everything but the memories and the parameter hash. The results are the golden model's
+when the memories hold the bundle's words, else a deterministic wrong answer (so a load that
+did not happen shows).
 """
 
 from __future__ import annotations

@@ -102,20 +102,25 @@ def _images(args: argparse.Namespace, bundle: Any) -> tuple[np.ndarray, Any]:
 
 
 class _Progress:
-    """``infer: 120/500 images`` on stderr, at most every 2 % (none with --json)."""
+    """``infer: 120/500 images`` on stderr (none with --json): on a terminal updated in place
+    every 2 %, else one line every 10 %."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
+        self.tty = sys.stderr.isatty()
         self.shown = -1
 
     def __call__(self, done: int, n: int) -> None:
         if not self.enabled or n < 50:
             return
-        step = max(1, n // 50)
+        step = max(1, n // (50 if self.tty else 10))
         if done // step != self.shown or done == n:
             self.shown = done // step
-            end = "\n" if done == n else ""
-            print(f"\rinfer: {done}/{n} images", end=end, file=sys.stderr, flush=True)
+            if self.tty:
+                end = "\n" if done == n else ""
+                print(f"\rinfer: {done}/{n} images", end=end, file=sys.stderr, flush=True)
+            else:
+                print(f"infer: {done}/{n} images", file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
