@@ -87,10 +87,11 @@ def test_driver_on_the_board_rtl(board, mnist) -> None:
         assert (acc.info.params_hash == 0) == spram  # SPRAM starts empty
         load = acc.load_bundle(bundle)
         assert load["skipped"] != spram
-        if not spram:
+        if not spram and FULL:  # the ULX3S's 45 memories: 17 s of simulation
             load = acc.load_bundle(bundle, force=True)
-        assert not load["skipped"] and load["verify"] == "scan"
-        assert load["bytes_sent"] <= 1.1 * load["payload_bytes"]
+        if not load["skipped"]:
+            assert load["verify"] == "scan"
+            assert load["bytes_sent"] <= 1.1 * load["payload_bytes"]
         assert acc.identify().params_hash == link.bundle_params_hash(bundle, acc.plan)
         assert np.array_equal(acc.classify(x[:n]), ref.argmax(1))
         cls, lg = acc.classify(x[:n], logits=True, sparse=False)
@@ -172,12 +173,13 @@ def test_cli_infer_port_sim(board, logits, data_dir, capsys) -> None:
     and class-only runs at >= 95 % of min(wire limit, core limit)."""
     n = 500 if FULL else 30
     code = main(["infer", "--board", board, "--port", "sim", "deploy/models/mnist-dense",
-                 "--images", str(n), "--json", "--data", str(data_dir), "--force-load",
-                 *(["--logits"] if logits else [])])
+                 "--images", str(n), "--json", "--data", str(data_dir),
+                 *(["--force-load"] if FULL else []), *(["--logits"] if logits else [])])
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["images"] == n and out["mismatches"] == 0, out
     assert out["simulated"] and out["accuracy"] == out["golden_accuracy"]
-    assert not out["skipped"] and out["bytes_sent"] <= 1.1 * out["payload_bytes"]
+    if not out["skipped"]:
+        assert out["bytes_sent"] <= 1.1 * out["payload_bytes"]
     if not logits and n >= 100:
         assert out["efficiency"] >= 0.95, out
 
