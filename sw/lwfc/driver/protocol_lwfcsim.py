@@ -14,6 +14,7 @@ seconds any one request to the simulator may take (default 600).
 from __future__ import annotations
 
 import contextlib
+import math
 import socket
 import struct
 from collections.abc import Callable
@@ -120,7 +121,9 @@ class Serial(SerialBase):
         if not self.is_open:
             raise PortNotOpenError()
         timeout = FOREVER if self._timeout is None else float(self._timeout)
-        deadline = self.cycles + max(0, round(timeout * self.clk_hz))
+        # at least one cycle for any positive timeout, so a read always lets time pass
+        deadline = self.cycles + (max(1, math.ceil(timeout * self.clk_hz)) if timeout > 0
+                                  else 0)
         while len(self._buf) < size and self.cycles < deadline:
             ns = (deadline - self.cycles) * 1e9 / self.clk_hz
             self._exchange(b"R" + struct.pack("<IQ", size - len(self._buf), max(1, round(ns))))

@@ -278,6 +278,8 @@ class SerialAccelerator(Accelerator):
                     raise
                 raise LinkError(f"reading from {self.name} failed: {exc}") from None
             if not data:
+                if self._now() <= deadline - remaining:  # no time passed: the port gave up
+                    return None
                 continue
             self.stats.bytes_received += len(data)
             before = (p.bad_crc, p.bad_header, p.skipped)
