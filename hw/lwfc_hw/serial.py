@@ -55,7 +55,8 @@ FLUSH_CYCLES = 16
 #: result-tag queue.
 QUEUE = 4
 
-t_p = enum("HUNT", "HDR", "HCRC", "PAY", "CRC0", "CRC1", "END", "FLUSH")
+t_p = enum("HUNT", "HDR", "HCRC", "HCHK", "HGO", "PAY", "CRC0", "CRC1", "END", "ACT",
+           "FLUSH")
 t_c = enum("IDLE", "IMG_RD", "IMG_WAIT", "IMG_SEND", "WR_WAIT", "WR_RD", "WR_WAIT2", "WR_DO",
            "VER_WAIT", "VER_ADDR", "VER_READ", "VER_DONE", "REPLY")
 t_s = enum("IDLE", "HDR", "PAY", "CRC0", "CRC1", "DRAIN")
@@ -194,15 +195,16 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                          f"of 255 pixels at {B} pixels per beat")
     NM = len(plan.mems)
     FA = clog2(FD)
-    CB = clog2(MB + 1)
     SB = plan.sel_bits
     AB = plan.haddr_bits
     maxlen = K.max_request_payload(NIN, MB)
     LB = 16
 
     # ---- ROMs from the plan and the protocol
-    depth_rom = tuple(m.depth for m in plan.mems) + (0,) * (256 - NM)
-    eb_rom = tuple(K.entry_bytes(m.width) for m in plan.mems) + (4,) * (256 - NM)
+    pad = 2**SB - NM  # ROMs indexed by the memory id's low SB bits (ids >= NM are rejected)
+    depth_rom = tuple(m.depth for m in plan.mems) + (0,) * pad
+    dlast_rom = tuple(m.depth - 1 for m in plan.mems) + (0,) * pad
+    eb_rom = tuple(K.entry_bytes(m.width) for m in plan.mems) + (4,) * pad
     ident = K.Identity(K.MAGIC, K.VERSION, NIN, C, B, plan.lanes, NM, INF, MB,
                        plan_signature(plan), 0, clk_hz, baud).pack()
     hash_off = K.identify_offset("params_hash")
@@ -258,9 +260,9 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     dq_kind = [uint(2) for _ in range(QUEUE)]
     dq_tag = [uint(8) for _ in range(QUEUE)]
     dq_flag = [Signal(bool(0)) for _ in range(QUEUE)]
-    dq_sel = [uint(8) for _ in range(QUEUE)]
-    dq_addr = [uint(16) for _ in range(QUEUE)]
-    dq_cnt = [uint(CB) for _ in range(QUEUE)]
+    dq_sel = [uint(SB) for _ in range(QUEUE)]
+    dq_addr = [uint(AB) for _ in range(QUEUE)]
+    dq_cnt = [uint(17) for _ in range(QUEUE)]
     dq_w = Signal(modbv(0)[QB + 1 :])
     dq_r = Signal(modbv(0)[QB + 1 :])
     # ---- result-tag queue (consumer writes, sender reads)
@@ -293,22 +295,28 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     p_sel = uint(8)
     rom_depth = uint(17)
     rom_eb = uint(3)
-    c_sel = uint(8)
-    c_depth = uint(17)
+    c_sel = uint(SB)
+    c_dlast = uint(17)
     sid = Signal(modbv(0)[IB:])
     ident_byte = uint(8)
 
+    p_seli = uint(SB)
+
+    @always_comb
+    def sel_low():
+        p_seli.next = p_sel[SB:]
+
     @always_comb
     def roms_p():
-        rom_depth.next = depth_rom[p_sel]
+        rom_depth.next = depth_rom[p_seli]
 
     @always_comb
     def roms_e():
-        rom_eb.next = eb_rom[p_sel]
+        rom_eb.next = eb_rom[p_seli]
 
     @always_comb
     def roms_c():
-        c_depth.next = depth_rom[c_sel]
+        c_dlast.next = dlast_rom[c_sel]
 
     @always_comb
     def roms_i():
@@ -328,7 +336,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     def fifo_free():
         free.next = FD - used
 
-    insts += [roms_p, roms_e, roms_c, roms_i, counts, fifo_free]
+    insts += [sel_low, roms_p, roms_e, roms_c, roms_i, counts, fifo_free]
 
     # ---- CRC units for the parser and the sender
     p_crc8, p_crc8n = uint(8), uint(8)
@@ -344,6 +352,13 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     h_cnt = uint(2)
     h_cmd, h_tag = uint(8), uint(8)
     h_len = uint(LB)
+    h_ok = Signal(bool(0))
+    h_code = uint(8)
+    e_code = uint(8)
+    in_use = Signal(bool(0))   # images or results in flight, or a busy core (registered)
+    dq_full = Signal(bool(0))
+    p_sel_ok = Signal(bool(0))
+    p_end = uint(17)           # WRITE: start address + entries (registered)
     left = uint(LB)          # payload bytes still to come
     pidx = uint(LB)          # payload byte index
     ferr = uint(8)           # error code of this frame (0: none)
@@ -351,10 +366,10 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     silent = Signal(intbv(0, min=0, max=IDLE_BYTES * 10 * div + 2))
     p_addr = uint(16)
     p_arg = uint(32)
-    ent = uint(32)
+    ent = uint(24)
     ebpos = uint(3)
-    ecnt = uint(CB + 1)
-    mode = uint(8)
+    ecnt = uint(17)
+    mode = uint(2)
     dst = Signal(t_d.Z)
     zeros = uint(9)
     lits = uint(8)
@@ -382,6 +397,52 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     insts += [pixel_slot(b, lane_px[b]) for b in range(B)]
     bnew = ConcatSignal(*reversed(lane_px)) if B > 1 else lane_px[0]
     RANGE_HI = NIN
+    rx_w = uint(len(claim))  # rx_data zero-extended to the counters' widths
+    rx_z = uint(len(zeros))
+
+    WPAD, ZPAD = len(claim) - 8, len(zeros) - 8
+
+    @always_comb
+    def widen():
+        rx_w.next = concat(intbv(0)[WPAD:], rx_data)
+        rx_z.next = concat(intbv(0)[ZPAD:], rx_data)
+
+    insts.append(widen)
+
+    # went: the WRITE entry completed by rx_data (byte ebpos), zero-extended to the FIFO width
+    e32 = uint(32)
+
+    @always_comb
+    def entry():
+        if ebpos == 0:
+            e32.next = concat(intbv(0)[24:], rx_data)
+        elif ebpos == 1:
+            e32.next = concat(intbv(0)[16:], rx_data, ent[8:])
+        elif ebpos == 2:
+            e32.next = concat(intbv(0)[8:], rx_data, ent[16:])
+        else:
+            e32.next = concat(rx_data, ent[24:])
+
+    insts.append(entry)
+    if FW == 32:
+        went = e32
+    else:
+        went = uint(FW)
+
+        @always_comb
+        def entry_wide():
+            went.next = e32
+
+        insts.append(entry_wide)
+
+    @always(clk.posedge)
+    def parser_flags():
+        in_use.next = dq_n != 0 or rq_n != 0 or not idle
+        dq_full.next = dq_n == QUEUE
+        p_sel_ok.next = p_sel < NM
+        p_end.next = p_addr + ecnt
+
+    insts.append(parser_flags)
 
     @always(clk.posedge)
     def parser():
@@ -423,7 +484,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     else:
                         bpos.next = bpos + 1
             # ---- silence inside a frame: drop it
-            if rx_valid or pst == t_p.HUNT or pst == t_p.FLUSH or pst == t_p.END:
+            if rx_valid or pst == t_p.HUNT or pst == t_p.FLUSH:
                 silent.next = 0
             elif silent == IDLE_BYTES * 10 * div:
                 pst.next = t_p.HUNT
@@ -459,26 +520,29 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     core_rst.next = 1
                     fl_cnt.next = fl_cnt + 1
             elif pst == t_p.END:
-                # one cycle after the CRC: commit or roll back, then reply or queue
-                pst.next = t_p.HUNT
-                code = intbv(0)[8:]
-                code[:] = ferr
+                # the cycle after the CRC: the frame's checks into e_code, acted on in ACT
+                pst.next = t_p.ACT
+                e_code.next = ferr
                 if crc_lo != 0:
-                    code[:] = K.ERR_CRC.value
+                    e_code.next = K.ERR_CRC.value
                     err_crc.next = 1
-                elif code == 0:
+                elif ferr == 0:
                     if h_cmd == K.CLASSIFY.value:
                         if claim != NIN or wcnt != NIN or lits != 0 or zeros != 0:
-                            code[:] = K.ERR_LENGTH.value
+                            e_code.next = K.ERR_LENGTH.value
                     elif h_cmd == K.WRITE.value:
-                        if p_sel >= NM:
-                            code[:] = K.ERR_RANGE.value
+                        if not p_sel_ok:
+                            e_code.next = K.ERR_RANGE.value
                         elif ebpos != 0 or ecnt == 0 or ecnt > MB:
-                            code[:] = K.ERR_LENGTH.value
-                        elif p_addr + ecnt > rom_depth:
-                            code[:] = K.ERR_RANGE.value
-                    elif h_cmd == K.VERIFY.value and p_sel >= NM:
-                        code[:] = K.ERR_RANGE.value
+                            e_code.next = K.ERR_LENGTH.value
+                        elif p_end > rom_depth:
+                            e_code.next = K.ERR_RANGE.value
+                    elif h_cmd == K.VERIFY.value and not p_sel_ok:
+                        e_code.next = K.ERR_RANGE.value
+            elif pst == t_p.ACT:
+                pst.next = t_p.HUNT
+                code = intbv(0)[8:]
+                code[:] = e_code
                 if code != 0:
                     wp.next = cwp
                     if ps_req == ps_ack:
@@ -512,10 +576,69 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         dq_kind[dq_wi].next = D_VER
                     dq_tag[dq_wi].next = h_tag
                     dq_flag[dq_wi].next = mode[1]
-                    dq_sel[dq_wi].next = p_sel
-                    dq_addr[dq_wi].next = p_addr
-                    dq_cnt[dq_wi].next = ecnt[CB:]
+                    dq_sel[dq_wi].next = p_sel[SB:]
+                    dq_addr[dq_wi].next = p_addr[AB:]
+                    dq_cnt[dq_wi].next = ecnt
                     dq_w.next = dq_w + 1
+            elif pst == t_p.HCHK:
+                # header checks (the cycle after HCRC: no byte can arrive in between)
+                pst.next = t_p.HGO
+                h_code.next = 0
+                if not h_ok:
+                    pst.next = t_p.HUNT
+                elif h_cmd == K.IDENTIFY.value or h_cmd == K.FLUSH.value:
+                    if h_len != 0:
+                        h_code.next = K.ERR_LENGTH.value
+                elif h_cmd == K.SET_HASH.value:
+                    if h_len != 4:
+                        h_code.next = K.ERR_LENGTH.value
+                elif h_cmd == K.VERIFY.value:
+                    if h_len != 1:
+                        h_code.next = K.ERR_LENGTH.value
+                    elif dq_full:
+                        h_code.next = K.ERR_BUSY.value
+                elif h_cmd == K.WRITE.value:
+                    if h_len < 4 or h_len > maxlen:
+                        h_code.next = K.ERR_LENGTH.value
+                    elif in_use or dq_full or free < MB:
+                        h_code.next = K.ERR_BUSY.value
+                elif h_cmd == K.CLASSIFY.value:
+                    if h_len < 2 or h_len > 1 + NIN:
+                        h_code.next = K.ERR_LENGTH.value
+                    elif dq_full or free < BPI:
+                        h_code.next = K.ERR_BUSY.value
+                else:
+                    h_code.next = K.ERR_COMMAND.value
+            elif pst == t_p.HGO:
+                ferr.next = 0
+                left.next = h_len
+                pidx.next = 0
+                ecnt.next = 0
+                ebpos.next = 0
+                ent.next = 0
+                claim.next = 0
+                wcnt.next = 0
+                bacc.next = 0
+                bpos.next = 0
+                zeros.next = 0
+                lits.next = 0
+                dst.next = t_d.Z
+                mode.next = 0
+                p_sel.next = 0
+                p_addr.next = 0
+                if h_code != 0:
+                    pst.next = t_p.HUNT
+                    if ps_req == ps_ack:
+                        ps_code.next = h_code
+                        ps_tag.next = h_tag
+                        ps_src.next = SRC_ERR
+                        ps_err.next = h_cmd
+                        ps_len.next = K.ERROR_PAYLOAD
+                        ps_req.next = not ps_req
+                elif h_len == 0:
+                    pst.next = t_p.CRC0
+                else:
+                    pst.next = t_p.PAY
             elif rx_valid:
                 if pst == t_p.HUNT:
                     if rx_data == K.SYNC:
@@ -538,65 +661,8 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         pst.next = t_p.HCRC
                 elif pst == t_p.HCRC:
                     p_crc16.next = p_crc16n
-                    if rx_data != p_crc8:
-                        pst.next = t_p.HUNT
-                    else:
-                        # header checks: unknown command, bad length, busy
-                        code = intbv(0)[8:]
-                        nimg = dq_n != 0 or rq_n != 0 or not idle
-                        qfull = dq_n == QUEUE
-                        if h_cmd == K.IDENTIFY.value or h_cmd == K.FLUSH.value:
-                            if h_len != 0:
-                                code[:] = K.ERR_LENGTH.value
-                        elif h_cmd == K.SET_HASH.value:
-                            if h_len != 4:
-                                code[:] = K.ERR_LENGTH.value
-                        elif h_cmd == K.VERIFY.value:
-                            if h_len != 1:
-                                code[:] = K.ERR_LENGTH.value
-                            elif qfull:
-                                code[:] = K.ERR_BUSY.value
-                        elif h_cmd == K.WRITE.value:
-                            if h_len < 4 or h_len > maxlen:
-                                code[:] = K.ERR_LENGTH.value
-                            elif nimg or qfull or free < MB:
-                                code[:] = K.ERR_BUSY.value
-                        elif h_cmd == K.CLASSIFY.value:
-                            if h_len < 2 or h_len > 1 + NIN:
-                                code[:] = K.ERR_LENGTH.value
-                            elif qfull or free < BPI:
-                                code[:] = K.ERR_BUSY.value
-                        else:
-                            code[:] = K.ERR_COMMAND.value
-                        ferr.next = 0
-                        left.next = h_len
-                        pidx.next = 0
-                        ecnt.next = 0
-                        ebpos.next = 0
-                        ent.next = 0
-                        claim.next = 0
-                        wcnt.next = 0
-                        bacc.next = 0
-                        bpos.next = 0
-                        zeros.next = 0
-                        lits.next = 0
-                        dst.next = t_d.Z
-                        mode.next = 0
-                        p_sel.next = 0
-                        p_addr.next = 0
-                        if code != 0:
-                            pst.next = t_p.HUNT
-                            if ps_req == ps_ack:
-                                ps_code.next = code
-                                ps_tag.next = h_tag
-                                ps_src.next = SRC_ERR
-                                ps_err.next = h_cmd
-                                ps_len.next = K.ERROR_PAYLOAD
-                                ps_req.next = not ps_req
-                        elif h_len == 0:
-                            pst.next = t_p.CRC0
-                        else:
-                            pst.next = t_p.PAY
+                    h_ok.next = rx_data == p_crc8
+                    pst.next = t_p.HCHK
                 elif pst == t_p.PAY:
                     p_crc16.next = p_crc16n
                     left.next = left - 1
@@ -612,13 +678,11 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                             p_addr.next[16:8] = rx_data
                         elif ferr == 0:
                             if ebpos == 0:
-                                ent.next = rx_data
+                                ent.next = concat(intbv(0)[16:], rx_data)
                             elif ebpos == 1:
                                 ent.next[16:8] = rx_data
                             elif ebpos == 2:
                                 ent.next[24:16] = rx_data
-                            else:
-                                ent.next[32:24] = rx_data
                             if ebpos == rom_eb - 1:
                                 ebpos.next = 0
                                 if ecnt == MB:
@@ -627,14 +691,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                                     ecnt.next = ecnt + 1
                                     f_we.next = 1
                                     f_waddr.next = wp[FA:]
-                                    if ebpos == 0:
-                                        f_wdata.next = rx_data
-                                    elif ebpos == 1:
-                                        f_wdata.next = concat(rx_data, ent[8:])
-                                    elif ebpos == 2:
-                                        f_wdata.next = concat(rx_data, ent[16:])
-                                    else:
-                                        f_wdata.next = concat(rx_data, ent[24:])
+                                    f_wdata.next = went
                                     wp.next = wp + 1
                             else:
                                 ebpos.next = ebpos + 1
@@ -643,7 +700,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     elif h_cmd == K.SET_HASH.value:
                         p_arg.next = concat(rx_data, p_arg[32:8])
                     elif pidx == 0:  # CLASSIFY mode byte
-                        mode.next = rx_data
+                        mode.next = rx_data[2:]
                         dst.next = t_d.Z
                         lits.next = 0
                     elif ferr == 0:
@@ -651,11 +708,11 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         if not mode[0]:
                             lit = True
                         elif dst == t_d.Z:
-                            if claim + rx_data > RANGE_HI:
+                            if claim + rx_w > RANGE_HI:
                                 ferr.next = K.ERR_LENGTH.value
                             else:
-                                zeros.next = zeros + rx_data
-                                claim.next = claim + rx_data
+                                zeros.next = zeros + rx_z
+                                claim.next = claim + rx_w
                             dst.next = t_d.N
                         elif dst == t_d.N:
                             lits.next = rx_data
@@ -687,7 +744,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 elif pst == t_p.CRC0:
                     crc_lo.next = rx_data ^ p_crc16[8:]
                     pst.next = t_p.CRC1
-                elif pst == t_p.CRC1:
+                else:  # CRC1
                     crc_lo.next = crc_lo | (rx_data ^ p_crc16[16:8])
                     pst.next = t_p.END
 
@@ -697,12 +754,19 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     cst = Signal(t_c.IDLE)
     c_tag = uint(8)
     c_flag = Signal(bool(0))
-    c_addr = uint(16)
-    c_cnt = uint(CB)
-    c_i = uint(max(17, CB + 1))
+    c_addr = uint(AB)
+    c_i = uint(17)
+    c_last = uint(17)   # the last entry index of the item (WRITE: count - 1)
+    c_ha = uint(AB)
     c_wait = uint(3)
     acc1, acc2 = uint(32), uint(32)
     c_verify = Signal(bool(0))
+
+    @always_comb
+    def consumer_addr():
+        c_ha.next = c_addr + c_i[AB:]
+
+    insts.append(consumer_addr)
 
     @always(clk.posedge)
     def consumer():
@@ -722,7 +786,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 c_flag.next = dq_flag[dq_ri]
                 c_sel.next = dq_sel[dq_ri]
                 c_addr.next = dq_addr[dq_ri]
-                c_cnt.next = dq_cnt[dq_ri]
+                c_last.next = dq_cnt[dq_ri] - 1
                 c_i.next = 0
                 dq_r.next = dq_r + 1
                 if dq_kind[dq_ri] == D_IMG:
@@ -763,11 +827,11 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
         elif cst == t_c.WR_WAIT2:
             cst.next = t_c.WR_DO
         elif cst == t_c.WR_DO:
-            h_sel.next = c_sel[SB:]
-            h_addr.next = c_addr + c_i
+            h_sel.next = c_sel
+            h_addr.next = c_ha
             h_wdata.next = f_rdata[32:]
             h_we.next = 1
-            if c_i == c_cnt - 1:
+            if c_i == c_last:
                 cst.next = t_c.REPLY
                 c_verify.next = 0
             else:
@@ -779,8 +843,8 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 acc2.next = 0
                 cst.next = t_c.VER_ADDR
         elif cst == t_c.VER_ADDR:
-            h_sel.next = c_sel[SB:]
-            h_addr.next = c_i
+            h_sel.next = c_sel
+            h_addr.next = c_i[AB:]
             c_wait.next = 0
             cst.next = t_c.VER_READ
         elif cst == t_c.VER_READ:
@@ -791,7 +855,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 a2[:] = acc2 + a1
                 acc1.next = a1
                 acc2.next = a2
-                if c_i == c_depth - 1:
+                if c_i == c_dlast:
                     cst.next = t_c.VER_DONE
                 else:
                     c_i.next = c_i + 1
@@ -887,7 +951,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         sst.next = t_s.CRC0
                 elif sst == t_s.CRC0:
                     sst.next = t_s.CRC1
-                elif sst == t_s.CRC1:
+                else:
                     sst.next = t_s.IDLE
             elif not s_txq and not tx_go:
                 # ---- the next byte
@@ -959,7 +1023,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                                 s_byte.next = hq[32:24]
                         else:
                             s_byte.next = ident_byte
-                        sid.next = s_i + 1
+                        sid.next = s_i[IB:] + 1
                         s_txq.next = 1
                     elif s_src == SRC_VERIFY:
                         if s_i == 0:
@@ -981,7 +1045,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         s_txq.next = 1
                     else:  # SRC_RESULT: class, then (with logits) 4 bytes per logit
                         j = modbv(0)[2:]
-                        j[:] = s_i - 1
+                        j[:] = s_i[2:] - 1
                         if s_i == 0:
                             if s_have:
                                 s_byte.next = s_beat[8:]
@@ -1011,6 +1075,8 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 elif sst == t_s.CRC1:
                     s_byte.next = s_crc16[16:8]
                     s_txq.next = 1
+                else:  # DRAIN: not used as a byte state
+                    sst.next = t_s.IDLE
 
     insts += [sender_comb, sender]
 
