@@ -267,3 +267,16 @@ def test_fault_injection_no_wrong_lost_or_duplicated_result(bundle, plan) -> Non
     print("faults injected:", totals, "total", sum(totals.values()))
     assert sum(totals.values()) >= 1000, totals
     assert all(totals[k] > 0 for k in KINDS), totals
+
+
+def test_throughput_test_and_execute(bundle, plan) -> None:
+    acc, _ = open_loaded(bundle, plan, core_s=20e-6)
+    res = acc.throughput_test(images=12)
+    assert res["images"] == 12 and res["simulated"]
+    assert res["wire_bytes_per_image"] == link.FRAME_OVERHEAD + 1 + 784  # random: raw wins
+    assert res["throughput[images/s]"] == pytest.approx(res["wire_limit[images/s]"], rel=0.1)
+    assert res["runtime[ms]"] > 0 and res["fclk[mhz]"] == 100 and res["baud"] == 3_000_000
+    x = sparse_images(5, 9)
+    assert np.array_equal(acc.execute(x), golden.forward(bundle, x).argmax(1))
+    with pytest.raises(InputError):
+        acc.throughput_test(images=0)
