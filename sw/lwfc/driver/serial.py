@@ -161,6 +161,8 @@ class SerialAccelerator(Accelerator):
                  name: str | None = None) -> None:
         if max_retries < 1:
             raise InputError(f"max_retries must be >= 1, got {max_retries}")
+        if timeout is not None and not timeout > 0:
+            raise InputError(f"timeout must be > 0 s, got {timeout}")
         if isinstance(port, str | os.PathLike):
             if baud is None:
                 raise InputError(f"opening {port} needs a baud rate (the board's uart.baud)")
@@ -186,8 +188,6 @@ class SerialAccelerator(Accelerator):
         self._core_cycles = UNKNOWN_CORE_CYCLES
         self._user_timeout = timeout
         self.timeout = timeout if timeout is not None else self.latency + 0.25
-        if self.timeout <= 0:
-            raise InputError(f"timeout must be > 0 s, got {self.timeout}")
         try:
             self._resync(attempts=2, recovery=False)
             self.info: link.Identity = self.identify()
