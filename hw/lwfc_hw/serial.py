@@ -373,8 +373,8 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     dst = Signal(t_d.Z)
     zeros = uint(9)
     lits = uint(8)
-    claim = uint(clog2(NIN + 256 + 2))
-    wcnt = uint(clog2(NIN + 2))
+    cleft = uint(max(9, clog2(NIN + 2)))  # pixels the code may still claim (zero runs, literals)
+    wleft = uint(clog2(NIN + 2))   # pixels still to be written into the FIFO
     bacc = uint(8 * B)
     bpos = uint(clog2(B + 1))
     fl_cnt = uint(clog2(FLUSH_CYCLES + 2))
@@ -396,11 +396,10 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
 
     insts += [pixel_slot(b, lane_px[b]) for b in range(B)]
     bnew = ConcatSignal(*reversed(lane_px)) if B > 1 else lane_px[0]
-    RANGE_HI = NIN
-    rx_w = uint(len(claim))  # rx_data zero-extended to the counters' widths
+    rx_w = uint(len(cleft))  # rx_data zero-extended to the counters' widths
     rx_z = uint(len(zeros))
 
-    WPAD, ZPAD = len(claim) - 8, len(zeros) - 8
+    WPAD, ZPAD = len(rx_w) - 8, len(zeros) - 8
 
     @always_comb
     def widen():
@@ -464,17 +463,17 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
             core_rst.next = 0
             # ---- zero-run expansion, one beat or one pixel per cycle
             if zeros != 0 and pst != t_p.HUNT:
-                if bpos == 0 and zeros >= B and wcnt + B <= NIN:
+                if bpos == 0 and zeros >= B and wleft >= B:
                     f_we.next = 1
                     f_waddr.next = wp[FA:]
                     f_wdata.next = 0
                     wp.next = wp + 1
                     zeros.next = zeros - B
-                    wcnt.next = wcnt + B
+                    wleft.next = wleft - B
                 else:
                     zeros.next = zeros - 1
-                    wcnt.next = wcnt + 1
-                    if bpos == B - 1 or wcnt == NIN - 1:
+                    wleft.next = wleft - 1
+                    if bpos == B - 1 or wleft == 1:
                         f_we.next = 1
                         f_waddr.next = wp[FA:]
                         f_wdata.next = bacc
@@ -528,7 +527,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     err_crc.next = 1
                 elif ferr == 0:
                     if h_cmd == K.CLASSIFY.value:
-                        if claim != NIN or wcnt != NIN or lits != 0 or zeros != 0:
+                        if cleft != 0 or wleft != 0 or lits != 0 or zeros != 0:
                             e_code.next = K.ERR_LENGTH.value
                     elif h_cmd == K.WRITE.value:
                         if not p_sel_ok:
@@ -616,8 +615,8 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 ecnt.next = 0
                 ebpos.next = 0
                 ent.next = 0
-                claim.next = 0
-                wcnt.next = 0
+                cleft.next = NIN
+                wleft.next = NIN
                 bacc.next = 0
                 bpos.next = 0
                 zeros.next = 0
@@ -708,11 +707,11 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         if not mode[0]:
                             lit = True
                         elif dst == t_d.Z:
-                            if claim + rx_w > RANGE_HI:
+                            if rx_w > cleft:
                                 ferr.next = K.ERR_LENGTH.value
                             else:
                                 zeros.next = zeros + rx_z
-                                claim.next = claim + rx_w
+                                cleft.next = cleft - rx_w
                             dst.next = t_d.N
                         elif dst == t_d.N:
                             lits.next = rx_data
@@ -726,12 +725,12 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                                 dst.next = t_d.Z
                             lits.next = lits - 1
                         if lit:
-                            if claim >= RANGE_HI or zeros != 0:
+                            if cleft == 0 or zeros != 0:
                                 ferr.next = K.ERR_LENGTH.value
                             else:
-                                claim.next = claim + 1
-                                wcnt.next = wcnt + 1
-                                if bpos == B - 1 or wcnt == NIN - 1:
+                                cleft.next = cleft - 1
+                                wleft.next = wleft - 1
+                                if bpos == B - 1 or wleft == 1:
                                     f_we.next = 1
                                     f_waddr.next = wp[FA:]
                                     f_wdata.next = bnew
