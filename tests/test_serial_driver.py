@@ -280,3 +280,42 @@ def test_throughput_test_and_execute(bundle, plan) -> None:
     assert np.array_equal(acc.execute(x), golden.forward(bundle, x).argmax(1))
     with pytest.raises(InputError):
         acc.throughput_test(images=0)
+
+
+def test_a_real_serial_port_through_a_pty(bundle, plan) -> None:
+    """The hardware path: pyserial's own posix port (wall-clock timeouts, PORT_LATENCY) on a
+    pty whose other end a thread serves with the test double."""
+    import os
+    import select
+    import threading
+
+    master, slave = os.openpty()
+    dev = DeviceModel(bundle, plan, faults=FaultConfig(flip=2e-4, rx_flip=1e-3, seed=4))
+    dev.timeout = 2e-4  # virtual seconds the device runs per poll
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            ready, _, _ = select.select([master], [], [], 0.005)
+            if ready:
+                dev.write(os.read(master, 4096))
+            out = dev.read(4096)
+            if out:
+                os.write(master, out)
+
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    try:
+        with SerialAccelerator(os.ttyname(slave), baud=3_000_000) as acc:
+            assert not acc.simulated and acc.latency > 0
+            acc.load_bundle(bundle)
+            x = sparse_images(30, 12)
+            cls, lg = acc.classify(x, logits=True)
+            ref = golden.forward(bundle, x)
+            assert np.array_equal(cls, ref.argmax(1)) and np.array_equal(lg, ref)
+            assert acc.last["seconds"] > 0 and sum(dev.fault_counts.values()) > 0
+    finally:
+        stop.set()
+        th.join(5)
+        os.close(master)
+        os.close(slave)
