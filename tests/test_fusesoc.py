@@ -21,6 +21,7 @@ import yaml
 from conftest import REPO, random_bundle
 from lwfc import fpga
 from lwfc.bundle import save_bundle
+from lwfc_hw import link
 
 sys.path.insert(0, str(REPO / "hw" / "fusesoc"))
 import edatools
@@ -124,8 +125,7 @@ def test_vivado_target_is_consistent(dense_bundle: Path, build_root: Path) -> No
     board = fpga.get_board("pynq_z2")
     assert board.device in tcl
     assert "lwfc_pynq_z2" in tcl
-    for name in ("lwfc_uart_bridge.v", "lwfc_uart_rx.v", "lwfc_uart_tx.v", "lwfc_pynq_z2.v",
-                 "lwfc_core.v", "pynq_z2.xdc", "lwfc_vivado_reports.tcl"):
+    for name in ("lwfc_pynq_z2.v", "lwfc_serial.v", "pynq_z2.xdc", "lwfc_vivado_reports.tcl"):
         assert name in tcl, name
     assert (work / "l0_w0.hex").exists()  # $readmemh images beside the project
     # Run the project script in Tcl with every Vivado command recorded (a Vivado stand-in).
@@ -211,8 +211,8 @@ def test_icebreaker_fit_needs_spram_for_the_dense_bundle() -> None:
 
 
 def test_generator_writes_the_spram_load_stream(tmp_path: Path) -> None:
-    """With SPRAM memories the generator writes the bridge's 'W' requests that load them:
-    8 bytes per entry, every entry of every SPRAM memory, data as in the hex image."""
+    """With SPRAM memories the generator writes the serial link's WRITE frames that load them:
+    every entry of every SPRAM memory, data as in the hex image, each frame valid."""
     bundle_dir = save_bundle(random_bundle(4), tmp_path / "b")
     out = tmp_path / "gen"
     out.mkdir()
@@ -224,15 +224,19 @@ def test_generator_writes_the_spram_load_stream(tmp_path: Path) -> None:
     spram = [m for m in memmap["memories"] if m["spram"]]
     assert [m["name"] for m in spram] == ["l0_w0"]
     data = (out / "lwfc_spram_load.bin").read_bytes()
-    assert len(data) == 8 * spram[0]["depth"]
-    hexes = (out / "l0_w0.hex").read_text().split()
-    for k in (0, 1, 777, spram[0]["depth"] - 1):
-        req = data[8 * k : 8 * k + 8]
-        assert req[:2] == bytes([ord("W"), spram[0]["sel"]])
-        assert int.from_bytes(req[2:4], "little") == k
-        assert int.from_bytes(req[4:8], "little") == int(hexes[k], 16)
+    parser = link.Parser()
+    frames = parser.feed(data)
+    assert parser.skipped == 0 and parser.bad_crc == 0 and frames
+    hexes = [int(h, 16) for h in (out / "l0_w0.hex").read_text().split()]
+    got = [0] * spram[0]["depth"]
+    for f in frames:
+        assert f.cmd == link.WRITE.value and f.payload[0] == spram[0]["sel"]
+        addr = int.from_bytes(f.payload[1:3], "little")
+        for k, v in enumerate(f.payload[3:]):  # 8-bit entries: one byte each
+            got[addr + k] = v
+    assert got == hexes
     assert "set ::lwfc_booth 0" in (out / "lwfc_params.tcl").read_text()
-    assert "$readmemh" not in (out / "lwfc_core.v").read_text().split("l0_w0:")[1][:600]
+    assert "$readmemh" not in (out / "lwfc_serial.v").read_text().split("l0_w0:")[1][:600]
 
 
 def test_edatools_runs_tcl_templates(tmp_path: Path) -> None:
