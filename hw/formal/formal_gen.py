@@ -20,9 +20,9 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lwfc_formal as F
 
-#: The tasks of the FuseSoC target unless the parameter ``checks`` names others: the proofs
-#: (k-induction) and the shorter BMC runs.
-DEFAULT_CHECKS = ("axi_lite", "core_pingpong", "axi_lite_bound")
+#: The tasks of the FuseSoC target unless the parameter ``checks`` names others: the two
+#: k-induction proofs and the ping-pong BMC (the full set: ``python hw/formal/lwfc_formal.py``).
+DEFAULT_CHECKS = ("axi_lite", "serial_hunt", "core_pingpong")
 
 
 def sby_tasks(checks: list[str], prepared: dict[str, Path], plan: Any) -> str:
@@ -31,12 +31,15 @@ def sby_tasks(checks: list[str], prepared: dict[str, Path], plan: Any) -> str:
     for n in checks:
         c = F.CHECKS[n]
         lines += [f"{n}: mode {c.mode}", f"{n}: depth {F.default_depth(c, plan)}"]
-    lines += ["multiclock off", "", "[engines]", "smtbmc yices", "", "[script]"]
+    lines += ["multiclock off", "", "[engines]"]
+    lines += [f"{n}: smtbmc {F.SOLVER or F.CHECKS[n].solver}" for n in checks]
+    lines += ["", "[script]"]
     for n in checks:
         c = F.CHECKS[n]
-        top = {"core": "lwfc_core", "axi": "lwfc_axi"}[c.dut]
+        top = F.TOPS[c.dut]
         defs = " ".join(f"-D{d}" for d in c.defines)
-        lines += [f"{n}: read -formal {defs} {top}_formal.v", f"{n}: prep -top {top}"]
+        lines += [f"{n}: read -formal {defs} {top}_formal.v", f"{n}: prep -top {top}",
+                  f"{n}: memory_map -rom-only"]
         if F.CUT_CELLS:
             lines.append(f"{n}: cutpoint {F.cut_selection(c.dut)}")
     lines += ["", "[files]"]

