@@ -16,10 +16,11 @@ import pytest
 
 from conftest import REPO, random_bundle
 from lwfc import golden
+from lwfc.driver.base import expected_checksums
 from lwfc_hw import link as K
 from lwfc_hw.banking import host_writes, write_hex_files
 from lwfc_hw.plan import plan_for_bundle
-from lwfc_hw.regmap import plan_signature, scan_checksums
+from lwfc_hw.regmap import plan_signature
 from lwfc_hw.serial import IDLE_BYTES, convert_serial, fifo_geometry
 
 CLK, BAUD = 1_000_000, 100_000
@@ -66,10 +67,8 @@ class Rig:
         return frames
 
     def expected_verify(self, sel: int) -> bytes:
-        from lwfc.driver.accel import _readback_words
-
         m = self.plan.mems[sel]
-        s1, s2 = scan_checksums(_readback_words(self.words[sel], m.width, m.signed))
+        s1, s2 = expected_checksums(self.words[sel], m.width, m.signed)
         return s1.to_bytes(4, "little") + s2.to_bytes(4, "little")
 
 

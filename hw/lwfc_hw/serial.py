@@ -781,9 +781,10 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     @always_comb
     def consumer_addr():
         c_ha.next = c_addr + c_i[AB:]
-        # the FIFO's read register holds the word until the consumer's next read
+        # the FIFO's read register holds the word until the consumer's next read (the host
+        # port's data is registered: from a block RAM's output to another's write port is
+        # too long a path for one cycle on ECP5)
         in_data.next = f_rdata[8 * B :]
-        h_wdata.next = f_rdata[32:]
 
     insts.append(consumer_addr)
 
@@ -847,6 +848,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
         elif cst == t_c.WR_DO:
             h_sel.next = c_sel
             h_addr.next = c_ha
+            h_wdata.next = f_rdata[32:]
             h_we.next = 1
             if c_i == c_last:
                 cst.next = t_c.REPLY
