@@ -60,8 +60,9 @@ SOLVER = os.environ.get("LWFC_FORMAL_SOLVER", "")
 #: every cycle: multipliers, variable shifters (the requantizer) and memories (feature, result
 #: and parameter memories: their read data). A sound over-approximation for properties that do
 #: not depend on data values (a PASS holds for the real design; a counterexample would have to
-#: be checked against it), and several times faster BMC. Empty: no abstraction.
-CUT_CELLS = "t:$mul t:$sshr t:$shr t:$sshl t:$shl t:$mem_v2"
+#: be checked against it), and several times faster BMC. ``LWFC_FORMAL_CUT`` overrides it
+#: (``none``: no abstraction at all, for cross-checking a counterexample).
+CUT_CELLS = os.environ.get("LWFC_FORMAL_CUT", "t:$mul t:$sshr t:$shr t:$sshl t:$shl t:$mem_v2")
 #: In ``lwfc_core`` also every arithmetic or comparison cell with an operand or result of
 #: at least this many bits: the accumulators, adder trees, requantizer and argmax (22 ... 48
 #: bits); its control counters are all narrower (loader, engines, L-SCMs, result streamer).
@@ -82,6 +83,8 @@ def cut_selection(dut: str) -> str:
     if dut == "serial":
         # no shifters: the bridge's CRC units (and the properties' own CRC functions) shift
         return "t:$mul t:$mem_v2 n:core_* %i t:$mem_v2 n:fifo_mem %i w:rx_valid w:rx_data w:rx_ferr"
+    if CUT_CELLS == "none":
+        return ""
     sel = CUT_CELLS
     w = {"core": CORE_CUT_WIDTH, "axi": AXI_CUT_WIDTH}.get(dut, 0)
     if w:
@@ -199,10 +202,10 @@ BUGS: dict[str, Bug] = {b.name: b for b in (
         "never completes)", full_only=True),
     Bug("drop_result_last", "core",
         "out_last <= (result_beat == 2);",
-        "out_last <= ((result_beat == 2) && !result_mcm_rd_half);",
+        "out_last <= ((result_beat == 2) && result_mcm_rd_half);",
         "core_pingpong",
-        "the result streamer drops out_last (TLAST of the AXI IP) on every other image's last "
-        "beat (the results of two images run together)"),
+        "the result streamer drops out_last (TLAST of the AXI IP) on the last beat of every "
+        "image in result half 0 (the results of two images run together)", full_only=True),
     Bug("early_release", "core",
         "assign l0_mcm_release = ((l0_lscm_state == 1'b1) && l0_lscm_eng_done);",
         "assign l0_mcm_release = l0_lscm_start;",
@@ -454,7 +457,7 @@ def sby_text(check: Check, depth: int) -> str:
         # induction step, a constant table must not be
         "memory_map -rom-only",
         # data-path abstraction (see CUT_CELLS)
-        *([f"cutpoint {cut_selection(check.dut)}"] if CUT_CELLS else []),
+        *([f"cutpoint {cut_selection(check.dut)}"] if cut_selection(check.dut) else []),
         "",
         "[files]",
         f"{top}_formal.v",
