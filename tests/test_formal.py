@@ -130,3 +130,25 @@ def test_bug_patch_sites_exist(prepared: dict[str, Path]) -> None:
         text = prepared[b.dut].read_text()
         assert text.count(b.old) == 1, b.name
         assert b.new not in text, b.name
+
+
+def test_fusesoc_formal_target() -> None:
+    """``fusesoc run --target=formal lwfc``: the generator, Edalize's symbiyosys backend and
+    the ``sby`` wrapper of install.sh prove the AXI4-Lite slave."""
+    import os
+    import subprocess
+
+    env = F.tool_env()
+    fusesoc = shutil.which("fusesoc", path=env["PATH"])
+    if fusesoc is None or shutil.which("sby", path=env["PATH"]) is None:
+        pytest.fail("missing fusesoc or the sby wrapper: run 'bash scripts/install.sh'",
+                    pytrace=False)
+    root = WORK / "fusesoc"
+    shutil.rmtree(root, ignore_errors=True)
+    res = subprocess.run([fusesoc, "run", "--build-root", str(root), "--target=formal", "lwfc"],
+                         cwd=REPO, env={**env, "PWD": str(REPO)}, capture_output=True, text=True,
+                         timeout=1200, check=False)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
+    assert "DONE (PASS" in out and "successful proof by k-induction" in out, out[-3000:]
+    assert os.path.isdir(root)
