@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(iverilog verilator dataset-fashion-mnist)
+APT_PACKAGES=(iverilog verilator dataset-fashion-mnist openfpgaloader dfu-util)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -12,9 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-from ..bundle import save_bundle
+from ..bundle import MANIFEST, save_bundle
 from ..errors import LwfcError
-from ._common import add_data_args, print_json
+from ._common import add_data_args, check_data_dir, check_input, check_output, print_json
 
 
 def _ratio(text: str) -> float:
@@ -42,7 +42,7 @@ def _layer(text: str) -> str:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from ..compress.prune import METHODS
+    from ..compress.methods import METHODS
 
     p = sub.add_parser(
         "compress",
@@ -110,6 +110,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_input(args.input, "input")  # before torch and any work
+    check_output(args.out, "--out", replaces=MANIFEST)
+    check_output(args.save_state, "--save-state", kind="file")
+    if args.teacher and args.teacher != "self":
+        check_input(Path(args.teacher), "--teacher")
+    check_data_dir(args.data)
     import torch
 
     from ..compress import checkpoint, pipeline

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..bundle import save_bundle
-from ._common import add_data_args, positive_int, print_json
+from ..bundle import MANIFEST, save_bundle
+from ._common import add_data_args, check_data_dir, check_output, positive_int, print_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output(args.out, "--out", replaces=MANIFEST)
+    check_output(args.checkpoint, "--checkpoint", kind="file")
+    check_data_dir(args.data)
     from .. import train  # torch is imported only when training
 
     log = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else print
