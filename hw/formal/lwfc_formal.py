@@ -109,6 +109,8 @@ class Check:
         solver: SMT solver of its smtbmc engine (``boolector`` or ``yices``), whichever ran
             it faster here.
         full_only: run only by ``pytest --full`` (its meaningful depth is beyond CI's budget).
+        stale: written for an earlier revision of its top and not yet updated (see
+            :data:`STALE`): not run by the tests; ``--check`` still runs it.
     """
 
     name: str
@@ -119,6 +121,7 @@ class Check:
     doc: str
     solver: str = "yices"
     full_only: bool = False
+    stale: bool = False
 
 
 def _checks() -> tuple[Check, ...]:
@@ -153,15 +156,26 @@ def _checks() -> tuple[Check, ...]:
         Check("serial_frames", "serial", "prove", 6, ("F_FRAMES",),
               "serial bridge: a frame is committed (image, WRITE, VERIFY), applied "
               "(SET_HASH) or executed (FLUSH) only with a right CRC-8, CRC-16 and LEN; the "
-              "consumer never reads past the committed FIFO pointer or the descriptor queue"),
+              "consumer never reads past the committed FIFO pointer or the descriptor queue",
+              stale=True),
         Check("serial_hunt", "serial", "prove", 4, ("F_HUNT",),
               "serial bridge: after more than IDLE_BYTES byte times without a byte the "
-              "parser hunts for SYNC again (or runs a FLUSH command), after any byte sequence"),
+              "parser hunts for SYNC again (or runs a FLUSH command), after any byte sequence",
+              stale=True),
         Check("serial_cover", "serial", "cover", 32, ("F_FRAMES",),
               "cover traces: a good CLASSIFY and a good WRITE frame committed, a frame with a "
-              "right header and a wrong CRC dropped"),
+              "right header and a wrong CRC dropped", stale=True),
     )
 
+
+#: Why the ``stale`` checks are out of the tests: the serial properties were written and
+#: proven (serial_frames by 6-induction, serial_hunt by 4-induction, the CRC bug caught) for
+#: ``lwfc_serial`` as of main b5525e2; main's later restructuring of the bridge (9cc4d01,
+#: 8ae392a, 57d3aaa: parser states HCHK / HGO, registered queue-full and FIFO-room flags,
+#: new payload counters, a descriptor queue of 2) changed the state encoding and the internal
+#: names the property file reads, and the new parser relies on bytes being at least two
+#: cycles apart, which the environment (any byte in any cycle) must now assume.
+STALE = "lwfc_hw/serial.py changed after the serial properties were written (docs/formal.md)"
 
 #: Every check, by name.
 CHECKS: dict[str, Check] = {c.name: c for c in _checks()}
@@ -192,6 +206,7 @@ class Bug:
     doc: str
     bmc_depth: int = 0
     full_only: bool = False
+    stale: bool = False
 
 
 BUGS: dict[str, Bug] = {b.name: b for b in (
@@ -219,7 +234,7 @@ BUGS: dict[str, Bug] = {b.name: b for b in (
         "serial_frames",
         "the parser compares only the low byte of the CRC-16: a frame whose CRC's high byte "
         "is wrong is committed (a corrupted image classified, or weights written)",
-        bmc_depth=14),
+        bmc_depth=14, stale=True),
     Bug("write_while_busy", "axi",
         "h_we = (do_write && aw_win && (w_strb == 15) && wr_in_range && idle_all);",
         "h_we = (do_write && aw_win && (w_strb == 15) && wr_in_range);",
@@ -314,7 +329,7 @@ def params_vh(plan: Any) -> str:
 
 def serial_params(plan: Any) -> list[str]:
     """Constants of the serial properties: the link protocol (:mod:`lwfc_hw.link`) and the
-    bridge's geometry (:func:`lwfc_hw.serial.fifo_geometry`, ``IDLE_BYTES``, ``QUEUE``)."""
+    bridge's geometry (:func:`lwfc_hw.serial.fifo_geometry`, ``IDLE_BYTES``, ``DQUEUE``)."""
     from lwfc_hw import link as K
     from lwfc_hw import serial as S
 
@@ -329,7 +344,7 @@ def serial_params(plan: Any) -> list[str]:
         "F_S_MB": geo["max_burst"],
         "F_S_MAXLEN": K.max_request_payload(plan.n_in, geo["max_burst"]),
         "F_S_FD": geo["depth"],
-        "F_S_QUEUE": S.QUEUE,
+        "F_S_QUEUE": S.DQUEUE,
         "F_S_SILENCE": S.IDLE_BYTES * 10 * div,
     }
     out = [f"localparam {k} = {v};" for k, v in vals.items()]
