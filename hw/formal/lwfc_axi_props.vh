@@ -14,7 +14,9 @@
 //   F_AXIS    AXI4-Stream ports: m_axis TVALID held until TREADY, TDATA / TLAST stable while
 //             stalled (SOFT_RESET excepted, as documented), results out never exceeding
 //             images in, TLAST exactly where the register map puts it
-// The parameter memories keep no initial contents in the formal copy (any weights).
+// The parameter memories keep no initial contents in the formal copy (any weights). NOTE:
+// arithmetic and comparisons 33 bits or wider are cut with the data path
+// (lwfc_formal.AXI_CUT_WIDTH): keep the properties' own narrower.
 
 `include "lwfc_formal_params.vh"
 

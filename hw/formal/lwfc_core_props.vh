@@ -19,7 +19,9 @@
 //               comes exactly F_LATENCY cycles after its first beat when the core was empty,
 //               and at most F_RESPONSE_BOUND cycles after it otherwise
 // Parameter memories keep no initial contents in the formal copy: the solver picks them, so
-// every proof holds for any weights, biases and requantization words.
+// every proof holds for any weights, biases and requantization words. NOTE: comparisons and
+// arithmetic 17 bits or wider are cut with the data path (lwfc_formal.CORE_CUT_WIDTH): write
+// wide comparisons here as XOR reductions.
 
 `include "lwfc_formal_params.vh"
 
@@ -118,13 +120,19 @@ always @(*) if (f_past_valid && !rst) begin
     assert(f_obeat == (out_valid ? result_beat - (out_last ? 8'd0 : 8'd1) : f_obeat));
 end
 
-// out_valid / out_data / out_last hold while out_ready is low
-always @(posedge clk) if (f_past_valid && !rst && !$past(rst)) begin
-    if ($past(out_valid && !out_ready)) begin
-        assert(out_valid);
-        assert(out_data == $past(out_data));
-        assert(out_last == $past(out_last));
-    end
+// out_valid / out_data / out_last hold while out_ready is low (f_*_q: last cycle's values)
+reg f_stall_q = 0, f_last_q = 0;
+reg [31:0] f_data_q = 0;
+always @(posedge clk) begin
+    f_stall_q <= !rst && out_valid && !out_ready;
+    f_data_q <= out_data;
+    f_last_q <= out_last;
+end
+always @(*) if (f_past_valid && !rst && f_stall_q) begin
+    assert(out_valid);
+    // (as an XOR reduction: a 32-bit comparison would be cut with the data path, CUT_CELLS)
+    assert(!(|(out_data ^ f_data_q)));
+    assert(out_last == f_last_q);
 end
 
 `ifdef F_RESPONSE
