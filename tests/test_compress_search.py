@@ -11,7 +11,7 @@ import pytest
 from conftest import random_bundle
 from lwfc.bundle import load_bundle
 from lwfc.compress import search as S
-from lwfc.compress.network import CompressNet, net_to_dict
+from lwfc.qat import QNet, net_to_dict
 
 TINY = replace(
     S.GRIDS["smoke"],
@@ -28,7 +28,7 @@ TINY = replace(
 
 @pytest.fixture(scope="module")
 def source() -> dict:
-    return net_to_dict(CompressNet.from_bundle(random_bundle(3)))
+    return net_to_dict(QNet.from_bundle(random_bundle(3)))
 
 
 def test_paper_grid_has_the_paper_sizes() -> None:

@@ -56,7 +56,7 @@ class DenseShape:
     """Sizes of a dense layer, from its ``weight`` of shape ``(out, in)``.
 
     Shared by the bundle's :class:`DenseLayer` (numpy) and the training layers of
-    :mod:`lwfc.compress.network` (torch): anything with a 2-D ``weight`` may use it.
+    :mod:`lwfc.qat` (torch): anything with a 2-D ``weight`` may use it.
     """
 
     weight: Any
@@ -82,7 +82,7 @@ class DenseShape:
 class LowRankShape:
     """Sizes of a low-rank layer ``V (U x)``, from ``u`` ``(rank, in)`` and ``v`` ``(out, rank)``.
 
-    Shared by :class:`LowRankLayer` (numpy) and :mod:`lwfc.compress.network` (torch).
+    Shared by :class:`LowRankLayer` (numpy) and :mod:`lwfc.qat` (torch).
     """
 
     u: Any

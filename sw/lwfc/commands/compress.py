@@ -113,8 +113,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..compress import checkpoint, pipeline
-    from ..compress.network import net_to_dict
     from ..data import load_dataset
+    from ..qat import net_to_dict
 
     torch.set_num_threads(1)  # tiny matrices: one thread is fastest (and leaves a core free)
     log = (lambda s: print(s, file=sys.stderr)) if args.json else print

@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     source_state = None
     if args.source:
         from ..compress.checkpoint import load_net
-        from ..compress.network import net_to_dict
+        from ..qat import net_to_dict
 
         source_state = net_to_dict(load_net(args.source))
     res = search.run_search(

@@ -268,8 +268,8 @@ def make_base(
     seed: int,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Build one base network; returns ``(record, net state)`` (see :func:`net_to_dict`)."""
+    from ..qat import Dropout, net_from_dict, net_to_dict
     from . import pipeline
-    from .network import Dropout, net_from_dict, net_to_dict
 
     _set_threads()
     start = time.perf_counter()
@@ -307,8 +307,8 @@ def run_trial(
     """
     from .. import golden
     from ..bundle import save_bundle
+    from ..qat import net_from_dict, to_bundle
     from . import pipeline
-    from .network import net_from_dict, to_bundle
 
     _set_threads()
     start = time.perf_counter()
