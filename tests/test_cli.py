@@ -33,7 +33,7 @@ BAD = [
     (["eval", "{missing}"], "no such bundle folder"),
     (["eval", "{bundle}", "--limit", "0"], "--limit"),
     (["eval", "{bundle}", "--limit", "ten"], "--limit"),
-    (["eval", "{bundle}", "--dataset", "cifar"], "--dataset"),
+    (["eval", "{bundle}", "--dataset", "cifar"], "dataset 'cifar': neither a known name"),
     (["eval", "{bundle}", "--data", "{missing}"], "{missing}"),
     (["train", "--recipe", "fast", "--out", "{tmp}/x"], "--recipe"),
     (["train", "--recipe", "default"], "--out"),

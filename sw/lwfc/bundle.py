@@ -48,7 +48,7 @@ FORMAT = "lwfc-bundle"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 TENSORS = "tensors.npz"
-#: Weights of the dense 784-50-100-10 reference network ("weights removed" is relative to it).
+#: Weights of the dense 784-50-100-10 network, the default dense reference (45,200).
 DENSE_REFERENCE_WEIGHTS = 784 * 50 + 50 * 100 + 100 * 10
 
 
@@ -179,6 +179,9 @@ class Bundle:
     provenance: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    #: Weights of the dense network this one was made from ("weights removed" is relative to
+    #: it); None: the dense equivalent of this bundle's own shapes (``sum in * out``).
+    dense_reference: int | None = None
 
     @property
     def in_features(self) -> int:
@@ -200,9 +203,19 @@ class Bundle:
     def macs(self) -> int:
         return sum(layer.macs for layer in self.layers)
 
-    def weights_removed(self, reference: int = DENSE_REFERENCE_WEIGHTS) -> float:
-        """``1 - weights_nonzero / reference`` (zeros and low-rank savings counted together)."""
-        return 1.0 - self.weights_nonzero / reference
+    @property
+    def reference_weights(self) -> int:
+        """The dense reference: :attr:`dense_reference`, else ``sum(in * out)`` of the layers."""
+        if self.dense_reference is not None:
+            return int(self.dense_reference)
+        return sum(layer.in_features * layer.out_features for layer in self.layers)
+
+    def weights_removed(self, reference: int | None = None) -> float:
+        """``1 - weights_nonzero / reference`` (zeros and low-rank savings counted together).
+
+        ``reference``: default :attr:`reference_weights` (45,200 for the 784-50-100-10 network).
+        """
+        return 1.0 - self.weights_nonzero / (reference or self.reference_weights)
 
     def info(self) -> dict[str, Any]:
         """A JSON-ready summary (what ``lwfc info --json`` prints)."""
@@ -229,6 +242,7 @@ class Bundle:
             "layers": layers,
             "weights_stored": self.weights_stored,
             "weights_nonzero": self.weights_nonzero,
+            "dense_reference_weights": self.reference_weights,
             "weights_removed": round(self.weights_removed(), 6),
             "macs": self.macs,
             "metrics": self.metrics,
@@ -300,6 +314,20 @@ def _finite(value: Any, where: str) -> float:
 
 
 # --------------------------------------------------------------------------------- save
+def check_output_dir(out_dir: str | os.PathLike) -> Path:
+    """Check that a bundle may be written to ``out_dir`` (before long work); return it.
+
+    Raises:
+        BundleError: ``out_dir`` is a file, or a non-empty folder that holds no bundle.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise BundleError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
+        raise BundleError(f"{out}: folder is not empty and holds no bundle; refusing to overwrite")
+    return out
+
+
 def save_bundle(bundle: Bundle, out_dir: str | os.PathLike) -> Path:
     """Validate ``bundle`` and write it to ``out_dir`` atomically; return the folder's path.
 
@@ -308,11 +336,7 @@ def save_bundle(bundle: Bundle, out_dir: str | os.PathLike) -> Path:
     at ``out_dir`` is replaced; any other existing folder content is refused.
     """
     validate(bundle)
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise BundleError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
-        raise BundleError(f"{out}: folder is not empty and holds no bundle; refusing to overwrite")
+    out = check_output_dir(out_dir)
 
     arrays: dict[str, np.ndarray] = {}
     layer_entries = []
@@ -353,6 +377,7 @@ def save_bundle(bundle: Bundle, out_dir: str | os.PathLike) -> Path:
         "layers": layer_entries,
         "weights_stored": bundle.weights_stored,
         "weights_nonzero": bundle.weights_nonzero,
+        "dense_reference_weights": bundle.reference_weights,
         "files": {TENSORS: {"sha256": _sha256(payload), "bytes": len(payload)}},
         "metrics": bundle.metrics,
         "provenance": bundle.provenance,
@@ -449,8 +474,17 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     if unused:
         raise BundleError(f"{tpath}: tensor {unused[0]!r} is not referenced by {MANIFEST}")
 
+    reference = manifest.get("dense_reference_weights")
+    if reference is not None and (
+        not isinstance(reference, int) or isinstance(reference, bool) or reference < 1
+    ):
+        raise BundleError(
+            f"{where}: field 'dense_reference_weights' must be a positive integer, "
+            f"got {reference!r}"
+        )
     bundle = Bundle(
         layers=layers,
+        dense_reference=reference,
         name=str(manifest.get("name", folder.name)),
         dataset=str(manifest.get("dataset", "mnist")),
         provenance=manifest.get("provenance") or {},

@@ -128,12 +128,17 @@ def fit(
 def one_cycle(
     optimizer: torch.optim.Optimizer, lr: float, steps: int, pct: float, **kwargs: Any
 ) -> torch.optim.lr_scheduler.OneCycleLR:
-    """OneCycle over ``steps`` batches, warm-up share ``pct``, final LR ``lr / 25 / 1e4``."""
+    """OneCycle over ``steps`` batches, warm-up share ``pct``, final LR ``lr / 25 / 1e4``.
+
+    Very short runs (a handful of batches) get at least 4 scheduler steps and a warm-up of at
+    least 2 of them, so both phases of the cycle have a length.
+    """
+    total = max(4, steps)
     return torch.optim.lr_scheduler.OneCycleLR(
         optimizer,
         max_lr=lr,
-        total_steps=max(1, steps),
-        pct_start=pct,
+        total_steps=total,
+        pct_start=min(0.5, max(pct, 2.0 / total)),
         final_div_factor=1e4,
         **kwargs,
     )

@@ -323,6 +323,8 @@ class QNet(nn.Module):
         self.percentile = percentile
         self.quant = True
         self.observe = True
+        #: weights of the dense network this one came from (None: its own shapes' equivalent)
+        self.dense_reference: int | None = None
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -393,6 +395,7 @@ class QNet(nn.Module):
         net = cls(layers, scales, names=[layer.name for layer in bundle.layers], dropout=dropout)
         if masks:
             attach_masks(net.param_modules(masks), masks)
+        net.dense_reference = bundle.reference_weights
         return net
 
     # ---------------------------------------------------------------- properties
@@ -632,7 +635,12 @@ def to_bundle(
     if guarded:
         provenance["bias_guard_rows"] = guarded
     return quantize.build_bundle(
-        layers, name=name, dataset=dataset, provenance=provenance, metrics=metrics
+        layers,
+        name=name,
+        dataset=dataset,
+        provenance=provenance,
+        metrics=metrics,
+        dense_reference=net.dense_reference,
     )
 
 
@@ -662,6 +670,7 @@ def net_to_dict(net: QNet) -> dict[str, Any]:
         "act_scale": [float(s) for s in net.act_scale],
         "masks": masks,
         "dropout": [net.dropout.location, net.dropout.p],
+        "dense_reference": net.dense_reference,
     }
 
 
@@ -686,6 +695,7 @@ def net_from_dict(state: dict[str, Any]) -> QNet:
     masks = {k: t(m, dtype=torch.float32) for k, m in state["masks"].items()}
     if masks:
         attach_masks(net.param_modules(masks), masks)
+    net.dense_reference = state.get("dense_reference")
     return net
 
 

@@ -134,10 +134,12 @@ def build_bundle(
     dataset: str = "mnist",
     provenance: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
+    dense_reference: int | None = None,
 ) -> Bundle:
-    """Assemble and validate a bundle from quantized layers."""
+    """Assemble and validate a bundle from quantized layers (``dense_reference``: see Bundle)."""
     bundle = Bundle(
         layers=list(layers),
+        dense_reference=dense_reference,
         name=name,
         dataset=dataset,
         provenance=dict(provenance or {}),

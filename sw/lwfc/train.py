@@ -62,10 +62,10 @@ from .checkpoints import (
     model_from_state,
     save_checkpoint,
 )
-from .data import load_dataset
+from .data import dataset_label, load_data
 from .errors import LwfcError
 from .fit import LossFn, accuracy, fit, logits, one_cycle, predict
-from .models import MLP, ConvTeacher, Student
+from .models import MLP, STUDENT_SIZES, ConvTeacher, parse_arch
 from .qat import QNet, bundle_logits, kd_loss
 
 __all__ = [
@@ -178,11 +178,12 @@ def augment(
     rotate: float = 0.2,
     scale: float = 0.1,
     shift: float = 0.15,
+    shape: tuple[int, int] = (28, 28),
 ) -> torch.Tensor:
     """Random affine transform of a batch of images (pixels/255), batched on the CPU.
 
     Args:
-        x: ``(N, 784)`` or ``(N, 1, 28, 28)`` floats.
+        x: ``(N, H * W)`` or ``(N, 1, H, W)`` floats; ``shape`` is ``(H, W)``.
         generator: source of randomness (reproducible).
         rotate: max rotation in radians (uniform in ``[-rotate, rotate]``).
         scale: max relative zoom change (uniform in ``[1 - scale, 1 + scale]``).
@@ -202,16 +203,19 @@ def augment(
         ],
         dim=1,
     )
-    img = x.reshape(n, 1, 28, 28)
-    grid = F.affine_grid(theta, [n, 1, 28, 28], align_corners=False)
+    img = x.reshape(n, 1, *shape)
+    grid = F.affine_grid(theta, [n, 1, *shape], align_corners=False)
     out = F.grid_sample(img, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     return out.reshape(x.shape)
 
 
 @dataclass
 class _Data:
-    train_u8: np.ndarray  # (N, 28, 28) uint8
-    train_x: torch.Tensor  # (N, 784) float32 pixels/255
+    name: str  # the bundle's dataset field
+    shape: tuple[int, int] | None  # (H, W) of 2-D images, None for flat features
+    classes: int
+    train_u8: np.ndarray  # (N, ...) uint8
+    train_x: torch.Tensor  # (N, features) float32 pixels/255
     train_y: torch.Tensor  # (N,) int64
     val_u8: np.ndarray | None
     val_x: torch.Tensor | None
@@ -235,8 +239,8 @@ def _load(
     train_limit: int | None,
     test_limit: int | None,
 ) -> _Data:
-    xi, yi = load_dataset(dataset, "train", data_dir, progress=progress)
-    xt, yt = load_dataset(dataset, "test", data_dir, progress=progress)
+    ds = load_data(dataset, data_dir, progress=progress)
+    xi, yi, xt, yt = ds.x_train, ds.y_train, ds.x_test, ds.y_test
     if validation < 0 or validation >= len(xi):
         raise LwfcError(f"validation: must be in [0, {len(xi)}), got {validation}")
     vx = vy = vu = None
@@ -250,6 +254,9 @@ def _load(
     if test_limit is not None:
         xt, yt = xt[:test_limit], yt[:test_limit]
     return _Data(
+        name=ds.name,
+        shape=ds.shape,
+        classes=ds.classes,
         train_u8=xi,
         train_x=qat.pixels(xi),
         train_y=torch.from_numpy(yi.astype(np.int64)),
@@ -271,8 +278,19 @@ def _train_teacher(
     gen: torch.Generator,
     progress: bool,
     history: list[dict[str, Any]],
-) -> ConvTeacher:
-    teacher = ConvTeacher(r.teacher_channels, r.teacher_hidden)
+) -> nn.Module:
+    """A CNN teacher on augmented images; for flat feature vectors, a wide MLP, no augmentation."""
+    features = data.train_x.shape[1]
+    teacher: nn.Module
+    if data.shape is not None and min(data.shape) >= 4:
+        shape = data.shape
+        teacher = ConvTeacher(r.teacher_channels, r.teacher_hidden, data.classes, shape)
+
+        def transform(xb: torch.Tensor) -> torch.Tensor:
+            return augment(xb, gen, r.aug_rotate, r.aug_scale, r.aug_shift, shape)
+    else:
+        teacher = MLP((features, 4 * r.teacher_hidden, 2 * r.teacher_hidden, data.classes))
+        transform = None  # type: ignore[assignment]
     steps = math.ceil(len(data.train_x) / r.teacher_batch)
     opt = torch.optim.AdamW(teacher.parameters(), lr=r.teacher_lr, weight_decay=1e-4)
     sched = one_cycle(opt, r.teacher_lr, epochs * steps, 0.2)
@@ -290,7 +308,7 @@ def _train_teacher(
         stage="teacher",
         progress=progress,
         history=history,
-        transform=lambda xb: augment(xb, gen, r.aug_rotate, r.aug_scale, r.aug_shift),
+        transform=transform,
     )
     teacher.eval()
     return teacher
@@ -365,6 +383,7 @@ def train(
     log: Log = print,
     *,
     dataset: str = "mnist",
+    arch: Sequence[int] | str | None = None,
     dropout: tuple[int, float] | None = None,
     validation: int = 0,
     train_limit: int | None = None,
@@ -372,7 +391,7 @@ def train(
     threads: int | None = 2,
     overrides: dict[str, Any] | None = None,
 ) -> TrainResult:
-    """Train the 784-50-100-10 student with a recipe, run QAT and export an int8 bundle.
+    """Train a student MLP (784-50-100-10 by default) with a recipe, run QAT, export a bundle.
 
     Args:
         recipe: ``"default"`` (ours: CNN teacher, distillation, QAT) or ``"paper"``.
@@ -382,8 +401,12 @@ def train(
             proportion, at least 1 each); paper recipe: the hard epoch cap. None: the recipe's.
         progress: tqdm bars over epochs (stderr).
         log: called with one-line progress messages.
-        dataset: ``"mnist"`` or ``"fashion-mnist"``.
-        dropout: ``(location, p)`` dropout after hidden layer 1 or 2 of the student.
+        dataset: a name or path :func:`lwfc.data.load_data` knows (``"mnist"``,
+            ``"fashion-mnist"``, ``"digits"``, a folder of IDX files, an ``.npz``).
+        arch: the student's layer widths, input first (``"784-128-64-10"`` or a sequence);
+            None: 784-50-100-10 on MNIST-sized data, else ``features-50-100-classes``. The
+            input and output widths must match the data's features and classes.
+        dropout: ``(location, p)`` dropout after hidden layer ``location`` of the student.
         validation: hold out the last N training images and log accuracy on them each epoch
             (for choosing hyper-parameters; the test split is only used for the final metrics).
         train_limit, test_limit: use only the first N images (tests and smoke runs).
@@ -404,6 +427,11 @@ def train(
         hyper = dataclasses.replace(hyper, **overrides)
     if epochs is not None and epochs < 1:
         raise LwfcError(f"epochs: must be at least 1, got {epochs}")
+    if isinstance(arch, str):
+        try:
+            arch = parse_arch(arch)
+        except ValueError as exc:
+            raise LwfcError(f"arch: {exc}") from None
 
     old_threads = torch.get_num_threads()
     if threads:
@@ -411,17 +439,20 @@ def train(
     try:
         t0 = time.perf_counter()
         data = _load(dataset, data_dir, progress, validation, train_limit, test_limit)
+        sizes = _student_sizes(arch, data)
+        if dropout is not None and dropout[1] > 0 and not 1 <= dropout[0] <= len(sizes) - 2:
+            raise LwfcError(f"dropout: location must be a hidden layer 1..{len(sizes) - 2}")
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
         history: list[dict[str, Any]] = []
         stage_s: dict[str, float] = {}
         if recipe == "default":
             net, teacher, run_info = _train_default(
-                hyper, data, epochs, dropout, gen, progress, log, history, stage_s
+                hyper, data, sizes, epochs, dropout, gen, progress, log, history, stage_s
             )
         else:
             net, teacher, run_info = _train_paper(
-                hyper, data, epochs, dropout, gen, progress, log, history, stage_s
+                hyper, data, sizes, epochs, dropout, gen, progress, log, history, stage_s
             )
         t = time.perf_counter()
         result = _finish(
@@ -430,7 +461,7 @@ def train(
             data,
             recipe=recipe,
             seed=seed,
-            dataset=dataset,
+            dataset=data.name,
             hyper=dataclasses.asdict(hyper),
             run_info=run_info,
             history=history,
@@ -450,9 +481,25 @@ def train(
         torch.set_num_threads(old_threads)
 
 
+def _student_sizes(arch: Sequence[int] | None, data: _Data) -> tuple[int, ...]:
+    """The student's widths: ``arch`` checked against the data, or the default shape."""
+    features = int(data.train_x.shape[1])
+    if arch is None:
+        return (features, *STUDENT_SIZES[1:-1], data.classes)
+    sizes = tuple(int(s) for s in arch)
+    if len(sizes) < 3 or any(s < 1 for s in sizes):
+        raise LwfcError(f"arch: need input-hidden...-classes widths >= 1, got {sizes}")
+    if sizes[0] != features:
+        raise LwfcError(f"arch: input width {sizes[0]} but the data has {features} features")
+    if sizes[-1] != data.classes:
+        raise LwfcError(f"arch: output width {sizes[-1]} but the data has {data.classes} classes")
+    return sizes
+
+
 def _train_default(
     r: DefaultRecipe,
     data: _Data,
+    sizes: tuple[int, ...],
     epochs: int | None,
     dropout: tuple[int, float] | None,
     gen: torch.Generator,
@@ -460,7 +507,7 @@ def _train_default(
     log: Log,
     history: list[dict[str, Any]],
     stage_s: dict[str, float],
-) -> tuple[QNet, ConvTeacher, dict[str, Any]]:
+) -> tuple[QNet, nn.Module, dict[str, Any]]:
     s_epochs = epochs if epochs is not None else r.student_epochs
     t_epochs = _scaled(r.teacher_epochs, r.student_epochs, epochs)
     q_epochs = _scaled(r.qat_epochs, r.student_epochs, epochs)
@@ -477,7 +524,7 @@ def _train_default(
         return kd_loss(out, cached[idx], yb, r.alpha, r.tau)
 
     t = time.perf_counter()
-    student = Student(dropout)
+    student = MLP(sizes, dropout)
     steps = math.ceil(len(data.train_x) / r.batch)
     opt = torch.optim.AdamW(student.parameters(), lr=r.student_lr, weight_decay=r.weight_decay)
     fit(
@@ -531,6 +578,7 @@ def _train_default(
 def _train_paper(
     r: PaperRecipe,
     data: _Data,
+    sizes: tuple[int, ...],
     epochs: int | None,
     dropout: tuple[int, float] | None,
     gen: torch.Generator,
@@ -541,7 +589,7 @@ def _train_paper(
 ) -> tuple[QNet, None, dict[str, Any]]:
     cap = epochs if epochs is not None else r.max_epochs
     t = time.perf_counter()
-    student = Student(dropout)
+    student = MLP(sizes, dropout)
     steps = math.ceil(len(data.train_x) / r.batch)
     opt = torch.optim.Adam(student.parameters(), lr=r.lr, weight_decay=r.weight_decay)
     sched = torch.optim.lr_scheduler.CyclicLR(
@@ -638,7 +686,7 @@ def _finish(
     }
     bundle = qat.to_bundle(
         net,
-        name=f"{dataset}-dense",
+        name=f"{dataset_label(dataset)}-dense",
         dataset=dataset,
         provenance=provenance,
         metrics=metrics,
@@ -714,10 +762,11 @@ def export_checkpoint(
         raise LwfcError(f"method: must be 'qat' or 'ptq', got {method!r}")
     state = load_checkpoint(checkpoint_path)
     net = model_from_state(state)
-    ds = dataset or state.get("dataset", "mnist")
-    test_u8, test_y = load_dataset(ds, "test", data_dir, progress=progress)
+    data = load_data(dataset or state.get("dataset", "mnist"), data_dir, progress=progress)
+    ds = data.name
+    test_u8, test_y = data.x_test, data.y_test
     if method == "ptq":
-        train_u8, _ = load_dataset(ds, "train", data_dir, progress=progress)
+        train_u8 = data.x_train
         pct = state.get("hyper", {}).get("calib_percentile")
         net.calibrate(train_u8[:CALIBRATION_IMAGES], percentile=pct)
         net.eval()
@@ -728,5 +777,5 @@ def export_checkpoint(
     provenance["method"] = method
     provenance["exported_from"] = Path(checkpoint_path).name
     return qat.to_bundle(
-        net, name=f"{ds}-dense", dataset=ds, provenance=provenance, metrics=metrics
+        net, name=f"{dataset_label(ds)}-dense", dataset=ds, provenance=provenance, metrics=metrics
     )

@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..compress import checkpoint, pipeline
-    from ..data import load_dataset
+    from ..data import load_data
     from ..qat import net_to_dict
 
     torch.set_num_threads(1)  # tiny matrices: one thread is fastest (and leaves a core free)
@@ -143,9 +143,16 @@ def run(args: argparse.Namespace) -> int:
     if args.prune_steps < 1:
         raise LwfcError("--prune-steps must be >= 1")
     net = checkpoint.load_net(args.input)
-    dataset = args.dataset or "mnist"
-    train = load_dataset(dataset, "train", args.data, progress=not args.json)
-    test = load_dataset(dataset, "test", args.data, progress=not args.json)
+    data = load_data(
+        args.dataset or checkpoint.dataset_of(args.input), args.data, progress=not args.json
+    )
+    if data.features != net.in_features:
+        raise LwfcError(
+            f"--dataset {data.name}: images have {data.features} pixels but {args.input} "
+            f"takes {net.in_features} inputs"
+        )
+    train = (data.x_train, data.y_train)
+    test = (data.x_test, data.y_test)
     checkpoint.ensure_calibrated(net, train[0][:10_000])
     teacher = None
     if args.teacher == "self":
@@ -183,6 +190,7 @@ def run(args: argparse.Namespace) -> int:
         test,
         teacher=teacher,
         name=args.out.name,
+        dataset=data.name,
         provenance={"input": str(args.input), "teacher": str(args.teacher or "")},
         log=log,
     )
@@ -202,6 +210,7 @@ def run(args: argparse.Namespace) -> int:
         log(
             f"wrote {path}: int8 accuracy {summary['int8_accuracy']:.4f}, "
             f"{summary['weights_nonzero']} nonzero weights "
-            f"({100 * summary['weights_removed']:.1f} % of 45,200 removed)"
+            f"({100 * summary['weights_removed']:.1f} % of "
+            f"{result.bundle.reference_weights:,} removed)"
         )
     return 0

@@ -101,7 +101,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers < 0:
         raise LwfcError("--workers must be >= 0")
-    dataset = args.dataset or "mnist"
+    from ..data import load_data
+
+    dataset = load_data(args.dataset or "mnist", args.data).name  # checked before long work
     if args.table1:
         from ..compress import table1
 

@@ -47,6 +47,23 @@ def load_net(path: str | os.PathLike) -> QNet:
     return from_train_checkpoint(state, str(p))
 
 
+def dataset_of(path: str | os.PathLike) -> str:
+    """The dataset a compression input was made for: a bundle's or checkpoint's, else mnist."""
+    p = Path(path)
+    if p.is_dir() or p.name == MANIFEST:
+        return load_bundle(p).dataset
+    if p.is_file():
+        import torch
+
+        try:
+            state = torch.load(p, map_location="cpu", weights_only=False)
+        except Exception:
+            return "mnist"  # load_net reports the unreadable file
+        if isinstance(state, dict) and isinstance(state.get("dataset"), str):
+            return state["dataset"]
+    return "mnist"
+
+
 def _linear_layers(state: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray]]:
     """``(weight, bias)`` pairs of the Linear layers of a state dict, in layer order."""
     import torch

@@ -256,6 +256,7 @@ def compress(
     *,
     teacher: nn.Module | None = None,
     name: str = "compressed",
+    dataset: str = "mnist",
     provenance: dict[str, Any] | None = None,
     log: Log = _quiet,
 ) -> CompressResult:
@@ -351,6 +352,7 @@ def compress(
     bundle = to_bundle(
         net,
         name=name,
+        dataset=dataset,
         provenance={**(provenance or {}), "compress": cfg.to_dict()},
         metrics={
             "int8_accuracy": steps[-1]["int8_accuracy"],

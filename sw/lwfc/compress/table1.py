@@ -58,7 +58,7 @@ def run_seed(
     import torch
 
     from .. import golden
-    from ..data import load_dataset
+    from ..data import load_data
     from ..fit import accuracy
     from ..models import Teacher
     from ..qat import QNet, bundle_logits, clone, pixels, to_bundle
@@ -68,8 +68,8 @@ def run_seed(
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    xi, yi = load_dataset(dataset, "train", data_dir, progress=False)
-    xt, yt = load_dataset(dataset, "test", data_dir, progress=False)
+    data = load_data(dataset, data_dir)
+    xi, yi, xt, yt = data.x_train, data.y_train, data.x_test, data.y_test
     xi, yi, xt, yt = xi[:train_limit], yi[:train_limit], xt[:test_limit], yt[:test_limit]
     common = {"kind": "table1", "seed": seed, "dataset": dataset, "host": platform.node()}
     records: list[dict[str, Any]] = []
