@@ -45,7 +45,9 @@ from . import arith
 from .errors import BundleError
 
 FORMAT = "lwfc-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Format versions :func:`load_bundle` reads (version 1: 8-bit weights, no codebooks).
+READ_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
 TENSORS = "tensors.npz"
 #: Weights of the dense 784-50-100-10 network, the default dense reference (45,200).
@@ -123,6 +125,10 @@ class DenseLayer(DenseShape):
     input_scale: float
     output_scale: float | None  # real value of one output step; None on the last layer
     mask: np.ndarray | None = None  # uint8 (out, in), 1 kept / 0 pruned
+    #: contract v2: weights are codes of this width, |w| <= 2**(bits-1) - 1 (2 = ternary)
+    weight_bits: int = 8
+    #: contract v2: int8 (K,) sorted distinct shared values; every weight is one or 0
+    codebook: np.ndarray | None = None
 
     kind = "dense"
 
@@ -261,6 +267,7 @@ _DENSE_FIELDS = [
     ("multiplier", "int32", ("out",), "hidden"),
     ("shift", "int32", ("out",), "hidden"),
     ("mask", "uint8", ("out", "in"), False),
+    ("codebook", "int8", ("codes",), False),
 ]
 _LOWRANK_FIELDS = [
     ("u", "int8", ("rank", "in"), True),
@@ -349,7 +356,7 @@ def save_bundle(bundle: Bundle, out_dir: str | os.PathLike) -> Path:
             "out_features": layer.out_features,
             "activation": "relu" if layer.relu else "none",
             "output": "uint8" if layer.relu else "int32",
-            "weight_bits": 8,
+            "weight_bits": int(getattr(layer, "weight_bits", 8)),
             "acc_bits": arith.ACC_BITS,
             "input_scale": float(layer.input_scale),
             "output_scale": None if layer.output_scale is None else float(layer.output_scale),
@@ -435,13 +442,15 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
         got = manifest.get("format")
         raise BundleError(f"{where}: field 'format' is {got!r}, expected {FORMAT!r}")
     version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READ_VERSIONS:
         raise BundleError(
-            f"{where}: unknown format_version {version!r} (this lwfc reads {FORMAT_VERSION})"
+            f"{where}: unknown format_version {version!r} (this lwfc reads "
+            f"{', '.join(map(str, READ_VERSIONS))})"
         )
-    if manifest.get("contract") != arith.CONTRACT:
+    contract = arith.CONTRACTS[version - 1]
+    if manifest.get("contract") != contract:
         got = manifest.get("contract")
-        raise BundleError(f"{where}: field 'contract' is {got!r}, expected {arith.CONTRACT!r}")
+        raise BundleError(f"{where}: field 'contract' is {got!r}, expected {contract!r}")
 
     files = manifest.get("files")
     if not isinstance(files, dict) or set(files) != {TENSORS}:
@@ -469,7 +478,9 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     layers: list[Layer] = []
     used: set[str] = set()
     for index, entry in enumerate(entries):
-        layers.append(_layer_from_entry(entry, index, len(entries), arrays, used, where, tpath))
+        layers.append(
+            _layer_from_entry(entry, index, len(entries), arrays, used, where, tpath, version)
+        )
     unused = sorted(set(arrays) - used)
     if unused:
         raise BundleError(f"{tpath}: tensor {unused[0]!r} is not referenced by {MANIFEST}")
@@ -512,6 +523,7 @@ def _layer_from_entry(
     used: set[str],
     where: str,
     tpath: Path,
+    version: int = FORMAT_VERSION,
 ) -> Layer:
     if not isinstance(entry, dict):
         raise BundleError(f"{where}: layers[{index}] must be an object")
@@ -561,13 +573,21 @@ def _layer_from_entry(
         output_scale = (
             _finite(entry.get("output_scale"), f"{at}: field 'output_scale'") if hidden else None
         )
+        bits = entry.get("weight_bits", 8)
+        if bits not in arith.WEIGHT_BITS or isinstance(bits, bool):
+            raise BundleError(f"{at}: field 'weight_bits' is {bits!r}, allowed {arith.WEIGHT_BITS}")
+        if version == 1 and (bits != 8 or values.get("codebook") is not None):
+            raise BundleError(f"{at}: format version 1 has 8-bit weights and no codebooks")
         if kind == "dense":
             return DenseLayer(
                 name=name,
                 input_scale=input_scale,
                 output_scale=output_scale,
+                weight_bits=int(bits),
                 **values,  # type: ignore[arg-type]
             )
+        if bits != 8:
+            raise BundleError(f"{at}: low-rank layers have 8-bit factors (weight_bits 8)")
         latent_scale = _finite(entry.get("latent_scale"), f"{at}: field 'latent_scale'")
         return LowRankLayer(
             name=name,
@@ -581,6 +601,30 @@ def _layer_from_entry(
 
 
 # ----------------------------------------------------------------------------- validate
+def _check_codes(layer: DenseLayer, at: str) -> None:
+    """Contract v2: weights fit ``weight_bits``; with a codebook, every weight is an entry or 0."""
+    bits = layer.weight_bits
+    if bits not in arith.WEIGHT_BITS:
+        raise BundleError(f"{at}: weight_bits is {bits!r}, allowed {arith.WEIGHT_BITS}")
+    w = np.asarray(layer.weight)
+    top = arith.weight_max(bits)
+    if w.size and int(np.abs(w.astype(np.int64)).max()) > top:
+        raise BundleError(f"{at}: {bits}-bit weights must lie in -{top} ... {top}")
+    if layer.codebook is None:
+        return
+    cb = np.asarray(layer.codebook)
+    if cb.ndim != 1 or not 1 <= cb.size <= arith.CODEBOOK_MAX:
+        raise BundleError(f"{at}: field 'codebook' must hold 1 ... {arith.CODEBOOK_MAX} values")
+    if cb.dtype != np.int8:
+        raise BundleError(f"{at}: field 'codebook' must be int8")
+    if np.any(np.diff(cb.astype(np.int64)) <= 0):
+        raise BundleError(f"{at}: field 'codebook' must be sorted and distinct")
+    if int(np.abs(cb.astype(np.int64)).max()) > top:
+        raise BundleError(f"{at}: codebook values must lie in -{top} ... {top}")
+    if not np.all(np.isin(w[w != 0], cb)):
+        raise BundleError(f"{at}: a weight is neither 0 nor a codebook entry")
+
+
 def validate(bundle: Bundle, where: str = "bundle") -> None:
     """Check shapes, dtypes, value ranges, chaining and the overflow bound of every layer."""
     if not bundle.layers:
@@ -603,6 +647,8 @@ def validate(bundle: Bundle, where: str = "bundle") -> None:
         dims = {"in": layer.in_features, "out": layer.out_features}
         if isinstance(layer, LowRankLayer):
             dims["rank"] = layer.rank
+        elif layer.codebook is not None:
+            dims["codes"] = int(np.asarray(layer.codebook).size)
         fields = _DENSE_FIELDS if isinstance(layer, DenseLayer) else _LOWRANK_FIELDS
         for fname, dtype, shape_spec, required in fields:
             value = getattr(layer, fname)
@@ -631,6 +677,8 @@ def validate(bundle: Bundle, where: str = "bundle") -> None:
                     raise BundleError(f"{at}: field {fname!r} marks nonzero weights as pruned")
             if fname.endswith("scale") and np.any(arr <= 0):
                 raise BundleError(f"{at}: field {fname!r} must be positive")
+        if isinstance(layer, DenseLayer):
+            _check_codes(layer, at)
         if prev_out is not None and layer.in_features != prev_out:
             raise BundleError(
                 f"{at}: takes {layer.in_features} inputs but the previous layer gives {prev_out}"

@@ -70,14 +70,18 @@ def weight_scale(
 
 
 def fake_quant_weight(
-    w: torch.Tensor, per_row: bool = True, scale: torch.Tensor | None = None
+    w: torch.Tensor,
+    per_row: bool = True,
+    scale: torch.Tensor | None = None,
+    top: int = arith.WEIGHT_MAX,
 ) -> torch.Tensor:
     """Int8 weight fake quantizer ``(out, in) -> (out, in)``, per row or per tensor, STE.
 
-    ``scale`` ``(out, 1)``: use this step instead of :func:`weight_scale` ``(w, per_row)``.
+    ``scale`` ``(out, 1)``: use this step instead of :func:`weight_scale` ``(w, per_row)``;
+    ``top``: the largest code (127; 7 for 4-bit weights).
     """
     s = weight_scale(w, per_row) if scale is None else scale
-    q = torch.clamp(torch.round(w / s), -arith.WEIGHT_MAX, arith.WEIGHT_MAX) * s
+    q = torch.clamp(torch.round(w / s), -top, top) * s
     return w + (q - w).detach()
 
 
@@ -141,10 +145,41 @@ def _positive(s: torch.Tensor | float, fallback: float = 1.0) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- layers
+#: TWN threshold of the ternary quantizer: weights below ``0.7 * mean|w|`` become 0.
+TERNARY_DELTA = 0.7
+
+
+def ternary_weight(w: torch.Tensor, per_row: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ternary fake quantizer (TWN): ``alpha * sign(w) * [|w| > delta]``, STE; and ``alpha``.
+
+    ``delta = 0.7 * mean|w|`` and ``alpha = mean(|w| : |w| > delta)`` per row (hidden layers)
+    or per tensor (the last); a row without any weight above ``delta`` gets alpha 1 (all 0).
+    Returns the fake-quant weight and ``alpha`` ``(out, 1)`` (the code step: codes -1, 0, 1).
+    """
+    a = w.detach().abs()
+    if per_row:
+        delta = TERNARY_DELTA * a.mean(dim=1, keepdim=True)
+        keep = a > delta
+        n = keep.sum(dim=1, keepdim=True)
+        alpha = torch.where(n > 0, (a * keep).sum(dim=1, keepdim=True) / n.clamp(min=1), 1.0)
+    else:
+        delta = TERNARY_DELTA * a.mean()
+        keep = a > delta
+        n = keep.sum()
+        value = (a * keep).sum() / n.clamp(min=1) if int(n) > 0 else torch.ones(())
+        alpha = value.expand(w.shape[0], 1)
+    q = torch.sign(w.detach()) * keep * alpha
+    return w + (q - w).detach(), alpha.detach()
+
+
 class QDense(DenseShape, nn.Module):
     """A dense layer ``y = W x + b``; ``weight`` (out, in), ``bias`` (out,).
 
     ``last``: the network's output layer (per-tensor weight scale, no ReLU).
+    ``bits``: weight code width (8; 4 and the other low widths; 2 = ternary, see
+    :func:`ternary_weight`). With a shared-weight ``codebook`` (:meth:`share`) the weight is
+    ``codebook[index]`` (masked) on one per-tensor int8 grid; the codebook is trained (Deep
+    Compression's centroid update: the sum of its weights' gradients) unless frozen.
     """
 
     kind = "dense"
@@ -154,10 +189,41 @@ class QDense(DenseShape, nn.Module):
         self.weight = nn.Parameter(torch.as_tensor(weight, dtype=torch.float32).clone())
         self.bias = nn.Parameter(torch.as_tensor(bias, dtype=torch.float32).clone())
         self.last = last
+        self.bits = 8
+        self.codebook: nn.Parameter | None
+        self.index: torch.Tensor | None
+        self.register_parameter("codebook", None)
+        self.register_buffer("index", None)
+
+    def share(self, values: torch.Tensor, learn: bool = True) -> None:
+        """Share weights: each weight becomes its nearest entry of ``values`` ``(K,)``."""
+        values = torch.as_tensor(values, dtype=torch.float32).reshape(-1)
+        w = self.matrix().detach()
+        index = (w.reshape(-1, 1) - values.reshape(1, -1)).abs().argmin(1).reshape(w.shape)
+        self.codebook = nn.Parameter(values.clone(), requires_grad=learn)
+        self.index = index
 
     def matrix(self) -> torch.Tensor:
-        """The (masked) float weight ``(out, in)``."""
-        return masked(self, "weight")
+        """The (masked) float weight ``(out, in)`` (``codebook[index]`` when shared)."""
+        if self.codebook is None:
+            return masked(self, "weight")
+        w = self.codebook[self.index]
+        mask = getattr(self, "weight_mask", None)
+        return w if mask is None else w * mask
+
+    def grid(
+        self, s_in: torch.Tensor | float, s_out: torch.Tensor | float | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The fake-quant weight (STE) and its code step ``(out, 1)`` under the layer's mode."""
+        w = self.matrix()
+        per_row = not self.last and self.codebook is None
+        if self.bits == 2 and self.codebook is None:
+            return ternary_weight(w, not self.last)
+        s_in_t = torch.as_tensor(s_in, dtype=torch.float64)
+        place = 1.0 if self.last or s_out is None else _positive(s_out) / _positive(s_in_t)
+        top = arith.weight_max(self.bits)
+        s_w = weight_scale(w, per_row, place) * (arith.WEIGHT_MAX / top)
+        return fake_quant_weight(w, per_row, s_w, top), s_w
 
     def forward(
         self,
@@ -173,13 +239,10 @@ class QDense(DenseShape, nn.Module):
         ``s_in``: real step of the input; ``s_out``: of the output (hidden layers; only used for
         the placeholder step of all-zero rows).
         """
-        w = self.matrix()
         if not quant:
-            return F.linear(x, w, self.bias)
+            return F.linear(x, self.matrix(), self.bias)
         s_in_t = torch.as_tensor(s_in, dtype=torch.float64)
-        place = 1.0 if self.last or s_out is None else _positive(s_out) / _positive(s_in_t)
-        s_w = weight_scale(w, not self.last, place)
-        wq = fake_quant_weight(w, not self.last, s_w)
+        wq, s_w = self.grid(s_in_t, s_out)
         b = self.bias
         if float(s_in_t) > 0:
             b = fake_quant_bias(b, (s_in_t * s_w.double()).reshape(-1).to(b.dtype))
@@ -572,7 +635,9 @@ def quantized_layers(net: QNet) -> tuple[list[DenseLayer | LowRankLayer], dict[s
         if out_scale is not None and out_scale <= 0:
             raise LwfcError(f"layer {lname!r}: activation scale not calibrated")
         bias = _effective(layer.bias)
-        if isinstance(layer, QDense):
+        if isinstance(layer, QDense) and (layer.bits != 8 or layer.codebook is not None):
+            layers.append(_coded_layer(lname, layer, bias, in_scale, out_scale, masks))
+        elif isinstance(layer, QDense):
             mask = masks.get(f"{lname}.weight")
             weight = _effective(layer.matrix())
             if not layer.last:
@@ -618,6 +683,37 @@ def quantized_layers(net: QNet) -> tuple[list[DenseLayer | LowRankLayer], dict[s
     return layers, guarded
 
 
+def _coded_layer(
+    name: str,
+    layer: QDense,
+    bias: np.ndarray,
+    in_scale: float,
+    out_scale: float | None,
+    masks: dict[str, torch.Tensor],
+) -> DenseLayer:
+    """Export a low-bit or shared-weight dense layer: its grid codes, step and codebook."""
+    with torch.no_grad():
+        wq, s_w = layer.grid(in_scale, out_scale)
+    s = s_w.detach().double().reshape(-1).numpy()
+    codes = np.rint(wq.detach().double().numpy() / s[:, None])
+    codebook = None
+    if layer.codebook is not None:  # the shared values; 0 (pruned or rounded) needs no entry
+        values = np.unique(codes[codes != 0])
+        codebook = values if values.size else np.ones(1)
+    mask = masks.get(f"{name}.weight")
+    return quantize.quantize_dense_codes(
+        name,
+        codes,
+        s,
+        bias,
+        in_scale,
+        out_scale,
+        weight_bits=layer.bits,
+        codebook=codebook,
+        mask=None if mask is None else mask.numpy().astype(np.uint8),
+    )
+
+
 def to_bundle(
     net: QNet,
     name: str = "model",
@@ -659,6 +755,11 @@ def net_to_dict(net: QNet) -> dict[str, Any]:
         entry["bias"] = _effective(layer.bias)
         if isinstance(layer, QDense):
             entry["weight"] = _effective(layer.matrix())
+            entry["bits"] = layer.bits
+            if layer.codebook is not None and layer.index is not None:
+                entry["codebook"] = _effective(layer.codebook)
+                entry["index"] = layer.index.numpy().copy()
+                entry["codebook_learn"] = bool(layer.codebook.requires_grad)
         else:
             assert isinstance(layer, QLowRank)
             u, v = layer.factors(quant=False)
@@ -682,7 +783,14 @@ def net_from_dict(state: dict[str, Any]) -> QNet:
     t = torch.as_tensor
     for e in state["layers"]:
         if e["kind"] == "dense":
-            layers.append(QDense(t(e["weight"]), t(e["bias"]), e["last"]))
+            dense = QDense(t(e["weight"]), t(e["bias"]), e["last"])
+            dense.bits = int(e.get("bits", 8))
+            if "codebook" in e:
+                dense.codebook = nn.Parameter(
+                    t(e["codebook"], dtype=torch.float32), requires_grad=e["codebook_learn"]
+                )
+                dense.index = t(e["index"], dtype=torch.int64)
+            layers.append(dense)
         else:
             scale = e["latent_scale"]
             layers.append(QLowRank(t(e["u"]), t(e["v"]), t(e["bias"]), e["last"], scale))

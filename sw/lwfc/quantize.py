@@ -87,6 +87,52 @@ def quantize_dense(
     )
 
 
+def quantize_dense_codes(
+    name: str,
+    codes: np.ndarray,
+    scales: np.ndarray,
+    bias: np.ndarray,
+    input_scale: float,
+    output_scale: float | None,
+    *,
+    weight_bits: int = 8,
+    codebook: np.ndarray | None = None,
+    mask: np.ndarray | None = None,
+) -> DenseLayer:
+    """A dense layer from integer weight ``codes`` ``(out, in)`` already on their grid.
+
+    For low-bit and shared weights (contract v2): ``scales`` ``(out,)`` is the real value of
+    one code step per row, ``codes`` fit ``weight_bits`` and, with a ``codebook``, are its
+    entries (or 0). The bias goes on ``input_scale * scales``; hidden layers get their
+    requantization to ``output_scale`` as in :func:`quantize_dense`.
+    """
+    q = np.asarray(codes)
+    if np.any(q != np.rint(q)):
+        raise LwfcError(f"layer {name!r}: weight codes must be integers")
+    q = q.astype(np.int8)
+    scales = np.asarray(scales, dtype=np.float64)
+    if mask is not None:
+        mask = (np.asarray(mask) != 0).astype(np.uint8)
+        q = (q * mask).astype(np.int8)
+    b_q = quantize_bias(bias, input_scale * scales, name)
+    mult = shift = None
+    if output_scale is not None:
+        mult, shift = multipliers(input_scale * scales / output_scale)
+    return DenseLayer(
+        name=name,
+        weight=q,
+        bias=b_q,
+        multiplier=mult,
+        shift=shift,
+        weight_scale=scales.astype(np.float32),
+        input_scale=float(input_scale),
+        output_scale=None if output_scale is None else float(output_scale),
+        mask=mask,
+        weight_bits=int(weight_bits),
+        codebook=None if codebook is None else np.asarray(codebook, dtype=np.int8),
+    )
+
+
 def quantize_lowrank(
     name: str,
     u: np.ndarray,

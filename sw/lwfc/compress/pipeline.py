@@ -34,6 +34,8 @@ from ..fit import finetune, logits
 from ..qat import Dropout, QDense, QLowRank, QNet, int8_accuracy, pixels, to_bundle
 from . import lowrank as LR
 from . import prune as P
+from . import share
+from .storage import weight_storage
 
 __all__ = ["finetune", "int8_accuracy"]  # re-exported: the search and Table 1 call them here
 
@@ -229,6 +231,10 @@ class CompressConfig:
     batch: int = 128
     dropout_location: int = 0
     dropout_p: float = 0.0
+    weights: str | None = None
+    weight_layers: list[str] | None = None
+    learn_codebook: bool = True
+    layer_epochs: float = 0.0
     kd_alpha: float = 0.5
     kd_tau: float = 4.0
     calib_images: int = 10_000
@@ -279,12 +285,13 @@ def compress(
             "int8_accuracy": acc,
             "weights_nonzero": bundle.weights_nonzero,
             "weights_removed": round(bundle.weights_removed(), 6),
+            "weight_bytes": weight_storage(bundle)["weight_bytes"],
             **extra,
         }
         steps.append(entry)
         log(
             f"{stage:<22} int8 acc {acc:.4f}  nonzero {bundle.weights_nonzero:>6}  "
-            f"removed {100 * bundle.weights_removed():5.1f} %"
+            f"removed {100 * bundle.weights_removed():5.1f} %  {entry['weight_bytes']:>6} B"
         )
 
     cached: torch.Tensor | None = None
@@ -348,6 +355,18 @@ def compress(
         if cfg.factor_prune_u > 0 or cfg.factor_prune_v > 0:
             prune_factors(net, cfg.lowrank_layer, cfg.factor_prune_u, cfg.factor_prune_v)
             record(f"prune factors {cfg.factor_prune_u:g}/{cfg.factor_prune_v:g}")
+    if cfg.weights:
+        share.parse_mode(cfg.weights)
+        dense = [n for n, layer in net.iter_layers() if isinstance(layer, QDense)]
+        names = cfg.weight_layers or dense
+        modules = dict(net.iter_layers())
+        for i, lname in enumerate(names):  # in layer order: later layers adapt (seed 003)
+            if lname not in dense:
+                raise LwfcError(f"weights: {lname!r} is not a dense layer of {net.names}")
+            share.apply_layer(modules[lname], cfg.weights, cfg.learn_codebook, cfg.seed)
+            record(f"weights {cfg.weights} {lname}")
+            if i < len(names) - 1:
+                tune(cfg.layer_epochs, f"finetune (after {lname})")
     tune(cfg.finetune_epochs, "finetune (final)")
     bundle = to_bundle(
         net,
@@ -357,6 +376,7 @@ def compress(
         metrics={
             "int8_accuracy": steps[-1]["int8_accuracy"],
             "weights_removed": steps[-1]["weights_removed"],
+            "weight_bytes": steps[-1]["weight_bytes"],
             "test_images": len(test[1]),
         },
     )
