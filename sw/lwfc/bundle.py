@@ -1,6 +1,6 @@
 """The model bundle: one folder that hardware, simulation and driver all read.
 
-Layout (format version 1)::
+Layout (format version 2; version 1 bundles are read too)::
 
     BUNDLE/
       manifest.json   format, dataset, layer list, scales, SHA-256 of every payload, provenance
@@ -19,7 +19,12 @@ multiplier, shift  int32     (out,)                 requantization of hidden out
 u_multiplier/shift int32     (rank,)                requantization of low-rank latents
 weight_scale etc.  float32   (out,) / (rank,)       real scale per row (information only)
 *_mask             uint8     like the weight        1 = kept, 0 = pruned (optional)
+codebook           int8      (K,)                   v2, dense: shared codes, sorted (optional)
 =================  ========  =====================  =======================================
+
+Version 2 (contract ``lwfc-int8-v2``) adds per dense layer the manifest field ``weight_bits``
+(2 ... 8; every code ``|w| <= 2**(bits-1) - 1``) and the optional ``codebook`` (every weight an
+entry or 0); the weight tensor still holds the int8 codes, so the arithmetic is unchanged.
 
 The arithmetic these tensors feed is ``docs/arithmetic.md``. :func:`load_bundle` validates
 everything and raises :class:`~lwfc.errors.BundleError` with a one-line message naming the file
@@ -188,6 +193,8 @@ class Bundle:
     #: Weights of the dense network this one was made from ("weights removed" is relative to
     #: it); None: the dense equivalent of this bundle's own shapes (``sum in * out``).
     dense_reference: int | None = None
+    #: the format version it was read from (what :func:`save_bundle` writes: the current)
+    format_version: int = FORMAT_VERSION
 
     @property
     def in_features(self) -> int:
@@ -235,16 +242,19 @@ class Bundle:
                 "activation": "relu" if layer.relu else "none",
                 "weights_stored": layer.weights_stored,
                 "weights_nonzero": layer.weights_nonzero,
+                "weight_bits": int(getattr(layer, "weight_bits", 8)),
                 "macs": layer.macs,
             }
+            if getattr(layer, "codebook", None) is not None:
+                entry["codebook_size"] = len(layer.codebook)  # type: ignore[union-attr]
             if isinstance(layer, LowRankLayer):
                 entry["rank"] = layer.rank
             layers.append(entry)
         return {
             "name": self.name,
             "dataset": self.dataset,
-            "contract": arith.CONTRACT,
-            "format_version": FORMAT_VERSION,
+            "contract": arith.CONTRACTS[self.format_version - 1],
+            "format_version": self.format_version,
             "layers": layers,
             "weights_stored": self.weights_stored,
             "weights_nonzero": self.weights_nonzero,
@@ -496,6 +506,7 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     bundle = Bundle(
         layers=layers,
         dense_reference=reference,
+        format_version=version,
         name=str(manifest.get("name", folder.name)),
         dataset=str(manifest.get("dataset", "mnist")),
         provenance=manifest.get("provenance") or {},

@@ -71,19 +71,12 @@ def quantize_dense(
             last layer, which keeps int32 logits and uses one weight scale for all rows.
         mask: optional (out, in) 0/1 array of kept weights (pruning); pruned weights become 0.
     """
-    w_q, scales, b_q, mult, shift, mask = _output_stage(
-        name, weight, mask, bias, input_scale, output_scale
-    )
-    return DenseLayer(
-        name=name,
-        weight=w_q,
-        bias=b_q,
-        multiplier=mult,
-        shift=shift,
-        weight_scale=scales.astype(np.float32),
-        input_scale=float(input_scale),
-        output_scale=None if output_scale is None else float(output_scale),
-        mask=mask,
+    matrix, mask = _masked(weight, mask)
+    hidden = output_scale is not None
+    placeholder = (output_scale / input_scale) if hidden else 1.0  # type: ignore[operator]
+    scales = _row_scales(matrix, per_row=hidden, placeholder=placeholder)
+    return quantize_dense_codes(
+        name, quantize_weight(matrix, scales), scales, bias, input_scale, output_scale, mask=mask
     )
 
 
