@@ -78,6 +78,13 @@ def test_modes_export_exact_v2_bundles(small, digits, tmp_path, mode):
     with torch.no_grad():
         fq = net(pixels(digits.x_test)).argmax(1).numpy()
     assert np.mean(fq == golden.predict(bundle, digits.x_test)) >= 0.99
+    again = to_bundle(QNet.from_bundle(bundle))  # v2 bundles round-trip exactly
+    for a, c in zip(bundle.layers, again.layers, strict=True):
+        np.testing.assert_array_equal(a.weight, c.weight)
+        np.testing.assert_array_equal(a.bias, c.bias)
+        assert a.weight_bits == c.weight_bits
+        if a.codebook is not None:
+            np.testing.assert_array_equal(a.codebook, c.codebook)
 
 
 def test_learned_codebook_trains_and_state_round_trips(small, digits):

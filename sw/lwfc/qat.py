@@ -428,7 +428,8 @@ class QNet(nn.Module):
     def from_bundle(cls, bundle: Bundle, dropout: Dropout | None = None) -> QNet:
         """Dequantize a bundle: ``W = W_int * s_w``, ``b = b_int * s_in * s_w``, scales as stored.
 
-        Masks of the bundle are attached (pruned weights stay zero in fine-tuning).
+        Masks of the bundle are attached (pruned weights stay zero in fine-tuning); weight
+        widths and codebooks (v2) are kept, so a bundle round-trips exactly.
         """
         layers: list[nn.Module] = []
         masks: dict[str, torch.Tensor] = {}
@@ -440,7 +441,14 @@ class QNet(nn.Module):
                 s = layer.weight_scale.astype(np.float64)
                 w = layer.weight.astype(np.float64) * s[:, None]
                 b = layer.bias.astype(np.float64) * layer.input_scale * s
-                layers.append(QDense(t(w), t(b), last))
+                dense = QDense(t(w), t(b), last)
+                dense.bits = layer.weight_bits
+                if layer.codebook is not None:  # shared values (and 0 for zero weights)
+                    values = layer.codebook.astype(np.float64) * s[0]
+                    if np.any(layer.weight == 0):
+                        values = np.union1d(values, [0.0])
+                    dense.share(t(values))
+                layers.append(dense)
                 if layer.mask is not None:
                     masks[f"{layer.name}.weight"] = t(layer.mask, dtype=torch.float32)
             else:
