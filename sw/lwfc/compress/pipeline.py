@@ -357,6 +357,8 @@ def compress(
             record(f"prune factors {cfg.factor_prune_u:g}/{cfg.factor_prune_v:g}")
     if cfg.weights:
         share.parse_mode(cfg.weights)
+        if pruning or cfg.lowrank_layer:  # Deep Compression: retrain after pruning first
+            tune(cfg.step_epochs, "finetune (before weights)")
         dense = [n for n, layer in net.iter_layers() if isinstance(layer, QDense)]
         names = cfg.weight_layers or dense
         modules = dict(net.iter_layers())
