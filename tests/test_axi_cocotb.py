@@ -9,7 +9,7 @@ child process (``lwfc_hw.axi_sim.run_cocotb``, with a timeout) and asserts it pa
   present, else a random bundle of that shape; weights preloaded by ``$readmemh`` and verified
   by SCAN, the window itself is tested on the small network) streams MNIST test images: 24 by
   default,
-  ``LWFC_AXI_FULL=1`` streams 1,000 (28 minutes with Icarus here) - the closing numbers of
+  ``pytest --full`` streams 1,000 (28 minutes with Icarus here) - the closing numbers of
   the issue are measured that way, see ``docs/driver.md``.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO, random_bundle
+from conftest import REPO, full, random_bundle
 from lwfc.bundle import load_bundle, save_bundle
 from lwfc.data import load_dataset
 from lwfc_hw import axi_sim
@@ -30,13 +30,11 @@ from lwfc_hw.banking import memory_images
 from lwfc_hw.plan import plan_for_bundle
 from lwfc_hw.testing import random_images
 
-pytestmark = pytest.mark.skipif(
-    not axi_sim.simulator_available("icarus"), reason="iverilog not installed"
-)
+pytestmark = pytest.mark.tools("iverilog", "cocotb")
 
 COCOTB_DIR = REPO / "tests" / "cocotb"
 MNIST_BUNDLE = REPO / "deploy" / "models" / "mnist-dense"
-FULL = os.environ.get("LWFC_AXI_FULL") == "1"
+FULL = full()
 
 
 class Config:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, random_bundle
+from conftest import REPO, random_bundle, require_tool
 from lwfc_hw import regmap as R
 from lwfc_hw.axi_export import export
 from lwfc_hw.plan import DEFAULT_PIXELS_PER_BEAT
@@ -21,19 +20,16 @@ TCL = sorted(VIV.glob("*.tcl"))
 
 
 def tcl_settings() -> dict[str, str]:
-    """The variables of settings.tcl, evaluated by tclsh when present, else parsed."""
+    """The variables of settings.tcl, evaluated by tclsh."""
     names = ["lwfc_vivado_version", "lwfc_ip_vendor", "lwfc_ip_library", "lwfc_ip_name",
              "lwfc_ip_version", "lwfc_fclk_mhz", "lwfc_dma_length_bits",
              "lwfc_dma_stream_bits", "lwfc_ip_base", "lwfc_ip_range", "lwfc_dma_base",
              "lwfc_dma_range", "lwfc_hierarchy", "lwfc_part"]
-    if shutil.which("tclsh"):
-        script = f"source {VIV / 'settings.tcl'}\n" + "".join(
-            f'puts "{n}=${n}"\n' for n in names)
-        res = subprocess.run(["tclsh"], input=script, capture_output=True, text=True,
-                             timeout=60, check=True)
-        return dict(line.split("=", 1) for line in res.stdout.splitlines())
-    text = (VIV / "settings.tcl").read_text()
-    return {n: re.search(rf"^set {n}\s+\"?([^\"\n]+)\"?", text, re.M).group(1) for n in names}
+    require_tool("tclsh")
+    script = f"source {VIV / 'settings.tcl'}\n" + "".join(f'puts "{n}=${n}"\n' for n in names)
+    res = subprocess.run(["tclsh"], input=script, capture_output=True, text=True,
+                         timeout=60, check=True)
+    return dict(line.split("=", 1) for line in res.stdout.splitlines())
 
 
 def size(text: str) -> int:
@@ -43,7 +39,7 @@ def size(text: str) -> int:
 
 
 def test_settings_agree_with_the_register_map_and_the_driver() -> None:
-    pytest.importorskip("pynq")
+    require_tool("pynq")
     from lwfc.driver import sim
 
     s = tcl_settings()
@@ -83,7 +79,7 @@ def test_vivado_version_is_pinned_and_documented() -> None:
             assert "lwfc_check_version" in text
 
 
-@pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh not installed")
+@pytest.mark.tools("tclsh")
 @pytest.mark.parametrize("path", TCL, ids=[p.name for p in TCL])
 def test_tcl_scripts_are_complete_commands(path: Path) -> None:
     script = ("set fh [open {PATH}]; set text [read $fh]; close $fh\n"
@@ -111,14 +107,20 @@ def test_block_design_wires_the_streams_and_the_hierarchy() -> None:
     assert "lwfc_hw.axi_export" in make
 
 
-def test_export_writes_the_ip_sources(tmp_path: Path) -> None:
-    bundle = random_bundle(2, sizes=(48, 16, 10))
-    info = export(bundle, tmp_path, lanes=4)
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """The IP sources of a small bundle (``lwfc_hw.axi_export.export``), written once."""
+    src = tmp_path_factory.mktemp("ip")
+    return src, export(random_bundle(2, sizes=(48, 16, 10)), src, lanes=4)
+
+
+def test_export_writes_the_ip_sources(exported: tuple[Path, dict]) -> None:
+    src, info = exported
     assert info["vlnv"] == R.VLNV and info["s_axis_tdata_bits"] == 32
-    assert json.loads((tmp_path / "ip.json").read_text()) == info
-    text = (tmp_path / "lwfc_axi.v").read_text()
+    assert json.loads((src / "ip.json").read_text()) == info
+    text = (src / "lwfc_axi.v").read_text()
     assert "module lwfc_axi" in text
-    hexes = sorted(tmp_path.glob("*.hex"))
+    hexes = sorted(src.glob("*.hex"))
     assert len(hexes) == info["memories"]
     for h in hexes:
         assert f'"{h.name}"' in text  # every $readmemh file the Verilog names exists
@@ -136,13 +138,13 @@ proc unknown {args} {
 """
 
 
-@pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh not installed")
-def test_scripts_run_through_with_a_vivado_stand_in(tmp_path: Path) -> None:
+@pytest.mark.tools("tclsh")
+def test_scripts_run_through_with_a_vivado_stand_in(exported: tuple[Path, dict],
+                                                    tmp_path: Path) -> None:
     """Both scripts run to their end under tclsh with stubbed Vivado commands (catches
     unset variables and wrong arguments), and refuse another Vivado release."""
     version = tcl_settings()["lwfc_vivado_version"]
-    src = tmp_path / "src"
-    export(random_bundle(2, sizes=(48, 16, 10)), src, lanes=4)
+    src = exported[0]
     out = tmp_path / "ovl"
     impl = out / "vivado-pynq-z2" / "lwfc_overlay.runs" / "impl_1"
     hwh = out / "vivado-pynq-z2" / "lwfc_overlay.gen" / "sources_1" / "bd" / "lwfc" / "hw_handoff"

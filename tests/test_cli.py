@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from conftest import random_bundle
-from lwfc.bundle import MANIFEST, save_bundle
+from lwfc import golden
+from lwfc.bundle import MANIFEST, load_bundle, save_bundle
 from lwfc.cli import main
+from lwfc.data import load_dataset
 
 
 @pytest.fixture
@@ -66,14 +68,22 @@ def test_info_json(capsys, bundle_dir):
     code, out, _ = run(capsys, "info", str(bundle_dir), "--json")
     assert code == 0
     info = json.loads(out)
+    bundle = load_bundle(bundle_dir)
     assert info["weights_stored"] == 45_200
-    assert 0 < info["weights_nonzero"] <= 45_200
+    assert info["weights_nonzero"] == sum(int((layer.weight != 0).sum()) for layer in bundle.layers)
     assert [layer["name"] for layer in info["layers"]] == ["fc1", "fc2", "fc3"]
 
 
 def test_info_text(capsys, bundle_dir):
     code, out, _ = run(capsys, "info", str(bundle_dir))
-    assert code == 0 and "fc1" in out and "nonzero" in out
+    info = load_bundle(bundle_dir).info()
+    assert code == 0
+    assert f"weights  45200 stored, {info['weights_nonzero']} nonzero" in out
+    rows = [line.split() for line in out.splitlines() if line.startswith("fc")]
+    assert rows == [[la["name"], "dense", f"{la['in_features']}->{la['out_features']}",
+                     str(la["weights_stored"]), str(la["weights_nonzero"]), la["activation"],
+                     str(la["weight_bits"])]
+                    for la in info["layers"]]
 
 
 def test_eval_json_on_mnist(capsys, bundle_dir, data_dir):
@@ -82,8 +92,10 @@ def test_eval_json_on_mnist(capsys, bundle_dir, data_dir):
     )
     assert code == 0
     result = json.loads(out)
-    assert result["images"] == 300
-    assert 0.0 <= result["accuracy"] <= 1.0
+    images, labels = load_dataset("mnist", "test", data_dir, progress=False)
+    correct = int((golden.predict(load_bundle(bundle_dir), images[:300]) == labels[:300]).sum())
+    assert result["images"] == 300 and result["correct"] == correct
+    assert result["accuracy"] == correct / 300
 
 
 def test_console_script_has_no_traceback(tmp_path):

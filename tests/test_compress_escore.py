@@ -68,7 +68,6 @@ def test_hardware_cost_fallback_estimate() -> None:
 
 
 def test_hardware_cost_uses_the_accelerator_cycle_model() -> None:
-    pytest.importorskip("lwfc_hw.cycles")
     dense, low = random_bundle(0), random_bundle(1, lowrank={0: 20})
     cd, cl = hardware_cost(dense, lanes=8), hardware_cost(low, lanes=8)
     assert cd["cycle_model"] == cl["cycle_model"] == "lwfc_hw"

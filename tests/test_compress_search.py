@@ -6,11 +6,14 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from conftest import random_bundle
+from conftest import random_bundle, require_tool
+from lwfc import golden
 from lwfc.bundle import load_bundle
 from lwfc.compress import search as S
+from lwfc.data import load_dataset
 from lwfc.qat import QNet, net_to_dict
 
 TINY = replace(
@@ -73,6 +76,11 @@ def test_search_resumes_and_skips_finished_trials(tmp_path: Path, source: dict, 
     assert third.finished == 0
     best = load_bundle(out / S.BEST)
     assert best.metrics["int8_accuracy"] == pytest.approx(third.best["accuracy"])
+    images, labels = load_dataset("mnist", "test", data_dir, progress=False)
+    n = TINY.test_limit
+    expect = np.mean(golden.predict(best, images[:n]) == labels[:n])
+    assert third.best["accuracy"] == pytest.approx(expect, abs=1e-6)
+    assert best.weights_nonzero == third.best["weights_nonzero"]
     for r in recs[1:]:
         assert 0 <= r["accuracy"] <= 1 and r["weights_nonzero"] < 45_200
         assert {"bram_bytes", "cycles", "escore", "escore_net"} <= set(r)
@@ -81,7 +89,7 @@ def test_search_resumes_and_skips_finished_trials(tmp_path: Path, source: dict, 
 
 
 def test_ray_path_with_two_local_workers(tmp_path: Path, source: dict, data_dir) -> None:
-    pytest.importorskip("ray")
+    require_tool("ray")
     out = tmp_path / "ray"
     res = S.run_search(TINY, out, source_state=source, data_dir=data_dir, workers=2, log=print)
     assert res.failed == 0 and res.finished == len(TINY.trials())

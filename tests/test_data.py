@@ -23,6 +23,7 @@ import numpy as np
 import platformdirs
 import pytest
 
+from conftest import require_tool
 from lwfc import data
 from lwfc.data import DATASETS, load_dataset, read_idx, resolve_data_dir
 from lwfc.errors import DataError, LwfcError
@@ -40,10 +41,9 @@ MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949
 
 
 def _need_mnist() -> None:
-    # Skip only when nobody said where the data is and the default place lacks it; an
-    # explicit LWFC_DATA that lacks the files makes the tests fail instead.
-    if not os.environ.get("LWFC_DATA") and not MNIST_DIR.is_dir():
-        pytest.skip(f"MNIST not found at {MNIST_DIR}; set LWFC_DATA")
+    # Skip (fail in CI) only when nobody said where the data is and the default place lacks
+    # it; an explicit LWFC_DATA that lacks the files makes the tests fail.
+    require_tool("mnist")
 
 
 def _raw(directory: Path, name: str) -> bytes:
@@ -355,10 +355,7 @@ def test_read_idx_generic_files(tmp_path: Path) -> None:
 # Fashion-MNIST from Debian's dataset-fashion-mnist
 
 
-needs_fashion = pytest.mark.skipif(
-    not (FASHION_DIR / "t10k-images-idx3-ubyte.gz").is_file(),
-    reason="Debian package dataset-fashion-mnist not installed",
-)
+needs_fashion = pytest.mark.tools("fashion-mnist")
 
 
 @needs_fashion

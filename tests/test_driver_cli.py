@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from conftest import random_bundle
-from lwfc.bundle import save_bundle
+from conftest import random_bundle, require_tool
+from lwfc import golden
+from lwfc.bundle import load_bundle, save_bundle
 from lwfc.cli import main
-from lwfc_hw import axi_sim
+from lwfc.data import load_dataset
 
-pytest.importorskip("pynq")
+require_tool("pynq")  # the driver imports it
 
 
 @pytest.fixture(scope="module")
@@ -22,14 +24,16 @@ def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
                        tmp_path_factory.mktemp("infer") / "b")
 
 
-@pytest.mark.skipif(not axi_sim.simulator_available("icarus"), reason="iverilog not installed")
+@pytest.mark.tools("iverilog", "cocotb")
 def test_infer_sim_json_matches_golden(bundle_dir: Path, data_dir: Path, capsys) -> None:
     code = main(["infer", "--board", "sim", str(bundle_dir), "--images", "6", "--json",
                  "--logits", "--batch-size", "4", "--data", str(data_dir)])
     out = json.loads(capsys.readouterr().out)
     assert code == 0, out
     assert out["images"] == 6 and out["mismatches"] == 0 and out["logits_compared"]
-    assert 0.0 <= out["accuracy"] <= 1.0 and out["accuracy"] == out["golden_accuracy"]
+    images, labels = load_dataset("mnist", "test", data_dir, progress=False)
+    pred = golden.predict(load_bundle(bundle_dir), images[:6])
+    assert out["accuracy"] == out["golden_accuracy"] == np.mean(pred == labels[:6])
     assert out["hw_cycles"] > 0 and out["images_per_s"] > 0 and out["batch_size"] == 4
 
 

@@ -6,28 +6,26 @@ LwfcIP, pynq.lib.dma.DMA, pynq.allocate) against a cocotb simulation of ``lwfc_a
   injected in the backend), each followed by a clean recovery.
 * The MNIST network (784-50-100-10, 8 lanes; the trained bundle when present) loads its
   weights through AXI4-Lite and classifies MNIST test images: 40 by default,
-  ``LWFC_DRIVER_FULL=1`` runs 200 (the issue's criterion; about 4 minutes with Icarus).
+  ``pytest --full`` runs 200 (the issue's criterion; about 4 minutes with Icarus).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import REPO, random_bundle
+from conftest import REPO, full, random_bundle, require_tool
 from lwfc import golden
 from lwfc.data import load_dataset
 from lwfc.errors import LwfcError
-from lwfc_hw import axi_sim
 from lwfc_hw import regmap as R
 from lwfc_hw.testing import random_images
 
-pynq = pytest.importorskip("pynq")
+require_tool("pynq")  # the driver imports it
 
 from lwfc.driver import (  # noqa: E402  (after the pynq check)
     DeviceTimeout,
@@ -43,8 +41,7 @@ from lwfc.driver import (  # noqa: E402  (after the pynq check)
 )
 from lwfc.driver.sim import open_sim  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not axi_sim.simulator_available("icarus"),
-                                reason="iverilog not installed")
+pytestmark = pytest.mark.tools("iverilog", "cocotb")
 
 SMALL = (48, 16, 12, 10)
 MNIST_BUNDLE = REPO / "deploy" / "models" / "mnist-dense"
@@ -230,7 +227,7 @@ def test_ip_error_bits_raise_status_errors(loaded: LwfcAccelerator) -> None:
 def test_mnist_load_bundle_and_classify_equal_golden(data_dir: Path) -> None:
     from lwfc.bundle import load_bundle
 
-    n = 200 if os.environ.get("LWFC_DRIVER_FULL") == "1" else 40
+    n = 200 if full() else 40
     bundle = (load_bundle(MNIST_BUNDLE) if (MNIST_BUNDLE / "manifest.json").exists()
               else random_bundle(7))
     x, labels = load_dataset("mnist", "test", data_dir, progress=False)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,17 +18,15 @@ import pytest
 import yaml
 
 from conftest import REPO, random_bundle
-from lwfc import fpga
-from lwfc.bundle import save_bundle
+from lwfc import fpga, golden
+from lwfc.bundle import load_bundle, save_bundle
+from lwfc_hw import link
 
 sys.path.insert(0, str(REPO / "hw" / "fusesoc"))
 import edatools
 import lwfc_gen
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("iverilog") is None or shutil.which("verilator") is None,
-    reason="iverilog / verilator not installed",
-)
+pytestmark = pytest.mark.tools("fusesoc", "iverilog", "verilator")
 
 
 @pytest.fixture(scope="module")
@@ -54,13 +51,26 @@ def fusesoc(target: str, build_root: Path, bundle: Path | None, *args: str,
 
 
 def test_sim_target_matches_golden(dense_bundle: Path, build_root: Path, data_dir: Path) -> None:
-    """fusesoc run --target=sim lwfc --N=4: 0 mismatches, accuracy and cycles printed."""
+    """fusesoc run --target=sim lwfc --N=4: 0 mismatches, the golden model's accuracy and the
+    cycle model's interval and latency printed."""
+    from lwfc.data import load_dataset
+    from lwfc_hw.cycles import schedule
+    from lwfc_hw.plan import plan_for_bundle
+
     res = fusesoc("sim", build_root, dense_bundle, "--N=4")
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-3000:]
-    assert "mismatches 0" in out and "PASS" in out
-    m = re.search(r"cycles/image (\d+)", out)
-    assert m and int(m.group(1)) > 0
+    assert "PASS" in out
+    bundle = load_bundle(dense_bundle)
+    images, labels = load_dataset("mnist", "test", data_dir, progress=False)
+    correct = int((golden.predict(bundle, images[:4]) == labels[:4]).sum())
+    assert f"accuracy {correct}/4 (golden {correct}/4), mismatches 0" in out, out[-2000:]
+    p = lwfc_gen.resolve_params(fpga.target_generator_params("sim"), REPO)
+    sched = schedule(plan_for_bundle(bundle, p["lanes"], p["pixels_per_beat"]), 4)
+    m = re.search(r"cycles/image (\d+) \(streaming\), latency (\d+) cycles", out)
+    assert m, out[-2000:]
+    assert int(m.group(1)) == (sched.t_out[-1] - sched.t_out[0]) // 3
+    assert int(m.group(2)) == sched.t_out[0] - sched.t_in[0]
 
 
 def test_sim_testbench_fails_on_a_mismatch(dense_bundle: Path, build_root: Path) -> None:
@@ -75,7 +85,7 @@ def test_sim_testbench_fails_on_a_mismatch(dense_bundle: Path, build_root: Path)
     row[5] = str(int(row[5]) + 1)  # logit 3 of image 1
     bad = work / "bad_expect.txt"
     bad.write_text("\n".join([lines[0], " ".join(row), *lines[2:5]]) + "\n")
-    exe = work / f"lwfc_{fpga.core_version()}"
+    exe = work / fpga.core_build_name()
     res = subprocess.run(["vvp", "-n", str(exe), "+N=3", f"+EXPECT={bad}"], cwd=work,
                          capture_output=True, text=True, timeout=300, check=False)
     assert res.returncode != 0
@@ -120,19 +130,18 @@ def test_vivado_target_is_consistent(dense_bundle: Path, build_root: Path) -> No
     res = fusesoc("pynq_z2", build_root, dense_bundle, setup=True)
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
     work = fpga.work_root(build_root, "pynq_z2")
-    tcl = (work / f"lwfc_{fpga.core_version()}.tcl").read_text()
+    tcl = (work / f"{fpga.core_build_name()}.tcl").read_text()
     board = fpga.get_board("pynq_z2")
     assert board.device in tcl
     assert "lwfc_pynq_z2" in tcl
-    for name in ("lwfc_uart_bridge.v", "lwfc_uart_rx.v", "lwfc_uart_tx.v", "lwfc_pynq_z2.v",
-                 "lwfc_core.v", "pynq_z2.xdc", "lwfc_vivado_reports.tcl"):
+    for name in ("lwfc_pynq_z2.v", "lwfc_serial.v", "pynq_z2.xdc", "lwfc_vivado_reports.tcl"):
         assert name in tcl, name
     assert (work / "l0_w0.hex").exists()  # $readmemh images beside the project
     # Run the project script in Tcl with every Vivado command recorded (a Vivado stand-in).
     cwd = Path.cwd()
     try:
         os.chdir(work)
-        cmds = edatools.tcl_to_commands(Path(f"lwfc_{fpga.core_version()}.tcl"))
+        cmds = edatools.tcl_to_commands(Path(f"{fpga.core_build_name()}.tcl"))
     finally:
         os.chdir(cwd)
     flat = [" ".join(c) for c in cmds]
@@ -167,8 +176,11 @@ def test_board_descriptions_match_the_core() -> None:
             size = board.device.split("-")[1].lower().replace("f", "k")  # LFE5U-25F -> 25k
             assert f"--{size}" in opts and board.package in opts
         params = fpga.target_generator_params(name)
-        assert params.get("board") == name
-        assert f"CLK_HZ={int(board.clock_mhz * 1e6)}" in target["parameters"]
+        assert params.get("board") == name  # the generator takes clock and baud from the board
+        timing = link.uart_timing(round(board.clock_mhz * 1e6), int(board.uart["baud"]))
+        assert abs(timing.error) <= timing.tolerance / 3, name
+        if board.family == "ice40":  # nextpnr's constraint is the board's core clock
+            assert f"--freq {board.clock_mhz:g}" in opts
 
 
 def test_fit_estimate_is_a_lower_bound() -> None:
@@ -211,8 +223,8 @@ def test_icebreaker_fit_needs_spram_for_the_dense_bundle() -> None:
 
 
 def test_generator_writes_the_spram_load_stream(tmp_path: Path) -> None:
-    """With SPRAM memories the generator writes the bridge's 'W' requests that load them:
-    8 bytes per entry, every entry of every SPRAM memory, data as in the hex image."""
+    """With SPRAM memories the generator writes the serial link's WRITE frames that load them:
+    every entry of every SPRAM memory, data as in the hex image, each frame valid."""
     bundle_dir = save_bundle(random_bundle(4), tmp_path / "b")
     out = tmp_path / "gen"
     out.mkdir()
@@ -224,15 +236,19 @@ def test_generator_writes_the_spram_load_stream(tmp_path: Path) -> None:
     spram = [m for m in memmap["memories"] if m["spram"]]
     assert [m["name"] for m in spram] == ["l0_w0"]
     data = (out / "lwfc_spram_load.bin").read_bytes()
-    assert len(data) == 8 * spram[0]["depth"]
-    hexes = (out / "l0_w0.hex").read_text().split()
-    for k in (0, 1, 777, spram[0]["depth"] - 1):
-        req = data[8 * k : 8 * k + 8]
-        assert req[:2] == bytes([ord("W"), spram[0]["sel"]])
-        assert int.from_bytes(req[2:4], "little") == k
-        assert int.from_bytes(req[4:8], "little") == int(hexes[k], 16)
+    parser = link.Parser()
+    frames = parser.feed(data)
+    assert parser.skipped == 0 and parser.bad_crc == 0 and frames
+    hexes = [int(h, 16) for h in (out / "l0_w0.hex").read_text().split()]
+    got = [0] * spram[0]["depth"]
+    for f in frames:
+        assert f.cmd == link.WRITE.value and f.payload[0] == spram[0]["sel"]
+        addr = int.from_bytes(f.payload[1:3], "little")
+        for k, v in enumerate(f.payload[3:]):  # 8-bit entries: one byte each
+            got[addr + k] = v
+    assert got == hexes
     assert "set ::lwfc_booth 0" in (out / "lwfc_params.tcl").read_text()
-    assert "$readmemh" not in (out / "lwfc_core.v").read_text().split("l0_w0:")[1][:600]
+    assert "$readmemh" not in (out / "lwfc_serial.v").read_text().split("l0_w0:")[1][:600]
 
 
 def test_edatools_runs_tcl_templates(tmp_path: Path) -> None:
@@ -256,6 +272,22 @@ def test_edatools_runs_tcl_templates(tmp_path: Path) -> None:
         ["chparam", "-set", "P", '"s"', "core"],
     ]
     assert edatools.quote("a b.v") == '"a b.v"' and edatools.quote("m:x") == "m:x"
+
+
+def test_core_has_a_full_vlnv_that_the_short_name_finds() -> None:
+    """vendor:library:name:version, the version being the package's; ``fusesoc ... lwfc``
+    (the documented commands) resolves the short name to it."""
+    from lwfc import __version__
+
+    vendor, library, name, version = fpga.core_vlnv().split(":")
+    assert (vendor, library, name, version) == ("lwfc", "accel", "lwfc", __version__)
+    assert fpga.core_build_name() == f"lwfc_accel_lwfc_{__version__}"
+    res = subprocess.run([*fpga.fusesoc_cmd(), "core-info", fpga.CORE_NAME], cwd=REPO,
+                         env=fpga.tool_env(), capture_output=True, text=True, timeout=120,
+                         check=False)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert re.search(r"^Name:\s+lwfc:accel:lwfc:" + re.escape(__version__) + "$", res.stdout,
+                     re.M), res.stdout
 
 
 def test_core_file_names_existing_files() -> None:

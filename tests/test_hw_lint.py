@@ -1,44 +1,55 @@
 """The generated Verilog lints clean: ``verilator --lint-only -Wall`` and ``iverilog -g2012
--Wall`` (core and testbench) print nothing, with no waivers."""
+-Wall`` (core and testbench) print nothing, with no waivers.
+
+Each configuration is converted once, into the plan-keyed cache of ``lwfc_hw.sim.prepare``
+(the layers are named as in a bundle, so the MNIST plans are the ones ``lwfc sim`` and the
+other tests simulate)."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from lwfc_hw.convert import convert_core
+from conftest import full
 from lwfc_hw.plan import LayerShape, plan_core
-from lwfc_hw.sim import TB_FILE
+from lwfc_hw.sim import TB_FILE, prepare
 
 CONFIGS = {
     "mnist-dense-l8": ([("dense", 784, 50, 0), ("dense", 50, 100, 0), ("dense", 100, 10, 0)], 8, 4),
-    "mnist-lowrank-l50": (
-        [("lowrank", 784, 50, 30), ("dense", 50, 100, 0), ("dense", 100, 10, 0)],
-        50,
+    # the shipped low-rank bundle's plan (rank 20) at 8 lanes, as lwfc sim runs it
+    "mnist-lowrank-l8": (
+        [("lowrank", 784, 50, 20), ("dense", 50, 100, 0), ("dense", 100, 10, 0)],
+        8,
         4,
     ),
+    # 50 lanes (a 6-bit, non-power-of-two lane index) on small layers; the MNIST shapes at 50
+    # lanes (the same structure, larger memories: 24 s of CPU) with --full
+    "lowrank-l50": ([("lowrank", 100, 50, 30), ("dense", 50, 12, 0)], 50, 4),
     "odd-l3": ([("dense", 20, 12, 0), ("lowrank", 12, 9, 5), ("dense", 9, 7, 0)], 3, 4),
     "rotating-writes-l5": ([("lowrank", 27, 8, 6), ("lowrank", 8, 8, 3)], 5, 4),
     "tiny-l1": ([("lowrank", 5, 3, 1)], 1, 1),
 }
+if full():
+    CONFIGS["mnist-lowrank-l50"] = (
+        [("lowrank", 784, 50, 30), ("dense", 50, 100, 0), ("dense", 100, 10, 0)], 50, 4)
 
 
-def convert(name: str, out: Path) -> Path:
+def convert(name: str) -> Path:
+    """``lwfc_core.v`` of configuration ``name`` (converted once per plan)."""
     layers, lanes, beat = CONFIGS[name]
     shapes = [
-        LayerShape(f"l{i}", kind, n_in, n_out, rank, i < len(layers) - 1)
+        LayerShape(f"fc{i + 1}", kind, n_in, n_out, rank, i < len(layers) - 1)
         for i, (kind, n_in, n_out, rank) in enumerate(layers)
     ]
-    return convert_core(plan_core(shapes, lanes, beat), out)
+    return prepare(plan_core(shapes, lanes, beat)) / "lwfc_core.v"
 
 
-@pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator not installed")
+@pytest.mark.tools("verilator")
 @pytest.mark.parametrize("name", list(CONFIGS))
-def test_verilator_lint_wall_is_clean(name: str, tmp_path: Path) -> None:
-    verilog = convert(name, tmp_path)
+def test_verilator_lint_wall_is_clean(name: str) -> None:
+    verilog = convert(name)
     res = subprocess.run(
         ["verilator", "--lint-only", "-Wall", str(verilog)],
         capture_output=True, text=True, timeout=300, check=False,
@@ -46,20 +57,20 @@ def test_verilator_lint_wall_is_clean(name: str, tmp_path: Path) -> None:
     assert res.returncode == 0 and res.stdout + res.stderr == "", res.stderr[:3000]
 
 
-@pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog not installed")
+@pytest.mark.tools("iverilog")
 @pytest.mark.parametrize("name", ["mnist-dense-l8", "odd-l3", "rotating-writes-l5"])
 def test_iverilog_wall_is_clean(name: str, tmp_path: Path) -> None:
-    verilog = convert(name, tmp_path)
+    verilog = convert(name)
     res = subprocess.run(
-        ["iverilog", "-g2012", "-Wall", "-I", str(tmp_path), "-o", str(tmp_path / "a.vvp"),
+        ["iverilog", "-g2012", "-Wall", "-I", str(verilog.parent), "-o", str(tmp_path / "a.vvp"),
          str(TB_FILE), str(verilog)],
         capture_output=True, text=True, timeout=300, check=False,
     )
     assert res.returncode == 0 and res.stdout + res.stderr == "", res.stderr[:3000]
 
 
-def test_weights_come_from_readmemh_not_initial_blocks(tmp_path: Path) -> None:
-    verilog = convert("mnist-dense-l8", tmp_path).read_text()
+def test_weights_come_from_readmemh_not_initial_blocks() -> None:
+    verilog = convert("mnist-dense-l8").read_text()
     # two branches of `ifdef LWFC_MEMDIR per memory: 29 banks / tables, the 8 fc1 banks of
     # 4900 entries in 3 block-RAM chunks each
     assert verilog.count("$readmemh(") == 2 * (29 + 8 * 2)

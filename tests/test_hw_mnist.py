@@ -3,22 +3,20 @@ model.
 
 Uses ``deploy/models/mnist-dense`` (and ``deploy/models/mnist-lowrank``) when they exist, else
 random bundles of the same shapes. The Icarus runs are small; the Verilator runs are marked
-slow; ``LWFC_HW_FULL=1`` turns them into the closing measurement (the 10,000 test images at
+slow; ``pytest --full`` turns them into the closing measurement (the 10,000 test images at
 lanes 1, 8 and 50).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import REPO, random_bundle
+from conftest import REPO, full, random_bundle
 from lwfc import fpga, golden
 from lwfc.bundle import load_bundle, save_bundle
 from lwfc.cli import main
@@ -26,9 +24,9 @@ from lwfc.commands import sim as sim_cmd
 from lwfc_hw import sim
 from lwfc_hw.plan import plan_for_bundle
 
-FULL = os.environ.get("LWFC_HW_FULL") == "1"
-needs_iverilog = pytest.mark.skipif(shutil.which("iverilog") is None, reason="no iverilog")
-needs_verilator = pytest.mark.skipif(shutil.which("verilator") is None, reason="no verilator")
+FULL = full()
+needs_iverilog = pytest.mark.tools("iverilog")
+needs_verilator = pytest.mark.tools("verilator")
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +43,6 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             fallback(), tmp / kind
         )
     return out
-
-
-@pytest.fixture(autouse=True)
-def hw_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LWFC_HW_CACHE", str(tmp_path_factory.getbasetemp() / "hwcache"))
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -76,9 +69,13 @@ def test_small_mnist_run_with_icarus(kind, bundles, data_dir, capsys):
     assert code == 0
     assert res["mismatches"] == 0 and res["images"] == 6
     assert res["cycle_model_exact"] is True
+    assert res["cycles_per_image"] == res["model_interval_cycles"]
     assert res["cycles_per_image"] <= 1.05 * res["mac_bound_cycles"] + 50
-    for key in ("accuracy", "mismatches", "images", "cycles_per_image", "mac_bound_cycles"):
-        assert key in res
+    from lwfc.data import load_dataset
+
+    images, labels = load_dataset("mnist", "test", data_dir, progress=False)
+    pred = golden.predict(load_bundle(bundles[kind]), images[:6])
+    assert res["accuracy"] == res["golden_accuracy"] == np.mean(pred == labels[:6])
 
 
 @needs_iverilog
@@ -86,7 +83,8 @@ def test_icebreaker_configuration_loaded_through_the_host_port(bundles, data_dir
     """The iCEBreaker build's core (dense bundle, one lane, first-layer weights in
     single-port SPRAM without initial contents, shared read ports): weights written through
     the host port and read back, then MNIST test images bit-exact against the golden model and
-    the cycle model; every other memory starts from a stale image and is loaded too."""
+    the cycle model; every other memory starts from a stale image and is loaded too. Two images
+    (back to back) in CI, four with --full."""
     from lwfc.data import load_dataset
     from lwfc_hw.banking import memory_images
     from lwfc_hw.cycles import schedule
@@ -98,7 +96,7 @@ def test_icebreaker_configuration_loaded_through_the_host_port(bundles, data_dir
                            shared_port=bool(params["shared_port"]))
     assert plan.spram_mems
     images, _ = load_dataset("mnist", "test", data_dir, progress=False)
-    pixels = golden.as_pixels(images[:4], bundle.in_features)
+    pixels = golden.as_pixels(images[: 4 if FULL else 2], bundle.in_features)
     exe = sim.build(sim.prepare(plan), "icarus")
     stale = {k: v[::-1].copy() for k, v in memory_images(bundle, plan).items()}
     res = sim.run(exe, plan, pixels, tmp_path, memories=stale,
@@ -180,7 +178,7 @@ VERILATOR_LANES = [1, 8, 50] if FULL else [8]
 @pytest.mark.parametrize("kind", ["dense", "lowrank"])
 def test_mnist_with_verilator(kind, lanes, bundles, data_dir, capsys):
     """The done-criterion runs: 0 mismatches, cycles within 1.05 x MAC bound + 50.
-    150 images at 8 lanes in CI; all 10,000 at lanes 1, 8 and 50 with LWFC_HW_FULL=1."""
+    150 images at 8 lanes in CI; all 10,000 at lanes 1, 8 and 50 with --full."""
     n = "10000" if FULL else "150"
     code, res = sim_json(
         capsys, bundles[kind], data_dir, "--images", n, "--lanes", str(lanes),

@@ -7,7 +7,6 @@ run also checks every input/output cycle against the cycle model. A few minutes 
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from lwfc_hw.cycles import schedule
 from lwfc_hw.plan import LayerShape, plan_core
 from lwfc_hw.testing import PATTERNS, random_bundle, random_images
 
-pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog not installed")
+pytestmark = pytest.mark.tools("iverilog")
 
 D, LR = "dense", "lowrank"
 #: (layers as (kind, n_in, n_out, rank), lanes, pixels per beat)

@@ -21,10 +21,12 @@ FuseSoC 2.4 does not pass command-line parameters to generators, so the environm
 ``LWFC_BUNDLE`` and ``LWFC_LANES`` override ``bundle`` and ``lanes`` (``lwfc build --bundle
 --lanes`` uses them). The generator is not cached by FuseSoC, so an override always takes effect.
 
-Writes into the current folder: ``lwfc_core.v`` and ``lwfc_core_defs.vh`` (the converted core),
+Writes into the current folder: ``lwfc_core.v`` and ``lwfc_core_defs.vh`` (the converted core;
+with ``board``: ``lwfc_serial.v``, the serial bridge of ``lwfc_hw.serial`` with the core inside,
+at the board's clock and baud),
 one ``<memory>.hex`` per parameter memory (``$readmemh`` images, copied into the tool's work
 folder), ``memmap.json``, ``lwfc_params.tcl`` (the memory names, for the Yosys template), with SPRAM
-memories ``lwfc_spram_load.bin`` (the bridge's ``W`` requests that load them), with
+memories ``lwfc_spram_load.bin`` (the serial link's WRITE frames that load them), with
 ``vectors``: ``lwfc_images.hex`` (input beats) and ``lwfc_expect.txt`` (per image: label, golden
 class, golden logits), and finally ``<name>.core`` describing all of it. Errors are one line,
 ``lwfc_gen: error: ...``, and exit status 1.
@@ -110,20 +112,45 @@ def write_vectors(bundle: Any, plan: Any, p: dict[str, Any], out: Path) -> dict[
 
 
 def spram_load_stream(bundle: Any, plan: Any) -> bytes:
-    """The UART bridge requests that load the single-port (SPRAM) memories, which have no
-    initial contents: per entry ``'W' sel addr(2, LE) data(4, LE)`` (8 bytes; the bridge
-    answers each with ``'K'``)."""
+    """The serial-link WRITE frames (``lwfc_hw.link``) that load the single-port (SPRAM)
+    memories, which have no initial contents, in bursts of the bridge's ``max_burst``
+    entries (tags 0, 1, ...). ``lwfc infer --board icebreaker`` loads the whole bundle
+    itself; this file is for a host without lwfc."""
+    import numpy as np
+
+    from lwfc_hw import link
     from lwfc_hw.banking import host_writes
+    from lwfc_hw.serial import fifo_geometry
 
-    spram = {m.sel for m in plan.spram_mems}
-    return b"".join(
-        b"W" + bytes([sel]) + addr.to_bytes(2, "little") + data.to_bytes(4, "little")
-        for sel, addr, data in host_writes(bundle, plan)
-        if sel in spram
-    )
+    burst = fifo_geometry(plan)["max_burst"]
+    words = {m.sel: np.zeros(m.depth, dtype=np.uint32) for m in plan.spram_mems}
+    for sel, addr, data in host_writes(bundle, plan):
+        if sel in words:
+            words[sel][addr] = data
+    frames = [payload for m in plan.spram_mems
+              for _, payload in link.write_bursts(m.sel, words[m.sel], m.width, burst)]
+    return b"".join(link.encode(link.WRITE.value, tag & 0xFF, payload)
+                    for tag, payload in enumerate(frames))
 
 
-def core_text(vlnv: str, plan: Any, vectors: bool) -> str:
+def convert_board_top(bundle: Any, plan: Any, board: Any, out: Path) -> dict[str, Any]:
+    """``lwfc_serial.v``: the serial bridge and the core for ``board`` (its core clock and
+    baud from ``deploy/boards``; the parameter hash of IDENTIFY is the bundle's when every
+    memory starts with its contents, 0 when some start empty)."""
+    from lwfc_hw import link
+    from lwfc_hw.serial import convert_serial
+
+    clk_hz = round(board.clock_mhz * 1e6)
+    baud = int(board.uart.get("baud", 115200))
+    timing = link.uart_timing(clk_hz, baud)
+    phash = 0 if plan.spram_mems else link.bundle_params_hash(bundle, plan)
+    convert_serial(plan, out, clk_hz, baud, params_hash=phash,
+                   ram_style=str(board.uart.get("fifo_ram", "block")))
+    return {"clk_hz": clk_hz, "baud": baud, "clocks_per_bit": timing.divisor,
+            "baud_error": timing.error}
+
+
+def core_text(vlnv: str, plan: Any, vectors: bool, top: str = "lwfc_core") -> str:
     """The generated CAPI2 core: RTL, memory images (copied to the work root), vectors."""
     mems = "\n".join(f"      - {m.hexfile}: {{copyto: {m.hexfile}}}" for m in plan.mems)
     text = f"""CAPI=2:
@@ -135,7 +162,7 @@ filesets:
   rtl:
     files:
       - lwfc_core_defs.vh: {{is_include_file: true}}
-      - lwfc_core.v
+      - {top}.v
     file_type: verilogSource
   memories:
     files:
@@ -200,7 +227,19 @@ def generate(config: dict[str, Any], out: Path) -> dict[str, Any]:
         except LwfcError as exc:
             raise GenError(str(exc)) from None
         booth = estimate_dsps(plan) > board.resources.get("dsp", 0)
-    convert(bundle, plan, out)
+    top = "lwfc_core"
+    if p["board"]:
+        from lwfc_hw.banking import write_hex_files
+
+        try:
+            summary["serial"] = convert_board_top(bundle, plan, board, out)
+        except ValueError as exc:
+            raise GenError(f"board {p['board']}: {exc}") from None
+        write_hex_files(bundle, plan, out)
+        (out / "memmap.json").write_text(json.dumps(plan.memory_map(), indent=2) + "\n")
+        top = "lwfc_serial"
+    else:
+        convert(bundle, plan, out)
     names = " ".join(m.name for m in plan.mems)
     (out / "lwfc_params.tcl").write_text(
         "# Generated by lwfc_gen.py: the parameter memories of this lwfc_core instance\n"
@@ -216,7 +255,7 @@ def generate(config: dict[str, Any], out: Path) -> dict[str, Any]:
             raise GenError(f"test vectors: {exc}") from None
     vlnv = str(config["vlnv"])
     core_name = vlnv.split(":")[2] if vlnv.count(":") >= 3 else "lwfc-gen"
-    (out / f"{core_name}.core").write_text(core_text(vlnv, plan, bool(p["vectors"])))
+    (out / f"{core_name}.core").write_text(core_text(vlnv, plan, bool(p["vectors"]), top))
     (out / "lwfc_gen.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 

@@ -70,7 +70,9 @@ VERIFY = Code("VERIFY", 0x03, "Checksums of one memory, read through the core's 
               "the AXI IP's SCAN: payload memory id (1); reply sum (4), weighted sum (4) of the "
               "32-bit readback words (`lwfc_hw.regmap.scan_checksums`). Needs an idle link.")
 CLASSIFY = Code("CLASSIFY", 0x04, "One image. Payload: mode (1: bit 0 sparse, bit 1 logits), then "
-                "N_IN raw pixel bytes or the sparse code (`sparse_encode`). Reply: class (1), "
+                "N_IN raw pixel bytes or the sparse code (`sparse_encode`), at most 1 + N_IN bytes "
+                "in all "
+                "(send raw when the code is longer). Reply: class (1), "
                 "with logits also CLASSES int32 logits. Replies come in image order, as soon as "
                 "each result is out of the core.")
 SET_HASH = Code("SET_HASH", 0x05, "Payload: the 32-bit parameter hash to report (the host sends "
@@ -88,7 +90,9 @@ ERR_BUSY = Code("ERR_BUSY", 0xE4, "WRITE / VERIFY while images are in flight, or
                 "while the input FIFO is full (more than IN_FLIGHT images sent).")
 ERR_RANGE = Code("ERR_RANGE", 0xE5, "Memory id >= N_MEMS, or a WRITE past the memory's end.")
 ERRORS: tuple[Code, ...] = (ERR_CRC, ERR_COMMAND, ERR_LENGTH, ERR_BUSY, ERR_RANGE)
-#: Every error reply carries one payload byte: the CMD byte of the request it answers.
+#: Every error reply carries one payload byte: the CMD byte of the request it answers. Error
+#: replies are best effort: one waits to be sent at a time, and a second error while it waits
+#: is not answered (the host's timeout covers it).
 ERROR_PAYLOAD = 1
 
 MODE_SPARSE = 0x01
@@ -114,6 +118,16 @@ IDENTIFY_FIELDS: tuple[tuple[str, str, str], ...] = (
 )
 IDENTIFY_FORMAT = "<" + "".join(f for _, f, _ in IDENTIFY_FIELDS)
 IDENTIFY_BYTES = struct.calcsize(IDENTIFY_FORMAT)
+
+
+def identify_offset(name: str) -> int:
+    """Byte offset of field ``name`` in the IDENTIFY record."""
+    fmt = "<"
+    for n, f, _ in IDENTIFY_FIELDS:
+        if n == name:
+            return struct.calcsize(fmt)
+        fmt += f
+    raise KeyError(name)
 
 
 def code_name(value: int) -> str:
@@ -544,3 +558,41 @@ def markdown(boards: Iterable[Any] = ()) -> str:
                          f"±{100 * t.tolerance:.1f} % |")
         lines.append("")
     return "\n".join(lines)
+
+
+def open_flow_boards(boards_dir: Any = None) -> list[Any]:
+    """The boards of ``deploy/boards/*.json`` that talk over this link (open flow, a baud
+    rate), as objects with ``name``, ``clock_hz`` and ``baud`` (for :func:`markdown`)."""
+    import json
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    folder = Path(boards_dir) if boards_dir else Path(__file__).resolve().parents[2] / "deploy" \
+        / "boards"
+    out = []
+    for path in sorted(folder.glob("*.json")):
+        b = json.loads(path.read_text())
+        if b.get("flow", "open") == "open" and "baud" in b.get("uart", {}):
+            out.append(SimpleNamespace(name=b["name"], clock_hz=round(b["clock_mhz"] * 1e6),
+                                       baud=int(b["uart"]["baud"])))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lwfc_hw.link --markdown docs/serial.md``: write (or print) the doc."""
+    import argparse
+    from pathlib import Path
+
+    p = argparse.ArgumentParser(prog="python -m lwfc_hw.link", description=__doc__.split("\n")[0])
+    p.add_argument("--markdown", metavar="FILE", help="write docs/serial.md here ('-': stdout)")
+    args = p.parse_args(argv)
+    text = markdown(open_flow_boards())
+    if args.markdown in (None, "-"):
+        print(text, end="")
+    else:
+        Path(args.markdown).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -34,7 +34,8 @@ from .errors import LwfcError
 REPO = Path(__file__).resolve().parents[2]
 CORE_FILE = REPO / "fusesoc.core"
 BOARDS_DIR = REPO / "deploy" / "boards"
-#: FuseSoC name of the core (``fusesoc run --target=T lwfc``).
+#: Name of the core on FuseSoC's command line (``fusesoc run --target=T lwfc``): FuseSoC
+#: resolves the short name to the full VLNV in ``fusesoc.core`` (:func:`core_vlnv`).
 CORE_NAME = "lwfc"
 
 #: Block RAM primitives per family: (name, bits per block, {data width: depth}).
@@ -213,6 +214,41 @@ def parse_nextpnr_report(path: Path) -> dict[str, Any]:
     return {"fmax_mhz": fmax, "constraint_mhz": cons, "utilization": util}
 
 
+def check_timing(report: dict[str, Any], clock_mhz: float) -> dict[str, Any]:
+    """Whether a placed and routed design runs at its clocks, from :func:`parse_nextpnr_report`.
+
+    Every clock nextpnr timed must reach its constraint, and the core clock (the one with the
+    highest constraint: the PLL output, or the oscillator without a PLL) must also reach the
+    board's ``clock_mhz``, so that a constraint weaker than the clock the design really gets
+    cannot pass. A report without any timed clock fails (nothing was checked).
+
+    Returns ``{"timing_met": bool, "clocks": {clock: {"achieved_mhz", "required_mhz",
+    "met"}}, "failing": [clock, ...], "message": one line}``, frequencies in MHz.
+    """
+    achieved, constraint = report.get("fmax_mhz", {}), report.get("constraint_mhz", {})
+    if not achieved:
+        return {"timing_met": False, "clocks": {}, "failing": [],
+                "message": "nextpnr timed no clock, so the design's timing is unknown"}
+    core = max(achieved, key=lambda c: constraint.get(c, 0.0))
+    clocks: dict[str, dict[str, Any]] = {}
+    for name, got in achieved.items():
+        need = constraint.get(name, 0.0)
+        if name == core:
+            need = max(need, float(clock_mhz))
+        clocks[name] = {"achieved_mhz": round(got, 2), "required_mhz": round(need, 2),
+                        "met": got >= need}
+    failing = [c for c, v in clocks.items() if not v["met"]]
+    if failing:
+        worst = min(failing, key=lambda c: clocks[c]["achieved_mhz"] / clocks[c]["required_mhz"])
+        v = clocks[worst]
+        message = (f"timing not met: clock {worst} reaches {v['achieved_mhz']:.1f} MHz but needs "
+                   f"{v['required_mhz']:.1f} MHz" + (f" ({len(failing)} clocks fail)"
+                                                     if len(failing) > 1 else ""))
+    else:
+        message = f"timing met: core clock {core} reaches {clocks[core]['achieved_mhz']:.1f} MHz"
+    return {"timing_met": not failing, "clocks": clocks, "failing": failing, "message": message}
+
+
 #: nextpnr BEL names counted as LUT / FF / BRAM / DSP, per family.
 _BELS = {
     "ice40": {"lut": ("ICESTORM_LC",), "bram": ("ICESTORM_RAM",), "dsp": ("ICESTORM_DSP",),
@@ -315,16 +351,29 @@ def fusesoc_cmd() -> list[str]:
 
 
 def work_root(build_root: Path, target: str) -> Path:
-    """FuseSoC's work folder of a flow-API ``target`` (``BUILD/lwfc_<version>/<target>``)."""
-    return build_root / f"{CORE_NAME}_{core_version()}" / target
+    """FuseSoC's work folder of a flow-API ``target`` (``BUILD/<build name>/<target>``)."""
+    return build_root / core_build_name() / target
+
+
+def core_vlnv() -> str:
+    """The ``name:`` of ``fusesoc.core``, vendor:library:name:version
+    (``lwfc:accel:lwfc:0.1.0``)."""
+    for line in CORE_FILE.read_text().splitlines():
+        if line.startswith("name:"):
+            return line.split(":", 1)[1].strip()
+    raise LwfcError(f"{CORE_FILE}: no name line")
 
 
 def core_version() -> str:
-    """Version in the ``name:`` line of ``fusesoc.core`` (``::lwfc:0.1.0``)."""
-    for line in CORE_FILE.read_text().splitlines():
-        if line.startswith("name:"):
-            return line.split(":")[-1].strip()
-    raise LwfcError(f"{CORE_FILE}: no name line")
+    """The version part of :func:`core_vlnv` (``0.1.0``)."""
+    return core_vlnv().split(":")[-1]
+
+
+def core_build_name() -> str:
+    """FuseSoC's sanitized core name (``lwfc_accel_lwfc_0.1.0``): the work folder under the
+    build root, and the base name Edalize gives its outputs (the Icarus executable, the Vivado
+    project script, the bitstream)."""
+    return core_vlnv().lstrip(":").replace(":", "_")
 
 
 def load_core() -> dict[str, Any]:

@@ -1,18 +1,15 @@
 // lwfc_icebreaker: iCEBreaker (iCE40 UP5K) top of lwfc.
-// 12 MHz clock, no PLL. The UART is the FTDI's second channel (RX pin 6, TX pin 9).
-// Green LED: an image is in flight; red LED: UART frame error or overrun (cleared by the
-// user button, which also resets the core). The first two layers' weights sit in SPRAM, which
-// has no initial contents: load them after configuration with the bridge's 'W' command (the
-// generated lwfc_spram_load.bin is that byte stream); the other memories are block RAM with
-// the bundle's $readmemh images. HOST_PORT = 1 enables 'W' / 'R'.
+// The 12 MHz oscillator feeds the PLL, which makes the 36 MHz core clock (12 x 48 / 16: 3 Mbaud
+// is exactly 12 clocks per bit). The serial bridge and the core (lwfc_serial, generated:
+// hw/lwfc_hw/serial.py; clock and baud from deploy/boards/icebreaker.json) talk to the
+// FT2232H's second channel (RX pin 6, TX pin 9). Green LED: an image or command in progress;
+// red LED: UART framing or CRC error (cleared by the user button, which also resets the bridge).
+// The first two layers' weights sit in SPRAM, which has no initial contents: the host driver
+// loads them (lwfc infer --board icebreaker), IDENTIFY reports parameter hash 0 until then.
 `timescale 1ns/1ps
 `default_nettype none
 
-module lwfc_icebreaker #(
-    parameter integer CLK_HZ = 12000000,
-    parameter integer BAUD = 115200,
-    parameter integer HOST_PORT = 1
-) (
+module lwfc_icebreaker (
     input  wire CLK,
     input  wire RX,
     output wire TX,
@@ -20,22 +17,32 @@ module lwfc_icebreaker #(
     output wire LEDR_N,
     output wire LEDG_N
 );
+    wire clk, locked;
+`ifdef SYNTHESIS
+    SB_PLL40_PAD #(
+        .FEEDBACK_PATH("SIMPLE"), .DIVR(4'd0), .DIVF(7'd47), .DIVQ(3'd4), .FILTER_RANGE(3'd1)
+    ) pll (
+        .PACKAGEPIN(CLK), .PLLOUTGLOBAL(clk), .LOCK(locked), .RESETB(1'b1), .BYPASS(1'b0)
+    );
+`else
+    assign clk = CLK;  // simulation and lint: no PLL model
+    assign locked = 1'b1;
+`endif
     reg [3:0] por = 4'd0;
-    always @(posedge CLK) if (!por[3]) por <= por + 1'b1;
+    always @(posedge clk) begin
+        if (!locked) por <= 4'd0;
+        else if (!por[3]) por <= por + 1'b1;
+    end
     // the button is asynchronous: two synchroniser flip-flops, then a registered reset
     reg [1:0] btn_sync = 2'b11;
     reg rst = 1'b1;
-    always @(posedge CLK) begin
+    always @(posedge clk) begin
         btn_sync <= {btn_sync[0], BTN_N};
         rst <= !por[3] || !btn_sync[1];
     end
 
     wire busy, error;
-    /* verilator lint_off PINCONNECTEMPTY */
-    lwfc_uart_bridge #(.CLK_HZ(CLK_HZ), .BAUD(BAUD), .HOST_PORT(HOST_PORT)) bridge (
-        .clk(CLK), .rst(rst), .rx(RX), .tx(TX), .last_class(), .busy(busy), .error(error)
-    );
-    /* verilator lint_on PINCONNECTEMPTY */
+    lwfc_serial bridge (.clk(clk), .rst(rst), .rx(RX), .tx(TX), .busy(busy), .error(error));
     assign LEDG_N = !busy;
     assign LEDR_N = !error;
 endmodule

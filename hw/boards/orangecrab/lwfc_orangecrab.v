@@ -1,16 +1,14 @@
 // lwfc_orangecrab: OrangeCrab r0.2 (ECP5 LFE5U-25F) top of lwfc.
-// The core and the UART bridge run at 100 MHz from a PLL (lwfc_ecp5_pll) on the 48 MHz clock. The USB port goes to the FPGA directly (no UART chip), so the UART
+// The serial bridge and the core (lwfc_serial, generated: hw/lwfc_hw/serial.py; clock and baud
+// from deploy/boards/orangecrab.json) run at 100 MHz from a PLL (lwfc_ecp5_pll) on the 48 MHz
+// clock. The USB port goes to the FPGA directly (no UART chip), so the UART
 // is on the Feather header: gpio_0 (pin 0) is TX, gpio_1 (pin 1) is RX; connect a 3.3 V
 // USB-serial adapter. RGB LED (active low): green idle, blue image in flight, red UART error.
 // The user button drives rst_n low, which reboots into the DFU bootloader.
 `timescale 1ns/1ps
 `default_nettype none
 
-module lwfc_orangecrab #(
-    parameter integer CLK_HZ = 100000000,
-    parameter integer BAUD = 115200,
-    parameter integer HOST_PORT = 1
-) (
+module lwfc_orangecrab (
     input  wire clk48,
     output wire gpio_0,
     input  wire gpio_1,
@@ -33,12 +31,9 @@ module lwfc_orangecrab #(
     wire rst = !por[3];
 
     wire busy, error;
-    /* verilator lint_off PINCONNECTEMPTY */
-    lwfc_uart_bridge #(.CLK_HZ(CLK_HZ), .BAUD(BAUD), .HOST_PORT(HOST_PORT)) bridge (
-        .clk(clk), .rst(rst), .rx(gpio_1), .tx(gpio_0), .last_class(), .busy(busy),
-        .error(error)
+    lwfc_serial bridge (
+        .clk(clk), .rst(rst), .rx(gpio_1), .tx(gpio_0), .busy(busy), .error(error)
     );
-    /* verilator lint_on PINCONNECTEMPTY */
     assign rgb_led0_r = !error;
     assign rgb_led0_g = busy || error;
     assign rgb_led0_b = !busy;

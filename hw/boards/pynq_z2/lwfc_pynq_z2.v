@@ -1,15 +1,12 @@
 // lwfc_pynq_z2: PYNQ-Z2 (xc7z020clg400-1) top of lwfc for a stand-alone UART build.
 // The 125 MHz sysclk goes through an MMCM to 50 MHz. The UART is on PMOD A: ja[0] TX,
-// ja[1] RX (3.3 V USB-serial adapter). led[3:0]: class of the last image; btn[0]: reset.
+// ja[1] RX (3.3 V USB-serial adapter), through the serial bridge lwfc_serial (generated,
+// hw/lwfc_hw/serial.py). led[0]: image in flight; led[1]: UART error; btn[0]: reset.
 // The AXI / processing-system integration (block design, PYNQ overlay) is separate.
 `timescale 1ns/1ps
 `default_nettype none
 
-module lwfc_pynq_z2 #(
-    parameter integer CLK_HZ = 50000000,
-    parameter integer BAUD = 115200,
-    parameter integer HOST_PORT = 1
-) (
+module lwfc_pynq_z2 (
     input  wire       sysclk,
     input  wire       btn0,
     output wire       ja0,
@@ -35,12 +32,8 @@ module lwfc_pynq_z2 #(
     wire rst = !por[3] || btn0;
 
     wire busy, error;
-    wire [3:0] last_class;
-    lwfc_uart_bridge #(.CLK_HZ(CLK_HZ), .BAUD(BAUD), .HOST_PORT(HOST_PORT)) bridge (
-        .clk(clk), .rst(rst), .rx(ja1), .tx(ja0), .last_class(last_class), .busy(busy),
-        .error(error)
-    );
-    assign led = last_class;
+    lwfc_serial bridge (.clk(clk), .rst(rst), .rx(ja1), .tx(ja0), .busy(busy), .error(error));
+    assign led = {2'b00, error, busy};
 endmodule
 
 `default_nettype wire

@@ -7,7 +7,10 @@ use and the bitstream path. ``--bundle`` / ``--lanes`` override the target's gen
 parameters (through ``LWFC_BUNDLE`` / ``LWFC_LANES``). Boards are ``deploy/boards/*.json``.
 
 A missing bundle, an unknown board or a lane count that cannot fit the device is a one-line
-error (exit status 2); a tool failure prints the tool's error and exits with status 1.
+error (exit status 2); a tool failure prints the tool's error and exits with status 1. A
+bitstream that fails timing (nextpnr's Fmax below a clock's constraint or below the board's
+core clock, :func:`lwfc.fpga.check_timing`) is an error too: ``timing_met: false`` in the
+summary, one line on stderr and exit status 1, unless ``--allow-timing-fail``.
 The Vivado board (pynq_z2) needs ``vivado`` on ``PATH``; ``--setup`` only writes its project.
 """
 
@@ -15,11 +18,12 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
 from ..errors import LwfcError
-from ._common import positive_int, print_json
+from ._common import check_output, positive_int, print_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +41,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--setup", action="store_true", help="only generate the project (no tools)")
     p.add_argument("--timeout", type=float, default=1800.0, metavar="S", help="seconds (1800)")
+    p.add_argument(
+        "--allow-timing-fail",
+        action="store_true",
+        help="exit 0 even when the design misses its clock (the bitstream may not work)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -121,19 +130,29 @@ def build_board(
         cells = fpga.parse_yosys_cells(stat) if stat.exists() else {}
         clocks = rep["fmax_mhz"]
         clock = min(clocks, key=clocks.get) if clocks else None
+        timing = fpga.check_timing(rep, board.clock_mhz)
         summary.update(
             {
                 "fmax_mhz": round(clocks[clock], 2) if clock else None,
                 "constraint_mhz": round(rep["constraint_mhz"][clock], 2) if clock else None,
                 "fmax_goal_mhz": board.fmax_goal_mhz,
                 "clock_mhz": board.clock_mhz,
+                "timing_met": timing["timing_met"],
+                "timing": timing["clocks"],
+                "timing_message": timing["message"],
                 "utilization": fpga.summarize(board.family, rep, cells),
             }
         )
+    elif board.flow == "open":
+        summary.update(timing_met=False, timing={},
+                       timing_message=f"no nextpnr report in {work}, so timing is unknown")
     return summary
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output(args.build_root, "--build-root", reuse=True)
+    if not args.timeout > 0:
+        raise LwfcError(f"--timeout {args.timeout}: expected a number of seconds > 0")
     summary = build_board(
         args.board,
         bundle=args.bundle,
@@ -142,15 +161,23 @@ def run(args: argparse.Namespace) -> int:
         setup_only=args.setup,
         timeout=args.timeout,
     )
+    status = 0
+    if summary.get("timing_met") is False:
+        print(f"lwfc build: {'warning' if args.allow_timing_fail else 'error'}: "
+              f"{summary['board']}: {summary['timing_message']}; the bitstream cannot run at "
+              f"its clock" + ("" if args.allow_timing_fail else
+                              " (--allow-timing-fail to accept it)"), file=sys.stderr)
+        status = 0 if args.allow_timing_fail else 1
     if args.json:
         print_json(summary)
-        return 0
+        return status
     print(f"board      {summary['board']} ({summary['device']}), bundle {summary['bundle']}, "
           f"lanes {summary['lanes']}")
     if "fmax_mhz" in summary and summary["fmax_mhz"] is not None:
         verdict = "meets" if summary["fmax_mhz"] >= summary["fmax_goal_mhz"] else "below"
         print(f"fmax       {summary['fmax_mhz']:.1f} MHz (core clock {summary['clock_mhz']} MHz, "
               f"goal {summary['fmax_goal_mhz']} MHz: {verdict})")
+        print(f"timing     {summary['timing_message']}")
         for kind, use in summary["utilization"].items():
             pct = 100.0 * use["used"] / use["available"] if use["available"] else 0.0
             print(f"{kind:<10} {use['used']} / {use['available']} ({pct:.0f} %)")
@@ -159,4 +186,4 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"project    {summary['work_root']}")
     print(f"time       {summary['seconds']} s")
-    return 0
+    return status

@@ -12,9 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-from ..bundle import check_output_dir, save_bundle
+from ..bundle import MANIFEST, save_bundle
 from ..errors import LwfcError
-from ._common import add_data_args, print_json
+from ._common import add_data_args, check_data_dir, check_input, check_output, print_json
 
 
 def _ratio(text: str) -> float:
@@ -42,7 +42,7 @@ def _layer(text: str) -> str:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from ..compress.prune import METHODS
+    from ..compress.methods import METHODS
 
     p = sub.add_parser(
         "compress",
@@ -132,6 +132,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_input(args.input, "input")  # before torch and any work
+    check_output(args.out, "--out", replaces=MANIFEST)
+    check_output(args.save_state, "--save-state", kind="file")
+    if args.teacher and args.teacher != "self":
+        check_input(Path(args.teacher), "--teacher")
+    check_data_dir(args.data)
     import torch
 
     from ..compress import checkpoint, pipeline
@@ -173,7 +179,6 @@ def run(args: argparse.Namespace) -> int:
             raise LwfcError(f"--{exc}") from None
     if args.layer_epochs < 0:
         raise LwfcError("--layer-epochs must be >= 0")
-    check_output_dir(args.out)
     net = checkpoint.load_net(args.input)
     data = load_data(
         args.dataset or checkpoint.dataset_of(args.input), args.data, progress=not args.json

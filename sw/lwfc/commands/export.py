@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..bundle import save_bundle
+from ..bundle import MANIFEST, save_bundle
 from ..errors import LwfcError
-from ._common import add_data_args
+from ._common import add_data_args, check_data_dir, check_output
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,6 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.checkpoint.is_file():
         raise LwfcError(f"{args.checkpoint}: no such checkpoint file")
+    check_output(args.out, "--out", replaces=MANIFEST)
+    check_data_dir(args.data)
     from .. import train  # torch is imported only when needed
 
     bundle = train.export_checkpoint(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..bundle import load_bundle
 from ..errors import LwfcError
-from ._common import positive_int, print_json
+from ._common import check_output, positive_int, print_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -33,15 +33,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    bundle = load_bundle(args.bundle)
+    check_output(args.out, "--out", replaces="lwfc_core.v")  # before MyHDL is imported
     try:
         from lwfc_hw.convert import generate
         from lwfc_hw.cycles import report
         from lwfc_hw.plan import plan_for_bundle
     except ImportError as exc:  # pragma: no cover - the package ships with lwfc
         raise LwfcError(f"the hardware package lwfc_hw is not importable: {exc}") from exc
-    bundle = load_bundle(args.bundle)
-    if args.out.exists() and not args.out.is_dir():
-        raise LwfcError(f"--out {args.out} exists and is not a folder")
     try:
         plan = plan_for_bundle(bundle, args.lanes, args.pixels_per_beat)
     except ValueError as exc:

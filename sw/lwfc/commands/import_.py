@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..bundle import check_output_dir, save_bundle
+from ..bundle import MANIFEST, save_bundle
 from ..errors import LwfcError
-from ._common import add_data_args, print_json
+from ._common import add_data_args, check_data_dir, check_input, check_output, print_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -71,9 +71,9 @@ def run(args: argparse.Namespace) -> int:
         raise LwfcError(f"--calib must be >= 1, got {args.calib}")
     if args.finetune < 0:
         raise LwfcError(f"--finetune must be >= 0, got {args.finetune}")
-    if not args.model.is_file():
-        raise LwfcError(f"{args.model}: no such model file")
-    check_output_dir(args.out)
+    check_input(args.model, "model", kind="file")
+    check_output(args.out, "--out", replaces=MANIFEST)
+    check_data_dir(args.data)
     log = (lambda s: print(s, file=sys.stderr)) if args.json else print
     data = load_data(args.dataset or "mnist", args.data, progress=not args.json)
     result = import_model(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._common import check_input, check_output
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -17,6 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_input(args.folder, "folder", kind="dir")
+    check_output(args.out or args.folder / "report", "--out", replaces="report.md")
     from ..compress.report import write_report
 
     path = write_report(args.folder, args.out)

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import LwfcError
-from ._common import add_data_args
+from ._common import add_data_args, check_data_dir, check_input, check_output
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -101,6 +101,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers < 0:
         raise LwfcError("--workers must be >= 0")
+    from ..compress.table1 import TABLE1
+
+    # an earlier (resumable) search or Table 1 folder, or a new or empty one
+    check_output(args.out, "--out", replaces=(search.RESULTS, search.RUNS, search.BASES, TABLE1))
+    check_input(args.source, "--from")
+    check_data_dir(args.data)
     from ..data import load_data
 
     dataset = load_data(args.dataset or "mnist", args.data).name  # checked before long work
@@ -137,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         test_limit=args.test_limit,
         seed=args.seed,
     )
-    from ..compress.prune import METHODS
+    from ..compress.methods import METHODS
 
     for m in grid.prune_methods:
         if m not in METHODS:

@@ -15,6 +15,7 @@ cycle equals the prediction.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,14 @@ import numpy as np
 from .. import golden
 from ..bundle import load_bundle
 from ..errors import LwfcError
-from ._common import add_data_args, load_test_split, positive_int, print_json
+from ._common import (
+    add_data_args,
+    check_data_dir,
+    check_output,
+    load_test_split,
+    positive_int,
+    print_json,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -83,13 +91,18 @@ def compare(
 
 
 def run(args: argparse.Namespace) -> int:
+    bundle = load_bundle(args.bundle)  # arguments first, MyHDL later
+    if args.offset < 0:
+        raise LwfcError(f"--offset {args.offset}: expected a number >= 0")
+    check_output(args.vcd, "--vcd", kind="file")
+    check_output(args.keep, "--keep", reuse=True)
+    check_data_dir(args.data)
     try:
         from lwfc_hw import sim
         from lwfc_hw.cycles import report
         from lwfc_hw.plan import plan_for_bundle
     except ImportError as exc:  # pragma: no cover - the package ships with lwfc
         raise LwfcError(f"the hardware package lwfc_hw is not importable: {exc}") from exc
-    bundle = load_bundle(args.bundle)
     _, images, labels = load_test_split(args, bundle)
     if not 0 <= args.offset < len(images):
         raise LwfcError(f"--offset {args.offset} is outside the {len(images)} test images")
@@ -99,19 +112,35 @@ def run(args: argparse.Namespace) -> int:
         plan = plan_for_bundle(bundle, args.lanes, args.pixels_per_beat)
     except ValueError as exc:
         raise LwfcError(f"cannot elaborate {args.bundle}: {exc}") from exc
-    # generous: Icarus runs this core at >= 5k cycles/s, Verilator at >= 200k cycles/s here
-    rate = 200_000 if args.simulator == "verilator" else 5_000
+    rate = 50_000 if args.simulator == "verilator" else 1_000  # cycles/s, on a loaded machine
     timeout = 600.0 + len(images) * report(plan).interval / rate
+    bar = None
+    if not args.json:
+        from tqdm import tqdm
+
+        print(f"lwfc sim: {args.simulator}, converting and building the core (cached after the "
+              "first run)...", file=sys.stderr, flush=True)
+        bar = tqdm(total=len(images), unit="img", desc="simulating", file=sys.stderr,
+                   delay=2.0)
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.update(done - bar.n)
+
     try:
         if args.keep:
             res = sim.simulate(bundle, plan, images, args.simulator, run_dir=args.keep,
-                               vcd=args.vcd, timeout=timeout)
+                               vcd=args.vcd, timeout=timeout, progress=progress)
         else:
             with tempfile.TemporaryDirectory(prefix="lwfc-sim-") as tmp:
                 res = sim.simulate(bundle, plan, images, args.simulator, run_dir=Path(tmp),
-                                   vcd=args.vcd.resolve() if args.vcd else None, timeout=timeout)
+                                   vcd=args.vcd.resolve() if args.vcd else None, timeout=timeout,
+                                   progress=progress)
     except sim.SimError as exc:
         raise LwfcError(f"simulation failed: {exc}") from exc
+    finally:
+        if bar is not None:
+            bar.close()
     out = compare(bundle, images, labels, res, plan)
     out["simulator"] = args.simulator
     if args.json:

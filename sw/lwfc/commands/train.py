@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..bundle import check_output_dir, save_bundle
+from ..bundle import MANIFEST, save_bundle
 from ..errors import LwfcError
-from ._common import add_data_args, positive_int, print_json
+from ._common import add_data_args, check_data_dir, check_output, positive_int, print_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,6 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output(args.out, "--out", replaces=MANIFEST)
+    check_output(args.checkpoint, "--checkpoint", kind="file")
+    check_data_dir(args.data)
     from .. import train  # torch is imported only when training
     from ..models import parse_arch
 
@@ -40,7 +43,6 @@ def run(args: argparse.Namespace) -> int:
             parse_arch(args.arch)
         except ValueError as exc:
             raise LwfcError(f"--arch: {exc}") from None
-    check_output_dir(args.out)
 
     log = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else print
     result = train.train(

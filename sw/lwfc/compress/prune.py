@@ -32,10 +32,8 @@ from torch import nn
 from torch.nn.utils import prune
 
 from ..errors import LwfcError
+from .methods import METHODS, PAPER_METHODS  # noqa: F401  (PAPER_METHODS re-exported)
 
-METHODS = ("random_layer", "random_global", "l1", "l1_structured", "l2_structured", "l1_global")
-#: The five methods the paper compares (figures 8, 9, 11).
-PAPER_METHODS = METHODS[:5]
 #: R_prune values of the paper: 0.1 ... 0.7 step 0.05.
 RATIOS = tuple(round(0.1 + 0.05 * i, 2) for i in range(13))
 STRUCTURED = ("l1_structured", "l2_structured")

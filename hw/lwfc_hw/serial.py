@@ -1,0 +1,1145 @@
+"""``lwfc_serial``: the accelerator behind the framed serial link of :mod:`lwfc_hw.link`.
+
+::
+
+  rx -> uart_rx -> parser (header, CRCs) -> decoder (raw / sparse pixels, WRITE entries)
+     -> input FIFO (staged, committed after the CRC) -> consumer -> lwfc_core in_* / h_*
+  tx <- uart_tx <- reply sender <- error / command replies, WRITE / VERIFY replies,
+                                   results (lwfc_core out_*, tags in image order)
+
+The board tops (``hw/boards/*``) only add clocks, resets and pins. Every constant of the
+protocol comes from :mod:`lwfc_hw.link`.
+
+Design notes:
+
+* The parser takes one byte per UART byte time (``10 * div`` clocks). A frame's payload is
+  written into the FIFO at a tentative pointer and committed (made visible to the consumer)
+  only when its CRC and every check passed; otherwise the pointer rolls back: a bad frame is
+  never half applied. Mid-frame silence of :data:`IDLE_BYTES` byte times also rolls back and
+  returns the parser to hunting for SYNC, so a truncated frame cannot wedge it.
+* Images and WRITE bursts share the FIFO (``fifo_depth`` words of ``max(8B, 32)`` bits; LUT
+  RAM or block RAM by ``ram_style``). A CLASSIFY is accepted only when the FIFO has room for a
+  whole image and a WRITE only when it has room for a whole burst (else ``ERR_BUSY``), so
+  bytes are never lost: the host keeps at most ``in_flight`` images unanswered, which the FIFO
+  and the core's free input half always hold.
+* The consumer takes committed items in order: an image's beats go to the core's loader (the
+  core loads it while it computes the previous image), a WRITE's entries go to the host port
+  once the core is idle, a VERIFY reads a memory through the host port and checksums it as the
+  AXI IP's SCAN (``sum``, and the sum of running sums, which equals the weighted sum).
+* Results leave the core in image order; the image's tag (and its logits flag) waits in a small
+  queue until then. Class-only replies drain the logit beats without sending them.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+from myhdl import ConcatSignal, Signal, always, always_comb, block, concat, enum, intbv, modbv
+
+from . import link as K
+from .core import lwfc_core
+from .engines import uint
+from .memories import named
+from .plan import READBACK_LATENCY, CorePlan, clog2
+from .regmap import plan_signature
+from .uart import uart_rx, uart_tx
+
+TOP = "lwfc_serial"
+#: Mid-frame silence, in byte times, after which the parser drops the frame and hunts.
+IDLE_BYTES = 32
+#: Cycles the core is held in reset by FLUSH.
+FLUSH_CYCLES = 16
+#: Entries of the descriptor queue (committed frames waiting for the consumer: the consumer
+#: takes an image as soon as it is idle, so two hold an image or two WRITE bursts waiting).
+DQUEUE = 2
+#: Entries of the result-tag queue (images inside the core, awaiting their results): bounds
+#: the images the host may keep in flight.
+RQUEUE = 4
+
+t_p = enum("HUNT", "HDR", "HCRC", "HCHK", "HGO", "PAY", "CRC0", "CRC1", "END", "ACT",
+           "FLUSH")
+t_c = enum("IDLE", "IMG_RD", "IMG_WAIT", "IMG_SEND", "WR_WAIT", "WR_RD", "WR_WAIT2", "WR_DO",
+           "VER_WAIT", "VER_ADDR", "VER_READ", "VER_DONE", "REPLY")
+t_s = enum("IDLE", "HDR", "PAY", "CRC0", "CRC1", "DRAIN")
+t_d = enum("Z", "N", "L")
+
+# payload sources of a reply
+SRC_NONE, SRC_ERR, SRC_IDENT, SRC_VERIFY, SRC_RESULT = range(5)
+# descriptor kinds
+D_IMG, D_WR, D_VER = range(3)
+
+
+def fifo_geometry(plan: CorePlan) -> dict[str, int]:
+    """FIFO depth (entries), width (bits), the largest WRITE burst (entries) and the images the
+    host may keep in flight, for ``plan``."""
+    bpi = plan.beats_per_image
+    depth = 1 << clog2(max(2 * bpi, 512))
+    burst = min(256, depth // 2)
+    return {"depth": depth, "width": max(8 * plan.pixels_per_beat, 32), "max_burst": burst,
+            "in_flight": min(depth // bpi + 1, RQUEUE)}
+
+
+@block
+def crc8_unit(crc, byte, nxt):
+    """``nxt = crc8 update of crc with byte`` (combinational, poly 0x07)."""
+
+    @always_comb
+    def comb():
+        c = intbv(0)[8:]
+        c[:] = crc ^ byte
+        for _ in range(8):
+            if c[7]:
+                c[:] = concat(c[7:0], False) ^ 0x07
+            else:
+                c[:] = concat(c[7:0], False)
+        nxt.next = c
+
+    return comb
+
+
+@block
+def crc16_unit(crc, byte, nxt):
+    """``nxt = CRC-16/CCITT-FALSE update of crc with byte`` (combinational, poly 0x1021)."""
+
+    @always_comb
+    def comb():
+        c = intbv(0)[16:]
+        c[:] = crc ^ concat(byte, intbv(0)[8:])
+        for _ in range(8):
+            if c[15]:
+                c[:] = concat(c[15:0], False) ^ 0x1021
+            else:
+                c[:] = concat(c[15:0], False)
+        nxt.next = c
+
+    return comb
+
+
+@block
+def fifo_ram(clk, we, waddr, wdata, raddr, rdata, depth: int, width: int, ram_style: str):
+    """``depth x width`` simple dual-port RAM, registered read (``rdata <= mem[raddr]`` every
+    edge); ``ram_style`` ("distributed" for LUT RAM, "block") is passed to synthesis."""
+    mem = [0] * depth
+    _template_names = (depth, width, ram_style)  # read by the verilog_code template
+
+    @always(clk.posedge)
+    def model():
+        if we:
+            mem[int(waddr)] = int(wdata)
+        rdata.next = mem[int(raddr)]
+
+    rdata.driven = "reg"
+    for s in (we, waddr, wdata, raddr):
+        s.read = True
+    fifo_ram.verilog_code = """
+// input FIFO of the serial bridge: ${depth} x ${width} bit, registered read
+(* ram_style = "${ram_style}" *)
+reg [${width}-1:0] fifo_mem [0:${depth}-1];
+always @(posedge ${clk}) begin
+    if (${we}) fifo_mem[${waddr}] <= ${wdata};
+    ${rdata} <= fifo_mem[${raddr}];
+end
+`ifndef SYNTHESIS
+// simulation only: the words before the first write read as 0, not X (the core's input and
+// host-port data are wired to this register)
+integer fifo_i;
+initial for (fifo_i = 0; fifo_i < ${depth}; fifo_i = fifo_i + 1) fifo_mem[fifo_i] = 0;
+`endif
+"""
+    return model
+
+
+@block
+def hash_reg(clk, set_, clr, value, q, init: int):
+    """The parameter-hash register: ``init`` after configuration (not changed by ``rst``:
+    the memories keep their contents through a reset too), ``value`` on ``set_``, 0 on
+    ``clr``."""
+    _template_names = (init,)
+
+    @always(clk.posedge)
+    def model():
+        if clr:
+            q.next = 0
+        elif set_:
+            q.next = value
+
+    q.driven = "wire"
+    for s in (set_, clr, value):
+        s.read = True
+    hash_reg.verilog_code = """
+// parameter hash: configuration value, kept through resets
+reg [31:0] hash_q = 32'd${init};
+always @(posedge ${clk}) begin
+    if (${clr}) hash_q <= 32'd0;
+    else if (${set_}) hash_q <= ${value};
+end
+assign ${q} = hash_q;
+"""
+    return model
+
+
+@block
+def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud: int,
+                params_hash: int = 0, ram_style: str = "block"):
+    """The serial bridge and the core.
+
+    Ports: ``clk``; ``rst`` (synchronous, active high); ``rx`` / ``tx`` (8N1 UART, idle high,
+    ``link.uart_timing(clk_hz, baud).divisor`` clocks per bit); ``busy`` (images or commands
+    in progress) and ``error`` (sticky: a UART framing error or a bad CRC since reset), for
+    LEDs. ``params_hash``: IDENTIFY's parameter hash after configuration (the built-in
+    bundle's, or 0 when some memory starts empty).
+    """
+    timing = K.uart_timing(clk_hz, baud)
+    div = timing.divisor
+    B = plan.pixels_per_beat
+    NIN = plan.n_in
+    C = plan.classes
+    BPI = plan.beats_per_image
+    geo = fifo_geometry(plan)
+    FD, FW, MB, INF = geo["depth"], geo["width"], geo["max_burst"], geo["in_flight"]
+    if 20 * div <= 255 // B + 2 * B + 8:
+        raise ValueError(f"{div} clocks per bit leave too little time to expand a zero run "
+                         f"of 255 pixels at {B} pixels per beat")
+    NM = len(plan.mems)
+    FA = clog2(FD)
+    SB = plan.sel_bits
+    AB = plan.haddr_bits
+    maxlen = K.max_request_payload(NIN, MB)
+    LB = 16
+    PB_ = clog2(maxlen + 1)   # request payload counters
+
+    # ---- ROMs from the plan and the protocol
+    pad = 2**SB - NM  # ROMs indexed by the memory id's low SB bits (ids >= NM are rejected)
+    depth_rom = tuple(m.depth for m in plan.mems) + (0,) * pad
+    dlast_rom = tuple(m.depth - 1 for m in plan.mems) + (0,) * pad
+    eb_rom = tuple(K.entry_bytes(m.width) for m in plan.mems) + (4,) * pad
+    ident = K.Identity(K.MAGIC, K.VERSION, NIN, C, B, plan.lanes, NM, INF, MB,
+                       plan_signature(plan), 0, clk_hz, baud).pack()
+    hash_off = K.identify_offset("params_hash")
+    NIDENT = len(ident)
+    IB = clog2(NIDENT + 1)
+    ident_rom = tuple(ident) + (0,) * (2**IB - NIDENT)
+
+    # ---- UART
+    rx_data = uint(8)
+    rx_valid = Signal(bool(0))
+    rx_ferr = Signal(bool(0))
+    tx_data = uint(8)
+    tx_go = Signal(bool(0))
+    tx_busy = Signal(bool(0))
+    insts = [named("rx", uart_rx(clk, rst, rx, rx_data, rx_valid, rx_ferr, div)),
+             named("tx", uart_tx(clk, rst, tx_data, tx_go, tx_busy, tx, div))]
+
+    # ---- core
+    core_rst = Signal(bool(0))
+    in_data = uint(8 * B)
+    in_valid = Signal(bool(0))
+    in_ready = Signal(bool(0))
+    out_data = uint(32)
+    out_valid = Signal(bool(0))
+    out_ready = Signal(bool(0))
+    out_last = Signal(bool(0))
+    h_sel = uint(SB)
+    h_we = Signal(bool(0))
+    h_addr = uint(AB)
+    h_wdata = uint(32)
+    h_rdata = uint(32)
+    idle = Signal(bool(0))
+    insts.append(named("core", lwfc_core(clk, core_rst, in_data, in_valid, in_ready, out_data,
+                                         out_valid, out_ready, out_last, h_sel, h_we, h_addr,
+                                         h_wdata, h_rdata, idle, plan)))
+
+    # ---- FIFO
+    f_we = Signal(bool(0))
+    f_waddr = uint(FA)
+    f_wdata = uint(FW)
+    f_raddr = uint(FA)
+    f_rdata = uint(FW)
+    insts.append(named("fifo", fifo_ram(clk, f_we, f_waddr, f_wdata, f_raddr, f_rdata, FD, FW,
+                                        ram_style)))
+    wp = Signal(modbv(0)[FA + 1 :])   # tentative write pointer (parser)
+    cwp = Signal(modbv(0)[FA + 1 :])  # committed write pointer (parser)
+    rp = Signal(modbv(0)[FA + 1 :])   # read pointer (consumer)
+    free = uint(FA + 2)
+    used = Signal(modbv(0)[FA + 1 :])
+
+    # ---- descriptor queue (parser writes, consumer reads)
+    QB = clog2(DQUEUE)
+    RB_ = clog2(RQUEUE)
+    dq_kind = [uint(2) for _ in range(DQUEUE)]
+    dq_tag = [uint(8) for _ in range(DQUEUE)]
+    dq_flag = [Signal(bool(0)) for _ in range(DQUEUE)]
+    dq_sel = [uint(SB) for _ in range(DQUEUE)]
+    dq_addr = [uint(AB) for _ in range(DQUEUE)]
+    dq_cnt = [uint(17) for _ in range(DQUEUE)]
+    dq_w = Signal(modbv(0)[QB + 1 :])
+    dq_r = Signal(modbv(0)[QB + 1 :])
+    # ---- result-tag queue (consumer writes, sender reads)
+    rq_tag = [uint(8) for _ in range(RQUEUE)]
+    rq_flag = [Signal(bool(0)) for _ in range(RQUEUE)]
+    rq_w = Signal(modbv(0)[RB_ + 1 :])
+    rq_r = Signal(modbv(0)[RB_ + 1 :])
+    dq_n = Signal(modbv(0)[QB + 1 :])  # descriptors queued
+    rq_n = Signal(modbv(0)[RB_ + 1 :])  # results awaited
+    dq_wi, dq_ri, rq_wi, rq_ri = uint(QB), uint(QB), uint(RB_), uint(RB_)
+
+    # ---- reply slots: valid while req != ack (producer toggles req, sender toggles ack)
+    ps_req, ps_ack = Signal(bool(0)), Signal(bool(0))
+    RL = clog2(max(NIDENT, K.result_payload_bytes(C, True), 8, K.ERROR_PAYLOAD) + 1)
+    assert RL <= 8, "reply payloads are shorter than 256 bytes"
+    ps_code, ps_tag, ps_src, ps_len, ps_err = uint(8), uint(8), uint(3), uint(RL), uint(8)
+    cs_req, cs_ack = Signal(bool(0)), Signal(bool(0))
+    cs_code, cs_tag, cs_src, cs_len = uint(8), uint(8), uint(3), uint(RL)
+
+    # ---- parameter hash
+    hset, hclr = Signal(bool(0)), Signal(bool(0))
+    hq = uint(32)
+    p_arg = uint(32)   # SET_HASH payload (parser)
+    insts.append(named("hash", hash_reg(clk, hset, hclr, p_arg, hq, params_hash)))
+
+    flush_now = Signal(bool(0))   # one cycle: every block drops what it holds
+    flushing = Signal(bool(0))    # the sender starts no result reply
+    s_idle = Signal(bool(0))
+    err_crc = Signal(bool(0))
+
+    # ---- ROM lookups
+    p_sel = uint(8)
+    rom_depth = uint(17)
+    rom_eb = uint(3)
+    c_sel = uint(SB)
+    c_dlast = uint(17)
+    sid = Signal(modbv(0)[IB:])
+    ident_byte = uint(8)
+
+    p_seli = uint(SB)
+
+    @always_comb
+    def sel_low():
+        p_seli.next = p_sel[SB:]
+
+    @always_comb
+    def roms_p():
+        rom_depth.next = depth_rom[p_seli]
+
+    @always_comb
+    def roms_e():
+        rom_eb.next = eb_rom[p_seli]
+
+    @always_comb
+    def roms_c():
+        c_dlast.next = dlast_rom[c_sel]
+
+    @always_comb
+    def roms_i():
+        ident_byte.next = ident_rom[sid]
+
+    @always_comb
+    def counts():
+        used.next = wp - rp
+        dq_n.next = dq_w - dq_r
+        rq_n.next = rq_w - rq_r
+        dq_wi.next = dq_w[QB:]
+        dq_ri.next = dq_r[QB:]
+        rq_wi.next = rq_w[RB_:]
+        rq_ri.next = rq_r[RB_:]
+
+    @always_comb
+    def fifo_free():
+        free.next = FD - used
+
+    @always(clk.posedge)
+    def fifo_waddr():
+        # the write pointer of the edge that pushed the word written in this cycle
+        f_waddr.next = wp[FA:]
+
+    insts += [sel_low, roms_p, roms_e, roms_c, roms_i, counts, fifo_free, fifo_waddr]
+
+    # ---- CRC units for the parser and the sender
+    p_crc8, p_crc8n = uint(8), uint(8)
+    p_crc16, p_crc16n = uint(16), uint(16)
+    s_crc8, s_crc8n = uint(8), uint(8)
+    s_crc16, s_crc16n = uint(16), uint(16)
+    s_byte = uint(8)
+    insts += [crc8_unit(p_crc8, rx_data, p_crc8n), crc16_unit(p_crc16, rx_data, p_crc16n),
+              crc8_unit(s_crc8, s_byte, s_crc8n), crc16_unit(s_crc16, s_byte, s_crc16n)]
+
+    # ================================================================= parser + decoder
+    pst = Signal(t_p.HUNT)
+    h_cnt = uint(2)
+    h_cmd, h_tag = uint(8), uint(8)
+    h_len = uint(LB)
+    h_ok = Signal(bool(0))
+    h_code = uint(8)
+    e_code = uint(8)
+    in_use = Signal(bool(0))   # images or results in flight, or a busy core (registered)
+    dq_full = Signal(bool(0))
+    p_sel_ok = Signal(bool(0))
+    room_img = Signal(bool(0))
+    room_burst = Signal(bool(0))
+    p_end = uint(17)           # WRITE: start address + entries (registered)
+    left = uint(PB_)         # payload bytes still to come
+    pidx = uint(PB_)         # payload byte index
+    ferr = uint(8)           # error code of this frame (0: none)
+    crc_lo = uint(8)
+    silent = Signal(intbv(0, min=0, max=IDLE_BYTES * 10 * div + 2))
+    p_addr = uint(16)
+    ent = uint(24)
+    ebpos = uint(3)
+    ecnt = uint(17)
+    mode = uint(2)
+    dst = Signal(t_d.Z)
+    zeros = uint(9)
+    lits = uint(8)
+    cleft = uint(max(9, clog2(NIN + 2)))  # pixels the code may still claim (zero runs, literals)
+    wleft = uint(clog2(NIN + 2))   # pixels still to be written into the FIFO
+    bacc = uint(8 * B)
+    bpos = uint(clog2(B + 1))
+    fl_cnt = uint(clog2(FLUSH_CYCLES + 2))
+    # bnew: bacc with rx_data at pixel bpos (one small block per pixel of the beat)
+    lane_px = [uint(8) for _ in range(B)]
+
+    @block
+    def pixel_slot(b: int, px):
+        lo, hi = 8 * b, 8 * b + 8
+
+        @always_comb
+        def place():
+            if bpos == b:
+                px.next = rx_data
+            else:
+                px.next = bacc[hi:lo]
+
+        return place
+
+    insts += [pixel_slot(b, lane_px[b]) for b in range(B)]
+    bnew = ConcatSignal(*reversed(lane_px)) if B > 1 else lane_px[0]
+    rx_w = uint(len(cleft))  # rx_data zero-extended to the counters' widths
+    rx_z = uint(len(zeros))
+
+    WPAD, ZPAD = len(rx_w) - 8, len(zeros) - 8
+
+    @always_comb
+    def widen():
+        rx_w.next = concat(intbv(0)[WPAD:], rx_data)
+        rx_z.next = concat(intbv(0)[ZPAD:], rx_data)
+
+    insts.append(widen)
+
+    # went: the WRITE entry completed by rx_data (byte ebpos), zero-extended to the FIFO width
+    e32 = uint(32)
+
+    @always_comb
+    def entry():
+        if ebpos == 0:
+            e32.next = concat(intbv(0)[24:], rx_data)
+        elif ebpos == 1:
+            e32.next = concat(intbv(0)[16:], rx_data, ent[8:])
+        elif ebpos == 2:
+            e32.next = concat(intbv(0)[8:], rx_data, ent[16:])
+        else:
+            e32.next = concat(rx_data, ent[24:])
+
+    insts.append(entry)
+    if FW == 32:
+        went = e32
+    else:
+        went = uint(FW)
+
+        @always_comb
+        def entry_wide():
+            went.next = e32
+
+        insts.append(entry_wide)
+
+    @always(clk.posedge)
+    def parser_flags():
+        in_use.next = dq_n != 0 or rq_n != 0 or not idle
+        dq_full.next = dq_n == DQUEUE
+        p_sel_ok.next = p_sel < NM
+        p_end.next = p_addr + ecnt
+        # FIFO room, a cycle late: only the consumer changes it between frames (it frees)
+        room_img.next = free >= BPI
+        room_burst.next = free >= MB
+
+    insts.append(parser_flags)
+
+    @always(clk.posedge)
+    def parser():
+        f_we.next = 0
+        hset.next = 0
+        flush_now.next = 0
+        if rst:
+            pst.next = t_p.HUNT
+            wp.next = 0
+            cwp.next = 0
+            dq_w.next = 0
+            ps_req.next = 0
+            zeros.next = 0
+            err_crc.next = 0
+            flushing.next = 0
+            core_rst.next = 1
+            silent.next = 0
+        else:
+            core_rst.next = 0
+            # ---- zero-run expansion, one beat or one pixel per cycle
+            if zeros != 0 and pst != t_p.HUNT:
+                if bpos == 0 and zeros >= B and wleft >= B:
+                    f_we.next = 1
+                    f_wdata.next = 0
+                    wp.next = wp + 1
+                    zeros.next = zeros - B
+                    wleft.next = wleft - B
+                else:
+                    zeros.next = zeros - 1
+                    wleft.next = wleft - 1
+                    if bpos == B - 1 or wleft == 1:
+                        f_we.next = 1
+                        f_wdata.next = bacc
+                        wp.next = wp + 1
+                        bacc.next = 0
+                        bpos.next = 0
+                    else:
+                        bpos.next = bpos + 1
+            # ---- silence inside a frame: drop it
+            if rx_valid or pst == t_p.HUNT or pst == t_p.FLUSH:
+                silent.next = 0
+            elif silent == IDLE_BYTES * 10 * div:
+                pst.next = t_p.HUNT
+                wp.next = cwp
+                zeros.next = 0
+                silent.next = 0
+            else:
+                silent.next = silent + 1
+            if rx_ferr:
+                err_crc.next = 1
+
+            if pst == t_p.FLUSH:
+                # wait for the sender to finish its reply, then reset the core and the queues
+                if fl_cnt == 0:
+                    if s_idle:
+                        fl_cnt.next = 1
+                        flush_now.next = 1
+                        wp.next = 0
+                        cwp.next = 0
+                        dq_w.next = 0
+                        core_rst.next = 1
+                elif fl_cnt == FLUSH_CYCLES:
+                    if ps_req == ps_ack:
+                        ps_code.next = K.FLUSH.value | K.REPLY_BIT
+                        ps_tag.next = h_tag
+                        ps_src.next = SRC_NONE
+                        ps_len.next = 0
+                        ps_req.next = not ps_req
+                        flushing.next = 0
+                        fl_cnt.next = 0
+                        pst.next = t_p.HUNT
+                else:
+                    core_rst.next = 1
+                    fl_cnt.next = fl_cnt + 1
+            elif pst == t_p.END:
+                # the cycle after the CRC: the frame's checks into e_code, acted on in ACT
+                pst.next = t_p.ACT
+                e_code.next = ferr
+                if crc_lo != 0:
+                    e_code.next = K.ERR_CRC.value
+                    err_crc.next = 1
+                elif ferr == 0:
+                    if h_cmd == K.CLASSIFY.value:
+                        if cleft != 0 or wleft != 0 or lits != 0 or zeros != 0:
+                            e_code.next = K.ERR_LENGTH.value
+                    elif h_cmd == K.WRITE.value:
+                        if not p_sel_ok:
+                            e_code.next = K.ERR_RANGE.value
+                        elif ebpos != 0 or ecnt == 0 or ecnt > MB:
+                            e_code.next = K.ERR_LENGTH.value
+                        elif p_end > rom_depth:
+                            e_code.next = K.ERR_RANGE.value
+                    elif h_cmd == K.VERIFY.value and not p_sel_ok:
+                        e_code.next = K.ERR_RANGE.value
+            elif pst == t_p.ACT:
+                pst.next = t_p.HUNT
+                code = intbv(0)[8:]
+                code[:] = e_code
+                if code != 0:
+                    wp.next = cwp
+                    if ps_req == ps_ack:
+                        ps_code.next = code
+                        ps_tag.next = h_tag
+                        ps_src.next = SRC_ERR
+                        ps_err.next = h_cmd
+                        ps_len.next = K.ERROR_PAYLOAD
+                        ps_req.next = not ps_req
+                elif h_cmd == K.IDENTIFY.value or h_cmd == K.SET_HASH.value:
+                    if h_cmd == K.SET_HASH.value:
+                        hset.next = 1
+                    if ps_req == ps_ack:
+                        ps_code.next = h_cmd | K.REPLY_BIT
+                        ps_tag.next = h_tag
+                        ps_src.next = SRC_IDENT if h_cmd == K.IDENTIFY.value else SRC_NONE
+                        ps_len.next = NIDENT if h_cmd == K.IDENTIFY.value else 0
+                        ps_req.next = not ps_req
+                elif h_cmd == K.FLUSH.value:
+                    pst.next = t_p.FLUSH
+                    flushing.next = 1
+                    fl_cnt.next = 0
+                else:  # CLASSIFY, WRITE, VERIFY: commit and queue
+                    cwp.next = wp
+                    if h_cmd == K.CLASSIFY.value:
+                        dq_kind[dq_wi].next = D_IMG
+                    elif h_cmd == K.WRITE.value:
+                        dq_kind[dq_wi].next = D_WR
+                    else:
+                        dq_kind[dq_wi].next = D_VER
+                    dq_tag[dq_wi].next = h_tag
+                    dq_flag[dq_wi].next = mode[1]
+                    dq_sel[dq_wi].next = p_sel[SB:]
+                    dq_addr[dq_wi].next = p_addr[AB:]
+                    dq_cnt[dq_wi].next = ecnt
+                    dq_w.next = dq_w + 1
+            elif pst == t_p.HCHK:
+                # header checks (the cycle after HCRC: no byte can arrive in between)
+                pst.next = t_p.HGO
+                h_code.next = 0
+                if not h_ok:
+                    pst.next = t_p.HUNT
+                elif h_cmd == K.IDENTIFY.value or h_cmd == K.FLUSH.value:
+                    if h_len != 0:
+                        h_code.next = K.ERR_LENGTH.value
+                elif h_cmd == K.SET_HASH.value:
+                    if h_len != 4:
+                        h_code.next = K.ERR_LENGTH.value
+                elif h_cmd == K.VERIFY.value:
+                    if h_len != 1:
+                        h_code.next = K.ERR_LENGTH.value
+                    elif dq_full:
+                        h_code.next = K.ERR_BUSY.value
+                elif h_cmd == K.WRITE.value:
+                    if h_len < 4 or h_len > maxlen:
+                        h_code.next = K.ERR_LENGTH.value
+                    elif in_use or dq_full or not room_burst:
+                        h_code.next = K.ERR_BUSY.value
+                elif h_cmd == K.CLASSIFY.value:
+                    if h_len < 2 or h_len > 1 + NIN:
+                        h_code.next = K.ERR_LENGTH.value
+                    elif dq_full or not room_img:
+                        h_code.next = K.ERR_BUSY.value
+                else:
+                    h_code.next = K.ERR_COMMAND.value
+            elif pst == t_p.HGO:
+                ferr.next = 0
+                left.next = h_len[PB_:]
+                pidx.next = 0
+                ecnt.next = 0
+                ebpos.next = 0
+                ent.next = 0
+                cleft.next = NIN
+                wleft.next = NIN
+                bacc.next = 0
+                bpos.next = 0
+                zeros.next = 0
+                lits.next = 0
+                dst.next = t_d.Z
+                mode.next = 0
+                p_sel.next = 0
+                p_addr.next = 0
+                if h_code != 0:
+                    pst.next = t_p.HUNT
+                    if ps_req == ps_ack:
+                        ps_code.next = h_code
+                        ps_tag.next = h_tag
+                        ps_src.next = SRC_ERR
+                        ps_err.next = h_cmd
+                        ps_len.next = K.ERROR_PAYLOAD
+                        ps_req.next = not ps_req
+                elif h_len == 0:
+                    pst.next = t_p.CRC0
+                else:
+                    pst.next = t_p.PAY
+            elif rx_valid:
+                if pst == t_p.HUNT:
+                    if rx_data == K.SYNC:
+                        pst.next = t_p.HDR
+                        h_cnt.next = 0
+                        p_crc8.next = 0
+                        p_crc16.next = 0xFFFF
+                elif pst == t_p.HDR:
+                    p_crc8.next = p_crc8n
+                    p_crc16.next = p_crc16n
+                    h_cnt.next = h_cnt + 1
+                    if h_cnt == 0:
+                        h_cmd.next = rx_data
+                    elif h_cnt == 1:
+                        h_tag.next = rx_data
+                    elif h_cnt == 2:
+                        h_len.next[8:] = rx_data
+                    else:
+                        h_len.next[16:8] = rx_data
+                        pst.next = t_p.HCRC
+                elif pst == t_p.HCRC:
+                    p_crc16.next = p_crc16n
+                    h_ok.next = rx_data == p_crc8
+                    pst.next = t_p.HCHK
+                elif pst == t_p.PAY:
+                    p_crc16.next = p_crc16n
+                    left.next = left - 1
+                    pidx.next = pidx + 1
+                    if left == 1:
+                        pst.next = t_p.CRC0
+                    if h_cmd == K.WRITE.value:
+                        if pidx == 0:
+                            p_sel.next = rx_data
+                        elif pidx == 1:
+                            p_addr.next[8:] = rx_data
+                        elif pidx == 2:
+                            p_addr.next[16:8] = rx_data
+                        elif ferr == 0:
+                            if ebpos == 0:
+                                ent.next = concat(intbv(0)[16:], rx_data)
+                            elif ebpos == 1:
+                                ent.next[16:8] = rx_data
+                            elif ebpos == 2:
+                                ent.next[24:16] = rx_data
+                            if ebpos == rom_eb - 1:
+                                ebpos.next = 0
+                                if ecnt == MB:
+                                    ferr.next = K.ERR_LENGTH.value
+                                else:
+                                    ecnt.next = ecnt + 1
+                                    f_we.next = 1
+                                    f_wdata.next = went
+                                    wp.next = wp + 1
+                            else:
+                                ebpos.next = ebpos + 1
+                    elif h_cmd == K.VERIFY.value:
+                        p_sel.next = rx_data
+                    elif h_cmd == K.SET_HASH.value:
+                        p_arg.next = concat(rx_data, p_arg[32:8])
+                    elif pidx == 0:  # CLASSIFY mode byte
+                        mode.next = rx_data[2:]
+                        dst.next = t_d.Z
+                        lits.next = 0
+                    elif ferr == 0:
+                        lit = False
+                        if not mode[0]:
+                            lit = True
+                        elif dst == t_d.Z:
+                            if rx_w > cleft:
+                                ferr.next = K.ERR_LENGTH.value
+                            else:
+                                zeros.next = zeros + rx_z
+                                cleft.next = cleft - rx_w
+                            dst.next = t_d.N
+                        elif dst == t_d.N:
+                            lits.next = rx_data
+                            if rx_data != 0:
+                                dst.next = t_d.L
+                            else:
+                                dst.next = t_d.Z
+                        else:
+                            lit = True
+                            if lits == 1:
+                                dst.next = t_d.Z
+                            lits.next = lits - 1
+                        if lit:
+                            if cleft == 0 or zeros != 0:
+                                ferr.next = K.ERR_LENGTH.value
+                            else:
+                                cleft.next = cleft - 1
+                                wleft.next = wleft - 1
+                                if bpos == B - 1 or wleft == 1:
+                                    f_we.next = 1
+                                    f_wdata.next = bnew
+                                    wp.next = wp + 1
+                                    bacc.next = 0
+                                    bpos.next = 0
+                                else:
+                                    bacc.next = bnew
+                                    bpos.next = bpos + 1
+                elif pst == t_p.CRC0:
+                    crc_lo.next = rx_data ^ p_crc16[8:]
+                    pst.next = t_p.CRC1
+                else:  # CRC1
+                    crc_lo.next = crc_lo | (rx_data ^ p_crc16[16:8])
+                    pst.next = t_p.END
+
+    insts.append(parser)
+
+    # ================================================================= consumer
+    cst = Signal(t_c.IDLE)
+    c_tag = uint(8)
+    c_flag = Signal(bool(0))
+    c_addr = uint(AB)
+    c_i = uint(17)
+    c_last = uint(17)   # the last entry index of the item (WRITE: count - 1)
+    c_ha = uint(AB)
+    c_wait = uint(3)
+    acc1, acc2 = uint(32), uint(32)
+    c_verify = Signal(bool(0))
+
+    @always_comb
+    def consumer_addr():
+        c_ha.next = c_addr + c_i[AB:]
+        # the FIFO's read register holds the word until the consumer's next read
+        in_data.next = f_rdata[8 * B :]
+        h_wdata.next = f_rdata[32:]
+
+    insts.append(consumer_addr)
+
+    @always(clk.posedge)
+    def consumer():
+        h_we.next = 0
+        hclr.next = 0
+        if rst or flush_now:
+            cst.next = t_c.IDLE
+            rp.next = 0
+            dq_r.next = 0
+            rq_w.next = 0
+            in_valid.next = 0
+            if rst:
+                cs_req.next = 0
+        elif cst == t_c.IDLE:
+            if dq_n != 0:
+                c_tag.next = dq_tag[dq_ri]
+                c_flag.next = dq_flag[dq_ri]
+                c_sel.next = dq_sel[dq_ri]
+                c_addr.next = dq_addr[dq_ri]
+                c_last.next = dq_cnt[dq_ri] - 1
+                c_i.next = 0
+                dq_r.next = dq_r + 1
+                if dq_kind[dq_ri] == D_IMG:
+                    cst.next = t_c.IMG_RD
+                elif dq_kind[dq_ri] == D_WR:
+                    cst.next = t_c.WR_WAIT
+                else:
+                    cst.next = t_c.VER_WAIT
+        elif cst == t_c.IMG_RD:
+            if rq_n != RQUEUE:
+                f_raddr.next = rp[FA:]
+                rp.next = rp + 1
+                cst.next = t_c.IMG_WAIT
+        elif cst == t_c.IMG_WAIT:
+            cst.next = t_c.IMG_SEND
+        elif cst == t_c.IMG_SEND:
+            if not in_valid:
+                in_valid.next = 1
+            elif in_ready:
+                in_valid.next = 0
+                if c_i == BPI - 1:
+                    rq_tag[rq_wi].next = c_tag
+                    rq_flag[rq_wi].next = c_flag
+                    rq_w.next = rq_w + 1
+                    cst.next = t_c.IDLE
+                else:
+                    c_i.next = c_i + 1
+                    cst.next = t_c.IMG_RD
+        elif cst == t_c.WR_WAIT:
+            if idle and rq_n == 0:
+                hclr.next = 1
+                cst.next = t_c.WR_RD
+        elif cst == t_c.WR_RD:
+            f_raddr.next = rp[FA:]
+            rp.next = rp + 1
+            cst.next = t_c.WR_WAIT2
+        elif cst == t_c.WR_WAIT2:
+            cst.next = t_c.WR_DO
+        elif cst == t_c.WR_DO:
+            h_sel.next = c_sel
+            h_addr.next = c_ha
+            h_we.next = 1
+            if c_i == c_last:
+                cst.next = t_c.REPLY
+                c_verify.next = 0
+            else:
+                c_i.next = c_i + 1
+                cst.next = t_c.WR_RD
+        elif cst == t_c.VER_WAIT:
+            # acc1 / acc2 are the payload of the previous VERIFY reply until it has been sent
+            if idle and rq_n == 0 and cs_req == cs_ack and not s_vbusy:
+                acc1.next = 0
+                acc2.next = 0
+                cst.next = t_c.VER_ADDR
+        elif cst == t_c.VER_ADDR:
+            h_sel.next = c_sel
+            h_addr.next = c_i[AB:]
+            c_wait.next = 0
+            cst.next = t_c.VER_READ
+        elif cst == t_c.VER_READ:
+            if c_wait == READBACK_LATENCY:
+                a1 = modbv(0)[32:]
+                a1[:] = acc1 + h_rdata
+                a2 = modbv(0)[32:]
+                a2[:] = acc2 + a1
+                acc1.next = a1
+                acc2.next = a2
+                if c_i == c_dlast:
+                    cst.next = t_c.VER_DONE
+                else:
+                    c_i.next = c_i + 1
+                    cst.next = t_c.VER_ADDR
+            else:
+                c_wait.next = c_wait + 1
+        elif cst == t_c.VER_DONE:
+            c_verify.next = 1
+            cst.next = t_c.REPLY
+        elif cst == t_c.REPLY and cs_req == cs_ack:
+            # the slot is free: fill it (never while the sender may still read it)
+            cs_tag.next = c_tag
+            if c_verify:
+                cs_code.next = K.VERIFY.value | K.REPLY_BIT
+                cs_src.next = SRC_VERIFY
+                cs_len.next = 8
+            else:
+                cs_code.next = K.WRITE.value | K.REPLY_BIT
+                cs_src.next = SRC_NONE
+                cs_len.next = 0
+            cs_req.next = not cs_req
+            cst.next = t_c.IDLE
+
+    insts.append(consumer)
+
+    # ================================================================= reply sender
+    sst = Signal(t_s.IDLE)
+    s_code, s_tag, s_src = uint(8), uint(8), uint(3)
+    s_len = uint(RL)
+    s_i = uint(RL)
+    s_hdr = uint(3)
+    s_err = uint(8)
+    s_beat = uint(32)
+    s_vbusy = Signal(bool(0))  # a VERIFY reply is being sent (acc1 / acc2 must hold)
+    s_have = Signal(bool(0))   # s_beat holds the next result beat
+    s_want = Signal(bool(0))   # fetch a result beat into s_beat
+    drain = uint(clog2(C + 2))
+    oready = Signal(bool(0))
+    s_logits = Signal(bool(0))
+    s_txq = Signal(bool(0))    # a byte is in s_byte, waiting for the transmitter
+    RES_LOGITS = K.result_payload_bytes(C, True)
+    s_len8 = uint(8)
+
+    if RL == 8:
+        s_len8 = s_len
+    else:
+
+        @always_comb
+        def len_byte():
+            s_len8.next = concat(intbv(0)[8 - RL :], s_len)
+
+        insts.append(len_byte)
+
+    @always_comb
+    def sender_comb():
+        out_ready.next = oready
+        s_idle.next = sst == t_s.IDLE and not s_txq and drain == 0 and not s_want
+        s_vbusy.next = sst != t_s.IDLE and s_src == SRC_VERIFY
+
+    @always(clk.posedge)
+    def sender():
+        tx_go.next = 0
+        oready.next = 0
+        if rst:
+            sst.next = t_s.IDLE
+            ps_ack.next = 0
+            cs_ack.next = 0
+            rq_r.next = 0
+            s_txq.next = 0
+            s_have.next = 0
+            s_want.next = 0
+            drain.next = 0
+        else:
+            if flush_now:
+                rq_r.next = 0
+            # ---- fetch result beats (one every other cycle: out_ready is a register)
+            if out_valid and not oready and (drain != 0 or (s_want and not s_have)):
+                oready.next = 1
+                if drain != 0:
+                    drain.next = drain - 1
+                else:
+                    s_beat.next = out_data
+                    s_have.next = 1
+                    s_want.next = 0
+            # ---- hand a byte to the transmitter, updating the CRCs
+            if s_txq and not tx_busy and not tx_go:
+                tx_data.next = s_byte
+                tx_go.next = 1
+                s_txq.next = 0
+                if sst == t_s.HDR and s_hdr >= 1 and s_hdr <= 4:
+                    s_crc8.next = s_crc8n
+                if not (sst == t_s.HDR and s_hdr == 0) and sst != t_s.CRC0 \
+                        and sst != t_s.CRC1:
+                    s_crc16.next = s_crc16n
+                if sst == t_s.HDR:
+                    if s_hdr == 5:
+                        sst.next = t_s.PAY if s_len != 0 else t_s.CRC0
+                        s_i.next = 0
+                    s_hdr.next = s_hdr + 1
+                elif sst == t_s.PAY:
+                    s_i.next = s_i + 1
+                    if s_i == s_len - 1:
+                        sst.next = t_s.CRC0
+                elif sst == t_s.CRC0:
+                    sst.next = t_s.CRC1
+                else:
+                    sst.next = t_s.IDLE
+            elif not s_txq and not tx_go:
+                # ---- the next byte
+                if sst == t_s.IDLE:
+                    if ps_req != ps_ack:
+                        s_code.next = ps_code
+                        s_tag.next = ps_tag
+                        s_src.next = ps_src
+                        s_len.next = ps_len
+                        s_err.next = ps_err
+                        ps_ack.next = ps_req
+                        sst.next = t_s.HDR
+                        s_hdr.next = 0
+                    elif cs_req != cs_ack:
+                        s_code.next = cs_code
+                        s_tag.next = cs_tag
+                        s_src.next = cs_src
+                        s_len.next = cs_len
+                        cs_ack.next = cs_req
+                        sst.next = t_s.HDR
+                        s_hdr.next = 0
+                    elif rq_n != 0 and not flushing and drain == 0 and out_valid \
+                            and not s_want:
+                        s_code.next = K.CLASSIFY.value | K.REPLY_BIT
+                        s_tag.next = rq_tag[rq_ri]
+                        s_logits.next = rq_flag[rq_ri]
+                        if rq_flag[rq_ri]:
+                            s_len.next = RES_LOGITS
+                        else:
+                            s_len.next = 1
+                        s_src.next = SRC_RESULT
+                        rq_r.next = rq_r + 1
+                        s_want.next = 1
+                        s_have.next = 0
+                        sst.next = t_s.HDR
+                        s_hdr.next = 0
+                elif sst == t_s.HDR:
+                    s_txq.next = 1
+                    if s_hdr == 0:
+                        s_byte.next = K.SYNC
+                        s_crc8.next = 0
+                        s_crc16.next = 0xFFFF
+                    elif s_hdr == 1:
+                        s_byte.next = s_code
+                    elif s_hdr == 2:
+                        s_byte.next = s_tag
+                    elif s_hdr == 3:
+                        s_byte.next = s_len8
+                    elif s_hdr == 4:
+                        s_byte.next = 0
+                    else:
+                        s_byte.next = s_crc8
+                    sid.next = 0
+                elif sst == t_s.PAY:
+                    if s_src == SRC_ERR:
+                        s_byte.next = s_err
+                        s_txq.next = 1
+                    elif s_src == SRC_IDENT:
+                        if s_i >= hash_off and s_i < hash_off + 4:
+                            if s_i == hash_off:
+                                s_byte.next = hq[8:]
+                            elif s_i == hash_off + 1:
+                                s_byte.next = hq[16:8]
+                            elif s_i == hash_off + 2:
+                                s_byte.next = hq[24:16]
+                            else:
+                                s_byte.next = hq[32:24]
+                        else:
+                            s_byte.next = ident_byte
+                        sid.next = s_i[IB:] + 1
+                        s_txq.next = 1
+                    elif s_src == SRC_VERIFY:
+                        if s_i == 0:
+                            s_byte.next = acc1[8:]
+                        elif s_i == 1:
+                            s_byte.next = acc1[16:8]
+                        elif s_i == 2:
+                            s_byte.next = acc1[24:16]
+                        elif s_i == 3:
+                            s_byte.next = acc1[32:24]
+                        elif s_i == 4:
+                            s_byte.next = acc2[8:]
+                        elif s_i == 5:
+                            s_byte.next = acc2[16:8]
+                        elif s_i == 6:
+                            s_byte.next = acc2[24:16]
+                        else:
+                            s_byte.next = acc2[32:24]
+                        s_txq.next = 1
+                    else:  # SRC_RESULT: class, then (with logits) 4 bytes per logit
+                        j = modbv(0)[2:]
+                        j[:] = s_i[2:] - 1
+                        if s_i == 0:
+                            if s_have:
+                                s_byte.next = s_beat[8:]
+                                s_txq.next = 1
+                                if s_logits:
+                                    s_have.next = 0
+                                    s_want.next = 1
+                                else:
+                                    s_have.next = 0
+                                    drain.next = C
+                        elif s_have:
+                            s_txq.next = 1
+                            if j == 0:
+                                s_byte.next = s_beat[8:]
+                            elif j == 1:
+                                s_byte.next = s_beat[16:8]
+                            elif j == 2:
+                                s_byte.next = s_beat[24:16]
+                            else:
+                                s_byte.next = s_beat[32:24]
+                                s_have.next = 0
+                                if s_i != s_len - 1:
+                                    s_want.next = 1
+                elif sst == t_s.CRC0:
+                    s_byte.next = s_crc16[8:]
+                    s_txq.next = 1
+                elif sst == t_s.CRC1:
+                    s_byte.next = s_crc16[16:8]
+                    s_txq.next = 1
+                else:  # DRAIN: not used as a byte state
+                    sst.next = t_s.IDLE
+
+    insts += [sender_comb, sender]
+
+    # ================================================================= LEDs
+    @always(clk.posedge)
+    def leds():
+        if rst:
+            error.next = 0
+        elif err_crc:
+            error.next = 1
+        busy.next = not idle or dq_n != 0 or rq_n != 0
+
+    insts.append(leds)
+    return insts
+
+
+def serial_ports() -> dict[str, Signal]:
+    """Fresh top-level signals for :func:`lwfc_serial`."""
+    return {name: Signal(bool(name in ("rx", "tx")))
+            for name in ("clk", "rst", "rx", "tx", "busy", "error")}
+
+
+def convert_serial(plan: CorePlan, out_dir: str | os.PathLike, clk_hz: int, baud: int,
+                   params_hash: int = 0, ram_style: str = "block") -> Path:
+    """Convert :func:`lwfc_serial` for ``plan`` to ``out_dir/lwfc_serial.v`` (one flat
+    module, the core inside) and write ``lwfc_core_defs.vh`` beside it."""
+    from .convert import defines_header
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    inst = lwfc_serial(**serial_ports(), plan=plan, clk_hz=clk_hz, baud=baud,
+                       params_hash=params_hash, ram_style=ram_style)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        inst.convert(hdl="Verilog", path=str(out), name=TOP, testbench=False)
+    bad = [str(w.message) for w in caught if "Port is not used" not in str(w.message)]
+    if bad:
+        raise RuntimeError("MyHDL conversion warnings: " + "; ".join(sorted(set(bad))[:10]))
+    (out / "lwfc_core_defs.vh").write_text(defines_header(plan))
+    return out / f"{TOP}.v"
