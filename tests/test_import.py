@@ -166,7 +166,7 @@ def test_pickles_need_the_flag_and_state_dicts_need_arch(tmp_path, capsys):
         (["full.pt"], "needs --allow-pickle"),
         (["sd.pt"], "needs --arch"),
         (["sd.pt", "--arch", "64-9-10"], "does not match the state dict's layers 64-8-10"),
-        (["missing.pt"], "no such model file"),
+        (["missing.pt"], "missing.pt: no such file"),
         (["sd.pt", "--arch", "64-8-10", "--dataset", "mnist-ish"], "neither a known name"),
     ]
     for extra, message in cases:
