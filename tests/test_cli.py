@@ -35,7 +35,7 @@ BAD = [
     (["eval", "{missing}"], "no such bundle folder"),
     (["eval", "{bundle}", "--limit", "0"], "--limit"),
     (["eval", "{bundle}", "--limit", "ten"], "--limit"),
-    (["eval", "{bundle}", "--dataset", "cifar"], "--dataset"),
+    (["eval", "{bundle}", "--dataset", "cifar"], "dataset 'cifar': neither a known name"),
     (["eval", "{bundle}", "--data", "{missing}"], "{missing}"),
     (["train", "--recipe", "fast", "--out", "{tmp}/x"], "--recipe"),
     (["train", "--recipe", "default"], "--out"),
@@ -81,7 +81,8 @@ def test_info_text(capsys, bundle_dir):
     assert f"weights  45200 stored, {info['weights_nonzero']} nonzero" in out
     rows = [line.split() for line in out.splitlines() if line.startswith("fc")]
     assert rows == [[la["name"], "dense", f"{la['in_features']}->{la['out_features']}",
-                     str(la["weights_stored"]), str(la["weights_nonzero"]), la["activation"]]
+                     str(la["weights_stored"]), str(la["weights_nonzero"]), la["activation"],
+                     str(la["weight_bits"])]
                     for la in info["layers"]]
 
 

@@ -14,8 +14,9 @@ from lwfc import golden
 from lwfc.bundle import LowRankLayer, load_bundle, save_bundle
 from lwfc.cli import main
 from lwfc.compress import pipeline
-from lwfc.compress.network import CompressNet, float_accuracy, to_bundle
 from lwfc.data import load_dataset
+from lwfc.fit import accuracy as float_accuracy
+from lwfc.qat import QNet, to_bundle
 
 
 @pytest.fixture(scope="module")
@@ -26,19 +27,19 @@ def mnist(data_dir: Path) -> tuple:
 
 
 @pytest.fixture(scope="module")
-def trained(mnist: tuple) -> CompressNet:
+def trained(mnist: tuple) -> QNet:
     """A small network trained for two epochs on 3,000 images (about 0.85-0.9 accuracy)."""
     torch.set_num_threads(1)  # tiny matrices: threads only contend
     torch.manual_seed(0)
-    net = CompressNet.from_bundle(random_bundle(7))
+    net = QNet.from_bundle(random_bundle(7))
     train, _ = mnist
     pipeline.finetune(net, *train, 2.0, lr=3e-3, batch=64)
     return net
 
 
-def test_fake_quant_forward_matches_the_golden_model(trained: CompressNet, mnist: tuple) -> None:
+def test_fake_quant_forward_matches_the_golden_model(trained: QNet, mnist: tuple) -> None:
     _, (x, y) = mnist
-    net = pipeline.CompressNet.from_bundle(to_bundle(trained))
+    net = QNet.from_bundle(to_bundle(trained))
     pipeline.prune_net(net, "l1", 0.4)
     pipeline.apply_lowrank(net, "fc1", rank=12, learn="identity", learn_steps=20, calib_images=x)
     pipeline.prune_factors(net, "fc1", 0.3, 0.2)
@@ -53,10 +54,10 @@ def test_fake_quant_forward_matches_the_golden_model(trained: CompressNet, mnist
     assert float_accuracy(net, x, y) == pytest.approx(golden.accuracy(bundle, x, y), abs=0.006)
 
 
-def test_finetune_recovers_after_compression(trained: CompressNet, mnist: tuple) -> None:
+def test_finetune_recovers_after_compression(trained: QNet, mnist: tuple) -> None:
     train, test = mnist
     base = pipeline.int8_accuracy(trained, *test)
-    net = CompressNet.from_bundle(to_bundle(trained))
+    net = QNet.from_bundle(to_bundle(trained))
     cfg = pipeline.CompressConfig(
         prune_method="l1",
         prune_ratio=0.5,
@@ -79,7 +80,7 @@ def test_finetune_recovers_after_compression(trained: CompressNet, mnist: tuple)
 
 
 def test_cli_compress_search_report(
-    tmp_path: Path, trained: CompressNet, data_dir: Path, capsys: pytest.CaptureFixture
+    tmp_path: Path, trained: QNet, data_dir: Path, capsys: pytest.CaptureFixture
 ) -> None:
     src = save_bundle(to_bundle(trained), tmp_path / "dense")
     out = tmp_path / "small"
@@ -146,9 +147,9 @@ def test_cli_report_and_compress_missing_inputs(tmp_path: Path, capsys) -> None:
 
 
 def test_load_net_from_a_train_checkpoint_and_its_teacher(tmp_path: Path) -> None:
+    from lwfc.checkpoints import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, save_checkpoint
     from lwfc.compress.checkpoint import load_net, load_teacher
     from lwfc.models import ConvTeacher, Student
-    from lwfc.train import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, save_checkpoint
 
     torch.manual_seed(0)
     student, teacher = Student(), ConvTeacher()

@@ -1,4 +1,4 @@
-"""The compressible network: dropout placement, KD fine-tuning, per-layer pruning, state I/O."""
+"""The quantized network lwfc.qat.QNet: dropout, KD fine-tuning, per-layer pruning, state I/O."""
 
 from __future__ import annotations
 
@@ -9,14 +9,8 @@ import torch
 from conftest import random_bundle
 from lwfc import golden
 from lwfc.compress import pipeline
-from lwfc.compress.network import (
-    CompressNet,
-    Dropout,
-    net_from_dict,
-    net_to_dict,
-    to_bundle,
-)
 from lwfc.errors import LwfcError
+from lwfc.qat import Dropout, QNet, net_from_dict, net_to_dict, to_bundle
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +24,7 @@ def _images(n: int = 64, seed: int = 0) -> np.ndarray:
 
 def test_bundle_round_trip_is_exact() -> None:
     b = random_bundle(2, lowrank={0: 12})
-    net = CompressNet.from_bundle(b)
+    net = QNet.from_bundle(b)
     again = to_bundle(net)
     for a, c in zip(b.layers, again.layers, strict=True):
         for field in ("u", "v", "weight", "bias", "multiplier", "shift", "u_multiplier"):
@@ -41,7 +35,7 @@ def test_bundle_round_trip_is_exact() -> None:
 
 
 def test_state_round_trip_keeps_masks_and_scales() -> None:
-    net = CompressNet.from_bundle(random_bundle(3))
+    net = QNet.from_bundle(random_bundle(3))
     pipeline.prune_net(net, "l1", {"fc1": 0.8, "fc2": 0.5})
     pipeline.apply_lowrank(net, "fc1", rank=8, learn="none", calib_images=_images(200))
     pipeline.prune_factors(net, "fc1", 0.5)
@@ -57,7 +51,7 @@ def test_state_round_trip_keeps_masks_and_scales() -> None:
 
 
 def test_per_layer_and_cumulative_pruning() -> None:
-    net = CompressNet.from_bundle(random_bundle(4))
+    net = QNet.from_bundle(random_bundle(4))
     masks = pipeline.prune_net(net, "l1", {"fc1": 0.8, "fc2": 0.5})
     assert float((masks["fc1.weight"] == 0).float().mean()) == pytest.approx(0.8, abs=1e-4)
     assert float((masks["fc2.weight"] == 0).float().mean()) == pytest.approx(0.5, abs=1e-4)
@@ -71,7 +65,7 @@ def test_per_layer_and_cumulative_pruning() -> None:
 
 
 def test_dropout_sits_after_the_chosen_hidden_layer() -> None:
-    net = CompressNet.from_bundle(random_bundle(5), dropout=Dropout(2, 0.5))
+    net = QNet.from_bundle(random_bundle(5), dropout=Dropout(2, 0.5))
     x = torch.rand(32, 784)
     net.eval()
     ref = net(x)
@@ -84,7 +78,8 @@ def test_dropout_sits_after_the_chosen_hidden_layer() -> None:
 
     handles = [layer.register_forward_pre_hook(hook) for layer in net.layers]
     net.train()
-    net(x, observe=False)
+    net.observe = False
+    net(x)
     for h in handles:
         h.remove()
     torch.testing.assert_close(seen[1], clean[1])  # nothing dropped after layer 1
@@ -94,15 +89,17 @@ def test_dropout_sits_after_the_chosen_hidden_layer() -> None:
     kept = alive & (seen[2] != 0)
     torch.testing.assert_close(seen[2][kept], 2 * clean[2][kept])  # inverted dropout scaling
     with pytest.raises(LwfcError):
-        Dropout(3, 0.1)
+        QNet.from_bundle(random_bundle(5), dropout=Dropout(3, 0.1))  # the output layer
+    with pytest.raises(LwfcError):
+        Dropout(1, 1.0)
 
 
 def test_kd_finetune_moves_the_student_towards_the_teacher() -> None:
     rng = np.random.default_rng(0)
     images = _images(512, seed=1)
     labels = rng.integers(0, 10, size=512).astype(np.uint8)
-    student = CompressNet.from_bundle(random_bundle(6))
-    teacher = CompressNet.from_bundle(random_bundle(9))  # a different network: learnable targets
+    student = QNet.from_bundle(random_bundle(6))
+    teacher = QNet.from_bundle(random_bundle(9))  # a different network: learnable targets
     teacher.quant = False
     teacher.eval()
     x = torch.from_numpy(images.reshape(512, -1).astype(np.float32) / 255)
@@ -124,7 +121,7 @@ def test_kd_finetune_moves_the_student_towards_the_teacher() -> None:
 
 
 def test_rows_whose_bias_would_overflow_are_zeroed_on_export() -> None:
-    net = CompressNet.from_bundle(random_bundle(8))
+    net = QNet.from_bundle(random_bundle(8))
     with torch.no_grad():
         net.layers[1].weight[3] = 1e-9  # a row emptied by pruning, its bias kept
         net.layers[1].bias[3] = 0.5

@@ -13,8 +13,8 @@ from conftest import random_bundle, require_tool
 from lwfc import golden
 from lwfc.bundle import load_bundle
 from lwfc.compress import search as S
-from lwfc.compress.network import CompressNet, net_to_dict
 from lwfc.data import load_dataset
+from lwfc.qat import QNet, net_to_dict
 
 TINY = replace(
     S.GRIDS["smoke"],
@@ -31,7 +31,7 @@ TINY = replace(
 
 @pytest.fixture(scope="module")
 def source() -> dict:
-    return net_to_dict(CompressNet.from_bundle(random_bundle(3)))
+    return net_to_dict(QNet.from_bundle(random_bundle(3)))
 
 
 def test_paper_grid_has_the_paper_sizes() -> None:

@@ -33,7 +33,7 @@ def trained(mnist):
     """A student trained for one epoch on 20,000 images, with PTQ activation scales."""
     torch.manual_seed(0)
     xi, yi, _, _ = mnist
-    x = qat.to_pixels(xi[:20000]).reshape(-1, 784)
+    x = qat.pixels(xi[:20000])
     y = torch.from_numpy(yi[:20000])
     net = Student()
     opt = torch.optim.Adam(net.parameters(), lr=2e-3)
@@ -43,7 +43,7 @@ def trained(mnist):
         opt.zero_grad()
         loss.backward()
         opt.step()
-    scales = qat.calibrate(net, xi[:5000])
+    scales = qat.QNet.from_mlp(net).calibrate(xi[:5000])
     return net, scales
 
 
@@ -119,14 +119,14 @@ def test_fake_quant_act_clamp_and_gradient():
 
 def test_ste_gradients_reach_every_parameter(trained):
     net, scales = trained
-    model = qat.QATNet(net, scales)
+    model = qat.QNet.from_mlp(net, scales)
     model.train()
     model.observe = False
-    net.zero_grad()
+    model.zero_grad()
     x = torch.rand(32, 784)
     loss = torch.nn.functional.cross_entropy(model(x), torch.arange(32) % 10)
     loss.backward()
-    for name, p in net.named_parameters():
+    for name, p in model.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
     assert model.scales == scales  # observers off: scales unchanged
 
@@ -134,7 +134,7 @@ def test_ste_gradients_reach_every_parameter(trained):
 def test_observer_tracks_batch_max():
     torch.manual_seed(0)
     net = Student()
-    model = qat.QATNet(net, momentum=1.0)  # no scales yet: the first batch sets them
+    model = qat.QNet.from_mlp(net, momentum=1.0)  # no scales yet: the first batch sets them
     model.train()
     x = torch.rand(16, 784)
     model(x)
@@ -156,11 +156,11 @@ def test_fake_quant_matches_golden_model(trained, mnist):
     net, scales = trained
     _, _, xt, yt = mnist
     images, labels = xt[:2000], yt[:2000]
-    model = qat.QATNet(net, scales)
+    model = qat.QNet.from_mlp(net, scales)
     model.eval()
     bundle = qat.to_bundle(model)
     with torch.no_grad():
-        fq_pred = model(qat.to_pixels(images).reshape(-1, 784)).argmax(1).numpy()
+        fq_pred = model(qat.pixels(images)).argmax(1).numpy()
     int_pred = golden.predict(bundle, images)
     agreement = float(np.mean(fq_pred == int_pred))
     fq_acc = float(np.mean(fq_pred == labels))
@@ -178,7 +178,7 @@ def test_fake_quant_matches_golden_model(trained, mnist):
 
     # hidden layer 1: the uint8 codes agree almost everywhere
     codes = golden.layer_outputs(bundle, images[:500])[0]
-    h = _fake_quant_layer1(net, qat.to_pixels(images[:500]).reshape(-1, 784))
+    h = _fake_quant_layer1(net, qat.pixels(images[:500]))
     fq_codes = torch.clamp(torch.round(h / scales[0]), 0, 255).numpy()
     assert np.mean(fq_codes == codes) >= 0.999
 
@@ -192,26 +192,26 @@ def test_all_zero_rows_match_the_export(trained, mnist):
         pruned.layers[0].weight[3] = 0.0
         pruned.layers[0].bias[3] = 0.37  # relu(b) must come out on the s_out grid
         pruned.layers[1].weight[5] = 0.0
-    model = qat.QATNet(pruned, scales)
+    model = qat.QNet.from_mlp(pruned, scales)
     model.eval()
     bundle = qat.to_bundle(model)
     images = mnist[2][:300]
     codes = golden.layer_outputs(bundle, images)[0]
     assert np.all(codes[:, 3] == round(0.37 / scales[0]))
     with torch.no_grad():
-        fq = model(qat.to_pixels(images).reshape(-1, 784)).argmax(1).numpy()
+        fq = model(qat.pixels(images)).argmax(1).numpy()
     assert np.mean(fq == golden.predict(bundle, images)) >= 0.99
 
 
 def test_ptq_calibration_max_and_percentile(trained, mnist):
     net, _ = trained
     xi = mnist[0][:3000]
-    s_max = qat.calibrate(net, xi)
-    s_pct = qat.calibrate(net, xi, percentile=99.0)
+    s_max = qat.QNet.from_mlp(net).calibrate(xi)
+    s_pct = qat.QNet.from_mlp(net).calibrate(xi, percentile=99.0)
     assert len(s_max) == 2
     assert all(p < m for p, m in zip(s_pct, s_max, strict=True))
     # with the maximum, the largest layer-1 activation on the calibration set maps to 255
-    bundle = qat.to_bundle(net, s_max)
+    bundle = qat.to_bundle(qat.QNet.from_mlp(net, s_max))
     codes = golden.layer_outputs(bundle, xi)[0]
     assert codes.max() == 255
     assert np.mean(codes == 255) < 0.01
@@ -220,8 +220,8 @@ def test_ptq_calibration_max_and_percentile(trained, mnist):
 def test_ptq_and_qat_bundles_are_valid(trained, mnist, tmp_path):
     net, scales = trained
     _, _, xt, yt = mnist
-    ptq_bundle = qat.to_bundle(net, scales, name="ptq")
-    qnet = qat.QATNet(net, scales)
+    ptq_bundle = qat.to_bundle(qat.QNet.from_mlp(net, scales), name="ptq")
+    qnet = qat.QNet.from_mlp(net, scales)
     qnet.eval()
     qat_bundle = qat.to_bundle(qnet, name="qat")
     for bundle in (ptq_bundle, qat_bundle):
@@ -232,8 +232,8 @@ def test_ptq_and_qat_bundles_are_valid(trained, mnist, tmp_path):
         assert loaded.layers[0].output_scale == pytest.approx(scales[0])
         assert loaded.layers[-1].output_scale is None
         assert golden.accuracy(loaded, xt[:1000], yt[:1000]) > 0.85
-    with pytest.raises(ValueError):
-        qat.to_bundle(net)  # a float model needs scales
+    with pytest.raises(LwfcError, match="not calibrated"):
+        qat.to_bundle(qat.QNet.from_mlp(net))  # uncalibrated scales
 
 
 # --------------------------------------------------------------------------- KD and rules
@@ -244,30 +244,30 @@ def test_kd_loss_hand_values():
     # tau 1: q_T = (3/4, 1/4), q_S = (1/2, 1/2): KL = 3/4 ln 3/2 + 1/4 ln 1/2
     kl1 = 0.75 * math.log(1.5) + 0.25 * math.log(0.5)
     ce = math.log(2.0)
-    assert train.kd_loss(s, t, labels, alpha=1.0, tau=1.0).item() == pytest.approx(kl1, rel=1e-6)
-    assert train.kd_loss(s, t, labels, alpha=0.0, tau=1.0).item() == pytest.approx(ce, rel=1e-6)
+    assert qat.kd_loss(s, t, labels, alpha=1.0, tau=1.0).item() == pytest.approx(kl1, rel=1e-6)
+    assert qat.kd_loss(s, t, labels, alpha=0.0, tau=1.0).item() == pytest.approx(ce, rel=1e-6)
     # tau 2: q_T = softmax(ln3 / 2, 0) = (sqrt3, 1) / (sqrt3 + 1), times tau^2 = 4
     p = math.sqrt(3) / (math.sqrt(3) + 1)
     kl2 = p * math.log(2 * p) + (1 - p) * math.log(2 * (1 - p))
-    got = train.kd_loss(s, t, labels, alpha=0.5, tau=2.0).item()
+    got = qat.kd_loss(s, t, labels, alpha=0.5, tau=2.0).item()
     assert got == pytest.approx(0.5 * 4 * kl2 + 0.5 * ce, rel=1e-6)
     # a student equal to its teacher pays only the hard term
     x = torch.randn(5, 10)
     y = torch.arange(5)
     hard = torch.nn.functional.cross_entropy(x, y).item()
-    assert train.kd_loss(x, x, y, alpha=0.7, tau=3.0).item() == pytest.approx(0.3 * hard, rel=1e-5)
+    assert qat.kd_loss(x, x, y, alpha=0.7, tau=3.0).item() == pytest.approx(0.3 * hard, rel=1e-5)
     with pytest.raises(ValueError):
-        train.kd_loss(x, x, y, tau=0.0)
+        qat.kd_loss(x, x, y, tau=0.0)
 
 
 def test_bundle_logits_scale_like_float_logits(trained, mnist):
     net, scales = trained
-    model = qat.QATNet(net, scales)
+    model = qat.QNet.from_mlp(net, scales)
     model.eval()
     images = mnist[2][:200]
-    real = train.bundle_logits(qat.to_bundle(model), images)
+    real = qat.bundle_logits(qat.to_bundle(model), images)
     with torch.no_grad():
-        fq = model(qat.to_pixels(images).reshape(-1, 784))
+        fq = model(qat.pixels(images))
     assert real.shape == (200, 10)
     assert float((real - fq).abs().max()) < 0.05 * float(fq.abs().max())
 

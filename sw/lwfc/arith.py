@@ -1,4 +1,4 @@
-"""Integer primitives of the contract ``lwfc-int8-v1`` (see ``docs/arithmetic.md``).
+"""Integer primitives of the contract ``lwfc-int8-v2`` (see ``docs/arithmetic.md``).
 
 Everything here is exact integer arithmetic on numpy int64; the hardware widths are the
 constants below. The golden model (:mod:`lwfc.golden`) is built from these functions only.
@@ -10,12 +10,26 @@ import math
 
 import numpy as np
 
-CONTRACT = "lwfc-int8-v1"
+CONTRACT = "lwfc-int8-v2"
+#: Contracts a bundle may name: v2 adds per-layer weight widths and codebooks to v1; the
+#: arithmetic of both is the same, so a v1 bundle is a v2 bundle with 8-bit weights.
+CONTRACTS = ("lwfc-int8-v1", "lwfc-int8-v2")
 
 #: Input pixels: uint8, real value ``p * INPUT_SCALE``.
 INPUT_SCALE = 1.0 / 255.0
 #: Symmetric int8 weights use -127 ... 127 (never -128).
 WEIGHT_MAX = 127
+#: Weight widths a layer may declare (contract v2): 8, 4 (-7 ... 7), 2 = ternary (-1, 0, 1).
+WEIGHT_BITS = (2, 3, 4, 5, 6, 7, 8)
+#: Most entries of a per-layer weight codebook (its indices are at most 8 bits).
+CODEBOOK_MAX = 256
+
+
+def weight_max(bits: int) -> int:
+    """Largest weight code of a ``bits``-bit layer: ``2**(bits - 1) - 1`` (127, 7, 1 for 2)."""
+    if bits not in WEIGHT_BITS:
+        raise ValueError(f"weight bits must be one of {WEIGHT_BITS}, got {bits}")
+    return 2 ** (bits - 1) - 1
 #: Hidden activations are uint8.
 ACT_MIN, ACT_MAX = 0, 255
 #: Low-rank latents are int8.

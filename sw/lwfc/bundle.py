@@ -1,6 +1,6 @@
 """The model bundle: one folder that hardware, simulation and driver all read.
 
-Layout (format version 1)::
+Layout (format version 2; version 1 bundles are read too)::
 
     BUNDLE/
       manifest.json   format, dataset, layer list, scales, SHA-256 of every payload, provenance
@@ -19,7 +19,12 @@ multiplier, shift  int32     (out,)                 requantization of hidden out
 u_multiplier/shift int32     (rank,)                requantization of low-rank latents
 weight_scale etc.  float32   (out,) / (rank,)       real scale per row (information only)
 *_mask             uint8     like the weight        1 = kept, 0 = pruned (optional)
+codebook           int8      (K,)                   v2, dense: shared codes, sorted (optional)
 =================  ========  =====================  =======================================
+
+Version 2 (contract ``lwfc-int8-v2``) adds per dense layer the manifest field ``weight_bits``
+(2 ... 8; every code ``|w| <= 2**(bits-1) - 1``) and the optional ``codebook`` (every weight an
+entry or 0); the weight tensor still holds the int8 codes, so the arithmetic is unchanged.
 
 The arithmetic these tensors feed is ``docs/arithmetic.md``. :func:`load_bundle` validates
 everything and raises :class:`~lwfc.errors.BundleError` with a one-line message naming the file
@@ -45,10 +50,12 @@ from . import arith
 from .errors import BundleError
 
 FORMAT = "lwfc-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Format versions :func:`load_bundle` reads (version 1: 8-bit weights, no codebooks).
+READ_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
 TENSORS = "tensors.npz"
-#: Weights of the dense 784-50-100-10 reference network ("weights removed" is relative to it).
+#: Weights of the dense 784-50-100-10 network, the default dense reference (45,200).
 DENSE_REFERENCE_WEIGHTS = 784 * 50 + 50 * 100 + 100 * 10
 
 
@@ -56,7 +63,7 @@ class DenseShape:
     """Sizes of a dense layer, from its ``weight`` of shape ``(out, in)``.
 
     Shared by the bundle's :class:`DenseLayer` (numpy) and the training layers of
-    :mod:`lwfc.compress.network` (torch): anything with a 2-D ``weight`` may use it.
+    :mod:`lwfc.qat` (torch): anything with a 2-D ``weight`` may use it.
     """
 
     weight: Any
@@ -82,7 +89,7 @@ class DenseShape:
 class LowRankShape:
     """Sizes of a low-rank layer ``V (U x)``, from ``u`` ``(rank, in)`` and ``v`` ``(out, rank)``.
 
-    Shared by :class:`LowRankLayer` (numpy) and :mod:`lwfc.compress.network` (torch).
+    Shared by :class:`LowRankLayer` (numpy) and :mod:`lwfc.qat` (torch).
     """
 
     u: Any
@@ -123,6 +130,10 @@ class DenseLayer(DenseShape):
     input_scale: float
     output_scale: float | None  # real value of one output step; None on the last layer
     mask: np.ndarray | None = None  # uint8 (out, in), 1 kept / 0 pruned
+    #: contract v2: weights are codes of this width, |w| <= 2**(bits-1) - 1 (2 = ternary)
+    weight_bits: int = 8
+    #: contract v2: int8 (K,) sorted distinct shared values; every weight is one or 0
+    codebook: np.ndarray | None = None
 
     kind = "dense"
 
@@ -179,6 +190,11 @@ class Bundle:
     provenance: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    #: Weights of the dense network this one was made from ("weights removed" is relative to
+    #: it); None: the dense equivalent of this bundle's own shapes (``sum in * out``).
+    dense_reference: int | None = None
+    #: the format version it was read from (what :func:`save_bundle` writes: the current)
+    format_version: int = FORMAT_VERSION
 
     @property
     def in_features(self) -> int:
@@ -200,9 +216,19 @@ class Bundle:
     def macs(self) -> int:
         return sum(layer.macs for layer in self.layers)
 
-    def weights_removed(self, reference: int = DENSE_REFERENCE_WEIGHTS) -> float:
-        """``1 - weights_nonzero / reference`` (zeros and low-rank savings counted together)."""
-        return 1.0 - self.weights_nonzero / reference
+    @property
+    def reference_weights(self) -> int:
+        """The dense reference: :attr:`dense_reference`, else ``sum(in * out)`` of the layers."""
+        if self.dense_reference is not None:
+            return int(self.dense_reference)
+        return sum(layer.in_features * layer.out_features for layer in self.layers)
+
+    def weights_removed(self, reference: int | None = None) -> float:
+        """``1 - weights_nonzero / reference`` (zeros and low-rank savings counted together).
+
+        ``reference``: default :attr:`reference_weights` (45,200 for the 784-50-100-10 network).
+        """
+        return 1.0 - self.weights_nonzero / (reference or self.reference_weights)
 
     def info(self) -> dict[str, Any]:
         """A JSON-ready summary (what ``lwfc info --json`` prints)."""
@@ -216,19 +242,23 @@ class Bundle:
                 "activation": "relu" if layer.relu else "none",
                 "weights_stored": layer.weights_stored,
                 "weights_nonzero": layer.weights_nonzero,
+                "weight_bits": int(getattr(layer, "weight_bits", 8)),
                 "macs": layer.macs,
             }
+            if getattr(layer, "codebook", None) is not None:
+                entry["codebook_size"] = len(layer.codebook)  # type: ignore[union-attr]
             if isinstance(layer, LowRankLayer):
                 entry["rank"] = layer.rank
             layers.append(entry)
         return {
             "name": self.name,
             "dataset": self.dataset,
-            "contract": arith.CONTRACT,
-            "format_version": FORMAT_VERSION,
+            "contract": arith.CONTRACTS[self.format_version - 1],
+            "format_version": self.format_version,
             "layers": layers,
             "weights_stored": self.weights_stored,
             "weights_nonzero": self.weights_nonzero,
+            "dense_reference_weights": self.reference_weights,
             "weights_removed": round(self.weights_removed(), 6),
             "macs": self.macs,
             "metrics": self.metrics,
@@ -247,6 +277,7 @@ _DENSE_FIELDS = [
     ("multiplier", "int32", ("out",), "hidden"),
     ("shift", "int32", ("out",), "hidden"),
     ("mask", "uint8", ("out", "in"), False),
+    ("codebook", "int8", ("codes",), False),
 ]
 _LOWRANK_FIELDS = [
     ("u", "int8", ("rank", "in"), True),
@@ -300,6 +331,20 @@ def _finite(value: Any, where: str) -> float:
 
 
 # --------------------------------------------------------------------------------- save
+def check_output_dir(out_dir: str | os.PathLike) -> Path:
+    """Check that a bundle may be written to ``out_dir`` (before long work); return it.
+
+    Raises:
+        BundleError: ``out_dir`` is a file, or a non-empty folder that holds no bundle.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise BundleError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
+        raise BundleError(f"{out}: folder is not empty and holds no bundle; refusing to overwrite")
+    return out
+
+
 def save_bundle(bundle: Bundle, out_dir: str | os.PathLike) -> Path:
     """Validate ``bundle`` and write it to ``out_dir`` atomically; return the folder's path.
 
@@ -308,11 +353,7 @@ def save_bundle(bundle: Bundle, out_dir: str | os.PathLike) -> Path:
     at ``out_dir`` is replaced; any other existing folder content is refused.
     """
     validate(bundle)
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise BundleError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
-        raise BundleError(f"{out}: folder is not empty and holds no bundle; refusing to overwrite")
+    out = check_output_dir(out_dir)
 
     arrays: dict[str, np.ndarray] = {}
     layer_entries = []
@@ -325,7 +366,7 @@ def save_bundle(bundle: Bundle, out_dir: str | os.PathLike) -> Path:
             "out_features": layer.out_features,
             "activation": "relu" if layer.relu else "none",
             "output": "uint8" if layer.relu else "int32",
-            "weight_bits": 8,
+            "weight_bits": int(getattr(layer, "weight_bits", 8)),
             "acc_bits": arith.ACC_BITS,
             "input_scale": float(layer.input_scale),
             "output_scale": None if layer.output_scale is None else float(layer.output_scale),
@@ -353,6 +394,7 @@ def save_bundle(bundle: Bundle, out_dir: str | os.PathLike) -> Path:
         "layers": layer_entries,
         "weights_stored": bundle.weights_stored,
         "weights_nonzero": bundle.weights_nonzero,
+        "dense_reference_weights": bundle.reference_weights,
         "files": {TENSORS: {"sha256": _sha256(payload), "bytes": len(payload)}},
         "metrics": bundle.metrics,
         "provenance": bundle.provenance,
@@ -410,13 +452,15 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
         got = manifest.get("format")
         raise BundleError(f"{where}: field 'format' is {got!r}, expected {FORMAT!r}")
     version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READ_VERSIONS:
         raise BundleError(
-            f"{where}: unknown format_version {version!r} (this lwfc reads {FORMAT_VERSION})"
+            f"{where}: unknown format_version {version!r} (this lwfc reads "
+            f"{', '.join(map(str, READ_VERSIONS))})"
         )
-    if manifest.get("contract") != arith.CONTRACT:
+    contract = arith.CONTRACTS[version - 1]
+    if manifest.get("contract") != contract:
         got = manifest.get("contract")
-        raise BundleError(f"{where}: field 'contract' is {got!r}, expected {arith.CONTRACT!r}")
+        raise BundleError(f"{where}: field 'contract' is {got!r}, expected {contract!r}")
 
     files = manifest.get("files")
     if not isinstance(files, dict) or set(files) != {TENSORS}:
@@ -444,13 +488,25 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     layers: list[Layer] = []
     used: set[str] = set()
     for index, entry in enumerate(entries):
-        layers.append(_layer_from_entry(entry, index, len(entries), arrays, used, where, tpath))
+        layers.append(
+            _layer_from_entry(entry, index, len(entries), arrays, used, where, tpath, version)
+        )
     unused = sorted(set(arrays) - used)
     if unused:
         raise BundleError(f"{tpath}: tensor {unused[0]!r} is not referenced by {MANIFEST}")
 
+    reference = manifest.get("dense_reference_weights")
+    if reference is not None and (
+        not isinstance(reference, int) or isinstance(reference, bool) or reference < 1
+    ):
+        raise BundleError(
+            f"{where}: field 'dense_reference_weights' must be a positive integer, "
+            f"got {reference!r}"
+        )
     bundle = Bundle(
         layers=layers,
+        dense_reference=reference,
+        format_version=version,
         name=str(manifest.get("name", folder.name)),
         dataset=str(manifest.get("dataset", "mnist")),
         provenance=manifest.get("provenance") or {},
@@ -478,6 +534,7 @@ def _layer_from_entry(
     used: set[str],
     where: str,
     tpath: Path,
+    version: int = FORMAT_VERSION,
 ) -> Layer:
     if not isinstance(entry, dict):
         raise BundleError(f"{where}: layers[{index}] must be an object")
@@ -527,13 +584,21 @@ def _layer_from_entry(
         output_scale = (
             _finite(entry.get("output_scale"), f"{at}: field 'output_scale'") if hidden else None
         )
+        bits = entry.get("weight_bits", 8)
+        if bits not in arith.WEIGHT_BITS or isinstance(bits, bool):
+            raise BundleError(f"{at}: field 'weight_bits' is {bits!r}, allowed {arith.WEIGHT_BITS}")
+        if version == 1 and (bits != 8 or values.get("codebook") is not None):
+            raise BundleError(f"{at}: format version 1 has 8-bit weights and no codebooks")
         if kind == "dense":
             return DenseLayer(
                 name=name,
                 input_scale=input_scale,
                 output_scale=output_scale,
+                weight_bits=int(bits),
                 **values,  # type: ignore[arg-type]
             )
+        if bits != 8:
+            raise BundleError(f"{at}: low-rank layers have 8-bit factors (weight_bits 8)")
         latent_scale = _finite(entry.get("latent_scale"), f"{at}: field 'latent_scale'")
         return LowRankLayer(
             name=name,
@@ -547,6 +612,30 @@ def _layer_from_entry(
 
 
 # ----------------------------------------------------------------------------- validate
+def _check_codes(layer: DenseLayer, at: str) -> None:
+    """Contract v2: weights fit ``weight_bits``; with a codebook, every weight is an entry or 0."""
+    bits = layer.weight_bits
+    if bits not in arith.WEIGHT_BITS:
+        raise BundleError(f"{at}: weight_bits is {bits!r}, allowed {arith.WEIGHT_BITS}")
+    w = np.asarray(layer.weight)
+    top = arith.weight_max(bits)
+    if w.size and int(np.abs(w.astype(np.int64)).max()) > top:
+        raise BundleError(f"{at}: {bits}-bit weights must lie in -{top} ... {top}")
+    if layer.codebook is None:
+        return
+    cb = np.asarray(layer.codebook)
+    if cb.ndim != 1 or not 1 <= cb.size <= arith.CODEBOOK_MAX:
+        raise BundleError(f"{at}: field 'codebook' must hold 1 ... {arith.CODEBOOK_MAX} values")
+    if cb.dtype != np.int8:
+        raise BundleError(f"{at}: field 'codebook' must be int8")
+    if np.any(np.diff(cb.astype(np.int64)) <= 0):
+        raise BundleError(f"{at}: field 'codebook' must be sorted and distinct")
+    if int(np.abs(cb.astype(np.int64)).max()) > top:
+        raise BundleError(f"{at}: codebook values must lie in -{top} ... {top}")
+    if not np.all(np.isin(w[w != 0], cb)):
+        raise BundleError(f"{at}: a weight is neither 0 nor a codebook entry")
+
+
 def validate(bundle: Bundle, where: str = "bundle") -> None:
     """Check shapes, dtypes, value ranges, chaining and the overflow bound of every layer."""
     if not bundle.layers:
@@ -569,6 +658,8 @@ def validate(bundle: Bundle, where: str = "bundle") -> None:
         dims = {"in": layer.in_features, "out": layer.out_features}
         if isinstance(layer, LowRankLayer):
             dims["rank"] = layer.rank
+        elif layer.codebook is not None:
+            dims["codes"] = int(np.asarray(layer.codebook).size)
         fields = _DENSE_FIELDS if isinstance(layer, DenseLayer) else _LOWRANK_FIELDS
         for fname, dtype, shape_spec, required in fields:
             value = getattr(layer, fname)
@@ -597,6 +688,8 @@ def validate(bundle: Bundle, where: str = "bundle") -> None:
                     raise BundleError(f"{at}: field {fname!r} marks nonzero weights as pruned")
             if fname.endswith("scale") and np.any(arr <= 0):
                 raise BundleError(f"{at}: field {fname!r} must be positive")
+        if isinstance(layer, DenseLayer):
+            _check_codes(layer, at)
         if prev_out is not None and layer.in_features != prev_out:
             raise BundleError(
                 f"{at}: takes {layer.in_features} inputs but the previous layer gives {prev_out}"

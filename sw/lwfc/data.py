@@ -616,3 +616,174 @@ def _foreign(f: IdxFileSpec, directory: Path, dataset: str) -> str | None:
                 return None
             return _other_owner(digest, dataset)
     return None
+
+
+# ------------------------------------------------------------------ any uint8 image dataset
+#: Names :func:`load_data` knows besides a path.
+KNOWN_DATASETS = ("mnist", "fashion-mnist", "digits")
+#: scikit-learn's 8x8 digits: test images held out (stratified, seeded split) and the seed.
+DIGITS_TEST = 360
+DIGITS_SEED = 0
+#: IDX file names looked for in a dataset folder (raw or ``.gz``), per split.
+IDX_NAMES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """A classification dataset of uint8 images, both splits, checked.
+
+    Attributes:
+        name: what the bundle records as its ``dataset`` (a known name or the resolved path).
+        x_train, x_test: uint8 images ``(N, ...)``, the same shape after the first axis.
+        y_train, y_test: int64 labels ``(N,)`` in ``0 .. classes - 1``.
+        classes: ``max(y_train) + 1`` (at least 2).
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    classes: int
+
+    @property
+    def features(self) -> int:
+        """Pixels per image (the first layer's inputs)."""
+        return int(np.prod(self.x_train.shape[1:]))
+
+    @property
+    def shape(self) -> tuple[int, int] | None:
+        """``(H, W)`` for 2-D images (single channel), None for flat feature vectors."""
+        s = self.x_train.shape[1:]
+        return (int(s[0]), int(s[1])) if len(s) == 2 else None
+
+
+def is_dataset_path(dataset: str) -> bool:
+    """True when ``dataset`` names a path (a folder or an ``.npz``), not a known name."""
+    return dataset not in KNOWN_DATASETS
+
+
+def dataset_label(dataset: str) -> str:
+    """A short name for bundle names: the known name, or the path's stem."""
+    return Path(dataset).stem if is_dataset_path(dataset) else dataset
+
+
+def load_data(
+    dataset: str = "mnist",
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    progress: bool = False,
+) -> ImageData:
+    """Load a whole dataset: a known name or a path, checked (see ``docs/bundle.md``).
+
+    Args:
+        dataset: ``"mnist"``, ``"fashion-mnist"`` (IDX files, :func:`load_dataset`),
+            ``"digits"`` (scikit-learn's 8x8 digits: 1,797 images of 0 ... 16 scaled to uint8
+            as ``round(v * 255 / 16)``, a stratified split with :data:`DIGITS_TEST` test
+            images and ``random_state`` :data:`DIGITS_SEED`), or a path: a folder holding the
+            four IDX files of :data:`IDX_NAMES` (raw or ``.gz``, any image size, uint8 labels),
+            or an ``.npz`` with ``x_train, y_train, x_test, y_test`` (uint8 images of any
+            size, integer labels).
+        data_dir: the MNIST / Fashion-MNIST folder (ignored for the others).
+
+    Raises:
+        DataError: unknown name, missing file, ragged or non-uint8 images, labels that are
+            not integers in ``0 .. classes - 1``, or train and test images of different sizes.
+    """
+    if dataset in ("mnist", "fashion-mnist"):
+        xi, yi = load_dataset(dataset, "train", data_dir, progress=progress)
+        xt, yt = load_dataset(dataset, "test", data_dir, progress=progress)
+        return _checked(dataset, dataset, xi, yi, xt, yt)
+    if dataset == "digits":
+        return _digits()
+    path = Path(dataset).expanduser()
+    if not path.exists():
+        raise DataError(
+            f"dataset {dataset!r}: neither a known name ({', '.join(KNOWN_DATASETS)}) "
+            "nor an existing folder or .npz file"
+        )
+    if path.is_dir():
+        arrays = []
+        for split in ("train", "test"):
+            for name in IDX_NAMES[split]:
+                found = [p for p in _candidates(path, name) if p.is_file()]
+                if not found:
+                    raise DataError(f"{path / name}: missing (a dataset folder holds 4 IDX files)")
+                arrays.append(read_idx(found[0]))
+        return _checked(str(path.resolve()), str(path), *arrays)
+    if path.suffix != ".npz":
+        raise DataError(f"{path}: a dataset file must be an .npz (or give a folder of IDX files)")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in npz]
+            if missing:
+                raise DataError(
+                    f"{path}: missing array {missing[0]!r} (needs x_train, y_train, x_test, y_test)"
+                )
+            arrays = [npz[k] for k in ("x_train", "y_train", "x_test", "y_test")]
+    except DataError:
+        raise
+    except ValueError as exc:  # object arrays (ragged lists) need pickles
+        raise DataError(f"{path}: ragged or object arrays are not supported ({exc})") from None
+    except Exception as exc:
+        raise DataError(f"{path}: not a readable .npz ({type(exc).__name__}: {exc})") from None
+    return _checked(str(path.resolve()), str(path), *arrays)
+
+
+def _digits() -> ImageData:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    d = load_digits()
+    x = np.rint(d.images * 255.0 / 16.0).astype(np.uint8)
+    y = d.target.astype(np.int64)
+    xi, xt, yi, yt = train_test_split(
+        x, y, test_size=DIGITS_TEST, random_state=DIGITS_SEED, stratify=y
+    )
+    return _checked("digits", "digits", xi, yi, xt, yt)
+
+
+def _checked(
+    name: str,
+    where: str,
+    xi: np.ndarray,
+    yi: np.ndarray,
+    xt: np.ndarray,
+    yt: np.ndarray,
+) -> ImageData:
+    for key, x, y in (("x_train", xi, yi), ("x_test", xt, yt)):
+        if x.dtype != np.uint8:
+            raise DataError(f"{where}: {key} has dtype {x.dtype}, expected uint8 pixels 0 ... 255")
+        if x.ndim < 2 or x.shape[0] == 0 or int(np.prod(x.shape[1:])) == 0:
+            raise DataError(f"{where}: {key} has shape {x.shape}, expected (N, ...) images, N >= 1")
+        ykey = "y" + key[1:]
+        if y.ndim != 1 or len(y) != len(x):
+            raise DataError(f"{where}: {ykey} has shape {y.shape}, expected ({len(x)},) labels")
+        if y.dtype.kind not in "iu":
+            raise DataError(f"{where}: {ykey} has dtype {y.dtype}, expected integer labels")
+        if int(y.min()) < 0:
+            raise DataError(f"{where}: {ykey} has a negative label {int(y.min())}")
+    if xi.shape[1:] != xt.shape[1:]:
+        raise DataError(
+            f"{where}: train images are {xi.shape[1:]} but test images are {xt.shape[1:]}"
+        )
+    classes = int(yi.max()) + 1
+    if classes < 2:
+        raise DataError(f"{where}: y_train holds a single class; a classifier needs two or more")
+    if int(yt.max()) >= classes:
+        raise DataError(
+            f"{where}: y_test has label {int(yt.max())}, outside y_train's 0 ... {classes - 1}"
+        )
+    if xi.ndim > 3:  # e.g. (N, H, W, C): flat feature vectors in C order
+        xi, xt = xi.reshape(len(xi), -1), xt.reshape(len(xt), -1)
+    return ImageData(
+        name=name,
+        x_train=np.ascontiguousarray(xi),
+        y_train=yi.astype(np.int64),
+        x_test=np.ascontiguousarray(xt),
+        y_test=yt.astype(np.int64),
+        classes=classes,
+    )

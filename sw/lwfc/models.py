@@ -27,6 +27,24 @@ STUDENT_SIZES: tuple[int, ...] = (784, 50, 100, 10)
 TEACHER_SIZES: tuple[int, ...] = (784, 100, 200, 100, 50, 10)
 
 
+def parse_arch(text: str) -> tuple[int, ...]:
+    """Layer widths from ``"784-128-64-10"`` (input, hidden layers, classes; 1+ hidden layers).
+
+    Raises:
+        ValueError: not dash-separated positive integers, or fewer than three widths.
+    """
+    parts = str(text).replace("x", "-").split("-")
+    try:
+        sizes = tuple(int(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"expected widths like 784-50-100-10, got {text!r}") from None
+    if len(sizes) < 3 or any(s < 1 for s in sizes):
+        raise ValueError(
+            f"expected input-hidden...-classes with at least one hidden layer, got {text!r}"
+        )
+    return sizes
+
+
 def flatten_pixels(x: torch.Tensor, features: int = 784) -> torch.Tensor:
     """``(N, 28, 28)``, ``(N, 1, 28, 28)`` or ``(N, 784)`` floats to ``(N, features)``."""
     return x.reshape(x.shape[0], features)
@@ -113,20 +131,28 @@ class ConvTeacher(nn.Module):
     """A small CNN teacher: conv5x5(c1)-pool-conv5x5(c2)-pool-fc(hidden)-fc(classes), ReLU.
 
     About 0.99+ test accuracy on MNIST after a few epochs with augmentation; used only to
-    produce soft targets. Input pixels/255 as for the MLPs.
+    produce soft targets. Input pixels/255 as for the MLPs, images ``shape`` (H, W), both at
+    least 4 (8x8 digits: 2x2 after pooling).
     """
 
     def __init__(
-        self, channels: tuple[int, int] = (16, 32), hidden: int = 128, classes: int = 10
+        self,
+        channels: tuple[int, int] = (16, 32),
+        hidden: int = 128,
+        classes: int = 10,
+        shape: tuple[int, int] = (28, 28),
     ) -> None:
         super().__init__()
         c1, c2 = channels
         self.channels = (int(c1), int(c2))
         self.hidden = int(hidden)
         self.classes = int(classes)
+        self.shape = (int(shape[0]), int(shape[1]))
+        if min(self.shape) < 4:
+            raise ValueError(f"ConvTeacher needs images of at least 4x4, got {self.shape}")
         self.conv1 = nn.Conv2d(1, c1, 5, padding=2)
         self.conv2 = nn.Conv2d(c1, c2, 5, padding=2)
-        self.fc1 = nn.Linear(c2 * 7 * 7, hidden)
+        self.fc1 = nn.Linear(c2 * (self.shape[0] // 4) * (self.shape[1] // 4), hidden)
         self.fc2 = nn.Linear(hidden, classes)
 
     def config(self) -> dict[str, Any]:
@@ -136,11 +162,12 @@ class ConvTeacher(nn.Module):
             "channels": list(self.channels),
             "hidden": self.hidden,
             "classes": self.classes,
+            "shape": list(self.shape),
         }
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(N, classes)`` for pixels/255 ``x``."""
-        h = x.reshape(x.shape[0], 1, 28, 28)
+        h = x.reshape(x.shape[0], 1, *self.shape)
         h = torch.max_pool2d(torch.relu(self.conv1(h)), 2)
         h = torch.max_pool2d(torch.relu(self.conv2(h)), 2)
         return self.fc2(torch.relu(self.fc1(h.flatten(1))))
@@ -153,5 +180,8 @@ def from_config(config: dict[str, Any]) -> nn.Module:
         drop = config.get("dropout")
         return MLP(config["sizes"], tuple(drop) if drop else None)  # type: ignore[arg-type]
     if kind == "conv":
-        return ConvTeacher(tuple(config["channels"]), config["hidden"], config["classes"])
+        shape = tuple(config.get("shape", (28, 28)))
+        return ConvTeacher(
+            tuple(config["channels"]), config["hidden"], config["classes"], shape  # type: ignore[arg-type]
+        )
     raise ValueError(f"unknown model kind {kind!r}")

@@ -71,12 +71,49 @@ def quantize_dense(
             last layer, which keeps int32 logits and uses one weight scale for all rows.
         mask: optional (out, in) 0/1 array of kept weights (pruning); pruned weights become 0.
     """
-    w_q, scales, b_q, mult, shift, mask = _output_stage(
-        name, weight, mask, bias, input_scale, output_scale
+    matrix, mask = _masked(weight, mask)
+    hidden = output_scale is not None
+    placeholder = (output_scale / input_scale) if hidden else 1.0  # type: ignore[operator]
+    scales = _row_scales(matrix, per_row=hidden, placeholder=placeholder)
+    return quantize_dense_codes(
+        name, quantize_weight(matrix, scales), scales, bias, input_scale, output_scale, mask=mask
     )
+
+
+def quantize_dense_codes(
+    name: str,
+    codes: np.ndarray,
+    scales: np.ndarray,
+    bias: np.ndarray,
+    input_scale: float,
+    output_scale: float | None,
+    *,
+    weight_bits: int = 8,
+    codebook: np.ndarray | None = None,
+    mask: np.ndarray | None = None,
+) -> DenseLayer:
+    """A dense layer from integer weight ``codes`` ``(out, in)`` already on their grid.
+
+    For low-bit and shared weights (contract v2): ``scales`` ``(out,)`` is the real value of
+    one code step per row, ``codes`` fit ``weight_bits`` and, with a ``codebook``, are its
+    entries (or 0). The bias goes on ``input_scale * scales``; hidden layers get their
+    requantization to ``output_scale`` as in :func:`quantize_dense`.
+    """
+    q = np.asarray(codes)
+    if np.any(q != np.rint(q)):
+        raise LwfcError(f"layer {name!r}: weight codes must be integers")
+    q = q.astype(np.int8)
+    scales = np.asarray(scales, dtype=np.float64)
+    if mask is not None:
+        mask = (np.asarray(mask) != 0).astype(np.uint8)
+        q = (q * mask).astype(np.int8)
+    b_q = quantize_bias(bias, input_scale * scales, name)
+    mult = shift = None
+    if output_scale is not None:
+        mult, shift = multipliers(input_scale * scales / output_scale)
     return DenseLayer(
         name=name,
-        weight=w_q,
+        weight=q,
         bias=b_q,
         multiplier=mult,
         shift=shift,
@@ -84,6 +121,8 @@ def quantize_dense(
         input_scale=float(input_scale),
         output_scale=None if output_scale is None else float(output_scale),
         mask=mask,
+        weight_bits=int(weight_bits),
+        codebook=None if codebook is None else np.asarray(codebook, dtype=np.int8),
     )
 
 
@@ -134,10 +173,12 @@ def build_bundle(
     dataset: str = "mnist",
     provenance: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
+    dense_reference: int | None = None,
 ) -> Bundle:
-    """Assemble and validate a bundle from quantized layers."""
+    """Assemble and validate a bundle from quantized layers (``dense_reference``: see Bundle)."""
     bundle = Bundle(
         layers=list(layers),
+        dense_reference=dense_reference,
         name=name,
         dataset=dataset,
         provenance=dict(provenance or {}),

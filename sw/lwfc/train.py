@@ -32,7 +32,8 @@ weights and the same ``tensors.npz`` bytes; only ``provenance.wall_time_s`` diff
 
 :func:`train` returns a :class:`TrainResult` (the bundle and a checkpoint ``state``);
 :func:`save_checkpoint` / :func:`export_checkpoint` turn a checkpoint into a bundle later
-(``lwfc export``). :func:`kd_loss` is the paper's eq. 1-2, reused by the compression work.
+(``lwfc export``). The network, its export and :func:`~lwfc.qat.kd_loss` (eq. 1-2) are
+:mod:`lwfc.qat`; the loop is :func:`lwfc.fit.fit`, shared with compression and import.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ import dataclasses
 import math
 import os
 import platform
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -52,19 +52,37 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from . import __version__, golden, qat
-from .bundle import Bundle, DenseLayer, LowRankLayer
-from .data import load_dataset
+from .bundle import Bundle
+from .checkpoints import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_VERSION,
+    load_checkpoint,
+    model_from_state,
+    save_checkpoint,
+)
+from .data import dataset_label, load_data
 from .errors import LwfcError
-from .models import MLP, ConvTeacher, Student, from_config
+from .fit import LossFn, accuracy, fit, logits, one_cycle, predict
+from .models import MLP, STUDENT_SIZES, ConvTeacher, parse_arch
+from .qat import QNet, bundle_logits, kd_loss
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CHECKPOINT_VERSION",
+    "TrainResult",
+    "bundle_logits",
+    "export_checkpoint",
+    "kd_loss",
+    "load_checkpoint",
+    "model_from_state",
+    "save_checkpoint",
+    "train",
+]
 
 Log = Callable[..., Any]
 
-#: Checkpoint format written by :func:`save_checkpoint`.
-CHECKPOINT_FORMAT = "lwfc-checkpoint"
-CHECKPOINT_VERSION = 1
 #: Images used to calibrate activation scales (the first N of the training split).
 CALIBRATION_IMAGES = 10_000
 
@@ -137,66 +155,11 @@ class TrainResult:
 
     bundle: Bundle
     state: dict[str, Any]
-    model: qat.QATNet
+    model: QNet
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------------ loss and rules
-def kd_loss(
-    student: torch.Tensor,
-    teacher: torch.Tensor,
-    labels: torch.Tensor,
-    alpha: float = 0.9,
-    tau: float = 4.0,
-    label_smoothing: float = 0.0,
-) -> torch.Tensor:
-    """Knowledge-distillation loss, paper eq. 1-2 (mean over the batch).
-
-    ``alpha * tau**2 * KL(q_T^tau || q_S^tau) + (1 - alpha) * CE(q_S, y)`` with
-    ``q^tau = softmax(logits / tau)``. The soft term is the KL divergence, i.e. the soft cross
-    entropy minus the teacher's entropy (a constant): same gradient, and zero when the student
-    matches the teacher. The ``tau**2`` factor (Hinton et al.) keeps the soft term's gradient
-    magnitude independent of ``tau``, so ``alpha`` means the same at every temperature.
-
-    Args:
-        student: student logits ``(N, C)`` (float).
-        teacher: teacher logits ``(N, C)`` in real units (for an integer teacher use
-            :func:`bundle_logits`, which applies the logit scale); no gradient flows into it.
-        labels: class indices ``(N,)`` (int64).
-        alpha: weight of the soft term in ``[0, 1]``.
-        tau: temperature (> 0).
-        label_smoothing: of the hard cross entropy.
-    """
-    if tau <= 0:
-        raise ValueError(f"tau must be positive, got {tau}")
-    teacher = teacher.detach().to(student.dtype)
-    soft = F.kl_div(
-        F.log_softmax(student / tau, dim=1),
-        F.log_softmax(teacher / tau, dim=1),
-        reduction="batchmean",
-        log_target=True,
-    )
-    hard = F.cross_entropy(student, labels, label_smoothing=label_smoothing)
-    return alpha * tau * tau * soft + (1 - alpha) * hard
-
-
-def bundle_logits(bundle: Bundle, images: np.ndarray) -> torch.Tensor:
-    """Real-valued logits ``(N, C)`` float32 of an integer bundle (an integer teacher).
-
-    The golden model's int32 logits times the last layer's accumulator scale
-    (``s_in * s_w``, or ``s_z * s_v`` for a low-rank last layer), so they are comparable to a
-    float model's logits in :func:`kd_loss`.
-    """
-    last = bundle.layers[-1]
-    if isinstance(last, DenseLayer):
-        unit = last.input_scale * float(last.weight_scale[0])
-    elif isinstance(last, LowRankLayer):
-        unit = last.latent_scale * float(last.v_scale[0])
-    else:  # pragma: no cover
-        raise TypeError(type(last).__name__)
-    return torch.from_numpy(golden.forward(bundle, images).astype(np.float64) * unit).float()
-
-
 def paper_should_stop(
     accuracies: Sequence[float], window: int = 10, tolerance: float = 1e-4
 ) -> bool:
@@ -215,11 +178,12 @@ def augment(
     rotate: float = 0.2,
     scale: float = 0.1,
     shift: float = 0.15,
+    shape: tuple[int, int] = (28, 28),
 ) -> torch.Tensor:
     """Random affine transform of a batch of images (pixels/255), batched on the CPU.
 
     Args:
-        x: ``(N, 784)`` or ``(N, 1, 28, 28)`` floats.
+        x: ``(N, H * W)`` or ``(N, 1, H, W)`` floats; ``shape`` is ``(H, W)``.
         generator: source of randomness (reproducible).
         rotate: max rotation in radians (uniform in ``[-rotate, rotate]``).
         scale: max relative zoom change (uniform in ``[1 - scale, 1 + scale]``).
@@ -239,31 +203,19 @@ def augment(
         ],
         dim=1,
     )
-    img = x.reshape(n, 1, 28, 28)
-    grid = F.affine_grid(theta, [n, 1, 28, 28], align_corners=False)
+    img = x.reshape(n, 1, *shape)
+    grid = F.affine_grid(theta, [n, 1, *shape], align_corners=False)
     out = F.grid_sample(img, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     return out.reshape(x.shape)
 
 
-@torch.no_grad()
-def predict_float(model: nn.Module, x: torch.Tensor, batch: int = 10_000) -> torch.Tensor:
-    """Predicted classes ``(N,)`` of a torch model in eval mode (restores its mode)."""
-    was = model.training
-    model.eval()
-    out = torch.cat([model(x[i : i + batch]).argmax(1) for i in range(0, len(x), batch)])
-    model.train(was)
-    return out
-
-
-def accuracy_float(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Fraction of correct predictions of a torch model."""
-    return float((predict_float(model, x) == y).float().mean())
-
-
 @dataclass
 class _Data:
-    train_u8: np.ndarray  # (N, 28, 28) uint8
-    train_x: torch.Tensor  # (N, 784) float32 pixels/255
+    name: str  # the bundle's dataset field
+    shape: tuple[int, int] | None  # (H, W) of 2-D images, None for flat features
+    classes: int
+    train_u8: np.ndarray  # (N, ...) uint8
+    train_x: torch.Tensor  # (N, features) float32 pixels/255
     train_y: torch.Tensor  # (N,) int64
     val_u8: np.ndarray | None
     val_x: torch.Tensor | None
@@ -272,6 +224,11 @@ class _Data:
     test_y_np: np.ndarray
     test_x: torch.Tensor
     test_y: torch.Tensor
+
+    @property
+    def val(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The validation split ``(x, y)``, or None."""
+        return None if self.val_x is None or self.val_y is None else (self.val_x, self.val_y)
 
 
 def _load(
@@ -282,113 +239,34 @@ def _load(
     train_limit: int | None,
     test_limit: int | None,
 ) -> _Data:
-    xi, yi = load_dataset(dataset, "train", data_dir, progress=progress)
-    xt, yt = load_dataset(dataset, "test", data_dir, progress=progress)
+    ds = load_data(dataset, data_dir, progress=progress)
+    xi, yi, xt, yt = ds.x_train, ds.y_train, ds.x_test, ds.y_test
     if validation < 0 or validation >= len(xi):
         raise LwfcError(f"validation: must be in [0, {len(xi)}), got {validation}")
     vx = vy = vu = None
     if validation:
         vu, vy_np = xi[len(xi) - validation :], yi[len(xi) - validation :]
         xi, yi = xi[: len(xi) - validation], yi[: len(yi) - validation]
-        vx = qat.to_pixels(vu).reshape(len(vu), -1)
+        vx = qat.pixels(vu)
         vy = torch.from_numpy(vy_np.astype(np.int64))
     if train_limit is not None:
         xi, yi = xi[:train_limit], yi[:train_limit]
     if test_limit is not None:
         xt, yt = xt[:test_limit], yt[:test_limit]
     return _Data(
+        name=ds.name,
+        shape=ds.shape,
+        classes=ds.classes,
         train_u8=xi,
-        train_x=qat.to_pixels(xi).reshape(len(xi), -1),
+        train_x=qat.pixels(xi),
         train_y=torch.from_numpy(yi.astype(np.int64)),
         val_u8=vu,
         val_x=vx,
         val_y=vy,
         test_u8=xt,
         test_y_np=yt.astype(np.int64),
-        test_x=qat.to_pixels(xt).reshape(len(xt), -1),
+        test_x=qat.pixels(xt),
         test_y=torch.from_numpy(yt.astype(np.int64)),
-    )
-
-
-# ------------------------------------------------------------------------- epoch driver
-LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def _run_epochs(
-    model: nn.Module,
-    data: _Data,
-    *,
-    epochs: int,
-    batch: int,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any,
-    loss_fn: LossFn,
-    generator: torch.Generator,
-    stage: str,
-    progress: bool,
-    history: list[dict[str, Any]],
-    transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    before_epoch: Callable[[int], None] | None = None,
-    stop: Callable[[list[float]], bool] | None = None,
-) -> list[float]:
-    """Train ``model`` for up to ``epochs`` passes; return the per-epoch training accuracies.
-
-    ``loss_fn(logits, labels, index)`` gets the batch's indices into the training set (for
-    cached teacher logits). The training accuracy is the running accuracy over the epoch's
-    batches (as logged during training). The scheduler steps once per batch.
-    """
-    x, y = data.train_x, data.train_y
-    n = len(x)
-    accs: list[float] = []
-    model.train()
-    bar = tqdm(range(epochs), desc=stage, unit="epoch", disable=not progress, leave=False)
-    for epoch in bar:
-        if before_epoch is not None:
-            before_epoch(epoch)
-        perm = torch.randperm(n, generator=generator)
-        correct = 0
-        total_loss = 0.0
-        for start in range(0, n, batch):
-            idx = perm[start : start + batch]
-            xb = x[idx]
-            if transform is not None:
-                xb = transform(xb)
-            out = model(xb)
-            loss = loss_fn(out, y[idx], idx)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            correct += int((out.detach().argmax(1) == y[idx]).sum())
-            total_loss += float(loss.detach()) * len(idx)
-        acc = correct / n
-        accs.append(acc)
-        rec: dict[str, Any] = {
-            "stage": stage,
-            "epoch": epoch + 1,
-            "train_accuracy": acc,
-            "loss": total_loss / n,
-        }
-        if data.val_x is not None and data.val_y is not None:
-            rec["val_accuracy"] = accuracy_float(model, data.val_x, data.val_y)
-        history.append(rec)
-        bar.set_postfix(acc=f"{acc:.4f}", loss=f"{total_loss / n:.4f}")
-        if stop is not None and stop(accs):
-            break
-    bar.close()
-    return accs
-
-
-def _one_cycle(
-    optimizer: torch.optim.Optimizer, lr: float, epochs: int, steps_per_epoch: int, pct: float
-) -> torch.optim.lr_scheduler.OneCycleLR:
-    return torch.optim.lr_scheduler.OneCycleLR(
-        optimizer,
-        max_lr=lr,
-        total_steps=max(1, epochs * steps_per_epoch),
-        pct_start=pct,
-        final_div_factor=1e4,
     )
 
 
@@ -400,14 +278,27 @@ def _train_teacher(
     gen: torch.Generator,
     progress: bool,
     history: list[dict[str, Any]],
-) -> ConvTeacher:
-    teacher = ConvTeacher(r.teacher_channels, r.teacher_hidden)
+) -> nn.Module:
+    """A CNN teacher on augmented images; for flat feature vectors, a wide MLP, no augmentation."""
+    features = data.train_x.shape[1]
+    teacher: nn.Module
+    if data.shape is not None and min(data.shape) >= 4:
+        shape = data.shape
+        teacher = ConvTeacher(r.teacher_channels, r.teacher_hidden, data.classes, shape)
+
+        def transform(xb: torch.Tensor) -> torch.Tensor:
+            return augment(xb, gen, r.aug_rotate, r.aug_scale, r.aug_shift, shape)
+    else:
+        teacher = MLP((features, 4 * r.teacher_hidden, 2 * r.teacher_hidden, data.classes))
+        transform = None  # type: ignore[assignment]
     steps = math.ceil(len(data.train_x) / r.teacher_batch)
     opt = torch.optim.AdamW(teacher.parameters(), lr=r.teacher_lr, weight_decay=1e-4)
-    sched = _one_cycle(opt, r.teacher_lr, epochs, steps, 0.2)
-    _run_epochs(
+    sched = one_cycle(opt, r.teacher_lr, epochs * steps, 0.2)
+    fit(
         teacher,
-        data,
+        data.train_x,
+        data.train_y,
+        val=data.val,
         epochs=epochs,
         batch=r.teacher_batch,
         optimizer=opt,
@@ -417,17 +308,10 @@ def _train_teacher(
         stage="teacher",
         progress=progress,
         history=history,
-        transform=lambda xb: augment(xb, gen, r.aug_rotate, r.aug_scale, r.aug_shift),
+        transform=transform,
     )
     teacher.eval()
     return teacher
-
-
-@torch.no_grad()
-def teacher_logits(teacher: nn.Module, x: torch.Tensor, batch: int = 5_000) -> torch.Tensor:
-    """Logits ``(N, C)`` of ``teacher`` (eval mode) on pixels/255 ``x``, computed in chunks."""
-    teacher.eval()
-    return torch.cat([teacher(x[i : i + batch]) for i in range(0, len(x), batch)])
 
 
 def _qat(
@@ -446,27 +330,29 @@ def _qat(
     progress: bool,
     history: list[dict[str, Any]],
     schedule: str,
-) -> qat.QATNet:
-    scales = qat.calibrate(student, data.train_u8[:CALIBRATION_IMAGES], percentile=percentile)
-    net = qat.QATNet(student, scales, momentum=momentum, percentile=percentile)
+) -> QNet:
+    net = QNet.from_mlp(student, momentum=momentum, percentile=percentile)
+    net.calibrate(data.train_u8[:CALIBRATION_IMAGES], percentile=percentile)
     if epochs <= 0:
         return net
     steps = math.ceil(len(data.train_x) / batch)
     if schedule == "onecycle":
         opt: torch.optim.Optimizer = torch.optim.AdamW(
-            student.parameters(), lr=lr, weight_decay=weight_decay
+            net.parameters(), lr=lr, weight_decay=weight_decay
         )
-        sched = _one_cycle(opt, lr, epochs, steps, 0.1)
+        sched = one_cycle(opt, lr, epochs * steps, 0.1)
     else:
-        opt = torch.optim.Adam(student.parameters(), lr=lr, weight_decay=weight_decay)
+        opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
         sched = None
 
     def before(epoch: int) -> None:
         net.observe = epoch < epochs - freeze
 
-    _run_epochs(
+    fit(
         net,
-        data,
+        data.train_x,
+        data.train_y,
+        val=data.val,
         epochs=epochs,
         batch=batch,
         optimizer=opt,
@@ -497,6 +383,7 @@ def train(
     log: Log = print,
     *,
     dataset: str = "mnist",
+    arch: Sequence[int] | str | None = None,
     dropout: tuple[int, float] | None = None,
     validation: int = 0,
     train_limit: int | None = None,
@@ -504,7 +391,7 @@ def train(
     threads: int | None = 2,
     overrides: dict[str, Any] | None = None,
 ) -> TrainResult:
-    """Train the 784-50-100-10 student with a recipe, run QAT and export an int8 bundle.
+    """Train a student MLP (784-50-100-10 by default) with a recipe, run QAT, export a bundle.
 
     Args:
         recipe: ``"default"`` (ours: CNN teacher, distillation, QAT) or ``"paper"``.
@@ -514,8 +401,12 @@ def train(
             proportion, at least 1 each); paper recipe: the hard epoch cap. None: the recipe's.
         progress: tqdm bars over epochs (stderr).
         log: called with one-line progress messages.
-        dataset: ``"mnist"`` or ``"fashion-mnist"``.
-        dropout: ``(location, p)`` dropout after hidden layer 1 or 2 of the student.
+        dataset: a name or path :func:`lwfc.data.load_data` knows (``"mnist"``,
+            ``"fashion-mnist"``, ``"digits"``, a folder of IDX files, an ``.npz``).
+        arch: the student's layer widths, input first (``"784-128-64-10"`` or a sequence);
+            None: 784-50-100-10 on MNIST-sized data, else ``features-50-100-classes``. The
+            input and output widths must match the data's features and classes.
+        dropout: ``(location, p)`` dropout after hidden layer ``location`` of the student.
         validation: hold out the last N training images and log accuracy on them each epoch
             (for choosing hyper-parameters; the test split is only used for the final metrics).
         train_limit, test_limit: use only the first N images (tests and smoke runs).
@@ -536,6 +427,11 @@ def train(
         hyper = dataclasses.replace(hyper, **overrides)
     if epochs is not None and epochs < 1:
         raise LwfcError(f"epochs: must be at least 1, got {epochs}")
+    if isinstance(arch, str):
+        try:
+            arch = parse_arch(arch)
+        except ValueError as exc:
+            raise LwfcError(f"arch: {exc}") from None
 
     old_threads = torch.get_num_threads()
     if threads:
@@ -543,17 +439,20 @@ def train(
     try:
         t0 = time.perf_counter()
         data = _load(dataset, data_dir, progress, validation, train_limit, test_limit)
+        sizes = _student_sizes(arch, data)
+        if dropout is not None and dropout[1] > 0 and not 1 <= dropout[0] <= len(sizes) - 2:
+            raise LwfcError(f"dropout: location must be a hidden layer 1..{len(sizes) - 2}")
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
         history: list[dict[str, Any]] = []
         stage_s: dict[str, float] = {}
         if recipe == "default":
             net, teacher, run_info = _train_default(
-                hyper, data, epochs, dropout, gen, progress, log, history, stage_s
+                hyper, data, sizes, epochs, dropout, gen, progress, log, history, stage_s
             )
         else:
             net, teacher, run_info = _train_paper(
-                hyper, data, epochs, dropout, gen, progress, log, history, stage_s
+                hyper, data, sizes, epochs, dropout, gen, progress, log, history, stage_s
             )
         t = time.perf_counter()
         result = _finish(
@@ -562,7 +461,7 @@ def train(
             data,
             recipe=recipe,
             seed=seed,
-            dataset=dataset,
+            dataset=data.name,
             hyper=dataclasses.asdict(hyper),
             run_info=run_info,
             history=history,
@@ -582,9 +481,25 @@ def train(
         torch.set_num_threads(old_threads)
 
 
+def _student_sizes(arch: Sequence[int] | None, data: _Data) -> tuple[int, ...]:
+    """The student's widths: ``arch`` checked against the data, or the default shape."""
+    features = int(data.train_x.shape[1])
+    if arch is None:
+        return (features, *STUDENT_SIZES[1:-1], data.classes)
+    sizes = tuple(int(s) for s in arch)
+    if len(sizes) < 3 or any(s < 1 for s in sizes):
+        raise LwfcError(f"arch: need input-hidden...-classes widths >= 1, got {sizes}")
+    if sizes[0] != features:
+        raise LwfcError(f"arch: input width {sizes[0]} but the data has {features} features")
+    if sizes[-1] != data.classes:
+        raise LwfcError(f"arch: output width {sizes[-1]} but the data has {data.classes} classes")
+    return sizes
+
+
 def _train_default(
     r: DefaultRecipe,
     data: _Data,
+    sizes: tuple[int, ...],
     epochs: int | None,
     dropout: tuple[int, float] | None,
     gen: torch.Generator,
@@ -592,7 +507,7 @@ def _train_default(
     log: Log,
     history: list[dict[str, Any]],
     stage_s: dict[str, float],
-) -> tuple[qat.QATNet, ConvTeacher, dict[str, Any]]:
+) -> tuple[QNet, nn.Module, dict[str, Any]]:
     s_epochs = epochs if epochs is not None else r.student_epochs
     t_epochs = _scaled(r.teacher_epochs, r.student_epochs, epochs)
     q_epochs = _scaled(r.qat_epochs, r.student_epochs, epochs)
@@ -600,25 +515,27 @@ def _train_default(
 
     t = time.perf_counter()
     teacher = _train_teacher(data, r, t_epochs, gen, progress, history)
-    cached = teacher_logits(teacher, data.train_x)
+    cached = logits(teacher, data.train_x)
     stage_s["teacher"] = time.perf_counter() - t
-    t_acc = accuracy_float(teacher, data.test_x, data.test_y)
+    t_acc = accuracy(teacher, data.test_x, data.test_y)
     log(f"teacher: {t_epochs} epochs, test accuracy {t_acc:.4f} ({stage_s['teacher']:.0f} s)")
 
     def distill(out: torch.Tensor, yb: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         return kd_loss(out, cached[idx], yb, r.alpha, r.tau)
 
     t = time.perf_counter()
-    student = Student(dropout)
+    student = MLP(sizes, dropout)
     steps = math.ceil(len(data.train_x) / r.batch)
     opt = torch.optim.AdamW(student.parameters(), lr=r.student_lr, weight_decay=r.weight_decay)
-    _run_epochs(
+    fit(
         student,
-        data,
+        data.train_x,
+        data.train_y,
+        val=data.val,
         epochs=s_epochs,
         batch=r.batch,
         optimizer=opt,
-        scheduler=_one_cycle(opt, r.student_lr, s_epochs, steps, 0.15),
+        scheduler=one_cycle(opt, r.student_lr, s_epochs * steps, 0.15),
         loss_fn=distill,
         generator=gen,
         stage="student",
@@ -626,7 +543,7 @@ def _train_default(
         history=history,
     )
     stage_s["student"] = time.perf_counter() - t
-    pre = accuracy_float(student, data.test_x, data.test_y)
+    pre = accuracy(student, data.test_x, data.test_y)
     log(f"student: {s_epochs} epochs, float test accuracy {pre:.4f} ({stage_s['student']:.0f} s)")
 
     t = time.perf_counter()
@@ -661,6 +578,7 @@ def _train_default(
 def _train_paper(
     r: PaperRecipe,
     data: _Data,
+    sizes: tuple[int, ...],
     epochs: int | None,
     dropout: tuple[int, float] | None,
     gen: torch.Generator,
@@ -668,10 +586,10 @@ def _train_paper(
     log: Log,
     history: list[dict[str, Any]],
     stage_s: dict[str, float],
-) -> tuple[qat.QATNet, None, dict[str, Any]]:
+) -> tuple[QNet, None, dict[str, Any]]:
     cap = epochs if epochs is not None else r.max_epochs
     t = time.perf_counter()
-    student = Student(dropout)
+    student = MLP(sizes, dropout)
     steps = math.ceil(len(data.train_x) / r.batch)
     opt = torch.optim.Adam(student.parameters(), lr=r.lr, weight_decay=r.weight_decay)
     sched = torch.optim.lr_scheduler.CyclicLR(
@@ -686,9 +604,11 @@ def _train_paper(
     def ce(out: torch.Tensor, yb: torch.Tensor, _idx: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(out, yb)
 
-    accs = _run_epochs(
+    accs = fit(
         student,
-        data,
+        data.train_x,
+        data.train_y,
+        val=data.val,
         epochs=cap,
         batch=r.batch,
         optimizer=opt,
@@ -702,7 +622,7 @@ def _train_paper(
     )
     stopped = paper_should_stop(accs, r.stop_window, r.stop_tolerance)
     stage_s["float"] = time.perf_counter() - t
-    pre = accuracy_float(student, data.test_x, data.test_y)
+    pre = accuracy(student, data.test_x, data.test_y)
     why = "stopping rule" if stopped else "epoch cap"
     log(f"float: {len(accs)} epochs ({why}), test accuracy {pre:.4f} ({stage_s['float']:.0f} s)")
 
@@ -735,7 +655,7 @@ def _train_paper(
 
 
 def _finish(
-    net: qat.QATNet,
+    net: QNet,
     teacher: nn.Module | None,
     data: _Data,
     *,
@@ -766,11 +686,12 @@ def _finish(
     }
     bundle = qat.to_bundle(
         net,
-        name=f"{dataset}-dense",
+        name=f"{dataset_label(dataset)}-dense",
         dataset=dataset,
         provenance=provenance,
         metrics=metrics,
     )
+    mlp = net.to_mlp()
     state = {
         "format": CHECKPOINT_FORMAT,
         "format_version": CHECKPOINT_VERSION,
@@ -778,7 +699,7 @@ def _finish(
         "seed": seed,
         "dataset": dataset,
         "hyper": hyper,
-        "student": {"config": net.mlp.config(), "state_dict": _cpu_state(net.mlp)},
+        "student": {"config": mlp.config(), "state_dict": _cpu_state(mlp)},
         "act_scales": net.scales,
         "teacher": None
         if teacher is None
@@ -794,7 +715,7 @@ def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _metrics(
-    net: qat.QATNet,
+    net: QNet,
     test_u8: np.ndarray,
     test_y_np: np.ndarray,
     test_x: torch.Tensor,
@@ -804,9 +725,9 @@ def _metrics(
     bundle = qat.to_bundle(net)
     int8_pred = golden.predict(bundle, test_u8)
     net.quant = False
-    float_acc = accuracy_float(net, test_x, test_y)
+    float_acc = accuracy(net, test_x, test_y)
     net.quant = True
-    fq_pred = predict_float(net, test_x).numpy()
+    fq_pred = predict(net, test_x).numpy()
     return {
         "float_accuracy": round(float_acc, 6),
         "fake_quant_accuracy": round(float(np.mean(fq_pred == test_y_np)), 6),
@@ -816,53 +737,7 @@ def _metrics(
     }
 
 
-# --------------------------------------------------------------------------- checkpoints
-def save_checkpoint(result: TrainResult | dict[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Write ``result.state`` (or a state dict) to ``path`` with ``torch.save``, atomically."""
-    state = result.state if isinstance(result, TrainResult) else result
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
-
-
-def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save_checkpoint` (tensors and plain data only).
-
-    Raises:
-        LwfcError: not a readable lwfc checkpoint, or of another format version.
-    """
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise LwfcError(f"{path}: not a readable checkpoint ({exc.__class__.__name__})") from exc
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise LwfcError(f"{path}: not an lwfc checkpoint")
-    if state.get("format_version") != CHECKPOINT_VERSION:
-        raise LwfcError(
-            f"{path}: checkpoint version {state.get('format_version')!r} is not supported"
-        )
-    return state
-
-
-def model_from_state(state: dict[str, Any]) -> qat.QATNet:
-    """The student of a checkpoint state as a QATNet with its saved activation scales."""
-    mlp = from_config(state["student"]["config"])
-    if not isinstance(mlp, MLP):
-        raise LwfcError("checkpoint: the student is not an MLP")
-    mlp.load_state_dict(state["student"]["state_dict"])
-    net = qat.QATNet(mlp, state["act_scales"])
-    net.eval()
-    return net
-
-
+# --------------------------------------------------------------------------- export
 def export_checkpoint(
     checkpoint_path: str | os.PathLike[str],
     data_dir: str | os.PathLike[str] | None = None,
@@ -887,20 +762,20 @@ def export_checkpoint(
         raise LwfcError(f"method: must be 'qat' or 'ptq', got {method!r}")
     state = load_checkpoint(checkpoint_path)
     net = model_from_state(state)
-    ds = dataset or state.get("dataset", "mnist")
-    test_u8, test_y = load_dataset(ds, "test", data_dir, progress=progress)
+    data = load_data(dataset or state.get("dataset", "mnist"), data_dir, progress=progress)
+    ds = data.name
+    test_u8, test_y = data.x_test, data.y_test
     if method == "ptq":
-        train_u8, _ = load_dataset(ds, "train", data_dir, progress=progress)
+        train_u8 = data.x_train
         pct = state.get("hyper", {}).get("calib_percentile")
-        scales = qat.calibrate(net.mlp, train_u8[:CALIBRATION_IMAGES], percentile=pct)
-        net = qat.QATNet(net.mlp, scales)
+        net.calibrate(train_u8[:CALIBRATION_IMAGES], percentile=pct)
         net.eval()
-    test_x = qat.to_pixels(test_u8).reshape(len(test_u8), -1)
+    test_x = qat.pixels(test_u8)
     test_y64 = test_y.astype(np.int64)
     metrics = _metrics(net, test_u8, test_y64, test_x, torch.from_numpy(test_y64))
     provenance = dict(state.get("provenance", {}))
     provenance["method"] = method
     provenance["exported_from"] = Path(checkpoint_path).name
     return qat.to_bundle(
-        net, name=f"{ds}-dense", dataset=ds, provenance=provenance, metrics=metrics
+        net, name=f"{dataset_label(ds)}-dense", dataset=ds, provenance=provenance, metrics=metrics
     )

@@ -37,8 +37,29 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
         help="dataset folder (default: $LWFC_DATA, else the user cache folder)",
     )
     parser.add_argument(
-        "--dataset", choices=["mnist", "fashion-mnist"], help="dataset (default: the bundle's)"
+        "--dataset",
+        metavar="NAME|PATH",
+        help="mnist, fashion-mnist, digits, a folder of IDX files or an .npz "
+        "(default: the bundle's)",
     )
+
+
+def load_test_split(args: argparse.Namespace, bundle: Any) -> tuple[str, Any, Any]:
+    """``(dataset name, test images, test labels)`` for ``--dataset`` (default: the bundle's).
+
+    Raises:
+        LwfcError: unknown or bad dataset, or images of another size than the bundle's input.
+    """
+    from ..data import load_data
+    from ..errors import LwfcError
+
+    data = load_data(args.dataset or bundle.dataset, args.data, progress=not args.json)
+    if data.features != bundle.in_features:
+        raise LwfcError(
+            f"--dataset {data.name}: images have {data.features} pixels but the bundle "
+            f"takes {bundle.in_features} inputs"
+        )
+    return data.name, data.x_test, data.y_test
 
 
 def print_json(obj: dict[str, Any]) -> None:

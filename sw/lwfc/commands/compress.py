@@ -101,6 +101,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--teacher-int", action="store_true", help="use the teacher's integer (quantized) weights"
     )
     g.add_argument("--kd-alpha", type=float, default=0.5)
+    w = p.add_argument_group("low-bit and shared weights (docs/compression.md)")
+    w.add_argument(
+        "--weights",
+        metavar="MODE",
+        help="int8, int4, ternary, kmeans:K or sigma:K (K shared values per layer), applied "
+        "layer by layer in order after pruning / low rank",
+    )
+    w.add_argument(
+        "--weight-layers", metavar="L1,L2", help="layers to apply it to (default: all dense)"
+    )
+    w.add_argument(
+        "--layer-epochs",
+        type=float,
+        default=0.0,
+        metavar="E",
+        help="fine-tuning epochs after each layer but the last (seed 003's layer order)",
+    )
+    w.add_argument(
+        "--freeze-codebook",
+        action="store_true",
+        help="keep the shared values fixed in fine-tuning (default: learned, Deep Compression)",
+    )
     g.add_argument("--kd-tau", type=float, default=4.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-state", type=Path, metavar="FILE", help="also save the network (.pt)")
@@ -119,8 +141,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..compress import checkpoint, pipeline
-    from ..compress.network import net_to_dict
-    from ..data import load_dataset
+    from ..data import load_data
+    from ..qat import net_to_dict
 
     torch.set_num_threads(1)  # tiny matrices: one thread is fastest (and leaves a core free)
     log = (lambda s: print(s, file=sys.stderr)) if args.json else print
@@ -148,10 +170,26 @@ def run(args: argparse.Namespace) -> int:
         raise LwfcError("--prune-u/--prune-v need --lowrank")
     if args.prune_steps < 1:
         raise LwfcError("--prune-steps must be >= 1")
+    if args.weights:
+        from ..compress.share import parse_mode
+
+        try:
+            parse_mode(args.weights)
+        except LwfcError as exc:
+            raise LwfcError(f"--{exc}") from None
+    if args.layer_epochs < 0:
+        raise LwfcError("--layer-epochs must be >= 0")
     net = checkpoint.load_net(args.input)
-    dataset = args.dataset or "mnist"
-    train = load_dataset(dataset, "train", args.data, progress=not args.json)
-    test = load_dataset(dataset, "test", args.data, progress=not args.json)
+    data = load_data(
+        args.dataset or checkpoint.dataset_of(args.input), args.data, progress=not args.json
+    )
+    if data.features != net.in_features:
+        raise LwfcError(
+            f"--dataset {data.name}: images have {data.features} pixels but {args.input} "
+            f"takes {net.in_features} inputs"
+        )
+    train = (data.x_train, data.y_train)
+    test = (data.x_test, data.y_test)
     checkpoint.ensure_calibrated(net, train[0][:10_000])
     teacher = None
     if args.teacher == "self":
@@ -179,6 +217,12 @@ def run(args: argparse.Namespace) -> int:
         dropout_location=args.dropout_loc,
         dropout_p=args.dropout_p,
         kd_alpha=args.kd_alpha,
+        weights=args.weights,
+        weight_layers=[_layer(x) for x in args.weight_layers.split(",")]
+        if args.weight_layers
+        else None,
+        learn_codebook=not args.freeze_codebook,
+        layer_epochs=args.layer_epochs,
         kd_tau=args.kd_tau,
         seed=args.seed,
     )
@@ -189,6 +233,7 @@ def run(args: argparse.Namespace) -> int:
         test,
         teacher=teacher,
         name=args.out.name,
+        dataset=data.name,
         provenance={"input": str(args.input), "teacher": str(args.teacher or "")},
         log=log,
     )
@@ -200,6 +245,7 @@ def run(args: argparse.Namespace) -> int:
         "int8_accuracy": result.steps[-1]["int8_accuracy"],
         "weights_nonzero": result.bundle.weights_nonzero,
         "weights_removed": round(result.bundle.weights_removed(), 6),
+        "weight_bytes": result.steps[-1]["weight_bytes"],
         "steps": result.steps,
     }
     if args.json:
@@ -208,6 +254,8 @@ def run(args: argparse.Namespace) -> int:
         log(
             f"wrote {path}: int8 accuracy {summary['int8_accuracy']:.4f}, "
             f"{summary['weights_nonzero']} nonzero weights "
-            f"({100 * summary['weights_removed']:.1f} % of 45,200 removed)"
+            f"({100 * summary['weights_removed']:.1f} % of "
+            f"{result.bundle.reference_weights:,} removed), "
+            f"{summary['weight_bytes']:,} bytes of weights"
         )
     return 0

@@ -11,8 +11,7 @@ from tqdm import tqdm
 
 from .. import golden
 from ..bundle import load_bundle
-from ..data import load_dataset
-from ._common import add_data_args, positive_int, print_json
+from ._common import add_data_args, load_test_split, positive_int, print_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,8 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     bundle = load_bundle(args.bundle)
-    dataset = args.dataset or bundle.dataset
-    images, labels = load_dataset(dataset, "test", args.data, progress=not args.json)
+    dataset, images, labels = load_test_split(args, bundle)
     if args.limit:
         images, labels = images[: args.limit], labels[: args.limit]
     start = time.perf_counter()

@@ -31,7 +31,9 @@ def run(args: argparse.Namespace) -> int:
     check_data_dir(args.data)
     from .. import train  # torch is imported only when needed
 
-    bundle = train.export_checkpoint(args.checkpoint, data_dir=args.data, method=args.method)
+    bundle = train.export_checkpoint(
+        args.checkpoint, data_dir=args.data, method=args.method, dataset=args.dataset
+    )
     path = save_bundle(bundle, args.out)
     print(f"wrote {path}")
     return 0

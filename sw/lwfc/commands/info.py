@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..bundle import load_bundle
+from ..compress.storage import weight_storage
 from ._common import print_json
 
 
@@ -24,17 +25,24 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"bundle   {bundle.path}  ({info['name']}, dataset {info['dataset']})")
     print(f"contract {info['contract']}, format version {info['format_version']}")
-    print(f"{'layer':<8}{'kind':<9}{'shape':<14}{'rank':>5}{'weights':>9}{'nonzero':>9}{'act':>6}")
+    print(
+        f"{'layer':<8}{'kind':<9}{'shape':<14}{'rank':>5}{'weights':>9}{'nonzero':>9}"
+        f"{'act':>6}{'bits':>6}{'codebook':>9}"
+    )
     for layer in info["layers"]:
         shape = f"{layer['in_features']}->{layer['out_features']}"
         rank = layer.get("rank", "")
         print(
             f"{layer['name']:<8}{layer['kind']:<9}{shape:<14}{rank!s:>5}"
             f"{layer['weights_stored']:>9}{layer['weights_nonzero']:>9}{layer['activation']:>6}"
+            f"{layer['weight_bits']:>6}{layer.get('codebook_size', '')!s:>9}"
         )
+    storage = weight_storage(bundle)
     print(
         f"weights  {info['weights_stored']} stored, {info['weights_nonzero']} nonzero, "
-        f"{100 * info['weights_removed']:.1f} % removed vs the dense 784-50-100-10"
+        f"{100 * info['weights_removed']:.1f} % removed vs the dense "
+        f"{info['dense_reference_weights']:,}; {storage['weight_bytes']:,} bytes of weight "
+        f"storage (+ {storage['other_bytes']:,} of biases and requantization constants)"
     )
     for key, value in info["metrics"].items():
         print(f"metric   {key} = {value}")

@@ -107,7 +107,9 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.out, "--out", replaces=(search.RESULTS, search.RUNS, search.BASES, TABLE1))
     check_input(args.source, "--from")
     check_data_dir(args.data)
-    dataset = args.dataset or "mnist"
+    from ..data import load_data
+
+    dataset = load_data(args.dataset or "mnist", args.data).name  # checked before long work
     if args.table1:
         from ..compress import table1
 
@@ -149,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
     source_state = None
     if args.source:
         from ..compress.checkpoint import load_net
-        from ..compress.network import net_to_dict
+        from ..qat import net_to_dict
 
         source_state = net_to_dict(load_net(args.source))
     res = search.run_search(

@@ -24,9 +24,15 @@ import numpy as np
 
 from .. import golden
 from ..bundle import load_bundle
-from ..data import load_dataset
 from ..errors import LwfcError
-from ._common import add_data_args, check_data_dir, check_output, positive_int, print_json
+from ._common import (
+    add_data_args,
+    check_data_dir,
+    check_output,
+    load_test_split,
+    positive_int,
+    print_json,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -97,8 +103,7 @@ def run(args: argparse.Namespace) -> int:
         from lwfc_hw.plan import plan_for_bundle
     except ImportError as exc:  # pragma: no cover - the package ships with lwfc
         raise LwfcError(f"the hardware package lwfc_hw is not importable: {exc}") from exc
-    dataset = args.dataset or bundle.dataset
-    images, labels = load_dataset(dataset, "test", args.data, progress=not args.json)
+    _, images, labels = load_test_split(args, bundle)
     if not 0 <= args.offset < len(images):
         raise LwfcError(f"--offset {args.offset} is outside the {len(images)} test images")
     images = golden.as_pixels(images[args.offset : args.offset + args.images], bundle.in_features)

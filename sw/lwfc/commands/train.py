@@ -1,4 +1,4 @@
-"""``lwfc train``: train the 784-50-100-10 student and export an int8 bundle."""
+"""``lwfc train``: train a student MLP (784-50-100-10 by default) and export an int8 bundle."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..bundle import MANIFEST, save_bundle
+from ..errors import LwfcError
 from ._common import add_data_args, check_data_dir, check_output, positive_int, print_json
 
 
@@ -15,6 +16,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--recipe", choices=["default", "paper"], default="default")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="bundle folder to write")
     add_data_args(p)
+    p.add_argument(
+        "--arch",
+        metavar="W0-W1-...-C",
+        help="layer widths, input first, classes last, one or more hidden layers, e.g. "
+        "784-128-64-10 (default: features-50-100-classes of the dataset)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=positive_int, help="override the recipe's epoch count/cap")
     p.add_argument(
@@ -29,6 +36,13 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.checkpoint, "--checkpoint", kind="file")
     check_data_dir(args.data)
     from .. import train  # torch is imported only when training
+    from ..models import parse_arch
+
+    if args.arch is not None:
+        try:
+            parse_arch(args.arch)
+        except ValueError as exc:
+            raise LwfcError(f"--arch: {exc}") from None
 
     log = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else print
     result = train.train(
@@ -38,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         progress=not args.json,
         log=log,
+        arch=args.arch,
         **({"dataset": args.dataset} if args.dataset else {}),
     )
     path = save_bundle(result.bundle, args.out)

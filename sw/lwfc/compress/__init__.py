@@ -8,9 +8,10 @@ Modules (each usable from Python; the CLI wraps them in ``lwfc compress``, ``lwf
 * :mod:`lwfc.compress.prune`     the five ``torch.nn.utils.prune`` methods of the paper.
 * :mod:`lwfc.compress.escore`    the E-score (eq. 11, F-beta form) and the Pareto front.
 * :mod:`lwfc.compress.hwcost`    hardware-aware cost of a bundle: weights, BRAM bytes, cycles.
-* :mod:`lwfc.compress.network`   the compressible network (dense / low-rank layers, masks, fake
-  quantization mirroring the integer contract) and its export to a bundle.
-* :mod:`lwfc.compress.fakequant` the signed int8 latent quantizer (the rest is :mod:`lwfc.qat`).
+
+The network they act on is :class:`lwfc.qat.QNet` (dense / low-rank layers, masks, fake
+quantization mirroring the integer contract, bundle export); fine-tuning is
+:func:`lwfc.fit.finetune`.
 * :mod:`lwfc.compress.pipeline`  prune / factorise / prune factors / QAT fine-tune (with KD).
 * :mod:`lwfc.compress.checkpoint` inputs: train checkpoints, compression states, bundles.
 * :mod:`lwfc.compress.search`    Algorithm 1 on Ray, resumable JSONL results.

@@ -22,18 +22,18 @@ import numpy as np
 
 from ..bundle import MANIFEST, load_bundle
 from ..errors import LwfcError
-from .network import NET_FORMAT, CompressNet, Dropout, net_from_dict
+from ..qat import NET_FORMAT, Dropout, QNet, net_from_dict
 
 
-def load_net(path: str | os.PathLike) -> CompressNet:
-    """A :class:`CompressNet` from a bundle folder, a compression state or a train checkpoint.
+def load_net(path: str | os.PathLike) -> QNet:
+    """A :class:`QNet` from a bundle folder, a compression state or a train checkpoint.
 
     Raises:
         LwfcError: missing file or an unrecognised content.
     """
     p = Path(path)
     if p.is_dir() or p.name == MANIFEST:
-        return CompressNet.from_bundle(load_bundle(p))
+        return QNet.from_bundle(load_bundle(p))
     if not p.is_file():
         raise LwfcError(f"{p}: no such bundle folder or checkpoint file")
     import torch
@@ -45,6 +45,23 @@ def load_net(path: str | os.PathLike) -> CompressNet:
     if isinstance(state, dict) and state.get("format") == NET_FORMAT:
         return net_from_dict(state)
     return from_train_checkpoint(state, str(p))
+
+
+def dataset_of(path: str | os.PathLike) -> str:
+    """The dataset a compression input was made for: a bundle's or checkpoint's, else mnist."""
+    p = Path(path)
+    if p.is_dir() or p.name == MANIFEST:
+        return load_bundle(p).dataset
+    if p.is_file():
+        import torch
+
+        try:
+            state = torch.load(p, map_location="cpu", weights_only=False)
+        except Exception:
+            return "mnist"  # load_net reports the unreadable file
+        if isinstance(state, dict) and isinstance(state.get("dataset"), str):
+            return state["dataset"]
+    return "mnist"
 
 
 def _linear_layers(state: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -61,26 +78,22 @@ def _linear_layers(state: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray]]
     return pairs
 
 
-def from_train_checkpoint(ckpt: Any, where: str = "checkpoint") -> CompressNet:
-    """A :class:`CompressNet` from the content of a ``lwfc train --checkpoint`` file.
+def from_train_checkpoint(ckpt: Any, where: str = "checkpoint") -> QNet:
+    """A :class:`QNet` from the content of a ``lwfc train --checkpoint`` file.
 
     The student's float weights and its QAT activation scales (``act_scales``) are taken as
-    they are (:func:`lwfc.train.model_from_state`); dropout is not carried over (the
+    they are (:func:`lwfc.checkpoints.model_from_state`); dropout is not carried over (the
     compression sets its own). A plain state dict of Linear layers is also accepted; its
     activation scales are then calibrated later (:func:`ensure_calibrated`).
     """
     if not isinstance(ckpt, dict):
         raise LwfcError(f"{where}: not a checkpoint dictionary")
     if ckpt.get("format") == "lwfc-checkpoint":
-        from ..train import model_from_state
+        from ..checkpoints import model_from_state
 
         qnet = model_from_state(ckpt)
-        layers = list(qnet.mlp.layers)
-        return CompressNet.from_dense(
-            [layer.weight.detach() for layer in layers],
-            [layer.bias.detach() for layer in layers],
-            qnet.scales,
-        )
+        qnet.dropout = Dropout()  # the compression sets its own
+        return qnet
     state = ckpt.get("state_dict") or ckpt.get("model") or ckpt
     if not isinstance(state, dict):
         raise LwfcError(f"{where}: no model state in the checkpoint")
@@ -91,7 +104,7 @@ def from_train_checkpoint(ckpt: Any, where: str = "checkpoint") -> CompressNet:
         if w1.shape[1] != w0.shape[0]:
             raise LwfcError(f"{where}: linear layers do not chain ({w0.shape} -> {w1.shape})")
     scales = _act_scales(ckpt, len(pairs) - 1)
-    return CompressNet.from_dense([w for w, _ in pairs], [b for _, b in pairs], scales)
+    return QNet.from_dense([w for w, _ in pairs], [b for _, b in pairs], scales)
 
 
 def _act_scales(ckpt: dict[str, Any], hidden: int) -> list[float] | None:
@@ -102,15 +115,15 @@ def _act_scales(ckpt: dict[str, Any], hidden: int) -> list[float] | None:
     return None
 
 
-def ensure_calibrated(net: CompressNet, images: np.ndarray) -> None:
+def ensure_calibrated(net: QNet, images: np.ndarray) -> None:
     """Calibrate activation / latent scales that are still unset (0) on ``images``."""
-    from .network import QLowRank, pixels
+    from ..qat import QLowRank
 
     missing = any(float(s) <= 0 for s in net.act_scale) or any(
         isinstance(layer, QLowRank) and float(layer.latent_scale) <= 0 for layer in net.layers
     )
     if missing:
-        net.calibrate(pixels(images))
+        net.calibrate(images)
 
 
 def train_base(
@@ -121,7 +134,7 @@ def train_base(
     seed: int,
     epochs: float | None,
     recipe: str = "paper",
-) -> CompressNet:
+) -> QNet:
     """Train one search base from scratch with :func:`lwfc.train.train` (QAT, dropout given).
 
     ``epochs``: the recipe's epoch cap / count (None: the recipe's own).
@@ -152,7 +165,7 @@ def load_teacher(path: str | os.PathLike, integer: bool = False) -> Any:
     import torch
     from torch import nn
 
-    from .fakequant import fake_quant_weight
+    from ..qat import fake_quant_weight
 
     p = Path(path)
     if not p.is_file():
@@ -202,9 +215,9 @@ def load_teacher(path: str | os.PathLike, integer: bool = False) -> Any:
     return module
 
 
-def self_teacher(net: CompressNet, integer: bool = False) -> Any:
+def self_teacher(net: QNet, integer: bool = False) -> Any:
     """The uncompressed network itself as KD teacher (a frozen copy; float unless ``integer``)."""
-    from .network import clone
+    from ..qat import clone
 
     teacher = clone(net)
     teacher.quant = integer

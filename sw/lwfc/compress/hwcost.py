@@ -75,7 +75,7 @@ def hardware_cost(
     """The hardware-aware objectives of ``bundle`` for an accelerator with ``lanes`` MACs.
 
     Returns:
-        ``weights_stored``, ``weights_nonzero``, ``weights_removed`` (vs the dense 45,200),
+        ``weights_stored``, ``weights_nonzero``, ``weights_removed`` (vs the dense reference),
         ``macs``, ``bram_bytes``, ``cycles`` (latency per image), ``interval_cycles``
         (streaming), ``lanes`` and ``cycle_model`` (``"lwfc_hw"`` or ``"macs/<lanes>"``).
     """

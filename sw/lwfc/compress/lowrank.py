@@ -223,7 +223,7 @@ def lra_learn(
     """
     import torch
 
-    from .fakequant import fake_quant_weight
+    from ..qat import fake_quant_weight
 
     if fit not in ("identity", "data"):
         raise LwfcError(f"fit must be 'identity' or 'data', got {fit!r}")

@@ -1,6 +1,6 @@
 """The compression pipeline: prune -> low-rank (+ LRA-learn) -> prune factors -> QAT fine-tune.
 
-Each step is a function on a :class:`~lwfc.compress.network.CompressNet` (usable alone, as the
+Each step is a function on a :class:`~lwfc.qat.QNet` (usable alone, as the
 search does); :func:`compress` chains them as ``lwfc compress`` does and reports the int8
 accuracy after every step. Accuracy here always means the golden model on the exported bundle
 (:func:`int8_accuracy`).
@@ -19,23 +19,25 @@ Step order (paper, section 4: quantize, prune, then factorise the pruned layer):
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .. import golden
 from ..bundle import Bundle
 from ..errors import LwfcError
+from ..fit import finetune, logits
+from ..qat import Dropout, QDense, QLowRank, QNet, int8_accuracy, pixels, to_bundle
 from . import lowrank as LR
 from . import prune as P
-from .network import CompressNet, Dropout, QDense, QLowRank, pixels, to_bundle
+from . import share
+from .storage import weight_storage
+
+__all__ = ["finetune", "int8_accuracy"]  # re-exported: the search and Table 1 call them here
 
 Log = Callable[[str], None]
 
@@ -44,96 +46,9 @@ def _quiet(_: str) -> None:
     return None
 
 
-# ------------------------------------------------------------------------- evaluation
-def int8_accuracy(net: CompressNet, images: np.ndarray, labels: np.ndarray) -> float:
-    """Accuracy of the golden model on ``to_bundle(net)`` (the only accuracy that counts)."""
-    return golden.accuracy(to_bundle(net), images, labels)
-
-
-# ------------------------------------------------------------------------- fine-tuning
-def finetune(
-    net: CompressNet,
-    images: np.ndarray,
-    labels: np.ndarray,
-    epochs: float,
-    *,
-    lr: float = 1e-3,
-    batch: int = 128,
-    seed: int = 0,
-    teacher: nn.Module | None = None,
-    teacher_logits: torch.Tensor | None = None,
-    alpha: float = 0.5,
-    tau: float = 4.0,
-    schedule: str = "onecycle",
-    log: Log = _quiet,
-) -> CompressNet:
-    """QAT fine-tuning of ``net`` in place (masks in force; the range observers run).
-
-    Adam; ``schedule="onecycle"`` (warm-up then cosine decay to ~0) or ``"constant"``.
-
-    Args:
-        images, labels: training split, uint8 ``(N, 28, 28)`` and ``(N,)``.
-        epochs: passes over the data (fractions allowed: ``0.5`` = half an epoch).
-        teacher: optional teacher module (pixels in [0, 1] ``(N, 784)`` -> logits) for
-            knowledge distillation with :func:`lwfc.train.kd_loss` (paper eq. 1-2).
-        teacher_logits: or the teacher's logits ``(N, classes)`` on ``images``, precomputed
-            (e.g. an integer teacher's, :func:`lwfc.train.bundle_logits`).
-        alpha, tau: the distillation weight and temperature.
-    """
-    from ..train import kd_loss
-
-    if epochs <= 0:
-        return net
-    x = pixels(images)
-    y = torch.from_numpy(np.asarray(labels).astype(np.int64))
-    n = len(x)
-    steps = max(1, math.ceil(epochs * n / batch))
-    gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)  # dropout masks
-    params = [p for p in net.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr)
-    sched: Any = None
-    if schedule == "onecycle":
-        sched = torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=lr, total_steps=steps, pct_start=0.1, anneal_strategy="cos"
-        )
-    elif schedule != "constant":
-        raise LwfcError(f"schedule must be 'onecycle' or 'constant', got {schedule!r}")
-    if teacher is not None:
-        teacher.eval()
-    net.train()
-    start = time.perf_counter()
-    perm = torch.randperm(n, generator=gen)
-    pos = 0
-    for step in range(steps):
-        if pos + batch > n:
-            perm, pos = torch.randperm(n, generator=gen), 0
-        idx = perm[pos : pos + batch]
-        pos += batch
-        logits = net(x[idx])
-        if teacher_logits is not None:
-            loss = kd_loss(logits, teacher_logits[idx], y[idx], alpha, tau)
-        elif teacher is not None:
-            with torch.no_grad():
-                t_logits = teacher(x[idx])
-            loss = kd_loss(logits, t_logits, y[idx], alpha, tau)
-        else:
-            loss = F.cross_entropy(logits, y[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if sched is not None:
-            sched.step()
-        if (step + 1) % max(1, steps // 5) == 0:
-            log(f"  finetune step {step + 1}/{steps}  loss {float(loss.detach()):.4f}")
-    net.eval()
-    log(f"  finetune {epochs:g} epochs in {time.perf_counter() - start:.1f} s")
-    return net
-
-
 # ------------------------------------------------------------------------- pruning
 def prune_net(
-    net: CompressNet,
+    net: QNet,
     method: str,
     ratio: float | dict[str, float],
     layers: list[str] | None = None,
@@ -185,7 +100,7 @@ def prune_net(
 
 
 def prune_factors(
-    net: CompressNet, layer: str, ratio_u: float, ratio_v: float = 0.0, method: str = "l1"
+    net: QNet, layer: str, ratio_u: float, ratio_v: float = 0.0, method: str = "l1"
 ) -> dict[str, torch.Tensor]:
     """Unstructured pruning of a low-rank layer's factors ``u`` / ``v`` (cumulative ratios)."""
     modules = dict(net.iter_layers())
@@ -224,7 +139,7 @@ class LowRankResult:
 
 
 def apply_lowrank(
-    net: CompressNet,
+    net: QNet,
     layer: str,
     *,
     r_comp: float | None = None,
@@ -316,6 +231,10 @@ class CompressConfig:
     batch: int = 128
     dropout_location: int = 0
     dropout_p: float = 0.0
+    weights: str | None = None
+    weight_layers: list[str] | None = None
+    learn_codebook: bool = True
+    layer_epochs: float = 0.0
     kd_alpha: float = 0.5
     kd_tau: float = 4.0
     calib_images: int = 10_000
@@ -329,20 +248,21 @@ class CompressConfig:
 class CompressResult:
     """The compressed network, its bundle and the int8 accuracy after each step."""
 
-    net: CompressNet
+    net: QNet
     bundle: Bundle
     steps: list[dict[str, Any]] = field(default_factory=list)
     lowrank: LowRankResult | None = None
 
 
 def compress(
-    net: CompressNet,
+    net: QNet,
     cfg: CompressConfig,
     train: tuple[np.ndarray, np.ndarray],
     test: tuple[np.ndarray, np.ndarray],
     *,
     teacher: nn.Module | None = None,
     name: str = "compressed",
+    dataset: str = "mnist",
     provenance: dict[str, Any] | None = None,
     log: Log = _quiet,
 ) -> CompressResult:
@@ -365,19 +285,18 @@ def compress(
             "int8_accuracy": acc,
             "weights_nonzero": bundle.weights_nonzero,
             "weights_removed": round(bundle.weights_removed(), 6),
+            "weight_bytes": weight_storage(bundle)["weight_bytes"],
             **extra,
         }
         steps.append(entry)
         log(
             f"{stage:<22} int8 acc {acc:.4f}  nonzero {bundle.weights_nonzero:>6}  "
-            f"removed {100 * bundle.weights_removed():5.1f} %"
+            f"removed {100 * bundle.weights_removed():5.1f} %  {entry['weight_bytes']:>6} B"
         )
 
     cached: torch.Tensor | None = None
     if teacher is not None and (cfg.finetune_epochs > 0 or cfg.prune_steps > 1):
-        from ..train import teacher_logits
-
-        cached = teacher_logits(teacher, pixels(train[0]))  # once, not every epoch
+        cached = logits(teacher, pixels(train[0]))  # once, not every epoch
 
     def tune(epochs: float, what: str) -> None:
         if epochs > 0:
@@ -436,14 +355,30 @@ def compress(
         if cfg.factor_prune_u > 0 or cfg.factor_prune_v > 0:
             prune_factors(net, cfg.lowrank_layer, cfg.factor_prune_u, cfg.factor_prune_v)
             record(f"prune factors {cfg.factor_prune_u:g}/{cfg.factor_prune_v:g}")
+    if cfg.weights:
+        share.parse_mode(cfg.weights)
+        if pruning or cfg.lowrank_layer:  # Deep Compression: retrain after pruning first
+            tune(cfg.step_epochs, "finetune (before weights)")
+        dense = [n for n, layer in net.iter_layers() if isinstance(layer, QDense)]
+        names = cfg.weight_layers or dense
+        modules = dict(net.iter_layers())
+        for i, lname in enumerate(names):  # in layer order: later layers adapt (seed 003)
+            if lname not in dense:
+                raise LwfcError(f"weights: {lname!r} is not a dense layer of {net.names}")
+            share.apply_layer(modules[lname], cfg.weights, cfg.learn_codebook, cfg.seed)
+            record(f"weights {cfg.weights} {lname}")
+            if i < len(names) - 1:
+                tune(cfg.layer_epochs, f"finetune (after {lname})")
     tune(cfg.finetune_epochs, "finetune (final)")
     bundle = to_bundle(
         net,
         name=name,
+        dataset=dataset,
         provenance={**(provenance or {}), "compress": cfg.to_dict()},
         metrics={
             "int8_accuracy": steps[-1]["int8_accuracy"],
             "weights_removed": steps[-1]["weights_removed"],
+            "weight_bytes": steps[-1]["weight_bytes"],
             "test_images": len(test[1]),
         },
     )

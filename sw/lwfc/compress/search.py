@@ -246,10 +246,10 @@ def _data(
     data_dir: str | None, dataset: str, train_limit: int | None, test_limit: int | None
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Train and test splits, cached per worker process."""
-    from ..data import load_dataset
+    from ..data import load_data
 
-    xi, yi = load_dataset(dataset, "train", data_dir, progress=False)
-    xt, yt = load_dataset(dataset, "test", data_dir, progress=False)
+    data = load_data(dataset, data_dir)
+    xi, yi, xt, yt = data.x_train, data.y_train, data.x_test, data.y_test
     return (xi[:train_limit], yi[:train_limit]), (xt[:test_limit], yt[:test_limit])
 
 
@@ -268,8 +268,8 @@ def make_base(
     seed: int,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Build one base network; returns ``(record, net state)`` (see :func:`net_to_dict`)."""
+    from ..qat import Dropout, net_from_dict, net_to_dict
     from . import pipeline
-    from .network import Dropout, net_from_dict, net_to_dict
 
     _set_threads()
     start = time.perf_counter()
@@ -307,8 +307,8 @@ def run_trial(
     """
     from .. import golden
     from ..bundle import save_bundle
+    from ..qat import net_from_dict, to_bundle
     from . import pipeline
-    from .network import net_from_dict, to_bundle
 
     _set_threads()
     start = time.perf_counter()

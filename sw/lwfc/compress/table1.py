@@ -8,10 +8,10 @@ Protocol, per seed (one Ray task each; ``lwfc search --table1 --out DIR``):
    and the int8 accuracy of that float model after post-training calibration (PTQ).
 2. **teacher**: the paper's 784-100-200-100-50-10 MLP, trained in float (Adam, OneCycle);
    its **integer** version is its int8 bundle after PTQ calibration, whose logits the golden
-   model computes (:func:`lwfc.train.bundle_logits`).
+   model computes (:func:`lwfc.qat.bundle_logits`).
 3. **QAT**, **QAT+KD (float teacher)**, **QAT+KD (int teacher)**: from the same float student,
    ``qat_epochs`` (10, the paper's) of QAT with Adam at ``qat_lr`` (constant), batch 150; the
-   loss is cross entropy, or :func:`lwfc.train.kd_loss` (eq. 1-2) with the float or the
+   loss is cross entropy, or :func:`lwfc.qat.kd_loss` (eq. 1-2) with the float or the
    integer teacher's logits. Only the loss differs between the three.
 
 Every accuracy is the int8 golden model's on the 10,000 test images (the float column: the
@@ -58,17 +58,18 @@ def run_seed(
     import torch
 
     from .. import golden
-    from ..data import load_dataset
+    from ..data import load_data
+    from ..fit import accuracy
     from ..models import Teacher
-    from ..train import bundle_logits, train
+    from ..qat import QNet, bundle_logits, clone, pixels, to_bundle
+    from ..train import train
     from . import pipeline
     from .checkpoint import from_train_checkpoint
-    from .network import CompressNet, clone, float_accuracy, pixels, to_bundle
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    xi, yi = load_dataset(dataset, "train", data_dir, progress=False)
-    xt, yt = load_dataset(dataset, "test", data_dir, progress=False)
+    data = load_data(dataset, data_dir)
+    xi, yi, xt, yt = data.x_train, data.y_train, data.x_test, data.y_test
     xi, yi, xt, yt = xi[:train_limit], yi[:train_limit], xt[:test_limit], yt[:test_limit]
     common = {"kind": "table1", "seed": seed, "dataset": dataset, "host": platform.node()}
     records: list[dict[str, Any]] = []
@@ -98,7 +99,7 @@ def run_seed(
     torch.manual_seed(seed)
     tmodel = Teacher()
     layers = list(tmodel.layers)
-    teacher = CompressNet.from_dense(
+    teacher = QNet.from_dense(
         [lin.weight.detach() for lin in layers], [lin.bias.detach() for lin in layers]
     )
     teacher.quant = False
@@ -106,7 +107,7 @@ def run_seed(
     teacher.eval()
     with torch.no_grad():
         float_logits = teacher(pixels(xi))
-    teacher_float_acc = float_accuracy(teacher, xt, yt)
+    teacher_float_acc = accuracy(teacher, xt, yt)
     teacher.quant = True
     teacher.calibrate(pixels(xi[:10_000]))
     tbundle = to_bundle(teacher, name="teacher-int8")
