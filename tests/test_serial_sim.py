@@ -1,7 +1,7 @@
 """The serial driver against the board tops' RTL (lwfc_serial: bridge + core) in Verilator,
 through the lock-step harness hw/tb/tb_serial.cpp and the lwfcsim:// pyserial handler.
 
-Short runs in the default suite; ``LWFC_HW_FULL=1`` makes the slow ones the closing
+Short runs in the default suite; ``pytest --full`` makes the slow ones the closing
 measurement (500 MNIST test images per board, with and without logits).
 """
 
@@ -14,6 +14,7 @@ import shutil
 import numpy as np
 import pytest
 
+from conftest import full
 from lwfc import golden
 from lwfc.bundle import load_bundle
 from lwfc.cli import main
@@ -31,7 +32,6 @@ from lwfc_hw import link
 
 pytestmark = pytest.mark.skipif(shutil.which("verilator") is None,
                                 reason="verilator not installed")
-FULL = os.environ.get("LWFC_HW_FULL") == "1"
 BOARDS = ("ulx3s", "icebreaker")
 
 
@@ -87,7 +87,7 @@ def test_driver_on_the_board_rtl(board, mnist) -> None:
         assert (acc.info.params_hash == 0) == spram  # SPRAM starts empty
         load = acc.load_bundle(bundle)
         assert load["skipped"] != spram
-        if not spram and FULL:  # the ULX3S's 45 memories: 17 s of simulation
+        if not spram and full():  # the ULX3S's 45 memories: 17 s of simulation
             load = acc.load_bundle(bundle, force=True)
         if not load["skipped"]:
             assert load["verify"] == "scan"
@@ -169,12 +169,13 @@ def test_cli_no_device_answering_exits_2(capsys) -> None:
 @pytest.mark.parametrize("board", BOARDS)
 @pytest.mark.parametrize("logits", [False, True])
 def test_cli_infer_port_sim(board, logits, data_dir, capsys) -> None:
-    """500 MNIST test images per board with LWFC_HW_FULL=1 (30 otherwise): 0 mismatches,
+    """500 MNIST test images per board with --full (30 otherwise): 0 mismatches,
     and class-only runs at >= 95 % of min(wire limit, core limit)."""
-    n = 500 if FULL else 30
+    long = full()
+    n = 500 if long else 30
     code = main(["infer", "--board", board, "--port", "sim", "deploy/models/mnist-dense",
                  "--images", str(n), "--json", "--data", str(data_dir),
-                 *(["--force-load"] if FULL else []), *(["--logits"] if logits else [])])
+                 *(["--force-load"] if long else []), *(["--logits"] if logits else [])])
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["images"] == n and out["mismatches"] == 0, out
     assert out["simulated"] and out["accuracy"] == out["golden_accuracy"]

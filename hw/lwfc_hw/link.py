@@ -16,7 +16,9 @@ Frame (both directions)::
   6+LEN   2     CRC   CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF) of bytes 1 ... 5+LEN
 
 A receiver hunts for SYNC, checks HCRC over the next four bytes (a bad header is dropped and
-the hunt resumes at the byte after that SYNC), then takes LEN payload bytes and the CRC. A
+the hunt resumes: the bridge's parser with the byte after HCRC, so a frame whose SYNC fell among
+those bytes is lost and retried by the host; the host's :class:`Parser` rescans from the byte
+after that SYNC), then takes LEN payload bytes and the CRC. A
 request whose CRC is wrong is dropped whole and answered with ``ERR_CRC`` (its header, and
 so its tag, is known to be good); nothing of it is applied: WRITE bursts and images are staged
 and committed only after the CRC has been checked.
