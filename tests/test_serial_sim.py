@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -30,8 +29,7 @@ from lwfc.driver.serial_sim import (
 )
 from lwfc_hw import link
 
-pytestmark = pytest.mark.skipif(shutil.which("verilator") is None,
-                                reason="verilator not installed")
+pytestmark = pytest.mark.tools("verilator")
 BOARDS = ("ulx3s", "icebreaker")
 
 
