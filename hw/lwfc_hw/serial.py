@@ -51,9 +51,12 @@ TOP = "lwfc_serial"
 IDLE_BYTES = 32
 #: Cycles the core is held in reset by FLUSH.
 FLUSH_CYCLES = 16
-#: Entries of the descriptor queue (committed frames waiting for the consumer) and of the
-#: result-tag queue.
-QUEUE = 4
+#: Entries of the descriptor queue (committed frames waiting for the consumer: the consumer
+#: takes an image as soon as it is idle, so two hold an image or two WRITE bursts waiting).
+DQUEUE = 2
+#: Entries of the result-tag queue (images inside the core, awaiting their results): bounds
+#: the images the host may keep in flight.
+RQUEUE = 4
 
 t_p = enum("HUNT", "HDR", "HCRC", "HCHK", "HGO", "PAY", "CRC0", "CRC1", "END", "ACT",
            "FLUSH")
@@ -75,7 +78,7 @@ def fifo_geometry(plan: CorePlan) -> dict[str, int]:
     depth = 1 << clog2(max(2 * bpi, 512))
     burst = min(256, depth // 2)
     return {"depth": depth, "width": max(8 * plan.pixels_per_beat, 32), "max_burst": burst,
-            "in_flight": min(depth // bpi + 1, QUEUE)}
+            "in_flight": min(depth // bpi + 1, RQUEUE)}
 
 
 @block
@@ -138,6 +141,12 @@ always @(posedge ${clk}) begin
     if (${we}) fifo_mem[${waddr}] <= ${wdata};
     ${rdata} <= fifo_mem[${raddr}];
 end
+`ifndef SYNTHESIS
+// simulation only: the words before the first write read as 0, not X (the core's input and
+// host-port data are wired to this register)
+integer fifo_i;
+initial for (fifo_i = 0; fifo_i < ${depth}; fifo_i = fifo_i + 1) fifo_mem[fifo_i] = 0;
+`endif
 """
     return model
 
@@ -199,6 +208,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     AB = plan.haddr_bits
     maxlen = K.max_request_payload(NIN, MB)
     LB = 16
+    PB_ = clog2(maxlen + 1)   # request payload counters
 
     # ---- ROMs from the plan and the protocol
     pad = 2**SB - NM  # ROMs indexed by the memory id's low SB bits (ids >= NM are rejected)
@@ -256,35 +266,38 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     used = Signal(modbv(0)[FA + 1 :])
 
     # ---- descriptor queue (parser writes, consumer reads)
-    QB = clog2(QUEUE)
-    dq_kind = [uint(2) for _ in range(QUEUE)]
-    dq_tag = [uint(8) for _ in range(QUEUE)]
-    dq_flag = [Signal(bool(0)) for _ in range(QUEUE)]
-    dq_sel = [uint(SB) for _ in range(QUEUE)]
-    dq_addr = [uint(AB) for _ in range(QUEUE)]
-    dq_cnt = [uint(17) for _ in range(QUEUE)]
+    QB = clog2(DQUEUE)
+    RB_ = clog2(RQUEUE)
+    dq_kind = [uint(2) for _ in range(DQUEUE)]
+    dq_tag = [uint(8) for _ in range(DQUEUE)]
+    dq_flag = [Signal(bool(0)) for _ in range(DQUEUE)]
+    dq_sel = [uint(SB) for _ in range(DQUEUE)]
+    dq_addr = [uint(AB) for _ in range(DQUEUE)]
+    dq_cnt = [uint(17) for _ in range(DQUEUE)]
     dq_w = Signal(modbv(0)[QB + 1 :])
     dq_r = Signal(modbv(0)[QB + 1 :])
     # ---- result-tag queue (consumer writes, sender reads)
-    rq_tag = [uint(8) for _ in range(QUEUE)]
-    rq_flag = [Signal(bool(0)) for _ in range(QUEUE)]
-    rq_w = Signal(modbv(0)[QB + 1 :])
-    rq_r = Signal(modbv(0)[QB + 1 :])
+    rq_tag = [uint(8) for _ in range(RQUEUE)]
+    rq_flag = [Signal(bool(0)) for _ in range(RQUEUE)]
+    rq_w = Signal(modbv(0)[RB_ + 1 :])
+    rq_r = Signal(modbv(0)[RB_ + 1 :])
     dq_n = Signal(modbv(0)[QB + 1 :])  # descriptors queued
-    rq_n = Signal(modbv(0)[QB + 1 :])  # results awaited
-    dq_wi, dq_ri, rq_wi, rq_ri = uint(QB), uint(QB), uint(QB), uint(QB)
+    rq_n = Signal(modbv(0)[RB_ + 1 :])  # results awaited
+    dq_wi, dq_ri, rq_wi, rq_ri = uint(QB), uint(QB), uint(RB_), uint(RB_)
 
     # ---- reply slots: valid while req != ack (producer toggles req, sender toggles ack)
     ps_req, ps_ack = Signal(bool(0)), Signal(bool(0))
-    ps_code, ps_tag, ps_src, ps_len, ps_err = uint(8), uint(8), uint(3), uint(LB), uint(8)
+    RL = clog2(max(NIDENT, K.result_payload_bytes(C, True), 8, K.ERROR_PAYLOAD) + 1)
+    assert RL <= 8, "reply payloads are shorter than 256 bytes"
+    ps_code, ps_tag, ps_src, ps_len, ps_err = uint(8), uint(8), uint(3), uint(RL), uint(8)
     cs_req, cs_ack = Signal(bool(0)), Signal(bool(0))
-    cs_code, cs_tag, cs_src, cs_len = uint(8), uint(8), uint(3), uint(LB)
-    v_sum, v_wsum = uint(32), uint(32)
+    cs_code, cs_tag, cs_src, cs_len = uint(8), uint(8), uint(3), uint(RL)
 
     # ---- parameter hash
     hset, hclr = Signal(bool(0)), Signal(bool(0))
-    hval, hq = uint(32), uint(32)
-    insts.append(named("hash", hash_reg(clk, hset, hclr, hval, hq, params_hash)))
+    hq = uint(32)
+    p_arg = uint(32)   # SET_HASH payload (parser)
+    insts.append(named("hash", hash_reg(clk, hset, hclr, p_arg, hq, params_hash)))
 
     flush_now = Signal(bool(0))   # one cycle: every block drops what it holds
     flushing = Signal(bool(0))    # the sender starts no result reply
@@ -329,14 +342,19 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
         rq_n.next = rq_w - rq_r
         dq_wi.next = dq_w[QB:]
         dq_ri.next = dq_r[QB:]
-        rq_wi.next = rq_w[QB:]
-        rq_ri.next = rq_r[QB:]
+        rq_wi.next = rq_w[RB_:]
+        rq_ri.next = rq_r[RB_:]
 
     @always_comb
     def fifo_free():
         free.next = FD - used
 
-    insts += [sel_low, roms_p, roms_e, roms_c, roms_i, counts, fifo_free]
+    @always(clk.posedge)
+    def fifo_waddr():
+        # the write pointer of the edge that pushed the word written in this cycle
+        f_waddr.next = wp[FA:]
+
+    insts += [sel_low, roms_p, roms_e, roms_c, roms_i, counts, fifo_free, fifo_waddr]
 
     # ---- CRC units for the parser and the sender
     p_crc8, p_crc8n = uint(8), uint(8)
@@ -358,14 +376,15 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     in_use = Signal(bool(0))   # images or results in flight, or a busy core (registered)
     dq_full = Signal(bool(0))
     p_sel_ok = Signal(bool(0))
+    room_img = Signal(bool(0))
+    room_burst = Signal(bool(0))
     p_end = uint(17)           # WRITE: start address + entries (registered)
-    left = uint(LB)          # payload bytes still to come
-    pidx = uint(LB)          # payload byte index
+    left = uint(PB_)         # payload bytes still to come
+    pidx = uint(PB_)         # payload byte index
     ferr = uint(8)           # error code of this frame (0: none)
     crc_lo = uint(8)
     silent = Signal(intbv(0, min=0, max=IDLE_BYTES * 10 * div + 2))
     p_addr = uint(16)
-    p_arg = uint(32)
     ent = uint(24)
     ebpos = uint(3)
     ecnt = uint(17)
@@ -437,9 +456,12 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     @always(clk.posedge)
     def parser_flags():
         in_use.next = dq_n != 0 or rq_n != 0 or not idle
-        dq_full.next = dq_n == QUEUE
+        dq_full.next = dq_n == DQUEUE
         p_sel_ok.next = p_sel < NM
         p_end.next = p_addr + ecnt
+        # FIFO room, a cycle late: only the consumer changes it between frames (it frees)
+        room_img.next = free >= BPI
+        room_burst.next = free >= MB
 
     insts.append(parser_flags)
 
@@ -465,7 +487,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
             if zeros != 0 and pst != t_p.HUNT:
                 if bpos == 0 and zeros >= B and wleft >= B:
                     f_we.next = 1
-                    f_waddr.next = wp[FA:]
                     f_wdata.next = 0
                     wp.next = wp + 1
                     zeros.next = zeros - B
@@ -475,7 +496,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     wleft.next = wleft - 1
                     if bpos == B - 1 or wleft == 1:
                         f_we.next = 1
-                        f_waddr.next = wp[FA:]
                         f_wdata.next = bacc
                         wp.next = wp + 1
                         bacc.next = 0
@@ -553,7 +573,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         ps_req.next = not ps_req
                 elif h_cmd == K.IDENTIFY.value or h_cmd == K.SET_HASH.value:
                     if h_cmd == K.SET_HASH.value:
-                        hval.next = p_arg
                         hset.next = 1
                     if ps_req == ps_ack:
                         ps_code.next = h_cmd | K.REPLY_BIT
@@ -599,18 +618,18 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 elif h_cmd == K.WRITE.value:
                     if h_len < 4 or h_len > maxlen:
                         h_code.next = K.ERR_LENGTH.value
-                    elif in_use or dq_full or free < MB:
+                    elif in_use or dq_full or not room_burst:
                         h_code.next = K.ERR_BUSY.value
                 elif h_cmd == K.CLASSIFY.value:
                     if h_len < 2 or h_len > 1 + NIN:
                         h_code.next = K.ERR_LENGTH.value
-                    elif dq_full or free < BPI:
+                    elif dq_full or not room_img:
                         h_code.next = K.ERR_BUSY.value
                 else:
                     h_code.next = K.ERR_COMMAND.value
             elif pst == t_p.HGO:
                 ferr.next = 0
-                left.next = h_len
+                left.next = h_len[PB_:]
                 pidx.next = 0
                 ecnt.next = 0
                 ebpos.next = 0
@@ -689,7 +708,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                                 else:
                                     ecnt.next = ecnt + 1
                                     f_we.next = 1
-                                    f_waddr.next = wp[FA:]
                                     f_wdata.next = went
                                     wp.next = wp + 1
                             else:
@@ -732,7 +750,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                                 wleft.next = wleft - 1
                                 if bpos == B - 1 or wleft == 1:
                                     f_we.next = 1
-                                    f_waddr.next = wp[FA:]
                                     f_wdata.next = bnew
                                     wp.next = wp + 1
                                     bacc.next = 0
@@ -764,6 +781,9 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     @always_comb
     def consumer_addr():
         c_ha.next = c_addr + c_i[AB:]
+        # the FIFO's read register holds the word until the consumer's next read
+        in_data.next = f_rdata[8 * B :]
+        h_wdata.next = f_rdata[32:]
 
     insts.append(consumer_addr)
 
@@ -795,7 +815,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 else:
                     cst.next = t_c.VER_WAIT
         elif cst == t_c.IMG_RD:
-            if rq_n != QUEUE:
+            if rq_n != RQUEUE:
                 f_raddr.next = rp[FA:]
                 rp.next = rp + 1
                 cst.next = t_c.IMG_WAIT
@@ -803,7 +823,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
             cst.next = t_c.IMG_SEND
         elif cst == t_c.IMG_SEND:
             if not in_valid:
-                in_data.next = f_rdata[8 * B :]
                 in_valid.next = 1
             elif in_ready:
                 in_valid.next = 0
@@ -828,7 +847,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
         elif cst == t_c.WR_DO:
             h_sel.next = c_sel
             h_addr.next = c_ha
-            h_wdata.next = f_rdata[32:]
             h_we.next = 1
             if c_i == c_last:
                 cst.next = t_c.REPLY
@@ -837,7 +855,8 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 c_i.next = c_i + 1
                 cst.next = t_c.WR_RD
         elif cst == t_c.VER_WAIT:
-            if idle and rq_n == 0:
+            # acc1 / acc2 are the payload of the previous VERIFY reply until it has been sent
+            if idle and rq_n == 0 and cs_req == cs_ack and not s_vbusy:
                 acc1.next = 0
                 acc2.next = 0
                 cst.next = t_c.VER_ADDR
@@ -875,8 +894,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 cs_code.next = K.WRITE.value | K.REPLY_BIT
                 cs_src.next = SRC_NONE
                 cs_len.next = 0
-            v_sum.next = acc1
-            v_wsum.next = acc2
             cs_req.next = not cs_req
             cst.next = t_c.IDLE
 
@@ -885,12 +902,12 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     # ================================================================= reply sender
     sst = Signal(t_s.IDLE)
     s_code, s_tag, s_src = uint(8), uint(8), uint(3)
-    s_len = uint(LB)
-    s_i = uint(LB)
+    s_len = uint(RL)
+    s_i = uint(RL)
     s_hdr = uint(3)
     s_err = uint(8)
     s_beat = uint(32)
-    s_v1, s_v2 = uint(32), uint(32)  # VERIFY sums, copied when the slot is taken
+    s_vbusy = Signal(bool(0))  # a VERIFY reply is being sent (acc1 / acc2 must hold)
     s_have = Signal(bool(0))   # s_beat holds the next result beat
     s_want = Signal(bool(0))   # fetch a result beat into s_beat
     drain = uint(clog2(C + 2))
@@ -898,11 +915,23 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     s_logits = Signal(bool(0))
     s_txq = Signal(bool(0))    # a byte is in s_byte, waiting for the transmitter
     RES_LOGITS = K.result_payload_bytes(C, True)
+    s_len8 = uint(8)
+
+    if RL == 8:
+        s_len8 = s_len
+    else:
+
+        @always_comb
+        def len_byte():
+            s_len8.next = concat(intbv(0)[8 - RL :], s_len)
+
+        insts.append(len_byte)
 
     @always_comb
     def sender_comb():
         out_ready.next = oready
         s_idle.next = sst == t_s.IDLE and not s_txq and drain == 0 and not s_want
+        s_vbusy.next = sst != t_s.IDLE and s_src == SRC_VERIFY
 
     @always(clk.posedge)
     def sender():
@@ -969,8 +998,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         s_tag.next = cs_tag
                         s_src.next = cs_src
                         s_len.next = cs_len
-                        s_v1.next = v_sum
-                        s_v2.next = v_wsum
                         cs_ack.next = cs_req
                         sst.next = t_s.HDR
                         s_hdr.next = 0
@@ -1000,9 +1027,9 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     elif s_hdr == 2:
                         s_byte.next = s_tag
                     elif s_hdr == 3:
-                        s_byte.next = s_len[8:]
+                        s_byte.next = s_len8
                     elif s_hdr == 4:
-                        s_byte.next = s_len[16:8]
+                        s_byte.next = 0
                     else:
                         s_byte.next = s_crc8
                     sid.next = 0
@@ -1026,21 +1053,21 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         s_txq.next = 1
                     elif s_src == SRC_VERIFY:
                         if s_i == 0:
-                            s_byte.next = s_v1[8:]
+                            s_byte.next = acc1[8:]
                         elif s_i == 1:
-                            s_byte.next = s_v1[16:8]
+                            s_byte.next = acc1[16:8]
                         elif s_i == 2:
-                            s_byte.next = s_v1[24:16]
+                            s_byte.next = acc1[24:16]
                         elif s_i == 3:
-                            s_byte.next = s_v1[32:24]
+                            s_byte.next = acc1[32:24]
                         elif s_i == 4:
-                            s_byte.next = s_v2[8:]
+                            s_byte.next = acc2[8:]
                         elif s_i == 5:
-                            s_byte.next = s_v2[16:8]
+                            s_byte.next = acc2[16:8]
                         elif s_i == 6:
-                            s_byte.next = s_v2[24:16]
+                            s_byte.next = acc2[24:16]
                         else:
-                            s_byte.next = s_v2[32:24]
+                            s_byte.next = acc2[32:24]
                         s_txq.next = 1
                     else:  # SRC_RESULT: class, then (with logits) 4 bytes per logit
                         j = modbv(0)[2:]

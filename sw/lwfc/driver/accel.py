@@ -12,8 +12,10 @@ API in the style of finn-examples: :meth:`load_bundle` (weights over AXI4-Lite, 
 
 from __future__ import annotations
 
+import abc
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +23,21 @@ import numpy as np
 from pynq import DefaultHierarchy, allocate
 
 from lwfc_hw import regmap as R
-from lwfc_hw.banking import host_writes
-from lwfc_hw.plan import CorePlan, plan_for_bundle
+from lwfc_hw.plan import CorePlan
 
 from ..bundle import Bundle, load_bundle
+from .base import (
+    Accelerator,
+    bundle_words,
+    check_images,
+    check_verify_mode,
+    readback_words,
+)
 from .errors import (
     DeviceTimeout,
     DmaError,
     DriverError,
     InputError,
-    InputTypeError,
-    NotLoadedError,
-    PlanMismatchError,
     VerifyError,
 )
 from .ip import HwInfo, LwfcIP, describe_status
@@ -64,40 +69,11 @@ def _is_dma(vlnv: str | None) -> bool:
     return (vlnv or "").startswith(DMA_VLNV)
 
 
-def check_images(images: Any, n_in: int) -> np.ndarray:
-    """Check and flatten images to a C-contiguous ``uint8 (N, n_in)`` array.
-
-    Accepts ``(N, n_in)`` or ``(N, H, W)`` with ``H * W == n_in``, of dtype uint8 or any
-    integer dtype whose values all lie in 0 ... 255.
-
-    Raises:
-        InputTypeError: not an integer array (float, bool, object, strings...).
-        InputError: wrong shape, no images, values outside 0 ... 255.
-    """
-    try:
-        arr = np.asarray(images)
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"images must be an array of shape (N, {n_in}): {exc}") from None
-    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
-        raise InputTypeError(
-            f"images must be uint8 pixels 0 ... 255, got dtype {arr.dtype} "
-            "(convert with (x * 255).round().astype(np.uint8) if they are floats in 0 ... 1)")
-    if arr.ndim == 3 and arr.shape[1] * arr.shape[2] == n_in:
-        arr = arr.reshape(arr.shape[0], n_in)
-    if arr.ndim != 2 or arr.shape[1] != n_in:
-        raise InputError(f"images must have shape (N, {n_in}) or (N, H, W) with H*W = {n_in}, "
-                         f"got {arr.shape}" + (" (one image? use x[None])" if arr.ndim == 1
-                                               or (arr.ndim == 2 and arr.size == n_in) else ""))
-    if arr.shape[0] == 0:
-        raise InputError("no images (N = 0)")
-    if arr.dtype != np.uint8:
-        lo, hi = int(arr.min()), int(arr.max())
-        if lo < 0 or hi > 255:
-            raise InputError(f"pixel values must lie in 0 ... 255, got {lo} ... {hi}")
-    return np.ascontiguousarray(arr, dtype=np.uint8)
+class _HierarchyABCMeta(type(DefaultHierarchy), abc.ABCMeta):
+    """PYNQ's hierarchy-registering metaclass combined with the interface's ABCMeta."""
 
 
-class LwfcAccelerator(DefaultHierarchy):
+class LwfcAccelerator(DefaultHierarchy, Accelerator, metaclass=_HierarchyABCMeta):
     """One ``lwfc_axi`` IP and the AXI DMA that feeds it.
 
     Attributes:
@@ -109,6 +85,8 @@ class LwfcAccelerator(DefaultHierarchy):
         fclk_mhz: the IP's clock (FCLK0), for throughput figures.
         verify: default verification of :meth:`load_bundle` (``"scan"``).
     """
+
+    verify_modes = VERIFY_MODES
 
     def __init__(self, description: dict[str, Any]) -> None:
         super().__init__(description)
@@ -134,6 +112,7 @@ class LwfcAccelerator(DefaultHierarchy):
         self._ibuf: Any = None
         self._obuf: Any = None
         self.last_cycles = 0
+        self.last: dict[str, Any] = {}
         self.last_batch_cycles: list[int] = []
         # a clean state whatever the previous user left behind
         self.reset()
@@ -200,47 +179,11 @@ class LwfcAccelerator(DefaultHierarchy):
         self._ibuf = self._obuf = None
 
     # ------------------------------------------------------------------ weights
-    @property
-    def bundle(self) -> Bundle | None:
-        """The bundle whose weights are loaded (None before :meth:`load_bundle`)."""
-        return self._bundle
-
-    @property
-    def plan(self) -> CorePlan | None:
-        """The elaboration plan of the loaded bundle on this hardware."""
-        return self._plan
-
-    def plan_for(self, bundle: Bundle) -> CorePlan:
-        """The plan ``bundle`` gets on this hardware (its lanes and beat width), checked
-        against the IP's ``PLAN_HASH``.
-
-        Raises:
-            PlanMismatchError: the bundle's shapes do not match the build.
-        """
-        info = self.info
-        if bundle.in_features != info.n_in or bundle.classes != info.classes:
-            raise PlanMismatchError(
-                f"bundle {bundle.name!r} maps {bundle.in_features} inputs to {bundle.classes} "
-                f"classes; the hardware was built for {info.n_in} -> {info.classes}")
-        try:
-            plan = plan_for_bundle(bundle, info.lanes, info.pixels_per_beat)
-        except ValueError as exc:
-            raise PlanMismatchError(f"bundle {bundle.name!r}: {exc}") from None
-        if R.plan_signature(plan) != info.plan_hash:
-            shapes = "-".join([str(bundle.in_features)] + [str(la.out_features)
-                                                            for la in bundle.layers])
-            kinds = "/".join(la.kind for la in bundle.layers)
-            raise PlanMismatchError(
-                f"bundle {bundle.name!r} ({shapes}, {kinds}) does not match the hardware's "
-                f"plan (PLAN_HASH 0x{info.plan_hash:08x}, this bundle "
-                f"0x{R.plan_signature(plan):08x}, {info.lanes} lanes): rebuild the overlay for "
-                "this bundle")
-        return plan
-
-    def load_bundle(self, bundle: Bundle | str | os.PathLike, verify: str | None = None
-                    ) -> dict[str, Any]:
+    def load_bundle(self, bundle: Bundle | str | os.PathLike, verify: str | None = None,
+                    force: bool = False) -> dict[str, Any]:
         """Write every weight, bias and requantization memory of ``bundle`` through the IP's
-        AXI4-Lite window and verify it.
+        AXI4-Lite window and verify it (always: the IP keeps no parameter hash, so ``force``
+        changes nothing).
 
         Args:
             bundle: a :class:`~lwfc.bundle.Bundle` or a bundle folder.
@@ -255,25 +198,21 @@ class LwfcAccelerator(DefaultHierarchy):
             PlanMismatchError, VerifyError, StatusError, DeviceTimeout, BundleError.
         """
         verify = self.verify if verify is None else verify
-        if verify not in VERIFY_MODES:
-            raise InputError(f"verify must be one of {', '.join(VERIFY_MODES)}, got {verify!r}")
+        check_verify_mode(verify, VERIFY_MODES)
         if not isinstance(bundle, Bundle):
             bundle = load_bundle(Path(bundle))
         plan = self.plan_for(bundle)
         t0 = time.perf_counter()
         self._bundle = self._plan = None
         self.ip.wait_status("IDLE", True, self.timeout)
-        # the one banking layout (lwfc_hw.banking), grouped per memory for block writes
-        words = {m.sel: np.zeros(m.depth, dtype=np.uint32) for m in plan.mems}
-        for sel, addr, data in host_writes(bundle, plan):
-            words[sel][addr] = data
+        words = bundle_words(bundle, plan)  # the one banking layout, per memory
         for m in plan.mems:
             self.ip.write_memory(m.sel, words[m.sel])
         self.ip.check_errors("writing the weights")
         if verify != "none":
             bad = []
             for m in plan.mems:
-                expect = _readback_words(words[m.sel], m.width, m.signed)
+                expect = readback_words(words[m.sel], m.width, m.signed)
                 if verify == "scan":
                     ok = self.ip.scan(m.sel, self.timeout) == R.scan_checksums(expect)
                 else:
@@ -289,8 +228,10 @@ class LwfcAccelerator(DefaultHierarchy):
                 "verify": verify, "seconds": time.perf_counter() - t0}
 
     # ------------------------------------------------------------------ inference
-    def classify(self, images: Any, logits: bool = False) -> Any:
-        """Classify uint8 images ``(N, n_in)`` or ``(N, H, W)``.
+    def classify(self, images: Any, logits: bool = False,
+                 progress: Callable[[int, int], None] | None = None) -> Any:
+        """Classify uint8 images ``(N, n_in)`` or ``(N, H, W)``; ``progress(done, n)`` is
+        called after each DMA batch. :attr:`last` gets the run's figures.
 
         Returns:
             int64 ``(N,)`` classes; with ``logits`` also the int64 ``(N, classes)`` logits
@@ -301,25 +242,31 @@ class LwfcAccelerator(DefaultHierarchy):
             DmaError, StatusError, DeviceTimeout: the hardware failed (the DMA and the IP are
             reset before the exception propagates, so the next call starts clean).
         """
-        if self._bundle is None:
-            raise NotLoadedError("no weights loaded: call load_bundle(bundle) first")
+        self.require_loaded()
         x = check_images(images, self.info.n_in)
         n = len(x)
         per = self.result_words(logits)
         out = np.empty((n, per), dtype=np.uint32)
         self.last_batch_cycles = []
+        t0 = time.perf_counter()
         for start in range(0, n, self._batch_size):
             stop = min(n, start + self._batch_size)
             out[start:stop] = self._run_batch(x[start:stop], logits)
-        self.last_cycles = sum(self.last_batch_cycles)
+            if progress is not None:
+                progress(stop, n)
+        seconds = time.perf_counter() - t0
+        self.last_cycles = cycles = sum(self.last_batch_cycles)
+        fclk = self.fclk_mhz
+        self.last = {"images": n, "seconds": seconds, "images_per_s": n / seconds,
+                     "lanes": self.info.lanes, "batch_size": self._batch_size,
+                     "hw_cycles": int(cycles), "hw_cycles_per_image": round(cycles / n, 1),
+                     "fclk_mhz": fclk,
+                     "hw_images_per_s": round(n / (cycles / (fclk * 1e6)), 1) if cycles
+                     else None}
         classes = out[:, 0].astype(np.int64)
         if logits:
             return classes, out[:, 1:].view(np.int32).astype(np.int64)
         return classes
-
-    def execute(self, images: Any) -> np.ndarray:
-        """finn-examples' name for :meth:`classify`."""
-        return self.classify(images)
 
     def _run_batch(self, x: np.ndarray, logits: bool) -> np.ndarray:
         n = len(x)
@@ -409,8 +356,7 @@ class LwfcAccelerator(DefaultHierarchy):
             ``batch_size``, ``images``, ``hw_cycles`` (IP busy cycles) and
             ``hw_throughput[images/s]`` (images / (hw_cycles / fclk)).
         """
-        if self._bundle is None:
-            raise NotLoadedError("no weights loaded: call load_bundle(bundle) first")
+        self.require_loaded()
         n = self._batch_size if images is None else int(images)
         if n < 1:
             raise InputError(f"images must be >= 1, got {n}")
@@ -438,20 +384,6 @@ class LwfcAccelerator(DefaultHierarchy):
         stop = getattr(self.device, "stop_simulation", None)
         if stop is not None:
             stop()
-
-    def __enter__(self) -> LwfcAccelerator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _readback_words(data: np.ndarray, width: int, signed: bool) -> np.ndarray:
-    """The 32-bit readback of ``width``-bit entries ``data``: sign-extended if ``signed``."""
-    d = np.asarray(data, dtype=np.int64)
-    if signed and width < 32:
-        d = np.where(d >> (width - 1) & 1, d - (1 << width), d)
-    return (d & 0xFFFFFFFF).astype(np.uint32)
 
 
 def _dmasr_text(sr: int) -> str:

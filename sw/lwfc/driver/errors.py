@@ -32,8 +32,8 @@ class VerifyError(DriverError):
 
 
 class DeviceTimeout(DriverError, TimeoutError):
-    """A DMA transfer or a status bit did not complete within the timeout (the DMA and the IP
-    were reset before this was raised)."""
+    """A wait did not complete within its timeout: a DMA transfer or a status bit (the DMA and
+    the IP were reset before this was raised), or no answer on the serial link."""
 
 
 class DmaError(DriverError):
@@ -46,3 +46,12 @@ class StatusError(DriverError):
 
 class SimulationError(DriverError):
     """The simulation backend failed (simulator crashed, protocol error, no answer)."""
+
+
+class LinkError(DriverError):
+    """The serial link failed: no valid answer after the bounded retries and resyncs, an
+    error reply the driver cannot recover from, or a reply that breaks the protocol."""
+
+
+class PortError(DriverError):
+    """The serial port cannot be opened (no such device, busy, no permission)."""

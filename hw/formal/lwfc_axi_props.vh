@@ -1,0 +1,209 @@
+// Formal properties of lwfc_axi (the AXI IP top): immediate assertions and assumptions,
+// spliced into a formal-only copy of the MyHDL-converted module before its `endmodule` by
+// hw/formal/lwfc_formal.py (open-source Yosys has no SVA sequences, no `bind` and no
+// hierarchical references). Port-level monitors (f_*) count handshakes at the ports; a few
+// assertions tie them to the IP's registers (aw_full, bvalid, ...) so that k-induction can
+// close. lwfc_formal_params.vh (written by the generator) holds the plan's constants.
+//
+// Property groups (defines chosen per check by lwfc_formal.py):
+//   F_AXIL    AXI4-Lite slave: handshakes and payloads held while stalled, one response per
+//             request and none without one, responses within a bound, every response OKAY
+//             (docs/registers.md: "every response is OKAY"), the window's error cases
+//             (WIN_STRB / WIN_WRITE_RANGE / WIN_BUSY flagged, the memory never written then,
+//             out-of-range reads return 0)
+//   F_AXIS    AXI4-Stream ports: m_axis TVALID held until TREADY, TDATA / TLAST stable while
+//             stalled (SOFT_RESET excepted, as documented), results out never exceeding
+//             images in, TLAST exactly where the register map puts it
+// The parameter memories keep no initial contents in the formal copy (any weights).
+
+`include "lwfc_formal_params.vh"
+
+reg f_past_valid = 1'b0;
+always @(posedge aclk) f_past_valid <= 1'b1;
+wire f_run = f_past_valid && aresetn;
+
+// ------------------------------------------------------------------ environment (the masters)
+always @(*) begin
+    // reset in the first cycle, then none (SOFT_RESET covers the in-run resets)
+    if (!f_past_valid) assume(!aresetn);
+    else assume(aresetn);
+end
+always @(posedge aclk) if (f_past_valid && $past(aresetn)) begin
+    // AXI4-Lite master: VALID held until READY, payload stable meanwhile
+    if ($past(s_axi_control_awvalid && !s_axi_control_awready)) begin
+        assume(s_axi_control_awvalid);
+        assume(s_axi_control_awaddr == $past(s_axi_control_awaddr));
+    end
+    if ($past(s_axi_control_wvalid && !s_axi_control_wready)) begin
+        assume(s_axi_control_wvalid);
+        assume(s_axi_control_wdata == $past(s_axi_control_wdata));
+        assume(s_axi_control_wstrb == $past(s_axi_control_wstrb));
+    end
+    if ($past(s_axi_control_arvalid && !s_axi_control_arready)) begin
+        assume(s_axi_control_arvalid);
+        assume(s_axi_control_araddr == $past(s_axi_control_araddr));
+    end
+    // AXI4-Stream master (the DMA's MM2S side)
+    if ($past(s_axis_tvalid && !s_axis_tready)) begin
+        assume(s_axis_tvalid);
+        assume(s_axis_tdata == $past(s_axis_tdata));
+        assume(s_axis_tlast == $past(s_axis_tlast));
+    end
+end
+
+`ifdef F_AXIL
+// ------------------------------------------------------------------ AXI4-Lite slave
+reg [2:0] f_aw = 0, f_w = 0, f_b = 0, f_ar = 0, f_r = 0;  // handshakes, mod 8
+always @(posedge aclk) begin
+    if (!aresetn) begin
+        f_aw <= 0; f_w <= 0; f_b <= 0; f_ar <= 0; f_r <= 0;
+    end else begin
+        if (s_axi_control_awvalid && s_axi_control_awready) f_aw <= f_aw + 3'd1;
+        if (s_axi_control_wvalid && s_axi_control_wready) f_w <= f_w + 3'd1;
+        if (s_axi_control_bvalid && s_axi_control_bready) f_b <= f_b + 3'd1;
+        if (s_axi_control_arvalid && s_axi_control_arready) f_ar <= f_ar + 3'd1;
+        if (s_axi_control_rvalid && s_axi_control_rready) f_r <= f_r + 3'd1;
+    end
+end
+wire [2:0] f_dw_a = f_aw - f_b;  // write addresses accepted and not yet answered (B taken)
+wire [2:0] f_dw_d = f_w - f_b;   // write data accepted and not yet answered
+wire [2:0] f_dr = f_ar - f_r;    // read addresses accepted and not yet answered
+// requests accepted whose response has not been raised yet
+wire f_wpend = (f_dw_a - {2'b0, s_axi_control_bvalid}) != 0 && (f_dw_d - {2'b0, s_axi_control_bvalid}) != 0;
+wire f_rpend = (f_dr - {2'b0, s_axi_control_rvalid}) != 0;
+reg [15:0] f_bwait = 0, f_rwait = 0;
+always @(posedge aclk) begin
+    f_bwait <= (!aresetn || s_axi_control_bvalid || !f_wpend) ? 16'd0 : f_bwait + 16'd1;
+    f_rwait <= (!aresetn || s_axi_control_rvalid || !f_rpend) ? 16'd0 : f_rwait + 16'd1;
+end
+
+always @(*) if (f_run) begin
+    // every response is OKAY (docs/registers.md), window errors included
+    assert(s_axi_control_bresp == 2'b00);
+    assert(s_axi_control_rresp == 2'b00);
+    // none without a request: a response only for an accepted address (and data)
+    if (s_axi_control_bvalid) assert(f_dw_a != 0 && f_dw_d != 0);
+    if (s_axi_control_rvalid) assert(f_dr != 0);
+    // at most one request held and one being answered per channel
+    assert(f_dw_a <= 2 && f_dw_d <= 2 && f_dr <= 2);
+    // the monitors agree with the slave's holding registers (makes induction close)
+    assert(f_dw_a == {2'b0, aw_full} + {2'b0, bvalid});
+    assert(f_dw_d == {2'b0, w_full} + {2'b0, bvalid});
+    assert(f_dr == {2'b0, ar_full} + {2'b0, rvalid});
+    // a window read in progress holds its address and has not answered yet
+    if (rd_busy) assert(ar_full && !rvalid && ar_win && rd_cnt != 0 && rd_cnt <= 3'd4);
+`ifdef F_AXIL_BOUND
+    // one response per request: it is raised within a bound (scan / readback waits included)
+    assert(f_bwait < F_WRITE_BOUND);
+    assert(f_rwait < F_READ_BOUND);
+`endif
+    // a parameter memory is written only for a whole-word window write inside memory WSEL
+    // while the IP is IDLE (no batch, no image in the core, no scan, not in reset)
+    if (h_we) begin
+        assert(do_write && aw_win);
+        assert(w_strb == 4'hF);
+        assert(wsel < F_N_MEMS && aw_entry < f_depth(wsel));
+        assert(!busy && !scan_busy && !rst_core && core_idle);
+    end
+end
+
+always @(posedge aclk) if (f_past_valid && $past(aresetn) && aresetn) begin
+    // handshakes and payloads held while stalled
+    if ($past(s_axi_control_bvalid && !s_axi_control_bready)) begin
+        assert(s_axi_control_bvalid);
+        assert(s_axi_control_bresp == $past(s_axi_control_bresp));
+    end
+    if ($past(s_axi_control_rvalid && !s_axi_control_rready)) begin
+        assert(s_axi_control_rvalid);
+        assert(s_axi_control_rdata == $past(s_axi_control_rdata));
+        assert(s_axi_control_rresp == $past(s_axi_control_rresp));
+    end
+    // the window's error cases are flagged (ERROR bits, docs/registers.md)
+    if ($past(do_write && aw_win)) begin
+        if ($past(w_strb) != 4'hF) assert(err[F_E_STRB]);
+        else if (!($past(wsel) < F_N_MEMS && $past(aw_entry) < f_depth($past(wsel))))
+            assert(err[F_E_WRANGE]);
+        else if (!$past(!busy && !scan_busy && !rst_core && core_idle))
+            assert(err[F_E_BUSY]);
+        else assert($past(h_we));  // a good write is not lost
+    end
+    // a window read outside memory WSEL returns 0 and flags WIN_READ_RANGE (one cycle later)
+    if (f_rr_bad) assert(s_axi_control_rdata == 32'd0);
+    if ($past(f_rr_bad)) assert(err[F_E_RRANGE]);
+end
+// the cycle a window read's response is raised, for an entry outside memory WSEL
+reg f_rr_bad = 0;
+always @(posedge aclk)
+    f_rr_bad <= aresetn && rd_busy && rd_cnt == 1 && !(wsel < F_N_MEMS && ar_entry < f_depth(wsel));
+
+always @(*) if (f_run) begin
+    cover(s_axi_control_bvalid && s_axi_control_bready && err[F_E_BUSY]);
+    cover(s_axi_control_bvalid && s_axi_control_bready && err[F_E_WRANGE]);
+    cover(s_axi_control_rvalid && s_axi_control_rready && ar_win);
+    cover(h_we);
+end
+`endif
+
+`ifdef F_AXIS
+`ifdef F_TREADY
+always @(*) assume(m_axis_tready);
+`endif
+// ------------------------------------------------------------------ AXI4-Stream ports
+// port-level monitors, cleared like the IP's counters (START of a batch, SOFT_RESET)
+wire f_clear = rst_core || (start_req && !busy);
+wire f_ix = s_axis_tvalid && s_axis_tready;
+wire f_ox = m_axis_tvalid && m_axis_tready;
+reg [7:0] f_ibeat = 0;   // beats of the current image received at s_axis
+reg [7:0] f_iimg = 0;    // images received at s_axis (ended by their last beat or TLAST)
+reg [7:0] f_obeat = 0;   // beats of the current result sent at m_axis
+reg [7:0] f_oimg = 0;    // results sent at m_axis
+wire f_iend = f_ix && (f_ibeat == F_BEATS - 1 || s_axis_tlast);
+wire [7:0] f_rbeats = logits_r ? F_CLASSES + 1 : 8'd1;  // beats per result this batch
+wire f_oend = f_ox && f_obeat == f_rbeats - 1;
+// TLAST expected on the last result beat of image f_k (any image, picked by the solver):
+// its last input beat carried TLAST, or it is the batch's last image
+(* anyconst *) wire [7:0] f_k;
+reg f_have = 0, f_exp = 0;
+always @(posedge aclk) begin
+    if (f_clear) begin
+        f_ibeat <= 0; f_iimg <= 0; f_obeat <= 0; f_oimg <= 0; f_have <= 0;
+    end else begin
+        if (f_ix) f_ibeat <= f_iend ? 8'd0 : f_ibeat + 8'd1;
+        if (f_iend) f_iimg <= f_iimg + 8'd1;
+        if (f_iend && f_iimg == f_k) begin
+            f_have <= 1;
+            f_exp <= s_axis_tlast || (batch_n != 0 && {24'd0, f_iimg} + 32'd1 == batch_n);
+        end
+        if (f_ox) f_obeat <= f_oend ? 8'd0 : f_obeat + 8'd1;
+        if (f_oend) f_oimg <= f_oimg + 8'd1;
+    end
+end
+
+always @(*) if (f_run && !rst_core) begin
+    // results out never exceed images in; a result beat only for a received image
+    assert(f_oimg <= f_iimg);
+    if (m_axis_tvalid) assert(f_oimg < f_iimg);
+    // no image accepted outside a batch or beyond BATCH
+    if (f_ix) assert(busy && (batch_n == 0 || {24'd0, f_iimg} < batch_n));
+    // TLAST only on the last beat of a result, and there exactly as the register map says
+    if (m_axis_tvalid && m_axis_tlast) assert(f_obeat == f_rbeats - 1);
+    if (m_axis_tvalid && f_oimg == f_k && f_obeat == f_rbeats - 1) begin
+        assert(f_have);
+        assert(m_axis_tlast == f_exp);
+    end
+end
+
+always @(posedge aclk) if (f_past_valid && $past(aresetn) && !rst_core && !$past(rst_core)) begin
+    // m_axis: TVALID held until TREADY, TDATA / TLAST stable meanwhile
+    if ($past(m_axis_tvalid && !m_axis_tready)) begin
+        assert(m_axis_tvalid);
+        assert(m_axis_tdata == $past(m_axis_tdata));
+        assert(m_axis_tlast == $past(m_axis_tlast));
+    end
+end
+
+always @(*) if (f_run && !rst_core) begin
+    cover(f_oend && m_axis_tlast && f_oimg == 1);
+    cover(f_oend && logits_r);
+end
+`endif

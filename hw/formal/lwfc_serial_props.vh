@@ -1,0 +1,218 @@
+// Formal properties of lwfc_serial (the framed serial bridge, hw/lwfc_hw/serial.py, protocol
+// hw/lwfc_hw/link.py): immediate assertions and assumptions spliced into a formal-only copy
+// of the converted module before its `endmodule` by hw/formal/lwfc_formal.py.
+//
+// Environment: the UART receiver's outputs (rx_valid, rx_data, rx_ferr) are cut by the
+// generator (Yosys cutpoint): the parser sees ANY byte sequence, a byte in any cycle (faster
+// than any UART: an over-approximation of what the wire can deliver), framing errors anywhere.
+//
+// Property groups:
+//   F_FRAMES  a frame is committed (descriptor queued: an image to classify, a WRITE burst,
+//             a VERIFY), applied (SET_HASH) or executed (FLUSH) only if its header CRC-8 and
+//             its CRC-16 are right and its LEN is right for its command; the consumer never
+//             reads FIFO entries past the committed pointer, never pops a descriptor that was
+//             not queued. The CRCs are computed here, independently (functions below).
+//   F_HUNT    after any byte sequence the parser returns to hunting: whenever no byte came
+//             for more than F_S_SILENCE cycles (IDLE_BYTES byte times), it is in HUNT (or
+//             executing a FLUSH command, which ends after the reply in progress)
+// F_* constants: lwfc_formal_params.vh (plan, link protocol, bridge geometry).
+
+`include "lwfc_formal_params.vh"
+
+reg f_past_valid = 1'b0;
+always @(posedge clk) f_past_valid <= 1'b1;
+always @(*) if (!f_past_valid) assume(rst);
+
+function [7:0] f_crc8_step(input [7:0] crc, input [7:0] b);
+    integer i;
+    reg [7:0] c;
+    begin
+        c = crc ^ b;
+        for (i = 0; i < 8; i = i + 1) c = c[7] ? ((c << 1) ^ 8'h07) : (c << 1);
+        f_crc8_step = c;
+    end
+endfunction
+
+function [15:0] f_crc16_step(input [15:0] crc, input [7:0] b);
+    integer i;
+    reg [15:0] c;
+    begin
+        c = crc ^ {b, 8'h00};
+        for (i = 0; i < 8; i = i + 1) c = c[15] ? ((c << 1) ^ 16'h1021) : (c << 1);
+        f_crc16_step = c;
+    end
+endfunction
+
+// parser states (lwfc_hw.serial.t_p, binary in declaration order)
+localparam [2:0] P_HUNT = 3'd0, P_HDR = 3'd1, P_HCRC = 3'd2, P_PAY = 3'd3, P_CRC0 = 3'd4,
+                 P_CRC1 = 3'd5, P_END = 3'd6, P_FLUSH = 3'd7;
+wire f_inframe = pst == P_HDR || pst == P_HCRC || pst == P_PAY || pst == P_CRC0 || pst == P_CRC1;
+
+// ---- the monitor's own view of the frame the parser is in: bytes after SYNC, fields, CRCs
+reg [16:0] f_n = 0;            // bytes consumed after the SYNC
+reg [7:0] f_cmd = 0, f_hcrc = 0, f_p0 = 0, f_p1 = 0, f_p2 = 0;
+reg [15:0] f_len = 0;
+reg [7:0] f_crc8 = 0;          // CRC-8 of CMD, TAG, LEN
+reg [15:0] f_crc16 = 0;        // CRC-16 of CMD ... last payload byte
+reg [15:0] f_rcrc = 0;         // the CRC-16 received (little endian)
+always @(posedge clk) begin
+    if (rx_valid && pst == P_HUNT && rx_data == F_S_SYNC) begin
+        f_n <= 0;
+        f_crc8 <= 8'h00;
+        f_crc16 <= 16'hFFFF;
+    end else if (rx_valid && f_inframe) begin
+        f_n <= f_n + 17'd1;
+        if (f_n < 4) f_crc8 <= f_crc8_step(f_crc8, rx_data);
+        if (f_n < 17'd5 + f_len || f_n < 5) f_crc16 <= f_crc16_step(f_crc16, rx_data);
+        if (f_n == 0) f_cmd <= rx_data;
+        if (f_n == 2) f_len[7:0] <= rx_data;
+        if (f_n == 3) f_len[15:8] <= rx_data;
+        if (f_n == 4) f_hcrc <= rx_data;
+        if (f_n == 5) f_p0 <= rx_data;
+        if (f_n == 6) f_p1 <= rx_data;
+        if (f_n == 7) f_p2 <= rx_data;
+        if (f_n >= 5 && f_n == 17'd5 + f_len) f_rcrc[7:0] <= rx_data;
+        if (f_n >= 5 && f_n == 17'd6 + f_len) f_rcrc[15:8] <= rx_data;
+    end
+end
+
+// past the header check (in PAY, CRC0, CRC1, END) and the payload bytes seen so far
+wire f_past_hdr = pst == P_PAY || pst == P_CRC0 || pst == P_CRC1 || pst == P_END;
+wire [15:0] f_k = pidx;  // payload bytes consumed (all of them from CRC0 on: asserted)
+
+// is LEN right for the command (link.py: the request formats, ERR_LENGTH)?
+wire [16:0] f_wr_bytes = {1'b0, f_len} - 17'd3;  // WRITE: entry bytes
+wire [2:0] f_eb_sel = f_eb(f_p0);
+// entries of f_wr_bytes bytes at f_eb_sel bytes each, and whether they divide evenly (by
+// cases, without a divider: the data-path cut turns every multiplier and shifter into a free
+// value, so the properties use none)
+wire [16:0] f_wr_div3 = f_wr_bytes / 17'd3;
+wire [16:0] f_wr_count = f_eb_sel == 1 ? f_wr_bytes : f_eb_sel == 2 ? {1'b0, f_wr_bytes[16:1]} :
+                         f_eb_sel == 3 ? f_wr_div3 : {2'b0, f_wr_bytes[16:2]};
+wire f_wr_whole = f_eb_sel == 1 || (f_eb_sel == 2 && !f_wr_bytes[0])
+                  || (f_eb_sel == 3 && f_wr_div3 + {f_wr_div3[15:0], 1'b0} == f_wr_bytes)
+                  || (f_eb_sel == 4 && f_wr_bytes[1:0] == 2'b00);
+function [19:0] f_times_eb(input [16:0] n, input [2:0] eb);  // n * eb for eb in 1 ... 4
+    f_times_eb = eb == 1 ? {3'd0, n} : eb == 2 ? {2'd0, n, 1'b0}
+                 : eb == 3 ? {3'd0, n} + {2'd0, n, 1'b0} : {1'd0, n, 2'b0};
+endfunction
+wire f_len_ok =
+    (f_cmd == F_S_IDENTIFY || f_cmd == F_S_FLUSH) ? f_len == 0 :
+    (f_cmd == F_S_SET_HASH) ? f_len == 4 :
+    (f_cmd == F_S_VERIFY) ? f_len == 1 && f_p0 < F_N_MEMS :
+    (f_cmd == F_S_CLASSIFY) ? f_len >= 2 && f_len <= F_S_NIN + 1
+                              && (f_p0[0] || f_len == F_S_NIN + 1) :
+    (f_cmd == F_S_WRITE) ? f_len >= 4 && f_len <= F_S_MAXLEN && f_p0 < F_N_MEMS
+                           && f_wr_whole && f_wr_count <= F_S_MB
+                           && {1'b0, f_p2, f_p1} + f_wr_count <= f_depth(f_p0) :
+    1'b0;
+// the frame just ended (parser in END): complete, both CRCs right, LEN right
+wire f_good = f_n == 17'd7 + f_len && f_hcrc == f_crc8 && f_rcrc == f_crc16 && f_len_ok;
+
+`ifdef F_FRAMES
+always @(*) if (f_past_valid && !rst) begin
+    // the monitor agrees with the parser (the CRC units and the byte counting are checked
+    // against the independent functions above; this also makes k-induction close)
+    if (pst == P_HDR) begin
+        assert(f_n == {15'd0, h_cnt} && f_crc8 == p_crc8 && f_crc16 == p_crc16);
+        if (h_cnt >= 1) assert(f_cmd == h_cmd);
+        if (h_cnt >= 3) assert(f_len[7:0] == h_len[7:0]);
+    end
+    if (pst == P_HCRC) assert(f_n == 4 && f_crc8 == p_crc8 && f_crc16 == p_crc16
+                              && f_len == h_len && f_cmd == h_cmd);
+    if (pst == P_PAY) begin
+        assert(f_n == 17'd5 + {1'b0, pidx});
+        assert(f_crc16 == p_crc16);
+        assert(f_len == h_len && f_cmd == h_cmd && f_hcrc == f_crc8);
+        assert(left == f_len - pidx && pidx < f_len);
+    end
+    if (pst == P_CRC0) assert(f_n == 17'd5 + f_len && f_crc16 == p_crc16 && f_len == h_len
+                              && f_cmd == h_cmd && f_hcrc == f_crc8);
+    if (pst == P_CRC1) assert(f_n == 17'd6 + f_len && f_len == h_len && f_cmd == h_cmd
+                              && f_crc16 == p_crc16
+                              && f_hcrc == f_crc8 && crc_lo == (f_rcrc[7:0] ^ f_crc16[7:0]));
+    if (pst == P_END) assert(f_n == 17'd7 + f_len && f_len == h_len && f_cmd == h_cmd
+                             && f_hcrc == f_crc8 && (crc_lo == 0) == (f_rcrc == f_crc16));
+    // queues and FIFO pointers: nothing consumed that was not committed
+    // (not in the cycle of a FLUSH, when the parser has cleared its pointers and the consumer
+    // clears its own on the next edge, flush_now keeping it from acting meanwhile)
+    // past the header check only known commands
+    if (pst == P_PAY || pst == P_CRC0 || pst == P_CRC1 || pst == P_END)
+        assert(h_cmd == F_S_CLASSIFY || h_cmd == F_S_WRITE || h_cmd == F_S_VERIFY
+               || h_cmd == F_S_IDENTIFY || h_cmd == F_S_SET_HASH || h_cmd == F_S_FLUSH);
+    if (pst == P_CRC0 || pst == P_CRC1 || pst == P_END) assert(pidx == f_len);
+    // past the header check LEN is in its command's range (link.py request formats)
+    if (f_past_hdr) begin
+        if (h_cmd == F_S_IDENTIFY || h_cmd == F_S_FLUSH) assert(h_len == 0);
+        if (h_cmd == F_S_SET_HASH) assert(h_len == 4);
+        if (h_cmd == F_S_VERIFY) assert(h_len == 1);
+        if (h_cmd == F_S_WRITE) assert(h_len >= 4 && h_len <= F_S_MAXLEN);
+        if (h_cmd == F_S_CLASSIFY) assert(h_len >= 2 && h_len <= F_S_NIN + 1);
+    end
+    // the payload counters start from the header check's clear
+    if (pst == P_PAY && pidx == 0)
+        assert(claim == 0 && zeros == 0 && wcnt == 0 && ferr == 0 && ecnt == 0 && ebpos == 0);
+    // the payload fields and counters agree with the bytes seen (while no payload error)
+    if (f_past_hdr && ferr == 0) begin
+        if (h_cmd == F_S_WRITE) begin
+            if (f_k >= 1) assert(p_sel == f_p0);
+            if (f_k >= 2) assert(p_addr[7:0] == f_p1);
+            if (f_k >= 3) begin
+                assert(p_addr == {f_p2, f_p1});
+                assert(f_times_eb(ecnt, rom_eb) + {17'd0, ebpos} == {4'd0, f_k} - 20'd3);
+                assert(ebpos < rom_eb && ecnt <= F_S_MB && rom_eb == f_eb(p_sel));
+            end else assert(ecnt == 0 && ebpos == 0);
+        end
+        if (h_cmd == F_S_VERIFY && f_k >= 1) assert(p_sel == f_p0);
+        if (h_cmd == F_S_CLASSIFY && f_k >= 1) begin
+            assert(mode == f_p0[1:0]);
+            if (!mode[0]) assert({7'd0, claim} == f_k - 16'd1 && zeros == 0 && claim <= F_S_NIN);
+        end
+    end
+    if (!flush_now) begin
+        assert(dq_n <= F_S_QUEUE);
+        // a frame that will queue a descriptor was admitted with room in the queue
+        if ((pst == P_PAY || pst == P_CRC0 || pst == P_CRC1 || pst == P_END)
+            && (h_cmd == F_S_CLASSIFY || h_cmd == F_S_WRITE || h_cmd == F_S_VERIFY))
+            assert(dq_n < F_S_QUEUE);
+    end
+`ifdef F_FIFO
+    // BMC only: their inductive forms need the sizes of the queued items
+    if (!flush_now) assert(cwp - rp <= F_S_FD);
+    assert(wp - cwp <= F_S_FD);
+`endif
+end
+
+always @(posedge clk) if (f_past_valid && !rst && !$past(rst)) begin
+    // a descriptor is queued (image / WRITE / VERIFY), the hash set or a FLUSH started only
+    // at the end of a good frame
+    if (dq_w != $past(dq_w) && !$past(flush_now) && $past(pst) != P_FLUSH)
+        assert($past(pst == P_END && f_good));
+    if (hset) assert($past(pst == P_END && f_good && f_cmd == F_S_SET_HASH));
+    if (pst == P_FLUSH && $past(pst) != P_FLUSH)
+        assert($past(pst == P_END && f_good && f_cmd == F_S_FLUSH));
+    // the committed pointer moves only at a good frame's end (or back to 0 on FLUSH)
+    if (cwp != $past(cwp) && !$past(pst == P_FLUSH))
+        assert($past(pst == P_END && f_good));
+end
+
+always @(*) if (f_past_valid && !rst) begin
+    cover(pst == P_END && f_good && f_cmd == F_S_CLASSIFY);
+    cover(pst == P_END && f_good && f_cmd == F_S_WRITE);
+    cover(pst == P_END && !f_good && f_hcrc == f_crc8);
+end
+`endif
+
+`ifdef F_HUNT
+reg [15:0] f_quiet = 0;        // cycles since the last byte, saturating above F_S_SILENCE + 1
+always @(posedge clk)
+    if (rst || rx_valid) f_quiet <= 0;
+    else if (f_quiet <= F_S_SILENCE + 1) f_quiet <= f_quiet + 16'd1;
+always @(*) if (f_past_valid && !rst) begin
+    // inside a frame the parser's silence counter is the time since the last byte
+    if (f_inframe) assert({4'd0, silent} == f_quiet);
+    assert(silent <= F_S_SILENCE);
+    // after more than F_S_SILENCE quiet cycles the parser hunts (or runs a FLUSH command)
+    if (f_quiet > F_S_SILENCE) assert(pst == P_HUNT || pst == P_FLUSH);
+end
+`endif
