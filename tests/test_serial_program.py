@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
+from conftest import require_tool
 from lwfc.cli import main
 from lwfc.driver import program
 
@@ -66,8 +66,7 @@ def test_tool_timeout(tmp_path: Path, capsys, monkeypatch) -> None:
                                               ("icebreaker", "openFPGALoader", ".bin"),
                                               ("orangecrab", "dfu-util", ".bit")])
 def test_no_board_attached(tmp_path: Path, capsys, board: str, tool: str, ext: str) -> None:
-    if shutil.which(tool) is None:
-        pytest.skip(f"{tool} not installed (scripts/install.sh installs it)")
+    require_tool(tool)
     bit = tmp_path / f"lwfc{ext}"
     bit.write_bytes(b"\xff" * 64)
     before = bit.read_bytes()

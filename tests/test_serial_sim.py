@@ -1,7 +1,7 @@
 """The serial driver against the board tops' RTL (lwfc_serial: bridge + core) in Verilator,
 through the lock-step harness hw/tb/tb_serial.cpp and the lwfcsim:// pyserial handler.
 
-Short runs in the default suite; ``LWFC_HW_FULL=1`` makes the slow ones the closing
+Short runs in the default suite; ``pytest --full`` makes the slow ones the closing
 measurement (500 MNIST test images per board, with and without logits).
 """
 
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 
 import numpy as np
 import pytest
 
+from conftest import full
 from lwfc import golden
 from lwfc.bundle import load_bundle
 from lwfc.cli import main
@@ -29,9 +29,8 @@ from lwfc.driver.serial_sim import (
 )
 from lwfc_hw import link
 
-pytestmark = pytest.mark.skipif(shutil.which("verilator") is None,
-                                reason="verilator not installed")
-FULL = os.environ.get("LWFC_HW_FULL") == "1"
+pytestmark = pytest.mark.tools("verilator")
+FULL = full()
 BOARDS = ("ulx3s", "icebreaker")
 
 
@@ -169,7 +168,7 @@ def test_cli_no_device_answering_exits_2(capsys) -> None:
 @pytest.mark.parametrize("board", BOARDS)
 @pytest.mark.parametrize("logits", [False, True])
 def test_cli_infer_port_sim(board, logits, data_dir, capsys) -> None:
-    """500 MNIST test images per board with LWFC_HW_FULL=1 (30 otherwise): 0 mismatches,
+    """500 MNIST test images per board with --full (30 otherwise): 0 mismatches,
     and class-only runs at >= 95 % of min(wire limit, core limit)."""
     n = 500 if FULL else 30
     code = main(["infer", "--board", board, "--port", "sim", "deploy/models/mnist-dense",
