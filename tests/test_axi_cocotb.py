@@ -104,6 +104,7 @@ def test_small(small: Config, testcase: str) -> None:
     small.run(testcase, images=0, timeout=600)
 
 
+@pytest.mark.slow
 def test_small_stream_backpressure(small: Config) -> None:
     n = int(os.environ.get("LWFC_AXI_SMALL_IMAGES", "2000" if FULL else "300"))
     s = small.run("test_stream_backpressure", images=n, timeout=3600)
@@ -111,6 +112,7 @@ def test_small_stream_backpressure(small: Config) -> None:
     assert s["logit_images"] > 0 and s["batches"] > 1, s
 
 
+@pytest.mark.slow
 def test_mnist_stream_backpressure(mnist: Config) -> None:
     n = 1000 if FULL else 24
     s = mnist.run("test_stream_backpressure", images=n, timeout=7200 if FULL else 900)

