@@ -96,3 +96,14 @@ def test_every_tool_has_a_check_and_an_install_hint() -> None:
     with pytest.raises(KeyError, match="unknown tool"):
         missing_tools("modelsim")
     assert ("iverilog" in missing_tools("iverilog")) == (shutil.which("iverilog") is None)
+
+
+def test_ci_runs_the_readme_test_command_verbatim() -> None:
+    """.ci/run runs the README's test command exactly as written (after install.sh)."""
+    readme = (REPO / "README.md").read_text()
+    cmd = next(line for line in readme.splitlines()
+               if line.startswith("bash scripts/install.sh && LWFC_DATA="))
+    install, test = cmd.split(" && ", 1)
+    ci = (REPO / ".ci" / "run").read_text().splitlines()
+    assert install in ci and test in ci, (install, test)
+    assert ci.index(install) < ci.index(test)
