@@ -58,16 +58,17 @@ def groups(e: EnginePlan) -> int:
 
 
 def steps(e: EnginePlan, nnz: int) -> int:
-    """Issue steps per group for ``nnz`` nonzero inputs: ``max(nnz, P_min)``."""
-    return max(nnz, e.P if groups(e) > 1 else 1)
+    """Issue steps per group for ``nnz`` nonzero inputs: ``max(nnz, P_min)``, ``P_min =
+    P / R`` (a group's drain cycles) with several groups, else 1."""
+    return max(nnz, e.P // e.R if groups(e) > 1 else 1)
 
 
 def service_cycles(e: EnginePlan, nnz: int) -> int:
     """Cycles from a broadcast engine's start to its commit/release with ``nnz`` nonzero
     inputs (``0 <= nnz <= n_in``).
 
-    * dense: ``G * S + p_last + BC_DENSE_PIPE`` (``G * S`` issue steps, the last group's
-      ``p_last`` outputs drain one per cycle);
+    * dense: ``G * S + p_last / R + BC_DENSE_PIPE`` (``G * S`` issue steps, the last
+      group's ``p_last`` outputs drain ``R`` per cycle);
     * low-rank: ``S + rank * Tv + n_out + BC_LOWRANK_PIPE`` (the U sums drain as latents, the
       DIL takes one every ``Tv`` cycles, then its ``n_out`` accumulators drain).
     """
@@ -77,7 +78,7 @@ def service_cycles(e: EnginePlan, nnz: int) -> int:
     S = steps(e, nnz)
     if e.kind == "dense":
         G = groups(e)
-        return G * S + (s.n_out - (G - 1) * e.P) + BC_DENSE_PIPE
+        return G * S + (s.n_out - (G - 1) * e.P) // e.R + BC_DENSE_PIPE
     return S + s.rank * e.Tv + s.n_out + BC_LOWRANK_PIPE
 
 
@@ -260,7 +261,7 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, ov, oidx
     NOUT = s.rank if lowrank else s.n_out
     fp = plan.fmems[e.index]
     L, IB, AB = fp.q, fp.index_bits, fp.abits
-    PMIN = P if G > 1 else 1
+    PMIN = P // e.R if G > 1 else 1
     NB = clog2(max(NIN, PMIN) + 1)
     WAB = clog2(max(2, G * NIN))
     GSTEP = NIN if G > 1 else 0
@@ -285,9 +286,9 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, ov, oidx
     w_lanes = [Signal(intbv(0, min=-128, max=128)) for _ in range(P)]
     MB = mac_bits(NIN)
     acc = [mac_signal(MB) for _ in range(P)]
+    R = e.R
     gd = uint(clog2(G))
-    dh = mac_signal(MB)
-    drest = [mac_signal(MB) for _ in range(max(1, P - 1))]
+    dr = [mac_signal(MB) for _ in range(P)]  # the drain register, shifted by R per cycle
     dn = uint(clog2(P + 1))
     dv = Signal(bool(0))
     o = uint(len(oidx))
@@ -309,17 +310,31 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, ov, oidx
     if lowrank:
         # the latent's index is not needed by the DIL (it takes them in order)
         oidx.read = True
-        rq = requant(clk, rst, en, dv, o, dh, ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
-                     None, mems["urq0"], "i8", sel_bits, hown)
+        insts.append(named("requant", requant(clk, rst, en, dv, o, dr[0], ov, oidx, y, h_sel,
+                                              h_we, h_addr, h_wdata, rb, None, mems["urq0"],
+                                              "i8", sel_bits, hown)))
+    elif R == 1:
+        insts.append(named("requant", requant(clk, rst, en, dv, o, dr[0], ov, oidx, y, h_sel,
+                                              h_we, h_addr, h_wdata, rb, mems["bias0"],
+                                              mems.get("rq0"), "u8" if s.hidden else "i32",
+                                              sel_bits, hown)))
     else:
-        rq = requant(clk, rst, en, dv, o, dh, ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
-                     mems["bias0"], mems.get("rq0"), "u8" if s.hidden else "i32", sel_bits,
-                     hown)
-    insts.append(named("requant", rq))
-    last_o = NOUT - 1
+        # R requantizers side by side: number r takes output t * R + r (its own bias / requant
+        # banks, address t); requantizer 0's valid / index stand for all of them
+        for r in range(R):
+            ov_r = ov if r == 0 else Signal(bool(0))
+            oi_r = oidx if r == 0 else uint(len(oidx))
+            if r:
+                ov_r.read = True
+                oi_r.read = True
+            insts.append(named(f"requant{r}", requant(
+                clk, rst, en, dv, o, dr[r], ov_r, oi_r, y[r], h_sel, h_we, h_addr, h_wdata, rb,
+                mems[f"bias{r}"], mems[f"rq{r}"], "u8", sel_bits, hown)))
+    last_o = ceil_div(NOUT, R) - 1
     last_g = G - 1
     p_last = NOUT - (G - 1) * P
-    PM1 = P - 1
+    NT, NT_LAST = P // R, p_last // R
+    PMR = P - R
     LM1 = L - 1
 
     @always(clk.posedge)
@@ -423,17 +438,15 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, ov, oidx
             dn.next = 0
         elif en:
             if fin:
-                dh.next = acc[0]
-                for p in range(PM1):
-                    drest[p].next = acc[p + 1]
+                for p in range(P):
+                    dr[p].next = acc[p]
                 if gd == last_g:
-                    dn.next = p_last
+                    dn.next = NT_LAST
                 else:
-                    dn.next = P
+                    dn.next = NT
             elif dn != 0:
-                dh.next = drest[0]
-                for p in range(PM1 - 1):
-                    drest[p].next = drest[p + 1]
+                for p in range(PMR):
+                    dr[p].next = dr[p + R]
                 dn.next = dn - 1
         if start:
             o.next = 0

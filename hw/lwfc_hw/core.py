@@ -13,12 +13,12 @@ slowest stage. Ports are documented in :func:`lwfc_core` and ``docs/hardware.md`
 
 from __future__ import annotations
 
-from myhdl import Signal, always, always_comb, block, intbv
+from myhdl import ConcatSignal, Signal, always, always_comb, block, intbv
 
 from .broadcast import bcast_engine, nz_list
 from .engines import dcl, dense_engine, dil, lscm, uint
 from .memories import fmem_lane, mcm, named
-from .plan import CorePlan, clog2
+from .plan import CorePlan, ceil_div, clog2
 from .stream import loader, result_stage, seq_writer
 
 
@@ -115,6 +115,17 @@ def lwfc_core(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_re
                                               release[i], commit[i + 1])))
         if last:
             ov, oidx, y = res_v, res_i, res_y
+        elif e.R > 1:
+            # drain width R: R outputs per cycle, requantizer r's byte r of the write
+            ov = Signal(bool(0))
+            oidx = uint(clog2(max(2, ceil_div(e.shape.n_out, e.R))))
+            y = [uint(8) for _ in range(e.R)]
+            yw = ConcatSignal(*reversed(y))
+            nf = plan.fmems[i + 1]
+            insts.append(named(f"l{i}_writer", seq_writer(clk, start[i], ov, yw, wr_en[i + 1],
+                                                          wr_div[i + 1], wr_mod[i + 1],
+                                                          wr_cnt[i + 1], wr_data[i + 1], nf.q,
+                                                          e.R)))
         else:
             ov = Signal(bool(0))
             oidx = uint(clog2(max(2, e.shape.n_out)))

@@ -151,6 +151,14 @@ class EnginePlan:
     Qu: int = 1
     Pv: int = 1
     dataflow: str = "dot"
+    R: int = 1
+
+    @property
+    def drain_width(self) -> int:
+        """``R``: outputs requantized and written per cycle (``R`` requantizers; bias and
+        requant tables in ``R`` banks, bank ``r`` address ``t``: output ``t * R + r``). Only a
+        broadcast dense layer feeding a broadcast layer has ``R > 1``."""
+        return self.R
 
     @property
     def kind(self) -> str:
@@ -392,8 +400,13 @@ def plan_core(
     spram_min_depth: int = 0,
     shared_port: bool = False,
     dataflow: str | Sequence[str] = "dot",
+    drain: int | Sequence[int] = 1,
 ) -> CorePlan:
     """Build the plan for ``shapes`` (input layer first) with ``lanes`` MACs per engine.
+
+    ``drain`` (one value or one per layer): outputs requantized per cycle, ``R`` of
+    :class:`EnginePlan` (> 1 only for a broadcast dense hidden layer followed by a broadcast
+    layer, dividing ``P`` and the last group's outputs).
 
     ``lanes`` and ``dataflow`` (:data:`DATAFLOWS`) are one value for every layer or one per
     layer. A ``"broadcast"`` dense layer gets ``P = min(lanes, n_out)`` output lanes; a
@@ -415,6 +428,7 @@ def plan_core(
         raise ValueError("a network needs at least one layer")
     lanes_l = _per_layer(lanes, len(shapes), "lanes")
     flows = _per_layer(dataflow, len(shapes), "dataflow")
+    drains = _per_layer(drain, len(shapes), "drain")
     for v in lanes_l:
         if not isinstance(v, int) or v < 1:
             raise ValueError(f"lanes must be >= 1, got {v}")
@@ -453,8 +467,19 @@ def plan_core(
             raise ValueError(f"layer {s.name}: sizes must be >= 1")
         pre = f"l{i}"
         ln, flow = lanes_l[i], flows[i]
+        R = drains[i]
+        if not isinstance(R, int) or R < 1:
+            raise ValueError(f"drain must be >= 1, got {R}")
+        if R > 1:
+            nxt = flows[i + 1] if i + 1 < len(shapes) else None
+            if not (s.kind == "dense" and flow == "broadcast" and nxt == "broadcast"):
+                raise ValueError(f"layer {s.name}: drain {R} needs a broadcast dense layer "
+                                 "followed by a broadcast layer")
         if s.kind == "dense" and flow == "broadcast":
-            e = EnginePlan(i, s, P=min(ln, s.n_out), Q=1, dataflow=flow)
+            e = EnginePlan(i, s, P=min(ln, s.n_out), Q=1, dataflow=flow, R=R)
+            if e.P % R or e.p_last % R:
+                raise ValueError(f"layer {s.name}: drain {R} must divide P = {e.P} and the "
+                                 f"last group's {e.p_last} outputs")
             for b in range(e.P):
                 add_bank(f"{pre}_w{b}", i, "w", b, e.G * e.K)
         elif s.kind == "dense":
@@ -478,15 +503,20 @@ def plan_core(
                 add_bank(f"{pre}_v{b}", i, "v", b, s.rank * e.Tv)
         else:
             raise ValueError(f"layer {s.name}: unknown kind {s.kind!r}")
-        add(f"{pre}_bias", i, "bias", 0, ACC_BITS, True, s.n_out)
+        for r in range(R):
+            sfx = "" if R == 1 else str(r)
+            add(f"{pre}_bias{sfx}", i, "bias", r, ACC_BITS, True, ceil_div(s.n_out, R))
         if s.hidden:
-            add(f"{pre}_rq", i, "rq", 0, RQ_BITS, False, s.n_out)
+            for r in range(R):
+                sfx = "" if R == 1 else str(r)
+                add(f"{pre}_rq{sfx}", i, "rq", r, RQ_BITS, False, ceil_div(s.n_out, R))
         engines.append(e)
     fmems = []
     for i, e in enumerate(engines):
         if e.broadcast:
-            # the list of nonzero inputs: the loader appends one beat per cycle
-            w = pixels_per_beat if i == 0 else 1
+            # the list of nonzero inputs: the loader appends one beat per cycle, a layer
+            # writer its drain width
+            w = pixels_per_beat if i == 0 else engines[i - 1].R
             fmems.append(FmemPlan(i, e.shape.n_in, w, w, compact=True))
         else:
             fmems.append(FmemPlan(i, e.shape.n_in, e.q_read,
