@@ -552,11 +552,12 @@ def plan_for_bundle(
     spram_min_depth: int = 0,
     shared_port: bool = False,
     dataflow: str | Sequence[str] = "dot",
+    drain: int | Sequence[int] = 1,
 ) -> CorePlan:
     """:func:`plan_core` for the layers of ``bundle``."""
     return plan_core(shapes_from_bundle(bundle), lanes, pixels_per_beat,
                      spram_min_depth=spram_min_depth, shared_port=shared_port,
-                     dataflow=dataflow)
+                     dataflow=dataflow, drain=drain)
 
 
 def _write_width(beat: int, q: int) -> int:
