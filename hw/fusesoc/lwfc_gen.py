@@ -5,7 +5,9 @@ FuseSoC calls ``python3 lwfc_gen.py INPUT.yml`` in an empty folder; INPUT.yml ho
 ``files_root`` (the repository), ``vlnv`` (name of the core to write) and ``parameters``:
 
 * ``bundle``: bundle folder, relative to the repository (default ``deploy/models/mnist-dense``);
-* ``lanes``: MAC units per engine (default 8);
+* ``lanes``: MAC units per engine (default 8), or one per layer (``50,50,10``);
+* ``dataflow``: ``dot`` or ``broadcast``, or one per layer (default ``dot``);
+* ``drain``: outputs requantized per cycle, or one per layer (default 1);
 * ``pixels_per_beat``: input beat width in pixels (default 4);
 * ``board``: board name in ``deploy/boards/`` to check the fit against (optional);
 * ``vectors``: number of MNIST test images to prepare golden expectations for (0: none);
@@ -18,8 +20,9 @@ FuseSoC calls ``python3 lwfc_gen.py INPUT.yml`` in an empty folder; INPUT.yml ho
   while the core is idle, the host (readback); see ``lwfc_hw.plan.CorePlan`` (default 0).
 
 FuseSoC 2.4 does not pass command-line parameters to generators, so the environment variables
-``LWFC_BUNDLE`` and ``LWFC_LANES`` override ``bundle`` and ``lanes`` (``lwfc build --bundle
---lanes`` uses them). The generator is not cached by FuseSoC, so an override always takes effect.
+``LWFC_BUNDLE``, ``LWFC_LANES``, ``LWFC_DATAFLOW`` and ``LWFC_DRAIN`` override ``bundle``,
+``lanes``, ``dataflow`` and ``drain`` (``lwfc build --bundle --lanes`` uses the first two).
+The generator is not cached by FuseSoC, so an override always takes effect.
 
 Writes into the current folder: ``lwfc_core.v`` and ``lwfc_core_defs.vh`` (the converted core;
 with ``board``: ``lwfc_serial.v``, the serial bridge of ``lwfc_hw.serial`` with the core inside,
@@ -45,6 +48,8 @@ import yaml
 DEFAULTS: dict[str, Any] = {
     "bundle": "deploy/models/mnist-dense",
     "lanes": 8,
+    "dataflow": "dot",
+    "drain": 1,
     "pixels_per_beat": 4,
     "board": "",
     "vectors": 0,
@@ -69,6 +74,12 @@ def _int(name: str, value: Any, minimum: int) -> int:
     return out
 
 
+def _per_layer_int(name: str, value: Any) -> int | list[int]:
+    """A whole number >= 1, or a comma-separated list of them (one per layer)."""
+    vals = [_int(name, v, 1) for v in str(value).split(",")]
+    return vals[0] if len(vals) == 1 else vals
+
+
 def resolve_params(raw: dict[str, Any], files_root: Path) -> dict[str, Any]:
     """Defaults, then the core's parameters, then ``LWFC_BUNDLE`` / ``LWFC_LANES``."""
     unknown = sorted(set(raw) - set(DEFAULTS))
@@ -77,9 +88,13 @@ def resolve_params(raw: dict[str, Any], files_root: Path) -> dict[str, Any]:
     p = {**DEFAULTS, **{k: v for k, v in raw.items() if v is not None}}
     if os.environ.get("LWFC_BUNDLE"):
         p["bundle"] = os.environ["LWFC_BUNDLE"]
-    if os.environ.get("LWFC_LANES"):
-        p["lanes"] = os.environ["LWFC_LANES"]
-    p["lanes"] = _int("lanes", p["lanes"], 1)
+    for key in ("lanes", "dataflow", "drain"):
+        if os.environ.get(f"LWFC_{key.upper()}"):
+            p[key] = os.environ[f"LWFC_{key.upper()}"]
+    p["lanes"] = _per_layer_int("lanes", p["lanes"])
+    p["drain"] = _per_layer_int("drain", p["drain"])
+    flows = [f.strip() for f in str(p["dataflow"]).split(",")]
+    p["dataflow"] = flows[0] if len(flows) == 1 else flows
     p["pixels_per_beat"] = _int("pixels_per_beat", p["pixels_per_beat"], 1)
     p["vectors"] = _int("vectors", p["vectors"], 0)
     p["spram_min_depth"] = _int("spram_min_depth", p["spram_min_depth"], 0)
@@ -213,7 +228,8 @@ def generate(config: dict[str, Any], out: Path) -> dict[str, Any]:
     try:
         plan = plan_for_bundle(bundle, p["lanes"], p["pixels_per_beat"],
                                spram_min_depth=p["spram_min_depth"],
-                               shared_port=p["shared_port"])
+                               shared_port=p["shared_port"], dataflow=p["dataflow"],
+                               drain=p["drain"])
     except ValueError as exc:
         raise GenError(f"cannot elaborate {p['bundle']} with lanes={p['lanes']}: {exc}") from None
     summary: dict[str, Any] = {"bundle": str(p["bundle"]), "lanes": plan.lanes}
