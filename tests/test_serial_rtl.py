@@ -216,3 +216,12 @@ def test_busy_truncation_flush_and_reset(rig: Rig) -> None:
     got = by_tag(rig.run([*half, 0x100 + 2, *good], rst_at=len(half) // 2))
     assert 41 not in got
     assert K.decode_result(got[40].payload, plan.classes)[0] == int(np.argmax(ref[3]))
+
+
+@pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator missing")
+def test_serial_top_lints_clean(rig: Rig) -> None:
+    """Verilator --lint-only -Wall on the converted bridge + core: no warning at all."""
+    res = subprocess.run(["verilator", "--lint-only", "-Wall", "--top-module", "lwfc_serial",
+                          "-I" + str(rig.root), str(rig.root / "lwfc_serial.v")],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and not res.stderr.strip(), res.stderr[-3000:]

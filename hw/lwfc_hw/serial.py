@@ -194,7 +194,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                          f"of 255 pixels at {B} pixels per beat")
     NM = len(plan.mems)
     FA = clog2(FD)
-    CB = clog2(MB + 1)
     SB = plan.sel_bits
     AB = plan.haddr_bits
     maxlen = K.max_request_payload(NIN, MB)
@@ -202,6 +201,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
 
     # ---- ROMs from the plan and the protocol
     depth_rom = tuple(m.depth for m in plan.mems) + (0,) * (256 - NM)
+    dlast_rom = tuple(m.depth - 1 for m in plan.mems) + (0,) * (256 - NM)
     eb_rom = tuple(K.entry_bytes(m.width) for m in plan.mems) + (4,) * (256 - NM)
     ident = K.Identity(K.MAGIC, K.VERSION, NIN, C, B, plan.lanes, NM, INF, MB,
                        plan_signature(plan), 0, clk_hz, baud).pack()
@@ -259,8 +259,8 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     dq_tag = [uint(8) for _ in range(QUEUE)]
     dq_flag = [Signal(bool(0)) for _ in range(QUEUE)]
     dq_sel = [uint(8) for _ in range(QUEUE)]
-    dq_addr = [uint(16) for _ in range(QUEUE)]
-    dq_cnt = [uint(CB) for _ in range(QUEUE)]
+    dq_addr = [uint(AB) for _ in range(QUEUE)]
+    dq_cnt = [uint(17) for _ in range(QUEUE)]
     dq_w = Signal(modbv(0)[QB + 1 :])
     dq_r = Signal(modbv(0)[QB + 1 :])
     # ---- result-tag queue (consumer writes, sender reads)
@@ -294,7 +294,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     rom_depth = uint(17)
     rom_eb = uint(3)
     c_sel = uint(8)
-    c_depth = uint(17)
+    c_dlast = uint(17)
     sid = Signal(modbv(0)[IB:])
     ident_byte = uint(8)
 
@@ -308,7 +308,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
 
     @always_comb
     def roms_c():
-        c_depth.next = depth_rom[c_sel]
+        c_dlast.next = dlast_rom[c_sel]
 
     @always_comb
     def roms_i():
@@ -351,10 +351,10 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     silent = Signal(intbv(0, min=0, max=IDLE_BYTES * 10 * div + 2))
     p_addr = uint(16)
     p_arg = uint(32)
-    ent = uint(32)
+    ent = uint(24)
     ebpos = uint(3)
-    ecnt = uint(CB + 1)
-    mode = uint(8)
+    ecnt = uint(17)
+    mode = uint(2)
     dst = Signal(t_d.Z)
     zeros = uint(9)
     lits = uint(8)
@@ -382,6 +382,43 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     insts += [pixel_slot(b, lane_px[b]) for b in range(B)]
     bnew = ConcatSignal(*reversed(lane_px)) if B > 1 else lane_px[0]
     RANGE_HI = NIN
+    rx_w = uint(len(claim))  # rx_data zero-extended to the counters' widths
+    rx_z = uint(len(zeros))
+
+    WPAD, ZPAD = len(claim) - 8, len(zeros) - 8
+
+    @always_comb
+    def widen():
+        rx_w.next = concat(intbv(0)[WPAD:], rx_data)
+        rx_z.next = concat(intbv(0)[ZPAD:], rx_data)
+
+    insts.append(widen)
+
+    # went: the WRITE entry completed by rx_data (byte ebpos), zero-extended to the FIFO width
+    e32 = uint(32)
+
+    @always_comb
+    def entry():
+        if ebpos == 0:
+            e32.next = concat(intbv(0)[24:], rx_data)
+        elif ebpos == 1:
+            e32.next = concat(intbv(0)[16:], rx_data, ent[8:])
+        elif ebpos == 2:
+            e32.next = concat(intbv(0)[8:], rx_data, ent[16:])
+        else:
+            e32.next = concat(rx_data, ent[24:])
+
+    insts.append(entry)
+    if FW == 32:
+        went = e32
+    else:
+        went = uint(FW)
+
+        @always_comb
+        def entry_wide():
+            went.next = e32
+
+        insts.append(entry_wide)
 
     @always(clk.posedge)
     def parser():
@@ -513,8 +550,8 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     dq_tag[dq_wi].next = h_tag
                     dq_flag[dq_wi].next = mode[1]
                     dq_sel[dq_wi].next = p_sel
-                    dq_addr[dq_wi].next = p_addr
-                    dq_cnt[dq_wi].next = ecnt[CB:]
+                    dq_addr[dq_wi].next = p_addr[AB:]
+                    dq_cnt[dq_wi].next = ecnt
                     dq_w.next = dq_w + 1
             elif rx_valid:
                 if pst == t_p.HUNT:
@@ -612,13 +649,11 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                             p_addr.next[16:8] = rx_data
                         elif ferr == 0:
                             if ebpos == 0:
-                                ent.next = rx_data
+                                ent.next = concat(intbv(0)[16:], rx_data)
                             elif ebpos == 1:
                                 ent.next[16:8] = rx_data
                             elif ebpos == 2:
                                 ent.next[24:16] = rx_data
-                            else:
-                                ent.next[32:24] = rx_data
                             if ebpos == rom_eb - 1:
                                 ebpos.next = 0
                                 if ecnt == MB:
@@ -627,14 +662,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                                     ecnt.next = ecnt + 1
                                     f_we.next = 1
                                     f_waddr.next = wp[FA:]
-                                    if ebpos == 0:
-                                        f_wdata.next = rx_data
-                                    elif ebpos == 1:
-                                        f_wdata.next = concat(rx_data, ent[8:])
-                                    elif ebpos == 2:
-                                        f_wdata.next = concat(rx_data, ent[16:])
-                                    else:
-                                        f_wdata.next = concat(rx_data, ent[24:])
+                                    f_wdata.next = went
                                     wp.next = wp + 1
                             else:
                                 ebpos.next = ebpos + 1
@@ -643,7 +671,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     elif h_cmd == K.SET_HASH.value:
                         p_arg.next = concat(rx_data, p_arg[32:8])
                     elif pidx == 0:  # CLASSIFY mode byte
-                        mode.next = rx_data
+                        mode.next = rx_data[2:]
                         dst.next = t_d.Z
                         lits.next = 0
                     elif ferr == 0:
@@ -651,11 +679,11 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         if not mode[0]:
                             lit = True
                         elif dst == t_d.Z:
-                            if claim + rx_data > RANGE_HI:
+                            if claim + rx_w > RANGE_HI:
                                 ferr.next = K.ERR_LENGTH.value
                             else:
-                                zeros.next = zeros + rx_data
-                                claim.next = claim + rx_data
+                                zeros.next = zeros + rx_z
+                                claim.next = claim + rx_w
                             dst.next = t_d.N
                         elif dst == t_d.N:
                             lits.next = rx_data
@@ -687,7 +715,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 elif pst == t_p.CRC0:
                     crc_lo.next = rx_data ^ p_crc16[8:]
                     pst.next = t_p.CRC1
-                elif pst == t_p.CRC1:
+                else:  # CRC1
                     crc_lo.next = crc_lo | (rx_data ^ p_crc16[16:8])
                     pst.next = t_p.END
 
@@ -697,12 +725,19 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     cst = Signal(t_c.IDLE)
     c_tag = uint(8)
     c_flag = Signal(bool(0))
-    c_addr = uint(16)
-    c_cnt = uint(CB)
-    c_i = uint(max(17, CB + 1))
+    c_addr = uint(AB)
+    c_i = uint(17)
+    c_last = uint(17)   # the last entry index of the item (WRITE: count - 1)
+    c_ha = uint(AB)
     c_wait = uint(3)
     acc1, acc2 = uint(32), uint(32)
     c_verify = Signal(bool(0))
+
+    @always_comb
+    def consumer_addr():
+        c_ha.next = c_addr + c_i[AB:]
+
+    insts.append(consumer_addr)
 
     @always(clk.posedge)
     def consumer():
@@ -722,7 +757,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 c_flag.next = dq_flag[dq_ri]
                 c_sel.next = dq_sel[dq_ri]
                 c_addr.next = dq_addr[dq_ri]
-                c_cnt.next = dq_cnt[dq_ri]
+                c_last.next = dq_cnt[dq_ri] - 1
                 c_i.next = 0
                 dq_r.next = dq_r + 1
                 if dq_kind[dq_ri] == D_IMG:
@@ -764,10 +799,10 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
             cst.next = t_c.WR_DO
         elif cst == t_c.WR_DO:
             h_sel.next = c_sel[SB:]
-            h_addr.next = c_addr + c_i
+            h_addr.next = c_ha
             h_wdata.next = f_rdata[32:]
             h_we.next = 1
-            if c_i == c_cnt - 1:
+            if c_i == c_last:
                 cst.next = t_c.REPLY
                 c_verify.next = 0
             else:
@@ -780,7 +815,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 cst.next = t_c.VER_ADDR
         elif cst == t_c.VER_ADDR:
             h_sel.next = c_sel[SB:]
-            h_addr.next = c_i
+            h_addr.next = c_i[AB:]
             c_wait.next = 0
             cst.next = t_c.VER_READ
         elif cst == t_c.VER_READ:
@@ -791,7 +826,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 a2[:] = acc2 + a1
                 acc1.next = a1
                 acc2.next = a2
-                if c_i == c_depth - 1:
+                if c_i == c_dlast:
                     cst.next = t_c.VER_DONE
                 else:
                     c_i.next = c_i + 1
@@ -887,7 +922,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         sst.next = t_s.CRC0
                 elif sst == t_s.CRC0:
                     sst.next = t_s.CRC1
-                elif sst == t_s.CRC1:
+                else:
                     sst.next = t_s.IDLE
             elif not s_txq and not tx_go:
                 # ---- the next byte
@@ -959,7 +994,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                                 s_byte.next = hq[32:24]
                         else:
                             s_byte.next = ident_byte
-                        sid.next = s_i + 1
+                        sid.next = s_i[IB:] + 1
                         s_txq.next = 1
                     elif s_src == SRC_VERIFY:
                         if s_i == 0:
@@ -981,7 +1016,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         s_txq.next = 1
                     else:  # SRC_RESULT: class, then (with logits) 4 bytes per logit
                         j = modbv(0)[2:]
-                        j[:] = s_i - 1
+                        j[:] = s_i[2:] - 1
                         if s_i == 0:
                             if s_have:
                                 s_byte.next = s_beat[8:]
@@ -1011,6 +1046,8 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 elif sst == t_s.CRC1:
                     s_byte.next = s_crc16[16:8]
                     s_txq.next = 1
+                else:  # DRAIN: not used as a byte state
+                    sst.next = t_s.IDLE
 
     insts += [sender_comb, sender]
 
