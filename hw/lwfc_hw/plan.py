@@ -331,9 +331,10 @@ class CorePlan:
                     "hidden": e.shape.hidden,
                     "dataflow": e.dataflow,
                     **(
-                        {"P": e.P, "Q": e.Q, "G": e.G, "K": e.K}
+                        {"P": e.P, "Q": e.Q, "G": e.G, "K": e.K, "R": e.R}
                         if e.kind == "dense"
-                        else {"Qu": e.Qu, "Ku": e.Ku, "Pv": e.Pv, "Tv": e.Tv}
+                        else {"Qu": e.Qu, "Ku": e.Ku, "Pv": e.Pv, "Tv": e.Tv,
+                              **({"P": e.P} if e.broadcast else {})}
                     ),
                 }
                 for e in self.engines

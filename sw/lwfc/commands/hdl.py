@@ -63,5 +63,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"cycles    {rep.interval} per image streaming, {rep.latency} latency, "
         f"MAC bound {rep.mac_bound:.1f} (lanes {plan.lanes})"
+        + ("; broadcast layers: every input nonzero, their worst case (the mean on a data "
+           "set: lwfc sim)" if any(e.broadcast for e in plan.engines) else "")
     )
     return 0
