@@ -202,7 +202,7 @@ def test_broadcast_banking_puts_each_weight_once(shape, lanes: int, seed: int) -
             assert imgs[f"w{o % e.P}"][(o // e.P) * shape.n_in + i] == val
         assert sum(int(np.abs(imgs[f"w{b}"]).sum()) for b in range(e.P)) == int(np.abs(w).sum())
     else:
-        assert e.P == shape.rank
+        assert shape.rank == e.P
         for k in range(shape.rank):
             assert np.array_equal(imgs[f"u{k}"], layer.u[k].astype(np.int64))
 
