@@ -228,9 +228,9 @@ BCAST_CONFIGS = {
 def test_broadcast_mnist_run_with_icarus(kind, bundles, data_dir, capsys):
     """The zero-skipping dataflow on MNIST images: bit-exact, every cycle as the
     data-dependent model predicts, a mean interval the model gives too."""
-    lanes, drain, flow = BCAST_CONFIGS[kind][0]
-    code, res = sim_json(capsys, bundles[kind], data_dir, "--images", "8", "--lanes", lanes,
-                         "--drain", drain, "--dataflow", flow)
+    # a small configuration (Icarus is slow on the wide ones; those run in Verilator below)
+    code, res = sim_json(capsys, bundles[kind], data_dir, "--images", "5", "--lanes", "5,4,2",
+                         "--dataflow", "broadcast")
     assert code == 0 and res["mismatches"] == 0 and res["cycle_model_exact"] is True
     assert res["data_dependent_cycles"] is True
     assert res["mean_interval_cycles"] == res["model_mean_interval_cycles"]
@@ -254,7 +254,7 @@ def test_broadcast_mnist_with_verilator(kind, config, bundles, data_dir, capsys)
 
 def test_target_fps_chooses_a_plan_meeting_it(bundles, tmp_path, data_dir, capsys):
     code, out, err = run_cli(capsys, "hdl", str(bundles["dense"]), "--out", str(tmp_path / "h"),
-                             "--target-fps", "200000", "--json")
+                             "--target-fps", "50000", "--json")
     assert code == 0, err
     layers = json.loads(out)["layers"]
     assert any(layer["dataflow"] == "broadcast" for layer in layers)

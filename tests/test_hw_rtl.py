@@ -211,7 +211,7 @@ def test_broadcast_dataflow_matches_golden_and_cycle_model(arch, lanes, beat, fl
     assert any(e.broadcast for e in plan.engines)
     exe = sim.build(sim.prepare(plan, cache), "icarus")
     for k, pattern in enumerate(("random", "zero_rows", "sparse", "zero_cols", "max")):
-        for extreme in (False, True):
+        for extreme in (False, True) if pattern == "random" else (k % 2 == 1,):
             seed = 300 + 10 * k + extreme
             bundle = random_bundle(shapes, seed, "random" if pattern == "zero_cols" else pattern,
                                    extreme_requant=extreme)
