@@ -237,3 +237,19 @@ def test_broadcast_host_loading_and_backpressure(arch, lanes, beat, flow, drain,
     assert "all read back" in res.log
     ref = golden.forward(bundle, images)
     assert (res.logits == ref).all() and (res.classes == ref.argmax(axis=1)).all()
+
+
+def test_broadcast_with_single_port_spram_banks(cache, tmp_path):
+    """The iCEBreaker shape of the broadcast dataflow: shared read ports, SPRAM weight banks
+    loaded (and read back) through the host port; bit-exact, exact cycles."""
+    shapes = shapes_of(BCAST_ARCHS[1][0])
+    plan = plan_core(shapes, 1, 3, dataflow="broadcast", spram_min_depth=20, shared_port=True)
+    assert plan.spram_mems and any(e.broadcast for e in plan.engines)
+    exe = sim.build(sim.prepare(plan, cache), "icarus")
+    bundle = random_bundle(shapes, 4, "sparse", extreme_requant=True)
+    images = _sparse_images(10, shapes[0].n_in, 4)
+    res = sim.run(exe, plan, images, tmp_path, memories=memory_images(random_bundle(shapes, 1),
+                                                                       plan),
+                  host_load=memory_images(bundle, plan))
+    assert "all read back" in res.log
+    check(bundle, plan, images, res)
