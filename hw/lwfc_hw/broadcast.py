@@ -95,48 +95,70 @@ def byte_of(word, out, k: int):
     return comb
 
 
+def count_bits(plan: CorePlan, layer: int) -> int:
+    """Width of the nonzero-list counters of layer ``layer`` (entries, append position, the
+    engine's step counter): counts up to ``n_in``, ``2 * w`` and the engine's ``P_min``."""
+    f, e = plan.fmems[layer], plan.engines[layer]
+    return clog2(max(f.n, 2 * f.w, e.P) + 1)
+
+
 @block
-def nz_lane(clk, wr_en, wr_half, wr_cnt, pix, pmod, pdiv, ibase, rd_en, rd_half, rd_addr,
-            rd_data, lane: int, W: int, abits: int, ib: int):
+def nz_pixel(wr_en, wr_cnt, pix_b, ibase, pmod, pre_in, pre_out, hit, pos, ent, b: int):
+    """Element ``b`` of a write to a nonzero list: ``hit`` if it is written and nonzero, its
+    append position ``pos = pmod + pre_in`` (``pre_in``: nonzero elements before it in this
+    write; ``pre_out`` counts it too) and its entry ``{ibase + b, value}``."""
+    idx = uint(len(ibase))
+
+    @always_comb
+    def comb():
+        nz = wr_en and wr_cnt > b and pix_b != 0
+        hit.next = nz
+        if nz:
+            pre_out.next = pre_in + 1
+        else:
+            pre_out.next = pre_in
+        pos.next = pmod + pre_in
+        idx.next = ibase + b
+
+    @always_comb
+    def entry():
+        ent.next = concat(idx, pix_b)
+
+    return comb, entry
+
+
+@block
+def nz_lane(clk, wr_half, hit, pos, ent, pd0, pd1, rd_en, rd_half, rd_addr, rd_data, lane: int,
+            W: int, abits: int, ib: int):
     """Lane ``lane`` of a ``W``-lane list memory (see :func:`nz_list`): entry ``j`` of a half
     lives in lane ``j % W`` at address ``{half, j // W}``, ``ib + 8`` bits ``{index, value}``.
 
-    Write side: of the ``wr_cnt`` elements ``ibase ... ibase + wr_cnt - 1`` on ``pix`` (a
-    list of ``W`` bytes), the nonzero ones are appended in order after the ``pdiv * W +
-    pmod`` entries already stored; this lane takes the one whose position falls in it (at most
-    one, as a write appends at most ``W`` consecutive entries). Read side: registered read of
-    ``{rd_half, rd_addr}`` when ``rd_en``.
-    """
+    Write side: of the elements of a write (``hit``, ``pos``, ``ent`` per element, see
+    :func:`nz_pixel`) this lane takes the one whose append position is ``lane`` (address
+    ``pd0``) or ``lane + W`` (address ``pd1 = pd0 + 1``): at most one, as a write appends at
+    most ``W`` consecutive entries. Read side: registered read of ``{rd_half, rd_addr}`` when
+    ``rd_en``."""
     mem = [Signal(intbv(0)[ib + 8:]) for _ in range(2 ** (abits + 1))]
     we = Signal(bool(0))
     wa = uint(abits)
     wd = uint(ib + 8)
-    PB = clog2(2 * W + 1)
     LW = lane + W
 
     @always_comb
     def select():
-        pre = intbv(0)[PB:]
-        pos = intbv(0)[PB:]
-        idx = intbv(0)[ib:]
-        hit = False
+        h = False
         a = intbv(0)[abits:]
         d = intbv(0)[ib + 8:]
         for b in range(W):
-            if wr_en and b < wr_cnt and pix[b] != 0:
-                pos[:] = pmod + pre
-                if pos == lane:
-                    hit = True
-                    a[:] = pdiv
-                    idx[:] = ibase + b
-                    d[:] = concat(idx, pix[b])
-                elif pos == LW:
-                    hit = True
-                    a[:] = pdiv + 1
-                    idx[:] = ibase + b
-                    d[:] = concat(idx, pix[b])
-                pre[:] = pre + 1
-        we.next = hit
+            if hit[b] and pos[b] == lane:
+                h = True
+                a[:] = pd0
+                d[:] = ent[b]
+            elif hit[b] and pos[b] == LW:
+                h = True
+                a[:] = pd1
+                d[:] = ent[b]
+        we.next = h
         wa.next = a
         wd.next = d
 
@@ -166,41 +188,60 @@ def nz_list(clk, rst, wr_en, wr_half, wr_div, wr_mod, wr_cnt, wr_data, commit, r
     ``ibase = wr_div * W + wr_mod`` per write, ``wr_data`` = 8 bits (``W == 1``) or ``8 * W``
     bits (element ``b`` of the write in byte ``b``). Read port: ``entries[l]`` = lane ``l``
     at ``{rd_half, rd_addr}`` one edge after the address (when ``rd_en``); ``count`` = the
-    number of entries of half ``rd_half`` (combinational from registers).
+    number of entries of half ``rd_half`` (combinational from registers), ``len(count)`` =
+    :func:`count_bits` bits, the width of every counter here.
     """
     W = fp.w
     ib = fp.index_bits
     abits = fp.abits
-    CB = len(count)
+    XB = len(count)
     pix = [uint(8) for _ in range(W)]
-    pmod = uint(clog2(W))
+    pre = [uint(XB) for _ in range(W + 1)]
+    hit = [Signal(bool(0)) for _ in range(W)]
+    pos = [uint(XB) for _ in range(W)]
+    ent = [uint(ib + 8) for _ in range(W)]
+    pmod = uint(XB)
     pdiv = uint(abits + 1)
+    pd0, pd1 = uint(abits), uint(abits)
     ibase = uint(ib)
-    runc = uint(CB)
-    cnt0, cnt1 = uint(CB), uint(CB)
-    tot = uint(clog2(W + 1))
-    PB = clog2(2 * W + 1)
+    runc = uint(XB)
+    cnt0, cnt1 = uint(XB), uint(XB)
+    tot = pre[W]
     insts = [named(f"b{k}", byte_of(wr_data, pix[k], k)) for k in range(W)]
+    for k in range(W):
+        insts.append(named(f"p{k}", nz_pixel(wr_en, wr_cnt, pix[k], ibase, pmod, pre[k],
+                                             pre[k + 1], hit[k], pos[k], ent[k], k)))
     for lane in range(W):
-        insts.append(named(f"lane{lane}", nz_lane(clk, wr_en, wr_half, wr_cnt, pix, pmod,
-                                                  pdiv, ibase, rd_en, rd_half, rd_addr,
-                                                  entries[lane], lane, W, abits, ib)))
+        insts.append(named(f"lane{lane}", nz_lane(clk, wr_half, hit, pos, ent, pd0, pd1, rd_en,
+                                                  rd_half, rd_addr, entries[lane], lane, W,
+                                                  abits, ib)))
+    pre0 = pre[0]
 
-    @always_comb
-    def base():
-        ibase.next = wr_div * W + wr_mod
+    MB = len(wr_mod)
+    assert ib >= MB, (ib, MB)
+    ZB = max(1, ib - MB)
 
-    @always_comb
-    def total():
-        t = intbv(0)[len(tot):]
-        for b in range(W):
-            if wr_en and b < wr_cnt and pix[b] != 0:
-                t[:] = t + 1
-        tot.next = t
+    if ib > MB:
+
+        @always_comb
+        def base():
+            pre0.next = 0
+            ibase.next = wr_div * W + concat(intbv(0)[ZB:], wr_mod)
+            pd0.next = pdiv[abits:]
+            pd1.next = pdiv[abits:] + 1
+
+    else:
+
+        @always_comb
+        def base():
+            pre0.next = 0
+            ibase.next = wr_div * W + wr_mod
+            pd0.next = pdiv[abits:]
+            pd1.next = pdiv[abits:] + 1
 
     @always(clk.posedge)
     def ctl():
-        s = intbv(0)[PB:]
+        s = intbv(0)[XB:]
         if rst:
             pmod.next = 0
             pdiv.next = 0
@@ -229,7 +270,7 @@ def nz_list(clk, rst, wr_en, wr_half, wr_div, wr_mod, wr_cnt, wr_data, commit, r
         else:
             count.next = cnt0
 
-    return insts, base, total, ctl, rd_count
+    return insts, base, ctl, rd_count
 
 
 @block
@@ -262,7 +303,7 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, ov, oidx
     fp = plan.fmems[e.index]
     L, IB, AB = fp.q, fp.index_bits, fp.abits
     PMIN = P // e.R if G > 1 else 1
-    NB = clog2(max(NIN, PMIN) + 1)
+    NB = len(count)
     WAB = clog2(max(2, G * NIN))
     GSTEP = NIN if G > 1 else 0
     role = "u" if lowrank else "w"
@@ -309,8 +350,7 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, ov, oidx
                                         fin, P, 1, NIN)))
     if lowrank:
         # the latent's index is not needed by the DIL (it takes them in order)
-        oidx.read = True
-        insts.append(named("requant", requant(clk, rst, en, dv, o, dr[0], ov, oidx, y, h_sel,
+        insts.append(named("requant", requant(clk, rst, en, dv, o, dr[0], ov, None, y, h_sel,
                                               h_we, h_addr, h_wdata, rb, None, mems["urq0"],
                                               "i8", sel_bits, hown)))
     elif R == 1:
@@ -322,13 +362,9 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, ov, oidx
         # R requantizers side by side: number r takes output t * R + r (its own bias / requant
         # banks, address t); requantizer 0's valid / index stand for all of them
         for r in range(R):
-            ov_r = ov if r == 0 else Signal(bool(0))
-            oi_r = oidx if r == 0 else uint(len(oidx))
-            if r:
-                ov_r.read = True
-                oi_r.read = True
             insts.append(named(f"requant{r}", requant(
-                clk, rst, en, dv, o, dr[r], ov_r, oi_r, y[r], h_sel, h_we, h_addr, h_wdata, rb,
+                clk, rst, en, dv, o, dr[r], ov if r == 0 else None, oidx if r == 0 else None,
+                y[r], h_sel, h_we, h_addr, h_wdata, rb,
                 mems[f"bias{r}"], mems[f"rq{r}"], "u8", sel_bits, hown)))
     last_o = ceil_div(NOUT, R) - 1
     last_g = G - 1

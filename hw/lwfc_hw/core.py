@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from myhdl import ConcatSignal, Signal, always, always_comb, block, intbv
 
-from .broadcast import bcast_engine, nz_list
+from .broadcast import bcast_engine, count_bits, nz_list
 from .engines import dcl, dense_engine, dil, lscm, uint
 from .memories import fmem_lane, mcm, named
 from .plan import CorePlan, ceil_div, clog2
@@ -69,7 +69,7 @@ def lwfc_core(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_re
     # read data: lanes of bytes, or lanes of {index, value} entries of a nonzero list
     lanes = [[uint(f.index_bits + 8 if f.compact else 8) for _ in range(f.q)]
              for f in plan.fmems]
-    counts = [uint(clog2(f.n + 1)) for f in plan.fmems]
+    counts = [uint(count_bits(plan, f.index) if f.compact else 1) for f in plan.fmems]
     for f in plan.fmems:
         i = f.index
         insts.append(named(f"l{i}_mcm", mcm(clk, rst, commit[i], release[i], wr_ok[i],
