@@ -45,9 +45,13 @@ read_files
 set_params
 verilog_defaults -pop
 
-# the ECP5 board tops instantiate a PLL primitive (EHXPLLL): its black box comes first
+# the board tops instantiate a PLL primitive (ECP5 EHXPLLL, iCE40 SB_PLL40_PAD): its black box
+# comes first
 if {[string match *synth_ecp5* [info body synth]]} {
     read_verilog -lib +/ecp5/cells_bb.v
+}
+if {[string match *synth_ice40* [info body synth]]} {
+    read_verilog -lib +/ice40/cells_sim.v
 }
 hierarchy -check -top $top
 if {[info exists ::lwfc_param_memories]} {

@@ -55,7 +55,8 @@ FLUSH_CYCLES = 16
 #: result-tag queue.
 QUEUE = 4
 
-t_p = enum("HUNT", "HDR", "HCRC", "PAY", "CRC0", "CRC1", "END", "FLUSH")
+t_p = enum("HUNT", "HDR", "HCRC", "HCHK", "HGO", "PAY", "CRC0", "CRC1", "END", "ACT",
+           "FLUSH")
 t_c = enum("IDLE", "IMG_RD", "IMG_WAIT", "IMG_SEND", "WR_WAIT", "WR_RD", "WR_WAIT2", "WR_DO",
            "VER_WAIT", "VER_ADDR", "VER_READ", "VER_DONE", "REPLY")
 t_s = enum("IDLE", "HDR", "PAY", "CRC0", "CRC1", "DRAIN")
@@ -200,9 +201,10 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     LB = 16
 
     # ---- ROMs from the plan and the protocol
-    depth_rom = tuple(m.depth for m in plan.mems) + (0,) * (256 - NM)
-    dlast_rom = tuple(m.depth - 1 for m in plan.mems) + (0,) * (256 - NM)
-    eb_rom = tuple(K.entry_bytes(m.width) for m in plan.mems) + (4,) * (256 - NM)
+    pad = 2**SB - NM  # ROMs indexed by the memory id's low SB bits (ids >= NM are rejected)
+    depth_rom = tuple(m.depth for m in plan.mems) + (0,) * pad
+    dlast_rom = tuple(m.depth - 1 for m in plan.mems) + (0,) * pad
+    eb_rom = tuple(K.entry_bytes(m.width) for m in plan.mems) + (4,) * pad
     ident = K.Identity(K.MAGIC, K.VERSION, NIN, C, B, plan.lanes, NM, INF, MB,
                        plan_signature(plan), 0, clk_hz, baud).pack()
     hash_off = K.identify_offset("params_hash")
@@ -258,7 +260,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     dq_kind = [uint(2) for _ in range(QUEUE)]
     dq_tag = [uint(8) for _ in range(QUEUE)]
     dq_flag = [Signal(bool(0)) for _ in range(QUEUE)]
-    dq_sel = [uint(8) for _ in range(QUEUE)]
+    dq_sel = [uint(SB) for _ in range(QUEUE)]
     dq_addr = [uint(AB) for _ in range(QUEUE)]
     dq_cnt = [uint(17) for _ in range(QUEUE)]
     dq_w = Signal(modbv(0)[QB + 1 :])
@@ -293,18 +295,24 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     p_sel = uint(8)
     rom_depth = uint(17)
     rom_eb = uint(3)
-    c_sel = uint(8)
+    c_sel = uint(SB)
     c_dlast = uint(17)
     sid = Signal(modbv(0)[IB:])
     ident_byte = uint(8)
 
+    p_seli = uint(SB)
+
+    @always_comb
+    def sel_low():
+        p_seli.next = p_sel[SB:]
+
     @always_comb
     def roms_p():
-        rom_depth.next = depth_rom[p_sel]
+        rom_depth.next = depth_rom[p_seli]
 
     @always_comb
     def roms_e():
-        rom_eb.next = eb_rom[p_sel]
+        rom_eb.next = eb_rom[p_seli]
 
     @always_comb
     def roms_c():
@@ -328,7 +336,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     def fifo_free():
         free.next = FD - used
 
-    insts += [roms_p, roms_e, roms_c, roms_i, counts, fifo_free]
+    insts += [sel_low, roms_p, roms_e, roms_c, roms_i, counts, fifo_free]
 
     # ---- CRC units for the parser and the sender
     p_crc8, p_crc8n = uint(8), uint(8)
@@ -344,6 +352,13 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     h_cnt = uint(2)
     h_cmd, h_tag = uint(8), uint(8)
     h_len = uint(LB)
+    h_ok = Signal(bool(0))
+    h_code = uint(8)
+    e_code = uint(8)
+    in_use = Signal(bool(0))   # images or results in flight, or a busy core (registered)
+    dq_full = Signal(bool(0))
+    p_sel_ok = Signal(bool(0))
+    p_end = uint(17)           # WRITE: start address + entries (registered)
     left = uint(LB)          # payload bytes still to come
     pidx = uint(LB)          # payload byte index
     ferr = uint(8)           # error code of this frame (0: none)
@@ -358,8 +373,8 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     dst = Signal(t_d.Z)
     zeros = uint(9)
     lits = uint(8)
-    claim = uint(clog2(NIN + 256 + 2))
-    wcnt = uint(clog2(NIN + 2))
+    cleft = uint(max(9, clog2(NIN + 2)))  # pixels the code may still claim (zero runs, literals)
+    wleft = uint(clog2(NIN + 2))   # pixels still to be written into the FIFO
     bacc = uint(8 * B)
     bpos = uint(clog2(B + 1))
     fl_cnt = uint(clog2(FLUSH_CYCLES + 2))
@@ -381,11 +396,10 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
 
     insts += [pixel_slot(b, lane_px[b]) for b in range(B)]
     bnew = ConcatSignal(*reversed(lane_px)) if B > 1 else lane_px[0]
-    RANGE_HI = NIN
-    rx_w = uint(len(claim))  # rx_data zero-extended to the counters' widths
+    rx_w = uint(len(cleft))  # rx_data zero-extended to the counters' widths
     rx_z = uint(len(zeros))
 
-    WPAD, ZPAD = len(claim) - 8, len(zeros) - 8
+    WPAD, ZPAD = len(rx_w) - 8, len(zeros) - 8
 
     @always_comb
     def widen():
@@ -421,6 +435,15 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
         insts.append(entry_wide)
 
     @always(clk.posedge)
+    def parser_flags():
+        in_use.next = dq_n != 0 or rq_n != 0 or not idle
+        dq_full.next = dq_n == QUEUE
+        p_sel_ok.next = p_sel < NM
+        p_end.next = p_addr + ecnt
+
+    insts.append(parser_flags)
+
+    @always(clk.posedge)
     def parser():
         f_we.next = 0
         hset.next = 0
@@ -440,17 +463,17 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
             core_rst.next = 0
             # ---- zero-run expansion, one beat or one pixel per cycle
             if zeros != 0 and pst != t_p.HUNT:
-                if bpos == 0 and zeros >= B and wcnt + B <= NIN:
+                if bpos == 0 and zeros >= B and wleft >= B:
                     f_we.next = 1
                     f_waddr.next = wp[FA:]
                     f_wdata.next = 0
                     wp.next = wp + 1
                     zeros.next = zeros - B
-                    wcnt.next = wcnt + B
+                    wleft.next = wleft - B
                 else:
                     zeros.next = zeros - 1
-                    wcnt.next = wcnt + 1
-                    if bpos == B - 1 or wcnt == NIN - 1:
+                    wleft.next = wleft - 1
+                    if bpos == B - 1 or wleft == 1:
                         f_we.next = 1
                         f_waddr.next = wp[FA:]
                         f_wdata.next = bacc
@@ -460,7 +483,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     else:
                         bpos.next = bpos + 1
             # ---- silence inside a frame: drop it
-            if rx_valid or pst == t_p.HUNT or pst == t_p.FLUSH or pst == t_p.END:
+            if rx_valid or pst == t_p.HUNT or pst == t_p.FLUSH:
                 silent.next = 0
             elif silent == IDLE_BYTES * 10 * div:
                 pst.next = t_p.HUNT
@@ -496,26 +519,29 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     core_rst.next = 1
                     fl_cnt.next = fl_cnt + 1
             elif pst == t_p.END:
-                # one cycle after the CRC: commit or roll back, then reply or queue
+                # the cycle after the CRC: the frame's checks into e_code, acted on in ACT
+                pst.next = t_p.ACT
+                e_code.next = ferr
+                if crc_lo != 0:
+                    e_code.next = K.ERR_CRC.value
+                    err_crc.next = 1
+                elif ferr == 0:
+                    if h_cmd == K.CLASSIFY.value:
+                        if cleft != 0 or wleft != 0 or lits != 0 or zeros != 0:
+                            e_code.next = K.ERR_LENGTH.value
+                    elif h_cmd == K.WRITE.value:
+                        if not p_sel_ok:
+                            e_code.next = K.ERR_RANGE.value
+                        elif ebpos != 0 or ecnt == 0 or ecnt > MB:
+                            e_code.next = K.ERR_LENGTH.value
+                        elif p_end > rom_depth:
+                            e_code.next = K.ERR_RANGE.value
+                    elif h_cmd == K.VERIFY.value and not p_sel_ok:
+                        e_code.next = K.ERR_RANGE.value
+            elif pst == t_p.ACT:
                 pst.next = t_p.HUNT
                 code = intbv(0)[8:]
-                code[:] = ferr
-                if crc_lo != 0:
-                    code[:] = K.ERR_CRC.value
-                    err_crc.next = 1
-                elif code == 0:
-                    if h_cmd == K.CLASSIFY.value:
-                        if claim != NIN or wcnt != NIN or lits != 0 or zeros != 0:
-                            code[:] = K.ERR_LENGTH.value
-                    elif h_cmd == K.WRITE.value:
-                        if p_sel >= NM:
-                            code[:] = K.ERR_RANGE.value
-                        elif ebpos != 0 or ecnt == 0 or ecnt > MB:
-                            code[:] = K.ERR_LENGTH.value
-                        elif p_addr + ecnt > rom_depth:
-                            code[:] = K.ERR_RANGE.value
-                    elif h_cmd == K.VERIFY.value and p_sel >= NM:
-                        code[:] = K.ERR_RANGE.value
+                code[:] = e_code
                 if code != 0:
                     wp.next = cwp
                     if ps_req == ps_ack:
@@ -549,10 +575,69 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         dq_kind[dq_wi].next = D_VER
                     dq_tag[dq_wi].next = h_tag
                     dq_flag[dq_wi].next = mode[1]
-                    dq_sel[dq_wi].next = p_sel
+                    dq_sel[dq_wi].next = p_sel[SB:]
                     dq_addr[dq_wi].next = p_addr[AB:]
                     dq_cnt[dq_wi].next = ecnt
                     dq_w.next = dq_w + 1
+            elif pst == t_p.HCHK:
+                # header checks (the cycle after HCRC: no byte can arrive in between)
+                pst.next = t_p.HGO
+                h_code.next = 0
+                if not h_ok:
+                    pst.next = t_p.HUNT
+                elif h_cmd == K.IDENTIFY.value or h_cmd == K.FLUSH.value:
+                    if h_len != 0:
+                        h_code.next = K.ERR_LENGTH.value
+                elif h_cmd == K.SET_HASH.value:
+                    if h_len != 4:
+                        h_code.next = K.ERR_LENGTH.value
+                elif h_cmd == K.VERIFY.value:
+                    if h_len != 1:
+                        h_code.next = K.ERR_LENGTH.value
+                    elif dq_full:
+                        h_code.next = K.ERR_BUSY.value
+                elif h_cmd == K.WRITE.value:
+                    if h_len < 4 or h_len > maxlen:
+                        h_code.next = K.ERR_LENGTH.value
+                    elif in_use or dq_full or free < MB:
+                        h_code.next = K.ERR_BUSY.value
+                elif h_cmd == K.CLASSIFY.value:
+                    if h_len < 2 or h_len > 1 + NIN:
+                        h_code.next = K.ERR_LENGTH.value
+                    elif dq_full or free < BPI:
+                        h_code.next = K.ERR_BUSY.value
+                else:
+                    h_code.next = K.ERR_COMMAND.value
+            elif pst == t_p.HGO:
+                ferr.next = 0
+                left.next = h_len
+                pidx.next = 0
+                ecnt.next = 0
+                ebpos.next = 0
+                ent.next = 0
+                cleft.next = NIN
+                wleft.next = NIN
+                bacc.next = 0
+                bpos.next = 0
+                zeros.next = 0
+                lits.next = 0
+                dst.next = t_d.Z
+                mode.next = 0
+                p_sel.next = 0
+                p_addr.next = 0
+                if h_code != 0:
+                    pst.next = t_p.HUNT
+                    if ps_req == ps_ack:
+                        ps_code.next = h_code
+                        ps_tag.next = h_tag
+                        ps_src.next = SRC_ERR
+                        ps_err.next = h_cmd
+                        ps_len.next = K.ERROR_PAYLOAD
+                        ps_req.next = not ps_req
+                elif h_len == 0:
+                    pst.next = t_p.CRC0
+                else:
+                    pst.next = t_p.PAY
             elif rx_valid:
                 if pst == t_p.HUNT:
                     if rx_data == K.SYNC:
@@ -575,65 +660,8 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         pst.next = t_p.HCRC
                 elif pst == t_p.HCRC:
                     p_crc16.next = p_crc16n
-                    if rx_data != p_crc8:
-                        pst.next = t_p.HUNT
-                    else:
-                        # header checks: unknown command, bad length, busy
-                        code = intbv(0)[8:]
-                        nimg = dq_n != 0 or rq_n != 0 or not idle
-                        qfull = dq_n == QUEUE
-                        if h_cmd == K.IDENTIFY.value or h_cmd == K.FLUSH.value:
-                            if h_len != 0:
-                                code[:] = K.ERR_LENGTH.value
-                        elif h_cmd == K.SET_HASH.value:
-                            if h_len != 4:
-                                code[:] = K.ERR_LENGTH.value
-                        elif h_cmd == K.VERIFY.value:
-                            if h_len != 1:
-                                code[:] = K.ERR_LENGTH.value
-                            elif qfull:
-                                code[:] = K.ERR_BUSY.value
-                        elif h_cmd == K.WRITE.value:
-                            if h_len < 4 or h_len > maxlen:
-                                code[:] = K.ERR_LENGTH.value
-                            elif nimg or qfull or free < MB:
-                                code[:] = K.ERR_BUSY.value
-                        elif h_cmd == K.CLASSIFY.value:
-                            if h_len < 2 or h_len > 1 + NIN:
-                                code[:] = K.ERR_LENGTH.value
-                            elif qfull or free < BPI:
-                                code[:] = K.ERR_BUSY.value
-                        else:
-                            code[:] = K.ERR_COMMAND.value
-                        ferr.next = 0
-                        left.next = h_len
-                        pidx.next = 0
-                        ecnt.next = 0
-                        ebpos.next = 0
-                        ent.next = 0
-                        claim.next = 0
-                        wcnt.next = 0
-                        bacc.next = 0
-                        bpos.next = 0
-                        zeros.next = 0
-                        lits.next = 0
-                        dst.next = t_d.Z
-                        mode.next = 0
-                        p_sel.next = 0
-                        p_addr.next = 0
-                        if code != 0:
-                            pst.next = t_p.HUNT
-                            if ps_req == ps_ack:
-                                ps_code.next = code
-                                ps_tag.next = h_tag
-                                ps_src.next = SRC_ERR
-                                ps_err.next = h_cmd
-                                ps_len.next = K.ERROR_PAYLOAD
-                                ps_req.next = not ps_req
-                        elif h_len == 0:
-                            pst.next = t_p.CRC0
-                        else:
-                            pst.next = t_p.PAY
+                    h_ok.next = rx_data == p_crc8
+                    pst.next = t_p.HCHK
                 elif pst == t_p.PAY:
                     p_crc16.next = p_crc16n
                     left.next = left - 1
@@ -679,11 +707,11 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         if not mode[0]:
                             lit = True
                         elif dst == t_d.Z:
-                            if claim + rx_w > RANGE_HI:
+                            if rx_w > cleft:
                                 ferr.next = K.ERR_LENGTH.value
                             else:
                                 zeros.next = zeros + rx_z
-                                claim.next = claim + rx_w
+                                cleft.next = cleft - rx_w
                             dst.next = t_d.N
                         elif dst == t_d.N:
                             lits.next = rx_data
@@ -697,12 +725,12 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                                 dst.next = t_d.Z
                             lits.next = lits - 1
                         if lit:
-                            if claim >= RANGE_HI or zeros != 0:
+                            if cleft == 0 or zeros != 0:
                                 ferr.next = K.ERR_LENGTH.value
                             else:
-                                claim.next = claim + 1
-                                wcnt.next = wcnt + 1
-                                if bpos == B - 1 or wcnt == NIN - 1:
+                                cleft.next = cleft - 1
+                                wleft.next = wleft - 1
+                                if bpos == B - 1 or wleft == 1:
                                     f_we.next = 1
                                     f_waddr.next = wp[FA:]
                                     f_wdata.next = bnew
@@ -798,7 +826,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
         elif cst == t_c.WR_WAIT2:
             cst.next = t_c.WR_DO
         elif cst == t_c.WR_DO:
-            h_sel.next = c_sel[SB:]
+            h_sel.next = c_sel
             h_addr.next = c_ha
             h_wdata.next = f_rdata[32:]
             h_we.next = 1
@@ -814,7 +842,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 acc2.next = 0
                 cst.next = t_c.VER_ADDR
         elif cst == t_c.VER_ADDR:
-            h_sel.next = c_sel[SB:]
+            h_sel.next = c_sel
             h_addr.next = c_i[AB:]
             c_wait.next = 0
             cst.next = t_c.VER_READ

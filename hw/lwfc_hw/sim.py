@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,39 @@ def _run(cmd: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProce
         raise SimError(f"{cmd[0]} timed out after {timeout:.0f} s") from exc
     except FileNotFoundError as exc:
         raise SimError(f"{cmd[0]} not found: install it (see scripts/install.sh)") from exc
+
+
+def _run_watched(cmd: list[str], cwd: Path, timeout: float, results: Path, n: int,
+                 progress: Callable[[int, int], None]) -> subprocess.CompletedProcess[str]:
+    """:func:`_run` that reports the result lines of ``results`` as they appear."""
+    with tempfile.TemporaryFile("w+") as so, tempfile.TemporaryFile("w+") as se:
+        try:
+            proc = subprocess.Popen(cmd, cwd=cwd, stdout=so, stderr=se, text=True)
+        except FileNotFoundError as exc:
+            raise SimError(f"{cmd[0]} not found: install it (see scripts/install.sh)") from exc
+        deadline = time.monotonic() + timeout
+        done = offset = 0
+        while True:
+            try:
+                proc.wait(timeout=1.0)
+                break
+            except subprocess.TimeoutExpired:
+                if time.monotonic() > deadline:
+                    proc.kill()
+                    proc.wait()
+                    raise SimError(f"{cmd[0]} timed out after {timeout:.0f} s") from None
+            if results.exists():
+                with open(results, "rb") as fh:
+                    fh.seek(offset)
+                    chunk = fh.read()
+                cut = chunk.rfind(b"\n") + 1
+                offset += cut
+                done += chunk[:cut].count(b"O ")
+                progress(min(done, n), n)
+        so.seek(0)
+        se.seek(0)
+        progress(n if proc.returncode == 0 else done, n)
+        return subprocess.CompletedProcess(cmd, proc.returncode, so.read(), se.read())
 
 
 def plan_key(plan: CorePlan) -> str:
@@ -230,8 +264,12 @@ def run(
     vcd: Path | None = None,
     timeout: float = 3600.0,
     max_cycles: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SimResult:
     """Run a built simulation on ``images`` (uint8 (N, n_in)) in ``run_dir``.
+
+    ``progress(done, n)`` is called about once a second with the images whose results are
+    out (the testbench flushes each result line).
 
     ``memories``: contents for the ``$readmemh`` files (written into ``run_dir``); None keeps
     whatever hex files are there. ``host_load``: contents loaded through the host port before
@@ -260,7 +298,8 @@ def run(
     cmd = (["vvp", "-n", str(exe)] + (["-fst"] if fst else []) if exe.suffix == ".vvp"
            else [str(exe)]) + args
     t0 = time.perf_counter()
-    res = _run(cmd, run_dir, timeout)
+    res = _run(cmd, run_dir, timeout) if progress is None else \
+        _run_watched(cmd, run_dir, timeout, out, n, progress)
     seconds = time.perf_counter() - t0
     log = res.stdout + res.stderr
     if res.returncode != 0 or "FAIL" in log or "DONE" not in log:
@@ -283,10 +322,12 @@ def simulate(
     vcd: Path | None = None,
     timeout: float = 3600.0,
     cache: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SimResult:
     """Convert (cached), build (cached) and run ``bundle`` on ``images``.
 
-    ``cache``: folder for converted cores and builds (default :func:`cache_root`).
+    ``cache``: folder for converted cores and builds (default :func:`cache_root`);
+    ``progress``: see :func:`run`.
     """
     rtl = prepare(plan, cache)
     trace = "" if vcd is None else ("fst" if Path(vcd).suffix == ".fst" else "vcd")
@@ -294,5 +335,7 @@ def simulate(
     mems = memory_images(bundle, plan)
     if run_dir is None:
         with tempfile.TemporaryDirectory(prefix="lwfc-sim-") as tmp:
-            return run(exe, plan, images, Path(tmp), memories=mems, vcd=vcd, timeout=timeout)
-    return run(exe, plan, images, run_dir, memories=mems, vcd=vcd, timeout=timeout)
+            return run(exe, plan, images, Path(tmp), memories=mems, vcd=vcd, timeout=timeout,
+                       progress=progress)
+    return run(exe, plan, images, run_dir, memories=mems, vcd=vcd, timeout=timeout,
+               progress=progress)

@@ -275,6 +275,7 @@ module tb_lwfc;
                     $fwrite(fd_out, "O %0d %0d %0d", img_out, t_first, cls);
                     for (k = 0; k < `LWFC_CLASSES; k = k + 1) $fwrite(fd_out, " %0d", logits[k]);
                     $fwrite(fd_out, "\n");
+                    $fflush(fd_out);  // progress: the host counts result lines as they come
                 end
                 if (fd_exp != 0) check_result;
                 last_progress = cyc;

@@ -26,7 +26,13 @@ module lwfc_ulx3s (
         if (!locked) por <= 4'd0;
         else if (!por[3]) por <= por + 1'b1;
     end
-    wire rst = !por[3] || btn_fire2;
+    // the button is asynchronous: two synchroniser flip-flops, then a registered reset
+    reg [1:0] btn_sync = 2'b00;
+    reg rst = 1'b1;
+    always @(posedge clk) begin
+        btn_sync <= {btn_sync[0], btn_fire2};
+        rst <= !por[3] || btn_sync[1];
+    end
 
     reg [26:0] beat = 27'd0;
     always @(posedge clk) beat <= beat + 1'b1;

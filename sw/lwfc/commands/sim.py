@@ -15,6 +15,7 @@ cycle equals the prediction.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -117,19 +118,35 @@ def run(args: argparse.Namespace) -> int:
     images = golden.as_pixels(images[args.offset : args.offset + args.images], bundle.in_features)
     labels = labels[args.offset : args.offset + args.images]
     plan = plan_from_args(bundle, args)
-    # generous: Icarus runs this core at >= 5k cycles/s, Verilator at >= 200k cycles/s here
-    rate = 200_000 if args.simulator == "verilator" else 5_000
+    rate = 50_000 if args.simulator == "verilator" else 1_000  # cycles/s, on a loaded machine
     timeout = 600.0 + len(images) * report(plan).interval / rate
+    bar = None
+    if not args.json:
+        from tqdm import tqdm
+
+        print(f"lwfc sim: {args.simulator}, converting and building the core (cached after the "
+              "first run)...", file=sys.stderr, flush=True)
+        bar = tqdm(total=len(images), unit="img", desc="simulating", file=sys.stderr,
+                   delay=2.0)
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.update(done - bar.n)
+
     try:
         if args.keep:
             res = sim.simulate(bundle, plan, images, args.simulator, run_dir=args.keep,
-                               vcd=args.vcd, timeout=timeout)
+                               vcd=args.vcd, timeout=timeout, progress=progress)
         else:
             with tempfile.TemporaryDirectory(prefix="lwfc-sim-") as tmp:
                 res = sim.simulate(bundle, plan, images, args.simulator, run_dir=Path(tmp),
-                                   vcd=args.vcd.resolve() if args.vcd else None, timeout=timeout)
+                                   vcd=args.vcd.resolve() if args.vcd else None, timeout=timeout,
+                                   progress=progress)
     except sim.SimError as exc:
         raise LwfcError(f"simulation failed: {exc}") from exc
+    finally:
+        if bar is not None:
+            bar.close()
     out = compare(bundle, images, labels, res, plan)
     out["simulator"] = args.simulator
     if args.json:
