@@ -168,9 +168,20 @@ def run(out: Path, *, quick: bool = False, data: Path | None = None,
                                     "weights_nonzero": nonzero, "mean_nonzero_inputs":
                                     [round(float(v), 1) for v in act.mean(axis=0)],
                                     "configs": rows, "rtl": checks}
-    figures["builds"] = load_builds(REPO / "benchmarks" / "builds")
     figures["seconds"] = round(time.perf_counter() - t0, 1)
+    return render(out, figures)
+
+
+def render(out: Path, figures: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write ``out`` and its plots from ``figures`` (default: the ``figures.json`` of the
+    previous run beside it), with the build records read afresh."""
     plots = out.parent / f"{out.stem}_plots"
+    if figures is None:
+        saved = plots / "figures.json"
+        if not saved.exists():
+            raise LwfcError(f"{saved} not found: run lwfc bench without --render-only first")
+        figures = json.loads(saved.read_text())
+    figures["builds"] = load_builds(REPO / "benchmarks" / "builds")
     plots.mkdir(parents=True, exist_ok=True)
     names = _plots(figures, plots)
     out.write_text(_markdown(figures, {k: f"{plots.name}/{v}" for k, v in names.items()}))

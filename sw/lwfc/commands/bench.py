@@ -21,6 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true", help="a short run (CI)")
     p.add_argument("--data", type=Path, metavar="DIR", help="MNIST folder (default $LWFC_DATA)")
     p.add_argument("--simulator", choices=["icarus", "verilator"], default="verilator")
+    p.add_argument("--render-only", action="store_true",
+                   help="rewrite the report from the last run's figures and the build records")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.set_defaults(func=run)
 
@@ -32,8 +34,11 @@ def run(args: argparse.Namespace) -> int:
         raise LwfcError(f"--out {args.out}: expected a .md file")
     if not args.out.parent.exists():
         raise LwfcError(f"--out {args.out}: folder {args.out.parent} does not exist")
-    figures = bench.run(args.out, quick=args.quick, data=args.data, simulator=args.simulator,
-                        progress=not args.json)
+    if args.render_only:
+        figures = bench.render(args.out)
+    else:
+        figures = bench.run(args.out, quick=args.quick, data=args.data,
+                            simulator=args.simulator, progress=not args.json)
     if args.json:
         print_json(figures)
         return 0
