@@ -302,13 +302,23 @@ def _markdown(fig: dict[str, Any], plots: dict[str, str]) -> str:
         lines.append("")
     lines += ["## Builds", ""]
     if fig["builds"]:
-        lines += ["| record | board | config | LUTs | DSPs | block RAMs | Fmax (MHz) | "
-                  "images/s (mean cycles x Fmax) |", "| --- | --- | --- | --- | --- | --- | --- "
-                  "| --- |"]
+        lines += ["Each record is one build (`lwfc build --board B --json`, the configuration in "
+                  "the `LWFC_LANES` / `LWFC_DATAFLOW` / `LWFC_DRAIN` environment; recorded with "
+                  "`benchmarks/record_build.py`). images/s = clock / the configuration's mean "
+                  "cycles per image over the 10,000 test images (cycle model).", "",
+                  "| record | board | lanes / dataflow / drain | LUTs | FFs | DSPs | block RAMs "
+                  "| Fmax (MHz) | mean cycles/image | images/s at Fmax | images/s at the board "
+                  "clock | per 1k LUTs |", "| --- | --- | --- | --- | --- | --- | --- | --- | "
+                  "--- | --- | --- | --- |"]
         for r in fig["builds"]:
-            lines.append(f"| {r['record']} | {r.get('board', '?')} | {r.get('label', '?')} | "
-                         f"{r.get('luts', '?')} | {r.get('dsps', '?')} | {r.get('brams', '?')} "
-                         f"| {r.get('fmax_mhz', '?')} | {r.get('images_per_s', '?')} |")
+            lines.append(f"| {r['record']} | {r.get('board', '?')} | {r.get('lanes')} / "
+                         f"{r.get('dataflow')} / {r.get('drain')} | {r.get('luts', '?')} | "
+                         f"{r.get('ffs', '?')} | {r.get('dsps', '?')} | {r.get('brams', '?')} | "
+                         f"{r.get('fmax_mhz', '?')} | {r.get('mean_cycles_per_image', '?')} | "
+                         f"{r.get('images_per_s', '?'):,} | "
+                         f"{r.get('images_per_s_board_clock', 0):,} "
+                         f"({r.get('board_clock_mhz', '?')} MHz) | "
+                         f"{r.get('images_per_s_per_kilolut', '?')} |")
     else:
         lines.append("No build records in `benchmarks/builds/`.")
     lines += ["", "## Published anchors (not measured here)", "",
