@@ -103,10 +103,12 @@ def count_bits(plan: CorePlan, layer: int) -> int:
 
 
 @block
-def nz_pixel(wr_en, wr_cnt, pix_b, ibase, pmod, pre_in, pre_out, hit, pos, ent, b: int):
+def nz_pixel(wr_en, wr_cnt, pix_b, ibase, pmod, pre_in, pre_out, hit, pos, ent, b: int,
+             ib: int):
     """Element ``b`` of a write to a nonzero list: ``hit`` if it is written and nonzero, its
     append position ``pos = pmod + pre_in`` (``pre_in``: nonzero elements before it in this
-    write; ``pre_out`` counts it too) and its entry ``{ibase + b, value}``."""
+    write; ``pre_out`` counts it too) and its entry ``{ibase + b, value}`` (the index in
+    ``ib`` bits)."""
     idx = uint(len(ibase))
 
     @always_comb
@@ -122,7 +124,7 @@ def nz_pixel(wr_en, wr_cnt, pix_b, ibase, pmod, pre_in, pre_out, hit, pos, ent, 
 
     @always_comb
     def entry():
-        ent.next = concat(idx, pix_b)
+        ent.next = concat(idx[ib:], pix_b)
 
     return comb, entry
 
@@ -203,22 +205,21 @@ def nz_list(clk, rst, wr_en, wr_half, wr_div, wr_mod, wr_cnt, wr_data, commit, r
     pmod = uint(XB)
     pdiv = uint(abits + 1)
     pd0, pd1 = uint(abits), uint(abits)
-    ibase = uint(ib)
+    MB = len(wr_mod)
+    ibase = uint(max(ib, MB))
     runc = uint(XB)
     cnt0, cnt1 = uint(XB), uint(XB)
     tot = pre[W]
     insts = [named(f"b{k}", byte_of(wr_data, pix[k], k)) for k in range(W)]
     for k in range(W):
         insts.append(named(f"p{k}", nz_pixel(wr_en, wr_cnt, pix[k], ibase, pmod, pre[k],
-                                             pre[k + 1], hit[k], pos[k], ent[k], k)))
+                                             pre[k + 1], hit[k], pos[k], ent[k], k, ib)))
     for lane in range(W):
         insts.append(named(f"lane{lane}", nz_lane(clk, wr_half, hit, pos, ent, pd0, pd1, rd_en,
                                                   rd_half, rd_addr, entries[lane], lane, W,
                                                   abits, ib)))
     pre0 = pre[0]
 
-    MB = len(wr_mod)
-    assert ib >= MB, (ib, MB)
     ZB = max(1, ib - MB)
 
     if ib > MB:
