@@ -136,16 +136,18 @@ def load_builds(folder: Path) -> list[dict[str, Any]]:
 
 
 def run(out: Path, *, quick: bool = False, data: Path | None = None,
-        simulator: str = "verilator", progress: bool = False) -> dict[str, Any]:
+        simulator: str = "verilator", progress: bool = False, rtl: bool = True
+        ) -> dict[str, Any]:
     """Compute every figure, write ``out`` (Markdown) and its PNG plots beside it (in
-    ``<out stem>_plots/``); return the figures."""
+    ``<out stem>_plots/``); return the figures. ``rtl=False`` skips the RTL checks (the
+    cycle model alone; the report says so)."""
     if out.exists() and out.is_dir():
         raise LwfcError(f"--out {out} is a folder")
     n_images = 500 if quick else 10_000
     rtl_images = 20 if quick else 10_000
     sim_tool = "icarus" if quick else simulator
     t0 = time.perf_counter()
-    figures: dict[str, Any] = {"quick": quick, "images": n_images, "bundles": {}}
+    figures: dict[str, Any] = {"quick": quick, "images": n_images, "rtl": rtl, "bundles": {}}
     for name in BUNDLES:
         path = REPO / "deploy" / "models" / name
         bundle = load_bundle(path)
@@ -162,7 +164,7 @@ def run(out: Path, *, quick: bool = False, data: Path | None = None,
         rows = model_rows(bundle, act)
         checks = []
         for cfg in CONFIGS:
-            if cfg.rtl and not (quick and cfg.name != "bcast-50.50.10"):
+            if rtl and cfg.rtl and not (quick and cfg.name != "bcast-50.50.10"):
                 checks.append(rtl_check(bundle, x[:rtl_images], cfg, sim_tool))
         figures["bundles"][name] = {"accuracy": acc, "weights_stored": stored,
                                     "weights_nonzero": nonzero, "mean_nonzero_inputs":
@@ -291,6 +293,9 @@ def _markdown(fig: dict[str, Any], plots: dict[str, str]) -> str:
                 f"(input bound {r['input_bound']}) | {r['images_per_s_100mhz']:,} | "
                 f"#{r['worst_image']}: {r['worst_interval']:,} / {r['worst_latency']:,} | "
                 f"{r['all255_interval']:,} / {r['all255_latency']:,} |")
+        if not fig.get("rtl", True):
+            lines += ["", "RTL checks not run in this report (`--no-rtl`); the 10,000-image "
+                      "Verilator runs of these configurations are in docs/hardware.md."]
         if b["rtl"]:
             lines += ["", "RTL check (every logit and every input/output cycle):", "",
                       "| config | images | simulator | mismatches | cycles = model | "

@@ -21,6 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true", help="a short run (CI)")
     p.add_argument("--data", type=Path, metavar="DIR", help="MNIST folder (default $LWFC_DATA)")
     p.add_argument("--simulator", choices=["icarus", "verilator"], default="verilator")
+    p.add_argument("--no-rtl", action="store_true",
+                   help="the cycle model only (no RTL simulation)")
     p.add_argument("--render-only", action="store_true",
                    help="rewrite the report from the last run's figures and the build records")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -38,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
         figures = bench.render(args.out)
     else:
         figures = bench.run(args.out, quick=args.quick, data=args.data,
-                            simulator=args.simulator, progress=not args.json)
+                            simulator=args.simulator, progress=not args.json,
+                            rtl=not args.no_rtl)
     if args.json:
         print_json(figures)
         return 0
