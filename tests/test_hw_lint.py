@@ -30,20 +30,29 @@ CONFIGS = {
     "odd-l3": ([("dense", 20, 12, 0), ("lowrank", 12, 9, 5), ("dense", 9, 7, 0)], 3, 4),
     "rotating-writes-l5": ([("lowrank", 27, 8, 6), ("lowrank", 8, 8, 3)], 5, 4),
     "tiny-l1": ([("lowrank", 5, 3, 1)], 1, 1),
+    # the broadcast dataflow: (layers, lanes, beat, dataflow, drain)
+    "bcast-lowrank-mixed": ([("lowrank", 30, 10, 3), ("dense", 10, 9, 0), ("lowrank", 9, 7, 3)],
+                            [10, 9, 2], 3, ["broadcast", "dot", "broadcast"], 1),
+    "bcast-drain-b1": ([("dense", 17, 6, 0), ("dense", 6, 6, 0), ("dense", 6, 4, 0)],
+                       [6, 6, 4], 1, ["dot", "broadcast", "broadcast"], [1, 3, 1]),
 }
 if full():
+    CONFIGS["bcast-mnist-dense"] = (
+        [("dense", 784, 50, 0), ("dense", 50, 100, 0), ("dense", 100, 10, 0)],
+        [50, 50, 10], 4, "broadcast", [5, 1, 1])
     CONFIGS["mnist-lowrank-l50"] = (
         [("lowrank", 784, 50, 30), ("dense", 50, 100, 0), ("dense", 100, 10, 0)], 50, 4)
 
 
 def convert(name: str) -> Path:
     """``lwfc_core.v`` of configuration ``name`` (converted once per plan)."""
-    layers, lanes, beat = CONFIGS[name]
+    layers, lanes, beat, *flow = CONFIGS[name]
     shapes = [
         LayerShape(f"fc{i + 1}", kind, n_in, n_out, rank, i < len(layers) - 1)
         for i, (kind, n_in, n_out, rank) in enumerate(layers)
     ]
-    return prepare(plan_core(shapes, lanes, beat)) / "lwfc_core.v"
+    dataflow, drain = flow if flow else ("dot", 1)
+    return prepare(plan_core(shapes, lanes, beat, dataflow=dataflow, drain=drain)) / "lwfc_core.v"
 
 
 @pytest.mark.tools("verilator")
@@ -58,7 +67,8 @@ def test_verilator_lint_wall_is_clean(name: str) -> None:
 
 
 @pytest.mark.tools("iverilog")
-@pytest.mark.parametrize("name", ["mnist-dense-l8", "odd-l3", "rotating-writes-l5"])
+@pytest.mark.parametrize("name", ["mnist-dense-l8", "odd-l3", "rotating-writes-l5",
+                                  "bcast-lowrank-mixed", "bcast-drain-b1"])
 def test_iverilog_wall_is_clean(name: str, tmp_path: Path) -> None:
     verilog = convert(name)
     res = subprocess.run(

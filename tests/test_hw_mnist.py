@@ -212,3 +212,55 @@ def test_hdl_output_runs_from_another_folder_with_lwfc_memdir(tmp_path, capsys):
     res = sim.run(exe, plan_for_bundle(bundle, 3), images, elsewhere)
     assert [p.name for p in elsewhere.glob("*.hex")] == ["images.hex"]  # no weight images here
     assert (res.logits == golden.forward(bundle, images)).all()
+
+
+#: broadcast configurations of the closing measurement: (lanes, drain) per bundle kind
+BCAST_CONFIGS = {
+    "dense": [("50,50,10", "5,1,1", "broadcast"), ("25,25,5", "5,1,1", "broadcast"),
+              ("13,10,5", "1,1,1", "broadcast,dot,broadcast")],
+    "lowrank": [("50,50,10", "1,5,1", "broadcast"), ("25,25,5", "1,5,1", "broadcast"),
+                ("10,10,5", "1,1,1", "broadcast,dot,dot")],
+}
+
+
+@needs_iverilog
+@pytest.mark.parametrize("kind", ["dense", "lowrank"])
+def test_broadcast_mnist_run_with_icarus(kind, bundles, data_dir, capsys):
+    """The zero-skipping dataflow on MNIST images: bit-exact, every cycle as the
+    data-dependent model predicts, a mean interval the model gives too."""
+    # a small configuration (Icarus is slow on the wide ones; those run in Verilator below)
+    code, res = sim_json(capsys, bundles[kind], data_dir, "--images", "5", "--lanes", "5,4,2",
+                         "--dataflow", "broadcast")
+    assert code == 0 and res["mismatches"] == 0 and res["cycle_model_exact"] is True
+    assert res["data_dependent_cycles"] is True
+    assert res["mean_interval_cycles"] == res["model_mean_interval_cycles"]
+    assert res["all255_interval_cycles"] >= res["worst_image_interval_cycles"]
+
+
+@needs_verilator
+@pytest.mark.slow
+@pytest.mark.parametrize("config", [0, 1, 2])
+@pytest.mark.parametrize("kind", ["dense", "lowrank"])
+def test_broadcast_mnist_with_verilator(kind, config, bundles, data_dir, capsys):
+    """Three broadcast configurations per bundle: 200 images in CI, all 10,000 with
+    LWFC_HW_FULL=1 (0 mismatches, the cycle model exact on every image)."""
+    lanes, drain, flow = BCAST_CONFIGS[kind][config]
+    n = "10000" if FULL else "200"
+    code, res = sim_json(capsys, bundles[kind], data_dir, "--images", n, "--lanes", lanes,
+                         "--drain", drain, "--dataflow", flow, "--simulator", "verilator")
+    assert code == 0 and res["mismatches"] == 0 and res["images"] == int(n)
+    assert res["cycle_model_exact"] is True
+
+
+def test_target_fps_chooses_a_plan_meeting_it(bundles, tmp_path, data_dir, capsys):
+    code, out, err = run_cli(capsys, "hdl", str(bundles["dense"]), "--out", str(tmp_path / "h"),
+                             "--target-fps", "50000", "--json")
+    assert code == 0, err
+    layers = json.loads(out)["layers"]
+    assert any(layer["dataflow"] == "broadcast" for layer in layers)
+    code, out, err = run_cli(capsys, "hdl", str(bundles["dense"]), "--out", str(tmp_path / "h"),
+                             "--target-fps", "2000000")
+    assert code == 2 and "input bound" in err
+    code, out, err = run_cli(capsys, "hdl", str(bundles["dense"]), "--out", str(tmp_path / "h"),
+                             "--target-fps", "1000", "--lanes", "4")
+    assert code == 2 and "leave those out" in err

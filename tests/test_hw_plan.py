@@ -182,3 +182,81 @@ def test_spram_banks_are_not_chunked() -> None:
     assert addrs == list(range(l0.depth))
     images = memory_images(bundle, plan)
     assert np.concatenate([images[m.name] for m in l1]).shape == (50 * 100,)
+
+
+# ----------------------------------------------------------------------------- broadcast
+@given(shape=shape_st, lanes=st.integers(1, 20), seed=st.integers(0, 2**16))
+@settings(max_examples=80, deadline=None)
+def test_broadcast_banking_puts_each_weight_once(shape, lanes: int, seed: int) -> None:
+    """Broadcast banks: dense bank p address g*n_in + i holds W[g*P + p, i]; low-rank U bank
+    p holds U[p, :]; nothing else is nonzero."""
+    bundle = random_bundle([shape], seed)
+    plan = plan_for_bundle(bundle, lanes, dataflow="broadcast")
+    e = plan.engines[0]
+    assert e.broadcast and e.q_read == 1 and plan.fmems[0].compact
+    layer = bundle.layers[0]
+    imgs = layer_images(layer, e)
+    if e.kind == "dense":
+        w = layer.weight.astype(np.int64)
+        for (o, i), val in np.ndenumerate(w):
+            assert imgs[f"w{o % e.P}"][(o // e.P) * shape.n_in + i] == val
+        assert sum(int(np.abs(imgs[f"w{b}"]).sum()) for b in range(e.P)) == int(np.abs(w).sum())
+    else:
+        assert shape.rank == e.P
+        for k in range(shape.rank):
+            assert np.array_equal(imgs[f"u{k}"], layer.u[k].astype(np.int64))
+
+
+def test_broadcast_service_time_follows_the_nonzero_inputs() -> None:
+    from lwfc_hw.broadcast import BC_DENSE_PIPE
+
+    plan = plan_core(MNIST_DENSE, [50, 50, 10], dataflow="broadcast", drain=[5, 1, 1])
+    fc1, fc2, fc3 = plan.engines
+    # one group: one step per nonzero input (one pad step for none), 50 / 5 drain cycles
+    assert [service_cycles(fc1, n) for n in (0, 1, 151, 784)] == [
+        1 + 10 + BC_DENSE_PIPE, 1 + 10 + BC_DENSE_PIPE, 151 + 10 + BC_DENSE_PIPE,
+        784 + 10 + BC_DENSE_PIPE]
+    # two groups of 50: each takes max(nnz, 50) steps (the drain of a group is 50 cycles)
+    assert service_cycles(fc2, 28) == 2 * 50 + 50 + BC_DENSE_PIPE
+    assert service_cycles(fc2, 50) == 2 * 50 + 50 + BC_DENSE_PIPE
+    assert service_cycles(fc3, 43) == 43 + 10 + BC_DENSE_PIPE
+    assert service_cycles(fc1) == service_cycles(fc1, 784)  # no activity: the worst case
+    with pytest.raises(ValueError):
+        service_cycles(fc1, 785)
+    # the data-dependent schedule: more nonzero pixels never make an image earlier
+    act = np.array([[n, 30, 40] for n in (0, 100, 200, 300, 784)])
+    outs = [schedule(plan, 1, act[k : k + 1]).t_out[0] for k in range(len(act))]
+    assert outs == sorted(outs) and outs[0] < outs[-1]
+
+
+def test_broadcast_plan_options_are_checked() -> None:
+    with pytest.raises(ValueError, match="dataflow"):
+        plan_core(MNIST_DENSE, 8, dataflow="sideways")
+    with pytest.raises(ValueError, match="entries for 3 layers"):
+        plan_core(MNIST_DENSE, [8, 8], dataflow="broadcast")
+    with pytest.raises(ValueError, match="drain"):  # the next layer must be broadcast
+        plan_core(MNIST_DENSE, 50, dataflow=["broadcast", "dot", "dot"], drain=[5, 1, 1])
+    with pytest.raises(ValueError, match="divide"):
+        plan_core(MNIST_DENSE, [50, 50, 10], dataflow="broadcast", drain=[3, 1, 1])
+    with pytest.raises(ValueError, match="drain"):  # the last layer writes the logits 1 by 1
+        plan_core(MNIST_DENSE, [50, 50, 10], dataflow="broadcast", drain=[1, 1, 2])
+    plan = plan_core(MNIST_DENSE, [50, 50, 10], dataflow="broadcast", drain=[5, 1, 1])
+    assert [f.q for f in plan.fmems] == [4, 5, 1]  # list lanes: the beat, then the drain width
+    assert len(plan.bank_chunks(0, "bias", 4)) == 1 and plan.mem("l0_bias4").depth == 10
+
+
+def test_fold_meets_the_target_and_respects_the_input_bound() -> None:
+    from lwfc_hw.fold import fold, mean_interval
+
+    rng = np.random.default_rng(0)
+    act = np.stack([rng.integers(60, 320, 300), rng.integers(10, 45, 300),
+                    rng.integers(20, 70, 300)], axis=1)
+    for fps in (50_000, 200_000, 400_000):
+        res = fold(MNIST_DENSE, act, fps)
+        assert res.mean_interval <= 100e6 / fps
+        assert res.mean_interval == mean_interval(res.plan, act)
+    cheap, fast = fold(MNIST_DENSE, act, 50_000), fold(MNIST_DENSE, act, 400_000)
+    assert sum(e.multipliers for e in cheap.plan.engines) < sum(
+        e.multipliers for e in fast.plan.engines)
+    with pytest.raises(ValueError, match="input bound"):
+        fold(MNIST_DENSE, act, 100e6 / 190)  # 190 cycles < 196 beats + 2

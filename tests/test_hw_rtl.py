@@ -16,7 +16,7 @@ import pytest
 from lwfc import golden
 from lwfc_hw import sim
 from lwfc_hw.banking import memory_images
-from lwfc_hw.cycles import schedule
+from lwfc_hw.cycles import activity, schedule
 from lwfc_hw.plan import LayerShape, plan_core
 from lwfc_hw.testing import PATTERNS, random_bundle, random_images
 
@@ -53,11 +53,12 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def check(bundle, plan, images, res) -> None:
-    """Bit-exact logits and class, and the exact cycle schedule."""
+    """Bit-exact logits and class, and the exact cycle schedule (data dependent for
+    broadcast layers: from the golden model's activations)."""
     ref = golden.forward(bundle, images)
     bad = np.flatnonzero((res.logits != ref).any(axis=1) | (res.classes != ref.argmax(axis=1)))
     assert bad.size == 0, f"images {bad[:5]}: rtl {res.logits[bad[0]]} golden {ref[bad[0]]}"
-    sched = schedule(plan, len(images))
+    sched = schedule(plan, len(images), activity(bundle, images))
     assert tuple(int(t) for t in res.t_in - res.t_in[0]) == sched.t_in
     assert tuple(int(t) for t in res.t_out - res.t_in[0]) == sched.t_out
 
@@ -156,3 +157,98 @@ def test_truncated_image_file_fails_the_testbench(cache, tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
     )
     assert out.returncode != 0 and "ended at image" in out.stdout
+
+
+# ----------------------------------------------------------------------------- broadcast
+B = "broadcast"
+#: (layers, lanes per layer, pixels per beat, dataflow per layer, drain width per layer)
+BCAST_ARCHS = [
+    ([(D, 20, 12, 0), (D, 12, 9, 0), (D, 9, 7, 0)], [4, 3, 7], 4, B, 1),  # several groups
+    ([(D, 30, 10, 0), (D, 10, 9, 0), (LR, 9, 7, 3)], [10, 9, 2], 3, B, [5, 1, 1]),
+    ([(D, 13, 26, 0)], 5, 3, B, 1),  # partial last group, 3-pixel beats
+    ([(LR, 31, 5, 11), (LR, 5, 12, 2)], 50, 1, B, 1),
+    ([(LR, 10, 40, 1), (D, 40, 3, 0)], 4, 4, B, 1),  # DIL slower: the U drain stalls
+    ([(D, 40, 8, 0), (D, 8, 8, 0)], [8, 2], 8, [B, "dot"], [1, 1]),  # mixed dataflows
+    ([(D, 17, 6, 0), (D, 6, 6, 0), (D, 6, 4, 0)], [6, 6, 4], 2, ["dot", B, B], [1, 3, 1]),
+    ([(D, 784, 3, 0)], 2, 4, B, 1),  # the largest accumulator
+    ([(LR, 1, 1, 1)], 1, 3, B, 1),
+]
+
+
+def _sparse_images(n: int, features: int, seed: int) -> np.ndarray:
+    """all-255, all-0, one nonzero pixel (first / last), random sparsity from 0 to 100 %."""
+    rng = np.random.default_rng(seed)
+    imgs = random_images(n, features, seed, "mixed")
+    imgs[4] = 0
+    imgs[4, 0] = 7
+    imgs[5] = 0
+    imgs[5, -1] = 255
+    for k in range(6, n):
+        keep = rng.random(features) < rng.random()
+        imgs[k] = np.where(keep, imgs[k], 0)
+    return imgs
+
+
+def _zero_columns(bundle, seed: int) -> None:
+    """Zero some input columns of every layer (weights of inputs that never count)."""
+    rng = np.random.default_rng(seed)
+    for layer in bundle.layers:
+        w = layer.weight if hasattr(layer, "weight") else layer.u
+        w[:, rng.random(w.shape[1]) < 0.4] = 0
+
+
+@pytest.mark.parametrize("arch,lanes,beat,flow,drain", BCAST_ARCHS,
+                         ids=[f"b{i}" for i in range(len(BCAST_ARCHS))])
+def test_broadcast_dataflow_matches_golden_and_cycle_model(arch, lanes, beat, flow, drain,
+                                                           cache, tmp_path):
+    """The zero-skipping dataflow: weight patterns (random, zero rows, 80 % sparse, zero
+    columns, +-127) x requantization regimes x images of every sparsity (all 255, all 0, one
+    pixel, random 0 ... 100 % zeros); every logit bit-exact and every input / output cycle
+    equal to the data-dependent cycle model (from the golden model's activations)."""
+    shapes = shapes_of(arch)
+    plan = plan_core(shapes, lanes, beat, dataflow=flow, drain=drain)
+    assert any(e.broadcast for e in plan.engines)
+    exe = sim.build(sim.prepare(plan, cache), "icarus")
+    for k, pattern in enumerate(("random", "zero_rows", "sparse", "zero_cols", "max")):
+        for extreme in (False, True) if pattern == "random" else (k % 2 == 1,):
+            seed = 300 + 10 * k + extreme
+            bundle = random_bundle(shapes, seed, "random" if pattern == "zero_cols" else pattern,
+                                   extreme_requant=extreme)
+            if pattern == "zero_cols":
+                _zero_columns(bundle, seed)
+            images = _sparse_images(14, shapes[0].n_in, seed)
+            res = sim.run(exe, plan, images, tmp_path, memories=memory_images(bundle, plan))
+            check(bundle, plan, images, res)
+
+
+@pytest.mark.parametrize("arch,lanes,beat,flow,drain", [BCAST_ARCHS[1], BCAST_ARCHS[4]])
+def test_broadcast_host_loading_and_backpressure(arch, lanes, beat, flow, drain, cache,
+                                                 tmp_path):
+    """Host-port loading and random stalls with the broadcast dataflow: results unchanged."""
+    shapes = shapes_of(arch)
+    plan = plan_core(shapes, lanes, beat, dataflow=flow, drain=drain)
+    exe = sim.build(sim.prepare(plan, cache), "icarus")
+    bundle = random_bundle(shapes, 2, "sparse", extreme_requant=True)
+    images = _sparse_images(12, shapes[0].n_in, 3)
+    res = sim.run(exe, plan, images, tmp_path, memories=memory_images(random_bundle(shapes, 1),
+                                                                       plan),
+                  host_load=memory_images(bundle, plan), stall=30, seed=7)
+    assert "all read back" in res.log
+    ref = golden.forward(bundle, images)
+    assert (res.logits == ref).all() and (res.classes == ref.argmax(axis=1)).all()
+
+
+def test_broadcast_with_single_port_spram_banks(cache, tmp_path):
+    """The iCEBreaker shape of the broadcast dataflow: shared read ports, SPRAM weight banks
+    loaded (and read back) through the host port; bit-exact, exact cycles."""
+    shapes = shapes_of(BCAST_ARCHS[1][0])
+    plan = plan_core(shapes, 1, 3, dataflow="broadcast", spram_min_depth=20, shared_port=True)
+    assert plan.spram_mems and any(e.broadcast for e in plan.engines)
+    exe = sim.build(sim.prepare(plan, cache), "icarus")
+    bundle = random_bundle(shapes, 4, "sparse", extreme_requant=True)
+    images = _sparse_images(10, shapes[0].n_in, 4)
+    res = sim.run(exe, plan, images, tmp_path, memories=memory_images(random_bundle(shapes, 1),
+                                                                       plan),
+                  host_load=memory_images(bundle, plan))
+    assert "all read back" in res.log
+    check(bundle, plan, images, res)

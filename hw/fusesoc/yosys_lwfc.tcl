@@ -69,7 +69,12 @@ if {[string match *synth_ice40* [info body synth]]} {
 if {![info exists ::lwfc_booth]} {
     set ::lwfc_booth 1
 }
-if {[string match *synth_ecp5* [info body synth]]
+# ECP5: lane multipliers in MULT18X18D instead (generator parameter dsp=1, LWFC_DSP=1), to
+# measure the LUT / DSP trade
+if {![info exists ::lwfc_ecp5_dsp]} {
+    set ::lwfc_ecp5_dsp 0
+}
+if {([string match *synth_ecp5* [info body synth]] && !$::lwfc_ecp5_dsp)
     || ($::lwfc_booth && [string match *synth_ice40* [info body synth]])} {
     yosys proc
     flatten

@@ -7,10 +7,13 @@ loading through the host port) and by the board driver (the same writes over AXI
 Layouts (see :class:`~lwfc_hw.plan.EnginePlan` for P, Q, G, K, Qu, Ku, Pv, Tv):
 
 * dense weight bank ``p * Q + q``, address ``g * K + c``: ``W[g * P + p, c * Q + q]``;
-* DCL bank ``q``, address ``k * Ku + c``: ``U[k, c * Qu + q]``;
+* DCL bank ``q``, address ``k * Ku + c``: ``U[k, c * Qu + q]`` (``"broadcast"`` low-rank
+  layers: bank ``p``, address ``i``: ``U[p, i]``; broadcast dense layers use the dense layout
+  with ``Q = 1``: bank ``p``, address ``g * n_in + i``: ``W[g * P + p, i]``);
 * DIL bank ``p``, address ``k * Tv + j``: ``V[p * Tv + j, k]``;
 * ``bias[o]`` at address ``o``; requantization word ``shift << 15 | multiplier`` at address
-  ``o`` (``k`` for the latent table ``urq``).
+  ``o`` (``k`` for the latent table ``urq``); with a drain width ``R > 1`` both tables are
+  ``R`` banks: bank ``o % R``, address ``o // R``.
 
 A weight bank deeper than ``plan.BANK_CHUNK`` is held by several memories (chunks): chunk
 ``j`` holds bank addresses ``base = j * BANK_CHUNK`` onwards. Padding entries (rows or columns
@@ -54,18 +57,27 @@ def layer_images(layer: Any, e: EnginePlan) -> dict[str, np.ndarray]:
         for b in range(e.P * e.Q):
             out[f"w{b}"] = banks[b]
     else:
-        u = _pad(np.asarray(layer.u, dtype=np.int64), s.rank, e.Ku * e.Qu)
-        ub = u.reshape(s.rank, e.Ku, e.Qu).transpose(2, 0, 1).reshape(e.Qu, s.rank * e.Ku)
-        for b in range(e.Qu):
+        if e.broadcast:
+            # broadcast U side: bank p holds row p of U (address i: U[p, i])
+            ub = np.asarray(layer.u, dtype=np.int64)
+        else:
+            u = _pad(np.asarray(layer.u, dtype=np.int64), s.rank, e.Ku * e.Qu)
+            ub = u.reshape(s.rank, e.Ku, e.Qu).transpose(2, 0, 1).reshape(e.Qu, s.rank * e.Ku)
+        for b in range(len(ub)):
             out[f"u{b}"] = ub[b]
         out["urq0"] = _rq_words(layer.u_multiplier, layer.u_shift)
         v = _pad(np.asarray(layer.v, dtype=np.int64), e.Pv * e.Tv, s.rank)
         vb = v.reshape(e.Pv, e.Tv, s.rank).transpose(0, 2, 1).reshape(e.Pv, s.rank * e.Tv)
         for b in range(e.Pv):
             out[f"v{b}"] = vb[b]
-    out["bias0"] = np.asarray(layer.bias, dtype=np.int64)
-    if s.hidden:
-        out["rq0"] = _rq_words(layer.multiplier, layer.shift)
+    R = e.R
+    bias = np.asarray(layer.bias, dtype=np.int64)
+    rq = _rq_words(layer.multiplier, layer.shift) if s.hidden else None
+    for r in range(R):
+        # drain width R: bank r, address t holds output t * R + r
+        out[f"bias{r}"] = bias[r::R]
+        if rq is not None:
+            out[f"rq{r}"] = rq[r::R]
     return out
 
 

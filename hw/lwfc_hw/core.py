@@ -13,11 +13,12 @@ slowest stage. Ports are documented in :func:`lwfc_core` and ``docs/hardware.md`
 
 from __future__ import annotations
 
-from myhdl import Signal, always, always_comb, block, intbv
+from myhdl import ConcatSignal, Signal, always, always_comb, block, intbv
 
+from .broadcast import bcast_engine, count_bits, nz_list
 from .engines import dcl, dense_engine, dil, lscm, uint
 from .memories import fmem_lane, mcm, named
-from .plan import CorePlan, clog2
+from .plan import CorePlan, ceil_div, clog2
 from .stream import loader, result_stage, seq_writer
 
 
@@ -65,11 +66,22 @@ def lwfc_core(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_re
     rd_half = [Signal(bool(0)) for _ in range(L + 1)]
     rd_en = [Signal(bool(1)) for _ in range(L)]
     rd_addr = [uint(f.abits) for f in plan.fmems]
-    lanes = [[uint(8) for _ in range(f.q)] for f in plan.fmems]
+    # read data: lanes of bytes, or lanes of {index, value} entries of a nonzero list
+    lanes = [[uint(f.index_bits + 8 if f.compact else 8) for _ in range(f.q)]
+             for f in plan.fmems]
+    counts = [uint(count_bits(plan, f.index) if f.compact else 1) for f in plan.fmems]
     for f in plan.fmems:
         i = f.index
         insts.append(named(f"l{i}_mcm", mcm(clk, rst, commit[i], release[i], wr_ok[i],
                                             rd_ok[i], wr_half[i], rd_half[i])))
+        if f.compact:
+            insts.append(named(
+                f"l{i}_nzl",
+                nz_list(clk, rst, wr_en[i], wr_half[i], wr_div[i], wr_mod[i], wr_cnt[i],
+                        wr_data[i], commit[i],
+                        rd_en[i], rd_half[i], rd_addr[i], lanes[i], counts[i], f),
+            ))
+            continue
         for q in range(f.q):
             insts.append(named(
                 f"l{i}_fmem{q}",
@@ -103,6 +115,17 @@ def lwfc_core(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_re
                                               release[i], commit[i + 1])))
         if last:
             ov, oidx, y = res_v, res_i, res_y
+        elif e.R > 1:
+            # drain width R: R outputs per cycle, requantizer r's byte r of the write
+            ov = Signal(bool(0))
+            oidx = uint(clog2(max(2, ceil_div(e.shape.n_out, e.R))))
+            y = [uint(8) for _ in range(e.R)]
+            yw = ConcatSignal(*reversed(y))
+            nf = plan.fmems[i + 1]
+            insts.append(named(f"l{i}_writer", seq_writer(clk, start[i], ov, yw, wr_en[i + 1],
+                                                          wr_div[i + 1], wr_mod[i + 1],
+                                                          wr_cnt[i + 1], wr_data[i + 1], nf.q,
+                                                          e.R)))
         else:
             ov = Signal(bool(0))
             oidx = uint(clog2(max(2, e.shape.n_out)))
@@ -111,7 +134,28 @@ def lwfc_core(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_re
             insts.append(named(f"l{i}_writer", seq_writer(clk, start[i], ov, y, wr_en[i + 1],
                                                           wr_div[i + 1], wr_mod[i + 1],
                                                           wr_cnt[i + 1], wr_data[i + 1], nf.q)))
-        if e.kind == "dense":
+        if e.broadcast and e.kind == "dense":
+            insts.append(named(
+                f"l{i}_bcast",
+                bcast_engine(clk, rst, start[i], done[i], rd_en[i], rd_addr[i], lanes[i],
+                             counts[i], ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb, e, plan,
+                             hown),
+            ))
+        elif e.broadcast:
+            zv = Signal(bool(0))
+            z = Signal(intbv(0, min=-128, max=128))
+            zidx = uint(clog2(max(2, e.shape.rank)))
+            accept = Signal(bool(0))
+            insts.append(named(
+                f"l{i}_ubcast",
+                bcast_engine(clk, rst, start[i], None, rd_en[i], rd_addr[i], lanes[i],
+                             counts[i], zv, zidx, z, h_sel, h_we, h_addr, h_wdata, rb, e, plan,
+                             hown, accept),
+            ))
+            insts.append(named(f"l{i}_dil", dil(clk, rst, start[i], done[i], zv, z, accept, ov,
+                                                oidx, y, h_sel, h_we, h_addr, h_wdata, rb, e,
+                                                plan, hown)))
+        elif e.kind == "dense":
             insts.append(named(
                 f"l{i}_dense",
                 dense_engine(clk, rst, start[i], done[i], rd_en[i], rd_addr[i], lanes[i], ov,

@@ -30,17 +30,28 @@ first result beat, which the RTL simulation must reproduce exactly.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
+
+from . import broadcast
 from .engines import OPERAND_LAT, RQ_STAGES, mac_latency
 from .plan import CorePlan, EnginePlan, ceil_div
 
 NEG = -(10**18)
 
 
-def service_cycles(e: EnginePlan) -> int:
-    """Cycles from an engine's first issue to its commit/release (see module docstring)."""
+def service_cycles(e: EnginePlan, nnz: int | None = None) -> int:
+    """Cycles from an engine's first issue to its commit/release (see module docstring).
+
+    ``nnz``: the image's nonzero inputs of this layer, for a ``"broadcast"`` engine (whose
+    time depends on them, :func:`lwfc_hw.broadcast.service_cycles`); None means all
+    ``n_in`` (the worst case). Ignored by ``"dot"`` engines."""
     s = e.shape
+    if e.broadcast:
+        return broadcast.service_cycles(e, s.n_in if nnz is None else int(nnz))
     if e.kind == "dense":
         # issue steps, operands, MAC array, drain register, requantizer, done
         return e.G * e.K + e.p_last + OPERAND_LAT + mac_latency(e.Q) + 1 + RQ_STAGES + 1 - 1
@@ -64,10 +75,39 @@ class Schedule:
         return self.t_out[0] - self.t_in[0]
 
 
-def schedule(plan: CorePlan, n: int) -> Schedule:
-    """Exact input / output cycles of ``n`` images streamed back to back (see module doc)."""
+def activity(bundle: Any, images: np.ndarray) -> np.ndarray:
+    """Nonzero inputs of every layer for every image, int64 ``(N, layers)``: column 0 counts
+    the image's nonzero pixels, column ``l`` the nonzero outputs of layer ``l - 1`` (from the
+    golden model, :func:`lwfc.golden.layer_forward`). This is what a ``"broadcast"`` engine's
+    time depends on."""
+    from lwfc import golden
+
+    x = golden.as_pixels(images, bundle.in_features).astype(np.int64)
+    cols = []
+    for layer in bundle.layers:
+        cols.append((x != 0).sum(axis=1))
+        x, _ = golden.layer_forward(layer, x)
+    return np.stack(cols, axis=1).astype(np.int64)
+
+
+def schedule(plan: CorePlan, n: int, act: np.ndarray | Sequence[Sequence[int]] | None = None
+             ) -> Schedule:
+    """Exact input / output cycles of ``n`` images streamed back to back (see module doc).
+
+    ``act``: ``(n, layers)`` nonzero inputs per image and layer (:func:`activity`), needed
+    for exact times of ``"broadcast"`` engines; None takes every input as nonzero."""
     L = len(plan.engines)
-    T = [service_cycles(e) for e in plan.engines]
+    if act is not None:
+        act = np.asarray(act, dtype=np.int64)
+        if act.shape != (n, L):
+            raise ValueError(f"activity has shape {act.shape}, expected {(n, L)}")
+    const = [None if e.broadcast else service_cycles(e) for e in plan.engines]
+
+    def service(layer: int, k: int) -> int:
+        c = const[layer]
+        if c is not None:
+            return c
+        return service_cycles(plan.engines[layer], None if act is None else act[k, layer])
     f0 = plan.fmems[0]
     B = plan.pixels_per_beat
     load_steps = plan.beats_per_image * (B // f0.w)
@@ -93,7 +133,7 @@ def schedule(plan: CorePlan, n: int) -> Schedule:
             last_free = R[k - 2] if k >= 2 else NEG
             free = last_free if layer == L - 1 else d(layer + 1, k - 2)
             start = max(ready, free, d(layer, k - 1)) + 2
-            D[layer][k] = start + T[layer]
+            D[layer][k] = start + service(layer, k)
         g = max(D[L - 1][k], R[k - 1] if k >= 1 else NEG) + 1
         out.append(g + 2)
         R.append(g + C + 1)
@@ -126,7 +166,8 @@ class CycleReport:
 
 
 def report(plan: CorePlan, warmup: int = 12) -> CycleReport:
-    """Latency and steady-state interval of ``plan``."""
+    """Latency and steady-state interval of ``plan`` (broadcast engines: every input
+    nonzero, their worst case; see :func:`stream_report` for a data set)."""
     sched = schedule(plan, warmup + 4)
     tail = sched.t_out[warmup:]
     gaps = {b - a for a, b in itertools.pairwise(tail)}
@@ -137,4 +178,70 @@ def report(plan: CorePlan, warmup: int = 12) -> CycleReport:
         interval=interval,
         mac_bound=plan.mac_bound(),
         service=tuple(service_cycles(e) for e in plan.engines),
+    )
+
+
+@dataclass(frozen=True)
+class StreamReport:
+    """Data-dependent performance of a plan on a set of images streamed back to back.
+
+    Attributes:
+        mean_interval: ``(t_out[-1] - t_out[0]) / (n - 1)``: mean cycles per image.
+        mean_latency: mean of ``t_out - t_in`` in the stream (waiting included).
+        worst_image: index of the image with the longest steady-state interval alone.
+        worst_interval: that interval (the image streamed repeatedly).
+        worst_latency: its latency alone (pipeline empty).
+        full_interval / full_latency: the same for an image whose inputs are all nonzero
+            at every layer (the bound of every broadcast engine; for an all-255 image see
+            :func:`image_report`).
+    """
+
+    images: int
+    mean_interval: float
+    mean_latency: float
+    worst_image: int
+    worst_interval: int
+    worst_latency: int
+    full_interval: int
+    full_latency: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: (round(v, 2) if isinstance(v, float) else v)
+                for k, v in self.__dict__.items()}
+
+
+def image_report(plan: CorePlan, act_row: Sequence[int], copies: int = 16) -> tuple[int, int]:
+    """``(interval, latency)`` of one image's activity streamed ``copies`` times (steady
+    state) and alone."""
+    rows = np.tile(np.asarray(act_row, dtype=np.int64), (copies, 1))
+    s = schedule(plan, copies, rows)
+    return s.t_out[-1] - s.t_out[-2], schedule(plan, 1, rows[:1]).latency
+
+
+def stream_report(plan: CorePlan, act: np.ndarray) -> StreamReport:
+    """Mean interval over the images of ``act`` (:func:`activity`), the worst image's interval
+    and latency, and the all-nonzero bound."""
+    act = np.asarray(act, dtype=np.int64)
+    n = len(act)
+    if n < 2:
+        raise ValueError("a stream report needs at least two images")
+    s = schedule(plan, n, act)
+    # the slowest image alone: the largest per-layer service time decides its interval
+    rows = np.unique(act, axis=0)
+    per = np.array([[service_cycles(e, a[i]) for i, e in enumerate(plan.engines)]
+                    for a in rows])
+    worst_row = rows[int(np.argmax(per.max(axis=1)))]
+    worst = int(np.flatnonzero((act == worst_row).all(axis=1))[0])
+    wi, wl = image_report(plan, worst_row)
+    full = [e.shape.n_in for e in plan.engines]
+    fi, fl = image_report(plan, full)
+    return StreamReport(
+        images=n,
+        mean_interval=(s.t_out[-1] - s.t_out[0]) / (n - 1),
+        mean_latency=float(np.mean(np.array(s.t_out) - np.array(s.t_in))),
+        worst_image=worst,
+        worst_interval=wi,
+        worst_latency=wl,
+        full_interval=fi,
+        full_latency=fl,
     )

@@ -177,9 +177,10 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
     ``2*lo - 1``, so they do not wait for the rounding increment). Input ``(iv, idx, acc)``
     is sampled on an edge with ``en``; ``(ov, oidx, y)`` appear ``RQ_STAGES`` enabled edges
     later. ``bias[idx]`` and ``rq[idx]`` (word ``S << 15 | M``) are read from host-writable
-    memories. ``rb`` maps a memory id to its readback signal; ``hown`` (shared-port plans:
-    the core's ``idle``) goes to every :func:`~lwfc_hw.memories.param_ram` of the engine,
-    here and in the engines below.
+    memories. ``ov`` / ``oidx`` may be None (no valid / index pipeline: a requantizer beside
+    another that carries them). ``rb`` maps a memory id to its readback signal; ``hown``
+    (shared-port plans: the core's ``idle``) goes to every
+    :func:`~lwfc_hw.memories.param_ram` of the engine, here and in the engines below.
     """
     ib = len(idx)
     NV = RQ_STAGES - 1
@@ -223,19 +224,40 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
 
     @always(clk.posedge)
     def stage_ctl():
-        if rst:
-            for i in range(NV):
-                v[i].next = 0
-        elif en:
+        if en and not rst:
             # R0 -> R1: sample the input; bias / requant words are read at idx meanwhile
-            v[0].next = iv
-            ii[0].next = idx
-            for i in range(1, NV):
-                v[i].next = v[i - 1]
-                ii[i].next = ii[i - 1]
             a1.next = acc_w
             # R1 -> R2: the memory words are on their way
             a2.next = a1
+
+    flags = []
+    if ov is not None:
+
+        @always(clk.posedge)
+        def valid_flags():
+            # the valid flag travels with the data (cleared on reset)
+            if rst:
+                for i in range(NV):
+                    v[i].next = 0
+                ov.next = 0
+            elif en:
+                v[0].next = iv
+                for i in range(1, NV):
+                    v[i].next = v[i - 1]
+                ov.next = v[LASTV]
+
+        flags.append(valid_flags)
+    if oidx is not None:
+
+        @always(clk.posedge)
+        def index_flags():
+            if en and not rst:
+                ii[0].next = idx
+                for i in range(1, NV):
+                    ii[i].next = ii[i - 1]
+                oidx.next = ii[LASTV]
+
+        flags.append(index_flags)
 
     ext = []
     if XB == 0:
@@ -276,14 +298,10 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
         @always(clk.posedge)
         def stage_out():
             # R3 -> ... -> out: the logit, delayed to the same latency
-            if rst:
-                ov.next = 0
-            elif en:
+            if en and not rst:
                 lg[0].next = s3
                 for i in range(1, NL):
                     lg[i].next = lg[i - 1]
-                ov.next = v[LASTV]
-                oidx.next = ii[LASTV]
                 y.next = lg[LASTL]
 
     else:
@@ -292,9 +310,7 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
         def stage_out():
             u = intbv(0)[YB:]
             k = intbv(0)[6:]
-            if rst:
-                ov.next = 0
-            elif en:
+            if en and not rst:
                 # R2 -> R3: unpack M and S
                 m3.next = rq_q[15:]
                 m3s.next = concat(False, rq_q[15:]).signed()
@@ -321,8 +337,6 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
                 kf8.next = kf7
                 q9.next = r8 >> kf8
                 # R9 -> out: round (ties to +inf), clamp
-                ov.next = v[LASTV]
-                oidx.next = ii[LASTV]
                 if q9 > HI2:
                     y.next = hi
                 elif q9 < LO2:
@@ -332,7 +346,7 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
                     u[:] = q9[YB + 1 : 1] + concat(intbv(0)[YB - 1 :], q9[0])
                     y.next = u
 
-    return insts, ext, stage_ctl, stage_bias, stage_out
+    return insts, ext, stage_ctl, flags, stage_bias, stage_out
 
 
 @block

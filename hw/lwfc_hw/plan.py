@@ -13,6 +13,7 @@ compiled simulation) serves every bundle with the same layer shapes.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,11 @@ RQ_BITS = 21
 BANK_CHUNK = 2048
 #: Cycles from a host-port address (``h_sel``, ``h_addr``) to its word on ``h_rdata``.
 READBACK_LATENCY = 3
+#: Dataflows of a layer engine: ``"dot"`` (each step multiplies ``Q`` consecutive inputs by the
+#: weights of ``P`` outputs, every input is read; :mod:`lwfc_hw.engines`) and ``"broadcast"``
+#: (each NONZERO input is sent to ``P`` output lanes that accumulate ``x[i] * W[:, i]``, so a
+#: layer's time follows its nonzero inputs; :mod:`lwfc_hw.broadcast`).
+DATAFLOWS = ("dot", "broadcast")
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -128,6 +134,14 @@ class EnginePlan:
     Low-rank: the DCL computes latent ``k`` in ``Ku = ceil(n_in / Qu)`` steps of ``Qu`` inputs;
     the DIL adds one latent into all ``n_out`` accumulators in ``Tv = ceil(n_out / Pv)`` steps of
     ``Pv`` outputs (lane ``p`` owns outputs ``p * Tv ... p * Tv + Tv - 1``).
+
+    ``dataflow == "broadcast"`` (see :data:`DATAFLOWS`): the input feature memory is a list of
+    the nonzero inputs; each step takes one of them and ``P`` output lanes accumulate
+    ``x[i] * W[g*P + p, i]`` (``Q == 1``, ``K == n_in``: the weight bank ``p`` of a dense layer
+    holds column ``i`` of output group ``g`` at address ``g * n_in + i``, the same layout as a
+    ``"dot"`` engine with ``Q = 1``). A low-rank layer does this for its U side with
+    ``P == rank`` (one group; bank ``p`` holds ``U[p, :]``), then hands the latents to the
+    DIL as the ``"dot"`` dataflow does.
     """
 
     index: int
@@ -136,14 +150,30 @@ class EnginePlan:
     Q: int = 1
     Qu: int = 1
     Pv: int = 1
+    dataflow: str = "dot"
+    R: int = 1
+
+    @property
+    def drain_width(self) -> int:
+        """``R``: outputs requantized and written per cycle (``R`` requantizers; bias and
+        requant tables in ``R`` banks, bank ``r`` address ``t``: output ``t * R + r``). Only a
+        broadcast dense layer feeding a broadcast layer has ``R > 1``."""
+        return self.R
 
     @property
     def kind(self) -> str:
         return self.shape.kind
 
     @property
+    def broadcast(self) -> bool:
+        """True for the zero-skipping input-broadcast dataflow."""
+        return self.dataflow == "broadcast"
+
+    @property
     def q_read(self) -> int:
         """Inputs read per step from this layer's input feature memory (its lane count)."""
+        if self.broadcast:
+            return 1
         return self.Q if self.kind == "dense" else self.Qu
 
     @property
@@ -171,6 +201,8 @@ class EnginePlan:
         """MAC units instantiated for this layer."""
         if self.kind == "dense":
             return self.P * self.Q
+        if self.broadcast:
+            return self.P + self.Pv
         return self.Qu + self.Pv
 
 
@@ -182,12 +214,23 @@ class FmemPlan:
     written; the half is the address MSB. The writer stores up to ``w`` consecutive elements per
     cycle (``w = 1`` between layers; for the image the largest divisor of ``pixels_per_beat``
     that is ``<= q``, so a beat takes ``pixels_per_beat / w`` write cycles).
+
+    ``compact`` (the consumer is a ``"broadcast"`` engine): the memory holds, per half, the
+    list of the image's NONZERO elements as ``(index, value)`` entries in index order, entry
+    ``j`` in lane ``j % q`` at address ``j // q``, and the number of entries; ``q == w`` (the
+    writer appends up to ``w`` entries per cycle: one beat per cycle from the loader).
     """
 
     index: int
     n: int
     q: int
     w: int
+    compact: bool = False
+
+    @property
+    def index_bits(self) -> int:
+        """Bits of an element index (``compact`` entries are ``index_bits + 8`` wide)."""
+        return clog2(self.n)
 
     @property
     def depth_half(self) -> int:
@@ -286,10 +329,12 @@ class CorePlan:
                     "out": e.shape.n_out,
                     "rank": e.shape.rank,
                     "hidden": e.shape.hidden,
+                    "dataflow": e.dataflow,
                     **(
-                        {"P": e.P, "Q": e.Q, "G": e.G, "K": e.K}
+                        {"P": e.P, "Q": e.Q, "G": e.G, "K": e.K, "R": e.R}
                         if e.kind == "dense"
-                        else {"Qu": e.Qu, "Ku": e.Ku, "Pv": e.Pv, "Tv": e.Tv}
+                        else {"Qu": e.Qu, "Ku": e.Ku, "Pv": e.Pv, "Tv": e.Tv,
+                              **({"P": e.P} if e.broadcast else {})}
                     ),
                 }
                 for e in self.engines
@@ -339,15 +384,35 @@ def choose_dense_mapping(n_in: int, n_out: int, lanes: int) -> tuple[int, int]:
     return best[3], best[4]
 
 
+def _per_layer(value: Any, n: int, name: str) -> list[Any]:
+    """``value`` repeated for ``n`` layers, or a sequence of ``n`` per-layer values."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(f"{name} has {len(value)} entries for {n} layers")
+        return list(value)
+    return [value] * n
+
+
 def plan_core(
     shapes: list[LayerShape],
-    lanes: int,
+    lanes: int | Sequence[int],
     pixels_per_beat: int = DEFAULT_PIXELS_PER_BEAT,
     *,
     spram_min_depth: int = 0,
     shared_port: bool = False,
+    dataflow: str | Sequence[str] = "dot",
+    drain: int | Sequence[int] = 1,
 ) -> CorePlan:
     """Build the plan for ``shapes`` (input layer first) with ``lanes`` MACs per engine.
+
+    ``drain`` (one value or one per layer): outputs requantized per cycle, ``R`` of
+    :class:`EnginePlan` (> 1 only for a broadcast dense hidden layer followed by a broadcast
+    layer, dividing ``P`` and the last group's outputs).
+
+    ``lanes`` and ``dataflow`` (:data:`DATAFLOWS`) are one value for every layer or one per
+    layer. A ``"broadcast"`` dense layer gets ``P = min(lanes, n_out)`` output lanes; a
+    ``"broadcast"`` low-rank layer ``P = rank`` U lanes and the DIL of ``lanes`` lanes.
+    ``CorePlan.lanes`` is the largest per-layer value.
 
     ``spram_min_depth``: weight banks (roles ``w``, ``u``, ``v``) of at least this many
     entries become single-port memories without initial contents (``MemSpec.spram``: iCE40
@@ -362,8 +427,15 @@ def plan_core(
     """
     if not shapes:
         raise ValueError("a network needs at least one layer")
-    if lanes < 1:
-        raise ValueError(f"lanes must be >= 1, got {lanes}")
+    lanes_l = _per_layer(lanes, len(shapes), "lanes")
+    flows = _per_layer(dataflow, len(shapes), "dataflow")
+    drains = _per_layer(drain, len(shapes), "drain")
+    for v in lanes_l:
+        if not isinstance(v, int) or v < 1:
+            raise ValueError(f"lanes must be >= 1, got {v}")
+    for f in flows:
+        if f not in DATAFLOWS:
+            raise ValueError(f"unknown dataflow {f!r} (use {' or '.join(DATAFLOWS)})")
     if pixels_per_beat < 1:
         raise ValueError(f"pixels_per_beat must be >= 1, got {pixels_per_beat}")
     if spram_min_depth < 0:
@@ -395,36 +467,62 @@ def plan_core(
         if min(s.n_in, s.n_out) < 1 or (s.kind == "lowrank" and s.rank < 1):
             raise ValueError(f"layer {s.name}: sizes must be >= 1")
         pre = f"l{i}"
-        if s.kind == "dense":
-            P, Q = choose_dense_mapping(s.n_in, s.n_out, lanes)
+        ln, flow = lanes_l[i], flows[i]
+        R = drains[i]
+        if not isinstance(R, int) or R < 1:
+            raise ValueError(f"drain must be >= 1, got {R}")
+        if R > 1:
+            nxt = flows[i + 1] if i + 1 < len(shapes) else None
+            if not (s.kind == "dense" and flow == "broadcast" and nxt == "broadcast"):
+                raise ValueError(f"layer {s.name}: drain {R} needs a broadcast dense layer "
+                                 "followed by a broadcast layer")
+        if s.kind == "dense" and flow == "broadcast":
+            e = EnginePlan(i, s, P=min(ln, s.n_out), Q=1, dataflow=flow, R=R)
+            if e.P % R or e.p_last % R:
+                raise ValueError(f"layer {s.name}: drain {R} must divide P = {e.P} and the "
+                                 f"last group's {e.p_last} outputs")
+            for b in range(e.P):
+                add_bank(f"{pre}_w{b}", i, "w", b, e.G * e.K)
+        elif s.kind == "dense":
+            P, Q = choose_dense_mapping(s.n_in, s.n_out, ln)
             e = EnginePlan(i, s, P=P, Q=Q)
             for b in range(P * Q):
                 add_bank(f"{pre}_w{b}", i, "w", b, e.G * e.K)
         elif s.kind == "lowrank":
-            Ku = ceil_div(s.n_in, min(lanes, s.n_in))
-            Tv = ceil_div(s.n_out, min(lanes, s.n_out))
-            e = EnginePlan(i, s, Qu=ceil_div(s.n_in, Ku), Pv=ceil_div(s.n_out, Tv))
-            for b in range(e.Qu):
-                add_bank(f"{pre}_u{b}", i, "u", b, s.rank * e.Ku)
+            Tv = ceil_div(s.n_out, min(ln, s.n_out))
+            if flow == "broadcast":
+                e = EnginePlan(i, s, P=s.rank, Pv=ceil_div(s.n_out, Tv), dataflow=flow)
+                for b in range(e.P):
+                    add_bank(f"{pre}_u{b}", i, "u", b, s.n_in)
+            else:
+                Ku = ceil_div(s.n_in, min(ln, s.n_in))
+                e = EnginePlan(i, s, Qu=ceil_div(s.n_in, Ku), Pv=ceil_div(s.n_out, Tv))
+                for b in range(e.Qu):
+                    add_bank(f"{pre}_u{b}", i, "u", b, s.rank * e.Ku)
             add(f"{pre}_urq", i, "urq", 0, RQ_BITS, False, s.rank)
             for b in range(e.Pv):
                 add_bank(f"{pre}_v{b}", i, "v", b, s.rank * e.Tv)
         else:
             raise ValueError(f"layer {s.name}: unknown kind {s.kind!r}")
-        add(f"{pre}_bias", i, "bias", 0, ACC_BITS, True, s.n_out)
+        for r in range(R):
+            sfx = "" if R == 1 else str(r)
+            add(f"{pre}_bias{sfx}", i, "bias", r, ACC_BITS, True, ceil_div(s.n_out, R))
         if s.hidden:
-            add(f"{pre}_rq", i, "rq", 0, RQ_BITS, False, s.n_out)
+            for r in range(R):
+                sfx = "" if R == 1 else str(r)
+                add(f"{pre}_rq{sfx}", i, "rq", r, RQ_BITS, False, ceil_div(s.n_out, R))
         engines.append(e)
-    fmems = [
-        FmemPlan(
-            i,
-            e.shape.n_in,
-            e.q_read,
-            _write_width(pixels_per_beat, e.q_read) if i == 0 else 1,
-        )
-        for i, e in enumerate(engines)
-    ]
-    return CorePlan(lanes, pixels_per_beat, tuple(engines), tuple(fmems), tuple(mems),
+    fmems = []
+    for i, e in enumerate(engines):
+        if e.broadcast:
+            # the list of nonzero inputs: the loader appends one beat per cycle, a layer
+            # writer its drain width
+            w = pixels_per_beat if i == 0 else engines[i - 1].R
+            fmems.append(FmemPlan(i, e.shape.n_in, w, w, compact=True))
+        else:
+            fmems.append(FmemPlan(i, e.shape.n_in, e.q_read,
+                                  _write_width(pixels_per_beat, e.q_read) if i == 0 else 1))
+    return CorePlan(max(lanes_l), pixels_per_beat, tuple(engines), tuple(fmems), tuple(mems),
                     shared_port=shared_port)
 
 
@@ -449,15 +547,18 @@ def shapes_from_bundle(bundle: Any) -> list[LayerShape]:
 
 def plan_for_bundle(
     bundle: Any,
-    lanes: int,
+    lanes: int | Sequence[int],
     pixels_per_beat: int = DEFAULT_PIXELS_PER_BEAT,
     *,
     spram_min_depth: int = 0,
     shared_port: bool = False,
+    dataflow: str | Sequence[str] = "dot",
+    drain: int | Sequence[int] = 1,
 ) -> CorePlan:
     """:func:`plan_core` for the layers of ``bundle``."""
     return plan_core(shapes_from_bundle(bundle), lanes, pixels_per_beat,
-                     spram_min_depth=spram_min_depth, shared_port=shared_port)
+                     spram_min_depth=spram_min_depth, shared_port=shared_port,
+                     dataflow=dataflow, drain=drain)
 
 
 def _write_width(beat: int, q: int) -> int:

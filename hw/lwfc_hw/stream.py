@@ -129,12 +129,34 @@ def loader(clk, rst, in_data, in_valid, in_ready, first_beat, wr_ok, commit, wr_
 
 
 @block
-def seq_writer(clk, start, ov, y, wr_en, wr_div, wr_mod, wr_cnt, wr_data, Q: int):
+def seq_writer(clk, start, ov, y, wr_en, wr_div, wr_mod, wr_cnt, wr_data, Q: int, W: int = 1):
     """Stores an engine's outputs ``(ov, y)``, which come in order 0, 1, ..., one per cycle,
     into the next feature memory (``Q`` lanes): element ``o`` at lane ``o % Q``, address
-    ``o // Q``. The counters restart on the layer's ``start``."""
+    ``o // Q``. The counters restart on the layer's ``start``.
+
+    ``W > 1`` (an engine with drain width ``W`` feeding a nonzero list, ``Q == W``): ``y`` is
+    ``8 * W`` bits, outputs ``t*W ... t*W + W - 1`` of write ``t`` (``wr_div = t``)."""
     div = uint(len(wr_div))
     mod = uint(len(wr_mod))
+    if W > 1:
+        assert Q == W
+
+        @always_comb
+        def wcomb():
+            wr_en.next = ov
+            wr_div.next = div
+            wr_mod.next = 0
+            wr_cnt.next = W
+            wr_data.next = y
+
+        @always(clk.posedge)
+        def wseq():
+            if start:
+                div.next = 0
+            elif ov:
+                div.next = div + 1
+
+        return wcomb, wseq
 
     @always_comb
     def comb():

@@ -118,8 +118,10 @@ def memory_shapes(plan: Any) -> list[tuple[str, int, int]]:
     ping-pong feature-memory lanes (two halves each)."""
     out = [(m.name, m.depth, m.width) for m in plan.mems if not getattr(m, "spram", False)]
     for f in plan.fmems:
+        # a nonzero list (broadcast consumer) holds {index, value} entries
+        width = f.index_bits + 8 if getattr(f, "compact", False) else 8
         for q in range(f.q):
-            out.append((f"fmem{f.index}_lane{q}", 2 * 2**f.abits, 8))
+            out.append((f"fmem{f.index}_lane{q}", 2 * 2**f.abits, width))
     return out
 
 
@@ -163,7 +165,8 @@ def estimate_dsps(plan: Any) -> int:
     :data:`REQUANT_DSPS` per requantizer with a multiplier (hidden outputs, low-rank latents).
     ``yosys_lwfc.tcl`` builds the iCE40 lane multipliers from logic (Booth) when this exceeds
     the board's DSPs, so that the DSPs go to the wider requantizer products."""
-    requants = sum(int(e.shape.hidden) + int(e.kind == "lowrank") for e in plan.engines)
+    requants = sum(int(e.shape.hidden) * getattr(e, "R", 1) + int(e.kind == "lowrank")
+                   for e in plan.engines)
     return multipliers(plan) + REQUANT_DSPS * requants
 
 

@@ -13,21 +13,15 @@ from pathlib import Path
 
 from ..bundle import load_bundle
 from ..errors import LwfcError
-from ._common import check_output, positive_int, print_json
+from ._common import check_output, print_json
+from ._planargs import add_plan_args, plan_from_args
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("hdl", help="generate the accelerator Verilog and hex memory images")
     p.add_argument("bundle", type=Path, help="bundle folder")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
-    p.add_argument("--lanes", type=positive_int, default=8, help="MAC units per engine (8)")
-    p.add_argument(
-        "--pixels-per-beat",
-        type=positive_int,
-        default=4,
-        metavar="B",
-        help="pixels per input beat; the input port is 8*B bits wide (4)",
-    )
+    add_plan_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -38,13 +32,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         from lwfc_hw.convert import generate
         from lwfc_hw.cycles import report
-        from lwfc_hw.plan import plan_for_bundle
     except ImportError as exc:  # pragma: no cover - the package ships with lwfc
         raise LwfcError(f"the hardware package lwfc_hw is not importable: {exc}") from exc
-    try:
-        plan = plan_for_bundle(bundle, args.lanes, args.pixels_per_beat)
-    except ValueError as exc:
-        raise LwfcError(f"cannot elaborate {args.bundle}: {exc}") from exc
+    plan = plan_from_args(bundle, args)
     try:
         summary = generate(bundle, plan, args.out)
     except OSError as exc:
@@ -59,7 +49,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"verilog   {summary['verilog']}")
     print(f"memories  {summary['memories']} hex images, map {summary['memmap']}")
     for layer in summary["layers"]:
-        if layer["kind"] == "dense":
+        if layer["dataflow"] == "broadcast":
+            how = (f"broadcast: P={layer['P']} output lanes per nonzero input"
+                   if layer["kind"] == "dense" else
+                   f"rank {layer['rank']}: broadcast U ({layer['rank']} lanes), DIL "
+                   f"Pv={layer['Pv']}")
+        elif layer["kind"] == "dense":
             how = f"P={layer['P']} outputs x Q={layer['Q']} inputs per step"
         else:
             how = f"rank {layer['rank']}: DCL Qu={layer['Qu']}, DIL Pv={layer['Pv']}"
@@ -67,5 +62,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"cycles    {rep.interval} per image streaming, {rep.latency} latency, "
         f"MAC bound {rep.mac_bound:.1f} (lanes {plan.lanes})"
+        + ("; broadcast layers: every input nonzero, their worst case (the mean on a data "
+           "set: lwfc sim)" if any(e.broadcast for e in plan.engines) else "")
     )
     return 0

@@ -33,6 +33,7 @@ from ._common import (
     positive_int,
     print_json,
 )
+from ._planargs import add_plan_args, plan_from_args
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -41,8 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_data_args(p)
     p.add_argument("--images", type=positive_int, default=100, metavar="N", help="test images")
     p.add_argument("--offset", type=int, default=0, metavar="K", help="first test image (0)")
-    p.add_argument("--lanes", type=positive_int, default=8, help="MAC units per engine (8)")
-    p.add_argument("--pixels-per-beat", type=positive_int, default=4, metavar="B")
+    add_plan_args(p)
     p.add_argument("--simulator", choices=["icarus", "verilator"], default="icarus")
     p.add_argument(
         "--vcd", type=Path, metavar="FILE", help="write a waveform (VCD, or FST for *.fst)"
@@ -56,13 +56,14 @@ def compare(
     bundle: Any, images: np.ndarray, labels: np.ndarray, res: Any, plan: Any
 ) -> dict[str, Any]:
     """Summary of one simulation: accuracy, mismatches against the golden model, cycles."""
-    from lwfc_hw.cycles import report, schedule
+    from lwfc_hw.cycles import activity, image_report, report, schedule, stream_report
 
     ref = golden.forward(bundle, images)
     ref_cls = np.argmax(ref, axis=1)
     bad = (res.classes != ref_cls) | (res.logits != ref).any(axis=1)
     n = len(images)
-    sched = schedule(plan, n)
+    act = activity(bundle, images)
+    sched = schedule(plan, n, act)
     t_in = res.t_in - res.t_in[0]
     t_out = res.t_out - res.t_in[0]
     exact = tuple(int(v) for v in t_in) == sched.t_in and tuple(
@@ -70,10 +71,29 @@ def compare(
     ) == sched.t_out
     rep = report(plan)
     measured_interval = int(res.t_out[-1] - res.t_out[-2]) if n >= 2 else None
+    data_dependent = any(e.broadcast for e in plan.engines)
+    extra: dict[str, Any] = {}
+    if n >= 2:
+        srep = stream_report(plan, act)
+        extra = {
+            "mean_interval_cycles": round(float(res.t_out[-1] - res.t_out[0]) / (n - 1), 2),
+            "model_mean_interval_cycles": round(srep.mean_interval, 2),
+            "input_bound_cycles": plan.beats_per_image,
+            "worst_image": srep.worst_image,
+            "worst_image_interval_cycles": srep.worst_interval,
+            "worst_image_latency_cycles": srep.worst_latency,
+        }
+        full = activity(bundle, np.full((1, bundle.in_features), 255, dtype=np.uint8))[0]
+        extra["all255_interval_cycles"], extra["all255_latency_cycles"] = image_report(plan,
+                                                                                       full)
     return {
         "bundle": str(bundle.path),
         "images": n,
         "lanes": plan.lanes,
+        "per_layer": [{"name": e.shape.name, "dataflow": e.dataflow, "P": e.P, "Q": e.Q,
+                       "R": e.R} for e in plan.engines],
+        "data_dependent_cycles": data_dependent,
+        **extra,
         "accuracy": float(np.mean(res.classes == labels)),
         "golden_accuracy": float(np.mean(ref_cls == labels)),
         "mismatches": int(bad.sum()),
@@ -100,7 +120,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         from lwfc_hw import sim
         from lwfc_hw.cycles import report
-        from lwfc_hw.plan import plan_for_bundle
     except ImportError as exc:  # pragma: no cover - the package ships with lwfc
         raise LwfcError(f"the hardware package lwfc_hw is not importable: {exc}") from exc
     _, images, labels = load_test_split(args, bundle)
@@ -108,10 +127,7 @@ def run(args: argparse.Namespace) -> int:
         raise LwfcError(f"--offset {args.offset} is outside the {len(images)} test images")
     images = golden.as_pixels(images[args.offset : args.offset + args.images], bundle.in_features)
     labels = labels[args.offset : args.offset + args.images]
-    try:
-        plan = plan_for_bundle(bundle, args.lanes, args.pixels_per_beat)
-    except ValueError as exc:
-        raise LwfcError(f"cannot elaborate {args.bundle}: {exc}") from exc
+    plan = plan_from_args(bundle, args)
     rate = 50_000 if args.simulator == "verilator" else 1_000  # cycles/s, on a loaded machine
     timeout = 600.0 + len(images) * report(plan).interval / rate
     bar = None
@@ -153,9 +169,19 @@ def run(args: argparse.Namespace) -> int:
             f"cycles/image     {out['cycles_per_image']} streaming, {out['latency_cycles']} "
             f"latency, MAC bound {out['mac_bound_cycles']}"
         )
+        if "mean_interval_cycles" in out:
+            print(
+                f"mean interval    {out['mean_interval_cycles']} measured, "
+                f"{out['model_mean_interval_cycles']} model (input bound "
+                f"{out['input_bound_cycles']}); worst image {out['worst_image']}: "
+                f"{out['worst_image_interval_cycles']} / {out['worst_image_latency_cycles']}; "
+                f"all-255 image: {out['all255_interval_cycles']} / "
+                f"{out['all255_latency_cycles']} (interval / latency, model)"
+            )
         print(
-            f"cycle model      {out['model_interval_cycles']} / {out['model_latency_cycles']}, "
-            f"{'exact' if out['cycle_model_exact'] else 'DIFFERS from the RTL'}"
+            f"cycle model      {out['model_interval_cycles']} / {out['model_latency_cycles']}"
+            f"{' (all inputs nonzero)' if out['data_dependent_cycles'] else ''}, "
+            f"{'exact on every image' if out['cycle_model_exact'] else 'DIFFERS from the RTL'}"
         )
         print(f"simulation       {out['total_cycles']} cycles in {out['sim_seconds']} s")
     return 1 if out["mismatches"] else 0
