@@ -33,22 +33,26 @@ def defines_header(plan: CorePlan) -> str:
     return "\n".join(lines)
 
 
-def convert_core(plan: CorePlan, out_dir: str | os.PathLike) -> Path:
-    """Convert the core for ``plan`` to ``out_dir/lwfc_core.v`` (plus the defines header)."""
+def convert_block(inst: Any, plan: CorePlan, out_dir: str | os.PathLike, name: str) -> Path:
+    """Convert the elaborated block ``inst`` to ``out_dir/<name>.v`` and write the defines
+    header of ``plan`` beside it; a MyHDL conversion warning is an error."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    ports = core_ports(plan)
-    inst = lwfc_core(**ports, plan=plan)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        inst.convert(hdl="Verilog", path=str(out), name=TOP, testbench=False)
+        inst.convert(hdl="Verilog", path=str(out), name=name, testbench=False)
     # Ports read only inside verilog_code templates are reported as unused: expected.
     # Anything else (an undriven signal above all) is a design error.
     bad = [str(w.message) for w in caught if "Port is not used" not in str(w.message)]
     if bad:
         raise RuntimeError("MyHDL conversion warnings: " + "; ".join(sorted(set(bad))[:10]))
     (out / "lwfc_core_defs.vh").write_text(defines_header(plan))
-    return out / f"{TOP}.v"
+    return out / f"{name}.v"
+
+
+def convert_core(plan: CorePlan, out_dir: str | os.PathLike) -> Path:
+    """Convert the core for ``plan`` to ``out_dir/lwfc_core.v`` (plus the defines header)."""
+    return convert_block(lwfc_core(**core_ports(plan), plan=plan), plan, out_dir, TOP)
 
 
 def generate(bundle: Any, plan: CorePlan, out_dir: str | os.PathLike) -> dict[str, Any]:

@@ -33,13 +33,12 @@ Design notes:
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 from myhdl import ConcatSignal, Signal, always, always_comb, block, concat, enum, intbv, modbv
 
 from . import link as K
-from .core import lwfc_core
+from .core import core_ports, lwfc_core
 from .engines import uint
 from .memories import named
 from .plan import READBACK_LATENCY, CorePlan, clog2
@@ -233,20 +232,13 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
              named("tx", uart_tx(clk, rst, tx_data, tx_go, tx_busy, tx, div))]
 
     # ---- core
-    core_rst = Signal(bool(0))
-    in_data = uint(8 * B)
-    in_valid = Signal(bool(0))
-    in_ready = Signal(bool(0))
-    out_data = uint(32)
-    out_valid = Signal(bool(0))
-    out_ready = Signal(bool(0))
-    out_last = Signal(bool(0))
-    h_sel = uint(SB)
-    h_we = Signal(bool(0))
-    h_addr = uint(AB)
-    h_wdata = uint(32)
-    h_rdata = uint(32)
-    idle = Signal(bool(0))
+    cp = core_ports(plan)  # the core's port signals, with their widths
+    core_rst, in_data, in_valid, in_ready = cp["rst"], cp["in_data"], cp["in_valid"], \
+        cp["in_ready"]
+    out_data, out_valid, out_ready, out_last = cp["out_data"], cp["out_valid"], \
+        cp["out_ready"], cp["out_last"]
+    h_sel, h_we, h_addr, h_wdata, h_rdata, idle = cp["h_sel"], cp["h_we"], cp["h_addr"], \
+        cp["h_wdata"], cp["h_rdata"], cp["idle"]
     insts.append(named("core", lwfc_core(clk, core_rst, in_data, in_valid, in_ready, out_data,
                                          out_valid, out_ready, out_last, h_sel, h_we, h_addr,
                                          h_wdata, h_rdata, idle, plan)))
@@ -1131,17 +1123,8 @@ def convert_serial(plan: CorePlan, out_dir: str | os.PathLike, clk_hz: int, baud
                    params_hash: int = 0, ram_style: str = "block") -> Path:
     """Convert :func:`lwfc_serial` for ``plan`` to ``out_dir/lwfc_serial.v`` (one flat
     module, the core inside) and write ``lwfc_core_defs.vh`` beside it."""
-    from .convert import defines_header
+    from .convert import convert_block
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     inst = lwfc_serial(**serial_ports(), plan=plan, clk_hz=clk_hz, baud=baud,
                        params_hash=params_hash, ram_style=ram_style)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        inst.convert(hdl="Verilog", path=str(out), name=TOP, testbench=False)
-    bad = [str(w.message) for w in caught if "Port is not used" not in str(w.message)]
-    if bad:
-        raise RuntimeError("MyHDL conversion warnings: " + "; ".join(sorted(set(bad))[:10]))
-    (out / "lwfc_core_defs.vh").write_text(defines_header(plan))
-    return out / f"{TOP}.v"
+    return convert_block(inst, plan, out_dir, TOP)
