@@ -207,13 +207,18 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     AB = plan.haddr_bits
     maxlen = K.max_request_payload(NIN, MB)
     LB = 16
+    EB_ = clog2(MB + 1)      # WRITE entry counters (0 ... max_burst)
+    CB = max(AB, clog2(BPI), EB_)  # consumer's item index (beats, entries, VERIFY address)
+    NPOS = FW // 8           # bytes of a FIFO word (pixels of a beat, bytes of an entry)
+    BPW = clog2(NPOS + 1)    # byte position in the word being assembled
     PB_ = clog2(maxlen + 1)   # request payload counters
 
     # ---- ROMs from the plan and the protocol
     pad = 2**SB - NM  # ROMs indexed by the memory id's low SB bits (ids >= NM are rejected)
     depth_rom = tuple(m.depth for m in plan.mems) + (0,) * pad
     dlast_rom = tuple(m.depth - 1 for m in plan.mems) + (0,) * pad
-    eb_rom = tuple(K.entry_bytes(m.width) for m in plan.mems) + (4,) * pad
+    # the byte position (0 ... 3) that completes an entry of each memory
+    eblast_rom = tuple(K.entry_bytes(m.width) - 1 for m in plan.mems) + (3,) * pad
     ident = K.Identity(K.MAGIC, K.VERSION, NIN, C, B, plan.lanes, NM, INF, MB,
                        plan_signature(plan), 0, clk_hz, baud).pack()
     hash_off = K.identify_offset("params_hash")
@@ -254,7 +259,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     wp = Signal(modbv(0)[FA + 1 :])   # tentative write pointer (parser)
     cwp = Signal(modbv(0)[FA + 1 :])  # committed write pointer (parser)
     rp = Signal(modbv(0)[FA + 1 :])   # read pointer (consumer)
-    free = uint(FA + 2)
     used = Signal(modbv(0)[FA + 1 :])
 
     # ---- descriptor queue (parser writes, consumer reads)
@@ -265,7 +269,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     dq_flag = [Signal(bool(0)) for _ in range(DQUEUE)]
     dq_sel = [uint(SB) for _ in range(DQUEUE)]
     dq_addr = [uint(AB) for _ in range(DQUEUE)]
-    dq_cnt = [uint(17) for _ in range(DQUEUE)]
+    dq_cnt = [uint(EB_) for _ in range(DQUEUE)]
     dq_w = Signal(modbv(0)[QB + 1 :])
     dq_r = Signal(modbv(0)[QB + 1 :])
     # ---- result-tag queue (consumer writes, sender reads)
@@ -299,9 +303,9 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     # ---- ROM lookups
     p_sel = uint(8)
     rom_depth = uint(17)
-    rom_eb = uint(3)
+    rom_eblast = uint(BPW)
     c_sel = uint(SB)
-    c_dlast = uint(17)
+    c_dlast = uint(CB)
     sid = Signal(modbv(0)[IB:])
     ident_byte = uint(8)
 
@@ -317,7 +321,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
 
     @always_comb
     def roms_e():
-        rom_eb.next = eb_rom[p_seli]
+        rom_eblast.next = eblast_rom[p_seli]
 
     @always_comb
     def roms_c():
@@ -337,16 +341,12 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
         rq_wi.next = rq_w[RB_:]
         rq_ri.next = rq_r[RB_:]
 
-    @always_comb
-    def fifo_free():
-        free.next = FD - used
-
     @always(clk.posedge)
     def fifo_waddr():
         # the write pointer of the edge that pushed the word written in this cycle
         f_waddr.next = wp[FA:]
 
-    insts += [sel_low, roms_p, roms_e, roms_c, roms_i, counts, fifo_free, fifo_waddr]
+    insts += [sel_low, roms_p, roms_e, roms_c, roms_i, counts, fifo_waddr]
 
     # ---- CRC units for the parser and the sender
     p_crc8, p_crc8n = uint(8), uint(8)
@@ -377,20 +377,24 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     crc_lo = uint(8)
     silent = Signal(intbv(0, min=0, max=IDLE_BYTES * 10 * div + 2))
     p_addr = uint(16)
-    ent = uint(24)
-    ebpos = uint(3)
-    ecnt = uint(17)
+    ecnt = uint(EB_)
     mode = uint(2)
     dst = Signal(t_d.Z)
     zeros = uint(9)
     lits = uint(8)
     cleft = uint(max(9, clog2(NIN + 2)))  # pixels the code may still claim (zero runs, literals)
     wleft = uint(clog2(NIN + 2))   # pixels still to be written into the FIFO
-    bacc = uint(8 * B)
-    bpos = uint(clog2(B + 1))
+    # the FIFO word being assembled: the pixels of a beat, or a WRITE entry (low bytes);
+    # bytes at bpos and above are 0
+    bacc = uint(FW)
+    bpos = uint(BPW)
     fl_cnt = uint(clog2(FLUSH_CYCLES + 2))
-    # bnew: bacc with rx_data at pixel bpos (one small block per pixel of the beat)
-    lane_px = [uint(8) for _ in range(B)]
+    # bnew: bacc with rx_data at byte bpos, except while a zero run expands (then bnew is
+    # bacc: its bytes from bpos on are 0). The FIFO's write data is bnew, registered, in every
+    # cycle: a literal, an entry's last byte, the end of a zero run and a zero beat (bpos 0,
+    # bacc 0) all write it. One small block per byte of the word.
+    lane_px = [uint(8) for _ in range(NPOS)]
+    ins_ok = Signal(bool(0))
 
     @block
     def pixel_slot(b: int, px):
@@ -398,15 +402,15 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
 
         @always_comb
         def place():
-            if bpos == b:
+            if bpos == b and ins_ok:
                 px.next = rx_data
             else:
                 px.next = bacc[hi:lo]
 
         return place
 
-    insts += [pixel_slot(b, lane_px[b]) for b in range(B)]
-    bnew = ConcatSignal(*reversed(lane_px)) if B > 1 else lane_px[0]
+    insts += [pixel_slot(b, lane_px[b]) for b in range(NPOS)]
+    bnew = ConcatSignal(*reversed(lane_px))
     rx_w = uint(len(cleft))  # rx_data zero-extended to the counters' widths
     rx_z = uint(len(zeros))
 
@@ -419,41 +423,25 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
 
     insts.append(widen)
 
-    # went: the WRITE entry completed by rx_data (byte ebpos), zero-extended to the FIFO width
-    e32 = uint(32)
-
     @always_comb
-    def entry():
-        if ebpos == 0:
-            e32.next = concat(intbv(0)[24:], rx_data)
-        elif ebpos == 1:
-            e32.next = concat(intbv(0)[16:], rx_data, ent[8:])
-        elif ebpos == 2:
-            e32.next = concat(intbv(0)[8:], rx_data, ent[16:])
-        else:
-            e32.next = concat(rx_data, ent[24:])
+    def insert_ok():
+        ins_ok.next = zeros == 0
 
-    insts.append(entry)
-    if FW == 32:
-        went = e32
-    else:
-        went = uint(FW)
+    @always(clk.posedge)
+    def fifo_wdata():
+        f_wdata.next = bnew
 
-        @always_comb
-        def entry_wide():
-            went.next = e32
-
-        insts.append(entry_wide)
+    insts += [insert_ok, fifo_wdata]
 
     @always(clk.posedge)
     def parser_flags():
         in_use.next = dq_n != 0 or rq_n != 0 or not idle
         dq_full.next = dq_n == DQUEUE
         p_sel_ok.next = p_sel < NM
-        p_end.next = p_addr + ecnt
+        p_end.next = p_addr + concat(intbv(0)[17 - EB_ :], ecnt)
         # FIFO room, a cycle late: only the consumer changes it between frames (it frees)
-        room_img.next = free >= BPI
-        room_burst.next = free >= MB
+        room_img.next = used <= FD - BPI
+        room_burst.next = used <= FD - MB
 
     insts.append(parser_flags)
 
@@ -478,8 +466,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
             # ---- zero-run expansion, one beat or one pixel per cycle
             if zeros != 0 and pst != t_p.HUNT:
                 if bpos == 0 and zeros >= B and wleft >= B:
-                    f_we.next = 1
-                    f_wdata.next = 0
+                    f_we.next = 1  # bnew is 0
                     wp.next = wp + 1
                     zeros.next = zeros - B
                     wleft.next = wleft - B
@@ -487,8 +474,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     zeros.next = zeros - 1
                     wleft.next = wleft - 1
                     if bpos == B - 1 or wleft == 1:
-                        f_we.next = 1
-                        f_wdata.next = bacc
+                        f_we.next = 1  # bnew is bacc
                         wp.next = wp + 1
                         bacc.next = 0
                         bpos.next = 0
@@ -544,7 +530,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     elif h_cmd == K.WRITE.value:
                         if not p_sel_ok:
                             e_code.next = K.ERR_RANGE.value
-                        elif ebpos != 0 or ecnt == 0 or ecnt > MB:
+                        elif bpos != 0 or ecnt == 0:
                             e_code.next = K.ERR_LENGTH.value
                         elif p_end > rom_depth:
                             e_code.next = K.ERR_RANGE.value
@@ -624,8 +610,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 left.next = h_len[PB_:]
                 pidx.next = 0
                 ecnt.next = 0
-                ebpos.next = 0
-                ent.next = 0
                 cleft.next = NIN
                 wleft.next = NIN
                 bacc.next = 0
@@ -687,23 +671,18 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         elif pidx == 2:
                             p_addr.next[16:8] = rx_data
                         elif ferr == 0:
-                            if ebpos == 0:
-                                ent.next = concat(intbv(0)[16:], rx_data)
-                            elif ebpos == 1:
-                                ent.next[16:8] = rx_data
-                            elif ebpos == 2:
-                                ent.next[24:16] = rx_data
-                            if ebpos == rom_eb - 1:
-                                ebpos.next = 0
+                            if bpos == rom_eblast:
+                                bpos.next = 0
+                                bacc.next = 0
                                 if ecnt == MB:
                                     ferr.next = K.ERR_LENGTH.value
                                 else:
                                     ecnt.next = ecnt + 1
-                                    f_we.next = 1
-                                    f_wdata.next = went
+                                    f_we.next = 1  # bnew: the entry
                                     wp.next = wp + 1
                             else:
-                                ebpos.next = ebpos + 1
+                                bacc.next = bnew
+                                bpos.next = bpos + 1
                     elif h_cmd == K.VERIFY.value:
                         p_sel.next = rx_data
                     elif h_cmd == K.SET_HASH.value:
@@ -741,8 +720,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                                 cleft.next = cleft - 1
                                 wleft.next = wleft - 1
                                 if bpos == B - 1 or wleft == 1:
-                                    f_we.next = 1
-                                    f_wdata.next = bnew
+                                    f_we.next = 1  # bnew: the beat
                                     wp.next = wp + 1
                                     bacc.next = 0
                                     bpos.next = 0
@@ -763,8 +741,8 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     c_tag = uint(8)
     c_flag = Signal(bool(0))
     c_addr = uint(AB)
-    c_i = uint(17)
-    c_last = uint(17)   # the last entry index of the item (WRITE: count - 1)
+    c_i = uint(CB)
+    c_last = uint(EB_)  # the last entry index of a WRITE (count - 1)
     c_ha = uint(AB)
     c_wait = uint(3)
     acc1, acc2 = uint(32), uint(32)
@@ -842,7 +820,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
             h_addr.next = c_ha
             h_wdata.next = f_rdata[32:]
             h_we.next = 1
-            if c_i == c_last:
+            if c_i[EB_:] == c_last:
                 cst.next = t_c.REPLY
                 c_verify.next = 0
             else:
