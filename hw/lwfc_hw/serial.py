@@ -382,8 +382,9 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     dst = Signal(t_d.Z)
     zeros = uint(9)
     lits = uint(8)
-    cleft = uint(max(9, clog2(NIN + 2)))  # pixels the code may still claim (zero runs, literals)
-    wleft = uint(clog2(NIN + 2))   # pixels still to be written into the FIFO
+    # pixels still to be written into the FIFO; a zero run or a literal is accepted only when
+    # the previous run has expanded (zeros == 0), so wleft is also what the code may claim
+    wleft = uint(max(9, clog2(NIN + 2)))
     # the FIFO word being assembled: the pixels of a beat, or a WRITE entry (low bytes);
     # bytes at bpos and above are 0
     bacc = uint(FW)
@@ -411,7 +412,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
 
     insts += [pixel_slot(b, lane_px[b]) for b in range(NPOS)]
     bnew = ConcatSignal(*reversed(lane_px))
-    rx_w = uint(len(cleft))  # rx_data zero-extended to the counters' widths
+    rx_w = uint(len(wleft))  # rx_data zero-extended to the counters' widths
     rx_z = uint(len(zeros))
 
     WPAD, ZPAD = len(rx_w) - 8, len(zeros) - 8
@@ -525,7 +526,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     err_crc.next = 1
                 elif ferr == 0:
                     if h_cmd == K.CLASSIFY.value:
-                        if cleft != 0 or wleft != 0 or lits != 0 or zeros != 0:
+                        if wleft != 0 or lits != 0 or zeros != 0:
                             e_code.next = K.ERR_LENGTH.value
                     elif h_cmd == K.WRITE.value:
                         if not p_sel_ok:
@@ -610,7 +611,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 left.next = h_len[PB_:]
                 pidx.next = 0
                 ecnt.next = 0
-                cleft.next = NIN
                 wleft.next = NIN
                 bacc.next = 0
                 bpos.next = 0
@@ -696,11 +696,10 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         if not mode[0]:
                             lit = True
                         elif dst == t_d.Z:
-                            if rx_w > cleft:
+                            if rx_w > wleft or zeros != 0:
                                 ferr.next = K.ERR_LENGTH.value
                             else:
-                                zeros.next = zeros + rx_z
-                                cleft.next = cleft - rx_w
+                                zeros.next = rx_z
                             dst.next = t_d.N
                         elif dst == t_d.N:
                             lits.next = rx_data
@@ -714,10 +713,9 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                                 dst.next = t_d.Z
                             lits.next = lits - 1
                         if lit:
-                            if cleft == 0 or zeros != 0:
+                            if wleft == 0 or zeros != 0:
                                 ferr.next = K.ERR_LENGTH.value
                             else:
-                                cleft.next = cleft - 1
                                 wleft.next = wleft - 1
                                 if bpos == B - 1 or wleft == 1:
                                     f_we.next = 1  # bnew: the beat
@@ -878,10 +876,9 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     s_i = uint(RL)
     s_hdr = uint(3)
     s_err = uint(8)
-    s_beat = uint(32)
     s_vbusy = Signal(bool(0))  # a VERIFY reply is being sent (acc1 / acc2 must hold)
-    s_have = Signal(bool(0))   # s_beat holds the next result beat
-    s_want = Signal(bool(0))   # fetch a result beat into s_beat
+    s_have = Signal(bool(0))   # out_data holds the next result beat (taken when it is sent)
+    s_want = Signal(bool(0))   # wait for a result beat
     drain = uint(clog2(C + 2))
     oready = Signal(bool(0))
     s_logits = Signal(bool(0))
@@ -921,13 +918,13 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
         else:
             if flush_now:
                 rq_r.next = 0
-            # ---- fetch result beats (one every other cycle: out_ready is a register)
-            if out_valid and not oready and (drain != 0 or (s_want and not s_have)):
-                oready.next = 1
+            # ---- result beats: drained (class-only replies) or claimed, then read in place
+            # from out_data and taken (out_ready, a register) once their bytes are sent
+            if out_valid and not oready:
                 if drain != 0:
+                    oready.next = 1
                     drain.next = drain - 1
-                else:
-                    s_beat.next = out_data
+                elif s_want and not s_have:
                     s_have.next = 1
                     s_want.next = 0
             # ---- hand a byte to the transmitter, updating the CRCs
@@ -1046,24 +1043,25 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         j[:] = s_i[2:] - 1
                         if s_i == 0:
                             if s_have:
-                                s_byte.next = s_beat[8:]
+                                s_byte.next = out_data[8:]
                                 s_txq.next = 1
+                                oready.next = 1
+                                s_have.next = 0
                                 if s_logits:
-                                    s_have.next = 0
                                     s_want.next = 1
                                 else:
-                                    s_have.next = 0
                                     drain.next = C
                         elif s_have:
                             s_txq.next = 1
                             if j == 0:
-                                s_byte.next = s_beat[8:]
+                                s_byte.next = out_data[8:]
                             elif j == 1:
-                                s_byte.next = s_beat[16:8]
+                                s_byte.next = out_data[16:8]
                             elif j == 2:
-                                s_byte.next = s_beat[24:16]
+                                s_byte.next = out_data[24:16]
                             else:
-                                s_byte.next = s_beat[32:24]
+                                s_byte.next = out_data[32:24]
+                                oready.next = 1
                                 s_have.next = 0
                                 if s_i != s_len - 1:
                                     s_want.next = 1
