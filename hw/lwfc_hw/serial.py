@@ -285,9 +285,9 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     ps_req, ps_ack = Signal(bool(0)), Signal(bool(0))
     RL = clog2(max(NIDENT, K.result_payload_bytes(C, True), 8, K.ERROR_PAYLOAD) + 1)
     assert RL <= 8, "reply payloads are shorter than 256 bytes"
-    ps_code, ps_tag, ps_src, ps_len, ps_err = uint(8), uint(8), uint(3), uint(RL), uint(8)
+    ps_code, ps_tag, ps_src, ps_err = uint(8), uint(8), uint(3), uint(8)
     cs_req, cs_ack = Signal(bool(0)), Signal(bool(0))
-    cs_code, cs_tag, cs_src, cs_len = uint(8), uint(8), uint(3), uint(RL)
+    cs_tag, cs_src = uint(8), uint(3)  # code and length follow from cs_src
 
     # ---- parameter hash
     hset, hclr = Signal(bool(0)), Signal(bool(0))
@@ -509,7 +509,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         ps_code.next = K.FLUSH.value | K.REPLY_BIT
                         ps_tag.next = h_tag
                         ps_src.next = SRC_NONE
-                        ps_len.next = 0
                         ps_req.next = not ps_req
                         flushing.next = 0
                         fl_cnt.next = 0
@@ -548,7 +547,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         ps_tag.next = h_tag
                         ps_src.next = SRC_ERR
                         ps_err.next = h_cmd
-                        ps_len.next = K.ERROR_PAYLOAD
                         ps_req.next = not ps_req
                 elif h_cmd == K.IDENTIFY.value or h_cmd == K.SET_HASH.value:
                     if h_cmd == K.SET_HASH.value:
@@ -557,7 +555,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         ps_code.next = h_cmd | K.REPLY_BIT
                         ps_tag.next = h_tag
                         ps_src.next = SRC_IDENT if h_cmd == K.IDENTIFY.value else SRC_NONE
-                        ps_len.next = NIDENT if h_cmd == K.IDENTIFY.value else 0
                         ps_req.next = not ps_req
                 elif h_cmd == K.FLUSH.value:
                     pst.next = t_p.FLUSH
@@ -627,7 +624,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         ps_tag.next = h_tag
                         ps_src.next = SRC_ERR
                         ps_err.next = h_cmd
-                        ps_len.next = K.ERROR_PAYLOAD
                         ps_req.next = not ps_req
                 elif h_len == 0:
                     pst.next = t_p.CRC0
@@ -857,13 +853,9 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
             # the slot is free: fill it (never while the sender may still read it)
             cs_tag.next = c_tag
             if c_verify:
-                cs_code.next = K.VERIFY.value | K.REPLY_BIT
                 cs_src.next = SRC_VERIFY
-                cs_len.next = 8
             else:
-                cs_code.next = K.WRITE.value | K.REPLY_BIT
                 cs_src.next = SRC_NONE
-                cs_len.next = 0
             cs_req.next = not cs_req
             cst.next = t_c.IDLE
 
@@ -895,6 +887,25 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
             s_len8.next = concat(intbv(0)[8 - RL :], s_len)
 
         insts.append(len_byte)
+
+    @always_comb
+    def reply_len():
+        # payload bytes of the reply being sent, from its source
+        if s_src == SRC_ERR:
+            s_len.next = K.ERROR_PAYLOAD
+        elif s_src == SRC_IDENT:
+            s_len.next = NIDENT
+        elif s_src == SRC_VERIFY:
+            s_len.next = 8
+        elif s_src == SRC_RESULT:
+            if s_logits:
+                s_len.next = RES_LOGITS
+            else:
+                s_len.next = 1
+        else:
+            s_len.next = 0
+
+    insts.append(reply_len)
 
     @always_comb
     def sender_comb():
@@ -957,16 +968,17 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         s_code.next = ps_code
                         s_tag.next = ps_tag
                         s_src.next = ps_src
-                        s_len.next = ps_len
                         s_err.next = ps_err
                         ps_ack.next = ps_req
                         sst.next = t_s.HDR
                         s_hdr.next = 0
                     elif cs_req != cs_ack:
-                        s_code.next = cs_code
+                        if cs_src == SRC_VERIFY:
+                            s_code.next = K.VERIFY.value | K.REPLY_BIT
+                        else:
+                            s_code.next = K.WRITE.value | K.REPLY_BIT
                         s_tag.next = cs_tag
                         s_src.next = cs_src
-                        s_len.next = cs_len
                         cs_ack.next = cs_req
                         sst.next = t_s.HDR
                         s_hdr.next = 0
@@ -975,10 +987,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         s_code.next = K.CLASSIFY.value | K.REPLY_BIT
                         s_tag.next = rq_tag[rq_ri]
                         s_logits.next = rq_flag[rq_ri]
-                        if rq_flag[rq_ri]:
-                            s_len.next = RES_LOGITS
-                        else:
-                            s_len.next = 1
                         s_src.next = SRC_RESULT
                         rq_r.next = rq_r + 1
                         s_want.next = 1
