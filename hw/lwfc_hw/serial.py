@@ -208,7 +208,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     maxlen = K.max_request_payload(NIN, MB)
     LB = 16
     EB_ = clog2(MB + 1)      # WRITE entry counters (0 ... max_burst)
-    CB = max(AB, clog2(BPI), EB_)  # consumer's item index (beats, entries, VERIFY address)
+    CB = max(clog2(BPI), EB_)  # consumer's item index (beats of an image, entries of a WRITE)
     NPOS = FW // 8           # bytes of a FIFO word (pixels of a beat, bytes of an entry)
     BPW = clog2(NPOS + 1)    # byte position in the word being assembled
     PB_ = clog2(maxlen + 1)   # request payload counters
@@ -305,7 +305,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     rom_depth = uint(17)
     rom_eblast = uint(BPW)
     c_sel = uint(SB)
-    c_dlast = uint(CB)
+    c_dlast = uint(AB)
     sid = Signal(modbv(0)[IB:])
     ident_byte = uint(8)
 
@@ -374,7 +374,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     left = uint(PB_)         # payload bytes still to come
     pidx = uint(PB_)         # payload byte index
     ferr = uint(8)           # error code of this frame (0: none)
-    crc_lo = uint(8)
+    crc_bad = Signal(bool(0))  # a CRC byte of the request differed
     silent = Signal(intbv(0, min=0, max=IDLE_BYTES * 10 * div + 2))
     p_addr = uint(16)
     ecnt = uint(EB_)
@@ -520,7 +520,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 # the cycle after the CRC: the frame's checks into e_code, acted on in ACT
                 pst.next = t_p.ACT
                 e_code.next = ferr
-                if crc_lo != 0:
+                if crc_bad:
                     e_code.next = K.ERR_CRC.value
                     err_crc.next = 1
                 elif ferr == 0:
@@ -722,10 +722,10 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                                     bacc.next = bnew
                                     bpos.next = bpos + 1
                 elif pst == t_p.CRC0:
-                    crc_lo.next = rx_data ^ p_crc16[8:]
+                    crc_bad.next = rx_data != p_crc16[8:]
                     pst.next = t_p.CRC1
                 else:  # CRC1
-                    crc_lo.next = crc_lo | (rx_data ^ p_crc16[16:8])
+                    crc_bad.next = crc_bad or rx_data != p_crc16[16:8]
                     pst.next = t_p.END
 
     insts.append(parser)
@@ -737,14 +737,12 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     c_addr = uint(AB)
     c_i = uint(CB)
     c_last = uint(EB_)  # the last entry index of a WRITE (count - 1)
-    c_ha = uint(AB)
     c_wait = uint(3)
     acc1, acc2 = uint(32), uint(32)
     c_verify = Signal(bool(0))
 
     @always_comb
     def consumer_addr():
-        c_ha.next = c_addr + c_i[AB:]
         # the FIFO's read register holds the word until the consumer's next read (the host
         # port's data is registered: from a block RAM's output to another's write port is
         # too long a path for one cycle on ECP5)
@@ -811,7 +809,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
             cst.next = t_c.WR_DO
         elif cst == t_c.WR_DO:
             h_sel.next = c_sel
-            h_addr.next = c_ha
+            h_addr.next = c_addr
             h_wdata.next = f_rdata[32:]
             h_we.next = 1
             if c_i[EB_:] == c_last:
@@ -819,6 +817,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 c_verify.next = 0
             else:
                 c_i.next = c_i + 1
+                c_addr.next = c_addr + 1
                 cst.next = t_c.WR_RD
         elif cst == t_c.VER_WAIT:
             # acc1 / acc2 are the payload of the previous VERIFY reply until it has been sent
@@ -828,7 +827,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 cst.next = t_c.VER_ADDR
         elif cst == t_c.VER_ADDR:
             h_sel.next = c_sel
-            h_addr.next = c_i[AB:]
+            h_addr.next = c_addr  # from 0: a VERIFY's descriptor address is 0
             c_wait.next = 0
             cst.next = t_c.VER_READ
         elif cst == t_c.VER_READ:
@@ -839,10 +838,10 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 a2[:] = acc2 + a1
                 acc1.next = a1
                 acc2.next = a2
-                if c_i == c_dlast:
+                if c_addr == c_dlast:
                     cst.next = t_c.VER_DONE
                 else:
-                    c_i.next = c_i + 1
+                    c_addr.next = c_addr + 1
                     cst.next = t_c.VER_ADDR
             else:
                 c_wait.next = c_wait + 1
