@@ -151,30 +151,81 @@ initial for (fifo_i = 0; fifo_i < ${depth}; fifo_i = fifo_i + 1) fifo_mem[fifo_i
 
 
 @block
-def hash_reg(clk, set_, clr, value, q, init: int):
-    """The parameter-hash register: ``init`` after configuration (not changed by ``rst``:
-    the memories keep their contents through a reset too), ``value`` on ``set_``, 0 on
-    ``clr``."""
-    _template_names = (init,)
+def ident_store(clk, we, wk, wdata, commit, clr, sid, rdata, record: tuple[int, ...],
+                hash_off: int, ram_style: str):
+    """The IDENTIFY record as a byte memory, with the parameter hash in two banks.
+
+    ``record``: the record's bytes, the hash at ``hash_off ... hash_off + 3`` (little endian)
+    being bank 0's configuration value. Bank 1's four bytes sit at ``2**IB ...`` (``IB``: the
+    record's address bits). ``we`` writes ``wdata`` as byte ``wk`` (0 ... 3) of the bank not
+    in use (SET_HASH's payload as it arrives); ``commit`` makes it the bank in use (the frame
+    passed its CRC); ``clr`` makes the hash read as 0 until the next commit. The bank and
+    the clear flag start at 0 and are not changed by ``rst``: the memories keep their
+    contents through a reset too. ``rdata`` is record byte ``sid`` one edge after ``sid``
+    (registered read); ``sid`` must not change in the cycle the byte is used.
+    """
+    IB = clog2(len(record) + 1)
+    depth = 2 ** (IB + 1)
+    init = list(record) + [0] * (depth - len(record))
+    init[2**IB : 2**IB + 4] = record[hash_off : hash_off + 4]
+    mem = list(init)
+    state = {"bank": 0, "hz": 0, "rd": 0, "rh": 0}
+    hi = hash_off + 3
+    AW = IB + 1
+    ZW, ZW1 = IB - 2, IB - 1
+    hk0 = hash_off % 4
+    assert IB > 2 and hi < 2**IB
+    init_text = "\n".join(f"    ident_mem[{a}] = 8'h{v:02x};" for a, v in enumerate(init))
+    _template_names = (IB, AW, ZW, ZW1, hk0, depth, ram_style, hash_off, hi, init_text)
+
+    def addr(byte: int, bank: int) -> int:
+        return (2**IB + byte) if bank else (hash_off + byte)
 
     @always(clk.posedge)
     def model():
+        a = int(sid)
+        in_hash = hash_off <= a <= hi
+        if we:
+            mem[addr(int(wk), 1 - state["bank"])] = int(wdata)
+        rd = mem[addr(a - hash_off, state["bank"])] if in_hash else mem[a]
+        state["rd"], state["rh"] = rd, int(in_hash)
         if clr:
-            q.next = 0
-        elif set_:
-            q.next = value
+            state["hz"] = 1
+        elif commit:
+            state["hz"] = 0
+        if commit:
+            state["bank"] ^= 1
+        rdata.next = 0 if (state["rh"] and state["hz"]) else state["rd"]
 
-    q.driven = "wire"
-    for s in (set_, clr, value):
-        s.read = True
-    hash_reg.verilog_code = """
-// parameter hash: configuration value, kept through resets
-reg [31:0] hash_q = 32'd${init};
-always @(posedge ${clk}) begin
-    if (${clr}) hash_q <= 32'd0;
-    else if (${set_}) hash_q <= ${value};
+    rdata.driven = "wire"
+    for sig in (we, wk, wdata, commit, clr, sid):
+        sig.read = True
+    ident_store.verilog_code = """
+// IDENTIFY record (byte ROM) with the parameter hash in two banks, kept through resets
+(* ram_style = "${ram_style}" *)
+reg [7:0] ident_mem [0:${depth}-1];
+initial begin
+${init_text}
 end
-assign ${q} = hash_q;
+reg ident_bank = 1'b0;
+reg ident_hz = 1'b0;
+reg [7:0] ident_rd = 8'd0;
+reg ident_rh = 1'b0;
+wire ident_in_hash = (${sid} >= ${IB}'d${hash_off}) && (${sid} <= ${IB}'d${hi});
+wire [1:0] ident_hk = ${sid}[1:0] - 2'd${hk0};
+wire [${AW}-1:0] ident_ra = (ident_in_hash && ident_bank) ? {1'b1, ${ZW}'d0, ident_hk}
+    : {1'b0, ${sid}};
+wire [${AW}-1:0] ident_wa = ident_bank ? ${AW}'d${hash_off} + {${ZW1}'d0, ${wk}}
+    : {1'b1, ${ZW}'d0, ${wk}};
+always @(posedge ${clk}) begin
+    if (${we}) ident_mem[ident_wa] <= ${wdata};
+    ident_rd <= ident_mem[ident_ra];
+    ident_rh <= ident_in_hash;
+    if (${clr}) ident_hz <= 1'b1;
+    else if (${commit}) ident_hz <= 1'b0;
+    if (${commit}) ident_bank <= !ident_bank;
+end
+assign ${rdata} = (ident_rh && ident_hz) ? 8'd0 : ident_rd;
 """
     return model
 
@@ -224,7 +275,8 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     hash_off = K.identify_offset("params_hash")
     NIDENT = len(ident)
     IB = clog2(NIDENT + 1)
-    ident_rom = tuple(ident) + (0,) * (2**IB - NIDENT)
+    record = bytearray(ident)
+    record[hash_off : hash_off + 4] = params_hash.to_bytes(4, "little")
 
     # ---- UART
     rx_data = uint(8)
@@ -291,9 +343,8 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
 
     # ---- parameter hash
     hset, hclr = Signal(bool(0)), Signal(bool(0))
-    hq = uint(32)
-    p_arg = uint(32)   # SET_HASH payload (parser)
-    insts.append(named("hash", hash_reg(clk, hset, hclr, p_arg, hq, params_hash)))
+    id_we = Signal(bool(0))  # SET_HASH payload byte id_wk (parser)
+    id_wk, id_wdata = uint(2), uint(8)
 
     flush_now = Signal(bool(0))   # one cycle: every block drops what it holds
     flushing = Signal(bool(0))    # the sender starts no result reply
@@ -308,6 +359,8 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     c_dlast = uint(AB)
     sid = Signal(modbv(0)[IB:])
     ident_byte = uint(8)
+    insts.append(named("ident", ident_store(clk, id_we, id_wk, id_wdata, hset, hclr, sid,
+                                            ident_byte, tuple(record), hash_off, ram_style)))
 
     p_seli = uint(SB)
 
@@ -328,10 +381,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
         c_dlast.next = dlast_rom[c_sel]
 
     @always_comb
-    def roms_i():
-        ident_byte.next = ident_rom[sid]
-
-    @always_comb
     def counts():
         used.next = wp - rp
         dq_n.next = dq_w - dq_r
@@ -346,7 +395,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
         # the write pointer of the edge that pushed the word written in this cycle
         f_waddr.next = wp[FA:]
 
-    insts += [sel_low, roms_p, roms_e, roms_c, roms_i, counts, fifo_waddr]
+    insts += [sel_low, roms_p, roms_e, roms_c, counts, fifo_waddr]
 
     # ---- CRC units for the parser and the sender
     p_crc8, p_crc8n = uint(8), uint(8)
@@ -450,6 +499,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     def parser():
         f_we.next = 0
         hset.next = 0
+        id_we.next = 0
         flush_now.next = 0
         if rst:
             pst.next = t_p.HUNT
@@ -682,7 +732,9 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     elif h_cmd == K.VERIFY.value:
                         p_sel.next = rx_data
                     elif h_cmd == K.SET_HASH.value:
-                        p_arg.next = concat(rx_data, p_arg[32:8])
+                        id_we.next = 1
+                        id_wk.next = pidx[2:]
+                        id_wdata.next = rx_data
                     elif pidx == 0:  # CLASSIFY mode byte
                         mode.next = rx_data[2:]
                         dst.next = t_d.Z
@@ -1014,17 +1066,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         s_byte.next = s_err
                         s_txq.next = 1
                     elif s_src == SRC_IDENT:
-                        if s_i >= hash_off and s_i < hash_off + 4:
-                            if s_i == hash_off:
-                                s_byte.next = hq[8:]
-                            elif s_i == hash_off + 1:
-                                s_byte.next = hq[16:8]
-                            elif s_i == hash_off + 2:
-                                s_byte.next = hq[24:16]
-                            else:
-                                s_byte.next = hq[32:24]
-                        else:
-                            s_byte.next = ident_byte
+                        s_byte.next = ident_byte  # read at sid since the last byte
                         sid.next = s_i[IB:] + 1
                         s_txq.next = 1
                     elif s_src == SRC_VERIFY:
