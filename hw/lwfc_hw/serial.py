@@ -50,17 +50,17 @@ TOP = "lwfc_serial"
 IDLE_BYTES = 32
 #: Cycles the core is held in reset by FLUSH.
 FLUSH_CYCLES = 16
-#: Entries of the descriptor queue (committed frames waiting for the consumer: the consumer
-#: takes an image as soon as it is idle, so two hold an image or two WRITE bursts waiting).
-DQUEUE = 2
-#: Entries of the result-tag queue (images inside the core, awaiting their results): bounds
-#: the images the host may keep in flight.
+#: Entries of the descriptor queue (committed frames, the one the consumer works on
+#: included; a memory of ``DQUEUE`` words, block RAM or LUT RAM by ``ram_style``).
+DQUEUE = 4
+#: Entries of the result-tag queue (images inside the core, awaiting their results; a memory
+#: like the descriptor queue): bounds the images the host may keep in flight.
 RQUEUE = 4
 
 t_p = enum("HUNT", "HDR", "HCRC", "HCHK", "HGO", "PAY", "CRC0", "CRC1", "END", "ACT",
            "FLUSH")
-t_c = enum("IDLE", "IMG_RD", "IMG_WAIT", "IMG_SEND", "WR_WAIT", "WR_RD", "WR_WAIT2", "WR_DO",
-           "VER_WAIT", "VER_ADDR", "VER_READ", "VER_DONE", "REPLY")
+t_c = enum("IDLE", "TAKE", "TAKE2", "IMG_RD", "IMG_WAIT", "IMG_SEND", "WR_WAIT", "WR_RD",
+           "WR_WAIT2", "WR_DO", "VER_WAIT", "VER_ADDR", "VER_READ", "VER_DONE", "REPLY")
 t_s = enum("IDLE", "HDR", "PAY", "CRC0", "CRC1", "DRAIN")
 t_d = enum("Z", "N", "L")
 
@@ -117,11 +117,13 @@ def crc16_unit(crc, byte, nxt):
 
 
 @block
-def fifo_ram(clk, we, waddr, wdata, raddr, rdata, depth: int, width: int, ram_style: str):
+def fifo_ram(clk, we, waddr, wdata, raddr, rdata, depth: int, width: int, ram_style: str,
+             mname: str = "fifo"):
     """``depth x width`` simple dual-port RAM, registered read (``rdata <= mem[raddr]`` every
-    edge); ``ram_style`` ("distributed" for LUT RAM, "block") is passed to synthesis."""
+    edge, the word before a write to the same address); ``ram_style`` ("distributed" for LUT
+    RAM, "block") is passed to synthesis; ``mname`` names the memory in the Verilog."""
     mem = [0] * depth
-    _template_names = (depth, width, ram_style)  # read by the verilog_code template
+    _template_names = (depth, width, ram_style, mname)  # read by the verilog_code template
 
     @always(clk.posedge)
     def model():
@@ -133,18 +135,19 @@ def fifo_ram(clk, we, waddr, wdata, raddr, rdata, depth: int, width: int, ram_st
     for s in (we, waddr, wdata, raddr):
         s.read = True
     fifo_ram.verilog_code = """
-// input FIFO of the serial bridge: ${depth} x ${width} bit, registered read
+// ${mname} memory of the serial bridge: ${depth} x ${width} bit, registered read
 (* ram_style = "${ram_style}" *)
-reg [${width}-1:0] fifo_mem [0:${depth}-1];
+reg [${width}-1:0] ${mname}_mem [0:${depth}-1];
 always @(posedge ${clk}) begin
-    if (${we}) fifo_mem[${waddr}] <= ${wdata};
-    ${rdata} <= fifo_mem[${raddr}];
+    if (${we}) ${mname}_mem[${waddr}] <= ${wdata};
+    ${rdata} <= ${mname}_mem[${raddr}];
 end
 `ifndef SYNTHESIS
 // simulation only: the words before the first write read as 0, not X (the core's input and
 // host-port data are wired to this register)
-integer fifo_i;
-initial for (fifo_i = 0; fifo_i < ${depth}; fifo_i = fifo_i + 1) fifo_mem[fifo_i] = 0;
+integer ${mname}_i;
+initial for (${mname}_i = 0; ${mname}_i < ${depth}; ${mname}_i = ${mname}_i + 1)
+    ${mname}_mem[${mname}_i] = 0;
 `endif
 """
     return model
@@ -316,22 +319,30 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     # ---- descriptor queue (parser writes, consumer reads)
     QB = clog2(DQUEUE)
     RB_ = clog2(RQUEUE)
-    dq_kind = [uint(2) for _ in range(DQUEUE)]
-    dq_tag = [uint(8) for _ in range(DQUEUE)]
-    dq_flag = [Signal(bool(0)) for _ in range(DQUEUE)]
-    dq_sel = [uint(SB) for _ in range(DQUEUE)]
-    dq_addr = [uint(AB) for _ in range(DQUEUE)]
-    dq_cnt = [uint(EB_) for _ in range(DQUEUE)]
+    # a descriptor, LSB first: kind (2), logits flag, tag (8), memory (SB), WRITE's last
+    # entry index (EB_), start address (AB)
+    DW = 11 + SB + EB_ + AB
+    dq_we = Signal(bool(0))
+    dq_wa = uint(QB)
+    dq_wd, dq_rd = uint(DW), uint(DW)
     dq_w = Signal(modbv(0)[QB + 1 :])
     dq_r = Signal(modbv(0)[QB + 1 :])
     # ---- result-tag queue (consumer writes, sender reads)
-    rq_tag = [uint(8) for _ in range(RQUEUE)]
-    rq_flag = [Signal(bool(0)) for _ in range(RQUEUE)]
+    rq_we = Signal(bool(0))
+    rq_wa = uint(RB_)
+    rq_wd, rq_rd = uint(9), uint(9)   # logits flag, tag
     rq_w = Signal(modbv(0)[RB_ + 1 :])
     rq_r = Signal(modbv(0)[RB_ + 1 :])
+    rq_w2 = Signal(modbv(0)[RB_ + 1 :])  # rq_w two edges late: the entry is readable
+    rq_w1 = Signal(modbv(0)[RB_ + 1 :])
+    rq_ns = Signal(modbv(0)[RB_ + 1 :])  # results the sender may start
+    dq_wi, dq_ri, rq_wi, rq_ri = uint(QB), uint(QB), uint(RB_), uint(RB_)
+    insts.append(named("dq", fifo_ram(clk, dq_we, dq_wa, dq_wd, dq_ri, dq_rd, DQUEUE, DW,
+                                      ram_style, "dq")))
+    insts.append(named("rq", fifo_ram(clk, rq_we, rq_wa, rq_wd, rq_ri, rq_rd, RQUEUE, 9,
+                                      ram_style, "rq")))
     dq_n = Signal(modbv(0)[QB + 1 :])  # descriptors queued
     rq_n = Signal(modbv(0)[RB_ + 1 :])  # results awaited
-    dq_wi, dq_ri, rq_wi, rq_ri = uint(QB), uint(QB), uint(RB_), uint(RB_)
 
     # ---- reply slots: valid while req != ack (producer toggles req, sender toggles ack)
     ps_req, ps_ack = Signal(bool(0)), Signal(bool(0))
@@ -385,6 +396,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
         used.next = wp - rp
         dq_n.next = dq_w - dq_r
         rq_n.next = rq_w - rq_r
+        rq_ns.next = rq_w2 - rq_r
         dq_wi.next = dq_w[QB:]
         dq_ri.next = dq_r[QB:]
         rq_wi.next = rq_w[RB_:]
@@ -420,6 +432,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     room_img = Signal(bool(0))
     room_burst = Signal(bool(0))
     p_end = uint(17)           # WRITE: start address + entries (registered)
+    p_elast = Signal(modbv(0)[EB_:])  # WRITE: entries - 1 (registered)
     left = uint(PB_)         # payload bytes still to come
     pidx = uint(PB_)         # payload byte index
     ferr = uint(8)           # error code of this frame (0: none)
@@ -489,6 +502,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
         dq_full.next = dq_n == DQUEUE
         p_sel_ok.next = p_sel < NM
         p_end.next = p_addr + concat(intbv(0)[17 - EB_ :], ecnt)
+        p_elast.next = ecnt - 1
         # FIFO room, a cycle late: only the consumer changes it between frames (it frees)
         room_img.next = used <= FD - BPI
         room_burst.next = used <= FD - MB
@@ -498,6 +512,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     @always(clk.posedge)
     def parser():
         f_we.next = 0
+        dq_we.next = 0
         hset.next = 0
         id_we.next = 0
         flush_now.next = 0
@@ -612,17 +627,16 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     fl_cnt.next = 0
                 else:  # CLASSIFY, WRITE, VERIFY: commit and queue
                     cwp.next = wp
+                    kind = intbv(0)[2:]
                     if h_cmd == K.CLASSIFY.value:
-                        dq_kind[dq_wi].next = D_IMG
+                        kind[:] = D_IMG
                     elif h_cmd == K.WRITE.value:
-                        dq_kind[dq_wi].next = D_WR
+                        kind[:] = D_WR
                     else:
-                        dq_kind[dq_wi].next = D_VER
-                    dq_tag[dq_wi].next = h_tag
-                    dq_flag[dq_wi].next = mode[1]
-                    dq_sel[dq_wi].next = p_sel[SB:]
-                    dq_addr[dq_wi].next = p_addr[AB:]
-                    dq_cnt[dq_wi].next = ecnt
+                        kind[:] = D_VER
+                    dq_we.next = 1
+                    dq_wa.next = dq_wi
+                    dq_wd.next = concat(p_addr[AB:], p_elast, p_sel[SB:], h_tag, mode[1], kind)
                     dq_w.next = dq_w + 1
             elif pst == t_p.HCHK:
                 # header checks (the cycle after HCRC: no byte can arrive in between)
@@ -784,11 +798,26 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
 
     # ================================================================= consumer
     cst = Signal(t_c.IDLE)
+    # the descriptor being worked on: the queue memory's output, read at dq_r (which moves
+    # on when the item is done)
+    c_kind = uint(2)
     c_tag = uint(8)
     c_flag = Signal(bool(0))
-    c_addr = uint(AB)
-    c_i = uint(CB)
     c_last = uint(EB_)  # the last entry index of a WRITE (count - 1)
+    c_addr0 = uint(AB)
+    c_addr = uint(AB)   # running host-port address
+    c_i = uint(CB)
+
+    @always_comb
+    def descriptor():
+        c_kind.next = dq_rd[2:]
+        c_flag.next = dq_rd[2]
+        c_tag.next = dq_rd[11:3]
+        c_sel.next = dq_rd[11 + SB : 11]
+        c_last.next = dq_rd[11 + SB + EB_ : 11 + SB]
+        c_addr0.next = dq_rd[DW : 11 + SB + EB_]
+
+    insts.append(descriptor)
     c_wait = uint(3)
     acc1, acc2 = uint(32), uint(32)
     c_verify = Signal(bool(0))
@@ -806,6 +835,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     def consumer():
         h_we.next = 0
         hclr.next = 0
+        rq_we.next = 0
         if rst or flush_now:
             cst.next = t_c.IDLE
             rp.next = 0
@@ -816,19 +846,19 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 cs_req.next = 0
         elif cst == t_c.IDLE:
             if dq_n != 0:
-                c_tag.next = dq_tag[dq_ri]
-                c_flag.next = dq_flag[dq_ri]
-                c_sel.next = dq_sel[dq_ri]
-                c_addr.next = dq_addr[dq_ri]
-                c_last.next = dq_cnt[dq_ri] - 1
-                c_i.next = 0
-                dq_r.next = dq_r + 1
-                if dq_kind[dq_ri] == D_IMG:
-                    cst.next = t_c.IMG_RD
-                elif dq_kind[dq_ri] == D_WR:
-                    cst.next = t_c.WR_WAIT
-                else:
-                    cst.next = t_c.VER_WAIT
+                cst.next = t_c.TAKE
+        elif cst == t_c.TAKE:
+            # the descriptor is written one edge after dq_w moves and read one edge later
+            cst.next = t_c.TAKE2
+        elif cst == t_c.TAKE2:
+            c_addr.next = c_addr0
+            c_i.next = 0
+            if c_kind == D_IMG:
+                cst.next = t_c.IMG_RD
+            elif c_kind == D_WR:
+                cst.next = t_c.WR_WAIT
+            else:
+                cst.next = t_c.VER_WAIT
         elif cst == t_c.IMG_RD:
             if rq_n != RQUEUE:
                 f_raddr.next = rp[FA:]
@@ -842,9 +872,11 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
             elif in_ready:
                 in_valid.next = 0
                 if c_i == BPI - 1:
-                    rq_tag[rq_wi].next = c_tag
-                    rq_flag[rq_wi].next = c_flag
+                    rq_we.next = 1
+                    rq_wa.next = rq_wi
+                    rq_wd.next = concat(c_flag, c_tag)
                     rq_w.next = rq_w + 1
+                    dq_r.next = dq_r + 1
                     cst.next = t_c.IDLE
                 else:
                     c_i.next = c_i + 1
@@ -908,6 +940,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
             else:
                 cs_src.next = SRC_NONE
             cs_req.next = not cs_req
+            dq_r.next = dq_r + 1
             cst.next = t_c.IDLE
 
     insts.append(consumer)
@@ -938,6 +971,13 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
             s_len8.next = concat(intbv(0)[8 - RL :], s_len)
 
         insts.append(len_byte)
+
+    @always(clk.posedge)
+    def rq_late():
+        rq_w1.next = rq_w
+        rq_w2.next = rq_w1
+
+    insts.append(rq_late)
 
     @always_comb
     def reply_len():
@@ -1033,11 +1073,11 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         cs_ack.next = cs_req
                         sst.next = t_s.HDR
                         s_hdr.next = 0
-                    elif rq_n != 0 and not flushing and drain == 0 and out_valid \
+                    elif rq_ns != 0 and not flushing and drain == 0 and out_valid \
                             and not s_want:
                         s_code.next = K.CLASSIFY.value | K.REPLY_BIT
-                        s_tag.next = rq_tag[rq_ri]
-                        s_logits.next = rq_flag[rq_ri]
+                        s_tag.next = rq_rd[8:]
+                        s_logits.next = rq_rd[8]
                         s_src.next = SRC_RESULT
                         rq_r.next = rq_r + 1
                         s_want.next = 1
