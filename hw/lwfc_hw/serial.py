@@ -235,14 +235,18 @@ assign ${rdata} = (ident_rh && ident_hz) ? 8'd0 : ident_rd;
 
 @block
 def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud: int,
-                params_hash: int = 0, ram_style: str = "block"):
+                params_hash: int = 0, ram_style: str = "block", hport_reg: bool = True):
     """The serial bridge and the core.
 
     Ports: ``clk``; ``rst`` (synchronous, active high); ``rx`` / ``tx`` (8N1 UART, idle high,
     ``link.uart_timing(clk_hz, baud).divisor`` clocks per bit); ``busy`` (images or commands
     in progress) and ``error`` (sticky: a UART framing error or a bad CRC since reset), for
     LEDs. ``params_hash``: IDENTIFY's parameter hash after configuration (the built-in
-    bundle's, or 0 when some memory starts empty).
+    bundle's, or 0 when some memory starts empty). ``ram_style``: the bridge's memories
+    (FIFO, queues, IDENTIFY record), "block" or "distributed". ``hport_reg``: the host
+    port's write data is a register copy of the FIFO's output (for ECP5 at 100 MHz, where
+    a block RAM's output to another's write port is too long a path), else the FIFO's
+    output register itself (it holds the entry until the next read; same cycles).
     """
     timing = K.uart_timing(clk_hz, baud)
     div = timing.divisor
@@ -824,12 +828,24 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
 
     @always_comb
     def consumer_addr():
-        # the FIFO's read register holds the word until the consumer's next read (the host
-        # port's data is registered: from a block RAM's output to another's write port is
-        # too long a path for one cycle on ECP5)
+        # the FIFO's read register holds the word until the consumer's next read
         in_data.next = f_rdata[8 * B :]
 
     insts.append(consumer_addr)
+    if hport_reg:
+
+        @always(clk.posedge)
+        def hport_data():
+            if cst == t_c.WR_DO:  # with h_we
+                h_wdata.next = f_rdata[32:]
+
+    else:
+
+        @always_comb
+        def hport_data():
+            h_wdata.next = f_rdata[32:]
+
+    insts.append(hport_data)
 
     @always(clk.posedge)
     def consumer():
@@ -894,7 +910,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
         elif cst == t_c.WR_DO:
             h_sel.next = c_sel
             h_addr.next = c_addr
-            h_wdata.next = f_rdata[32:]
             h_we.next = 1
             if c_i[EB_:] == c_last:
                 cst.next = t_c.REPLY
@@ -1185,11 +1200,12 @@ def serial_ports() -> dict[str, Signal]:
 
 
 def convert_serial(plan: CorePlan, out_dir: str | os.PathLike, clk_hz: int, baud: int,
-                   params_hash: int = 0, ram_style: str = "block") -> Path:
+                   params_hash: int = 0, ram_style: str = "block", hport_reg: bool = True
+                   ) -> Path:
     """Convert :func:`lwfc_serial` for ``plan`` to ``out_dir/lwfc_serial.v`` (one flat
     module, the core inside) and write ``lwfc_core_defs.vh`` beside it."""
     from .convert import convert_block
 
     inst = lwfc_serial(**serial_ports(), plan=plan, clk_hz=clk_hz, baud=baud,
-                       params_hash=params_hash, ram_style=ram_style)
+                       params_hash=params_hash, ram_style=ram_style, hport_reg=hport_reg)
     return convert_block(inst, plan, out_dir, TOP)
