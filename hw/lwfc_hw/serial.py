@@ -513,10 +513,26 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
 
     insts.append(parser_flags)
 
+    @always_comb
+    def descriptor_write():
+        # ACT of a good CLASSIFY / WRITE / VERIFY: its descriptor, from the frame's registers
+        kind = intbv(0)[2:]
+        if h_cmd == K.CLASSIFY.value:
+            kind[:] = D_IMG
+        elif h_cmd == K.WRITE.value:
+            kind[:] = D_WR
+        else:
+            kind[:] = D_VER
+        dq_we.next = pst == t_p.ACT and e_code == 0 and (
+            h_cmd == K.CLASSIFY.value or h_cmd == K.WRITE.value or h_cmd == K.VERIFY.value)
+        dq_wa.next = dq_wi
+        dq_wd.next = concat(p_addr[AB:], p_elast, p_sel[SB:], h_tag, mode[1], kind)
+
+    insts.append(descriptor_write)
+
     @always(clk.posedge)
     def parser():
         f_we.next = 0
-        dq_we.next = 0
         hset.next = 0
         id_we.next = 0
         flush_now.next = 0
@@ -631,17 +647,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     fl_cnt.next = 0
                 else:  # CLASSIFY, WRITE, VERIFY: commit and queue
                     cwp.next = wp
-                    kind = intbv(0)[2:]
-                    if h_cmd == K.CLASSIFY.value:
-                        kind[:] = D_IMG
-                    elif h_cmd == K.WRITE.value:
-                        kind[:] = D_WR
-                    else:
-                        kind[:] = D_VER
-                    dq_we.next = 1
-                    dq_wa.next = dq_wi
-                    dq_wd.next = concat(p_addr[AB:], p_elast, p_sel[SB:], h_tag, mode[1], kind)
-                    dq_w.next = dq_w + 1
+                    dq_w.next = dq_w + 1  # the descriptor is written at this edge (dq_we)
             elif pst == t_p.HCHK:
                 # header checks (the cycle after HCRC: no byte can arrive in between)
                 pst.next = t_p.HGO
@@ -847,11 +853,19 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
 
     insts.append(hport_data)
 
+    @always_comb
+    def tag_write():
+        # the last beat of an image is taken: its tag and logits flag into the result queue
+        rq_we.next = cst == t_c.IMG_SEND and in_valid and in_ready and c_i == BPI - 1
+        rq_wa.next = rq_wi
+        rq_wd.next = concat(c_flag, c_tag)
+
+    insts.append(tag_write)
+
     @always(clk.posedge)
     def consumer():
         h_we.next = 0
         hclr.next = 0
-        rq_we.next = 0
         if rst or flush_now:
             cst.next = t_c.IDLE
             rp.next = 0
@@ -888,10 +902,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
             elif in_ready:
                 in_valid.next = 0
                 if c_i == BPI - 1:
-                    rq_we.next = 1
-                    rq_wa.next = rq_wi
-                    rq_wd.next = concat(c_flag, c_tag)
-                    rq_w.next = rq_w + 1
+                    rq_w.next = rq_w + 1  # the tag is written at this edge (rq_we)
                     dq_r.next = dq_r + 1
                     cst.next = t_c.IDLE
                 else:
