@@ -834,8 +834,12 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
 
     @always_comb
     def consumer_addr():
-        # the FIFO's read register holds the word until the consumer's next read
+        # the FIFO's read register holds the word until the consumer's next read; the host
+        # port's memory and address are the descriptor's and the running address (the
+        # core writes only with h_we, reads back only while idle)
         in_data.next = f_rdata[8 * B :]
+        h_sel.next = c_sel
+        h_addr.next = c_addr
 
     insts.append(consumer_addr)
     if hport_reg:
@@ -913,21 +917,20 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 hclr.next = 1
                 cst.next = t_c.WR_RD
         elif cst == t_c.WR_RD:
+            if h_we:  # the previous entry is written in this cycle, at c_addr
+                c_addr.next = c_addr + 1
             f_raddr.next = rp[FA:]
             rp.next = rp + 1
             cst.next = t_c.WR_WAIT2
         elif cst == t_c.WR_WAIT2:
             cst.next = t_c.WR_DO
         elif cst == t_c.WR_DO:
-            h_sel.next = c_sel
-            h_addr.next = c_addr
             h_we.next = 1
             if c_i[EB_:] == c_last:
                 cst.next = t_c.REPLY
                 c_verify.next = 0
             else:
                 c_i.next = c_i + 1
-                c_addr.next = c_addr + 1
                 cst.next = t_c.WR_RD
         elif cst == t_c.VER_WAIT:
             # acc1 / acc2 are the payload of the previous VERIFY reply until it has been sent
@@ -936,8 +939,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 acc2.next = 0
                 cst.next = t_c.VER_ADDR
         elif cst == t_c.VER_ADDR:
-            h_sel.next = c_sel
-            h_addr.next = c_addr  # from 0: a VERIFY's descriptor address is 0
+            # h_addr is c_addr: from 0 (a VERIFY's descriptor address is 0)
             c_wait.next = 0
             cst.next = t_c.VER_READ
         elif cst == t_c.VER_READ:
