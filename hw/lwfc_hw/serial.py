@@ -81,39 +81,49 @@ def fifo_geometry(plan: CorePlan) -> dict[str, int]:
 
 
 @block
-def crc8_unit(crc, byte, nxt):
-    """``nxt = crc8 update of crc with byte`` (combinational, poly 0x07)."""
+def crc_serial(clk, rst, init, go8, go16, byte, crc8, crc16, busy=None):
+    """CRC-8 (poly 0x07, from 0) and CRC-16/CCITT-FALSE (poly 0x1021, from 0xFFFF) of a byte
+    stream, one bit per cycle: ``init`` (or ``rst``) starts both; ``go8`` / ``go16`` (with
+    ``byte``) feed ``byte`` into either or both, MSB first, in the 8 cycles that follow.
+    The link's bytes are 10 bit periods (at least 80 cycles) apart, so a byte is done long
+    before the next one arrives or is sent (``busy``, optional, tells)."""
+    sh = uint(8)
+    cnt = uint(4)
+    u8, u16 = Signal(bool(0)), Signal(bool(0))
+
+    @always(clk.posedge)
+    def seq():
+        if rst or init:
+            crc8.next = 0
+            crc16.next = 0xFFFF
+            cnt.next = 0
+        elif go8 or go16:
+            sh.next = byte
+            cnt.next = 8
+            u8.next = go8
+            u16.next = go16
+        elif cnt != 0:
+            cnt.next = cnt - 1
+            sh.next = concat(sh[7:0], False)
+            if u8:
+                if crc8[7] ^ sh[7]:
+                    crc8.next = concat(crc8[7:0], False) ^ 0x07
+                else:
+                    crc8.next = concat(crc8[7:0], False)
+            if u16:
+                if crc16[15] ^ sh[7]:
+                    crc16.next = concat(crc16[15:0], False) ^ 0x1021
+                else:
+                    crc16.next = concat(crc16[15:0], False)
+
+    if busy is None:
+        return seq
 
     @always_comb
-    def comb():
-        c = intbv(0)[8:]
-        c[:] = crc ^ byte
-        for _ in range(8):
-            if c[7]:
-                c[:] = concat(c[7:0], False) ^ 0x07
-            else:
-                c[:] = concat(c[7:0], False)
-        nxt.next = c
+    def flags():
+        busy.next = cnt != 0 or go8 or go16
 
-    return comb
-
-
-@block
-def crc16_unit(crc, byte, nxt):
-    """``nxt = CRC-16/CCITT-FALSE update of crc with byte`` (combinational, poly 0x1021)."""
-
-    @always_comb
-    def comb():
-        c = intbv(0)[16:]
-        c[:] = crc ^ concat(byte, intbv(0)[8:])
-        for _ in range(8):
-            if c[15]:
-                c[:] = concat(c[15:0], False) ^ 0x1021
-            else:
-                c[:] = concat(c[15:0], False)
-        nxt.next = c
-
-    return comb
+    return seq, flags
 
 
 @block
@@ -416,13 +426,15 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     insts += [sel_low, roms_p, roms_e, roms_c, counts, fifo_waddr]
 
     # ---- CRC units for the parser and the sender
-    p_crc8, p_crc8n = uint(8), uint(8)
-    p_crc16, p_crc16n = uint(16), uint(16)
-    s_crc8, s_crc8n = uint(8), uint(8)
-    s_crc16, s_crc16n = uint(16), uint(16)
+    p_crc8, p_crc16 = uint(8), uint(16)
+    p_cinit, p_cgo8, p_cgo16 = (Signal(bool(0)) for _ in range(3))
+    s_crc8, s_crc16 = uint(8), uint(16)
+    s_cinit, s_cgo8, s_cgo16, s_cbusy = (Signal(bool(0)) for _ in range(4))
     s_byte = uint(8)
-    insts += [crc8_unit(p_crc8, rx_data, p_crc8n), crc16_unit(p_crc16, rx_data, p_crc16n),
-              crc8_unit(s_crc8, s_byte, s_crc8n), crc16_unit(s_crc16, s_byte, s_crc16n)]
+    insts += [named("pcrc", crc_serial(clk, rst, p_cinit, p_cgo8, p_cgo16, rx_data, p_crc8,
+                                       p_crc16)),
+              named("scrc", crc_serial(clk, rst, s_cinit, s_cgo8, s_cgo16, s_byte, s_crc8, s_crc16,
+                                       s_cbusy))]
 
     # ================================================================= parser + decoder
     pst = Signal(t_p.HUNT)
@@ -509,6 +521,16 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
         room_burst.next = used <= FD - MB
 
     insts.append(parser_flags)
+
+    @always_comb
+    def parser_crc():
+        # the request's CRCs: from SYNC, header bytes into both, CRC-8 and payload into CRC-16
+        p_cinit.next = rx_valid and not rst and pst == t_p.HUNT and rx_data == K.SYNC
+        p_cgo8.next = rx_valid and not rst and pst == t_p.HDR
+        p_cgo16.next = rx_valid and not rst and (pst == t_p.HDR or pst == t_p.HCRC
+                                                 or pst == t_p.PAY)
+
+    insts.append(parser_crc)
 
     @always_comb
     def descriptor_write():
@@ -706,11 +728,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     if rx_data == K.SYNC:
                         pst.next = t_p.HDR
                         h_cnt.next = 0
-                        p_crc8.next = 0
-                        p_crc16.next = 0xFFFF
                 elif pst == t_p.HDR:
-                    p_crc8.next = p_crc8n
-                    p_crc16.next = p_crc16n
                     h_cnt.next = h_cnt + 1
                     if h_cnt == 0:
                         h_cmd.next = rx_data
@@ -722,11 +740,9 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         h_len.next[16:8] = rx_data
                         pst.next = t_p.HCRC
                 elif pst == t_p.HCRC:
-                    p_crc16.next = p_crc16n
                     h_ok.next = rx_data == p_crc8
                     pst.next = t_p.HCHK
                 elif pst == t_p.PAY:
-                    p_crc16.next = p_crc16n
                     left.next = left - 1
                     pidx.next = pidx + 1
                     if left == 1:
@@ -1032,6 +1048,9 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     def sender():
         tx_go.next = 0
         oready.next = 0
+        s_cinit.next = 0
+        s_cgo8.next = 0
+        s_cgo16.next = 0
         if rst:
             sst.next = t_s.IDLE
             ps_ack.next = 0
@@ -1059,10 +1078,10 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 tx_go.next = 1
                 s_txq.next = 0
                 if sst == t_s.HDR and s_hdr >= 1 and s_hdr <= 4:
-                    s_crc8.next = s_crc8n
+                    s_cgo8.next = 1
                 if not (sst == t_s.HDR and s_hdr == 0) and sst != t_s.CRC0 \
                         and sst != t_s.CRC1:
-                    s_crc16.next = s_crc16n
+                    s_cgo16.next = 1
                 if sst == t_s.HDR:
                     if s_hdr == 5:
                         sst.next = t_s.PAY if s_len != 0 else t_s.CRC0
@@ -1076,8 +1095,8 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     sst.next = t_s.CRC1
                 else:
                     sst.next = t_s.IDLE
-            elif not s_txq and not tx_go:
-                # ---- the next byte
+            elif not s_txq and not tx_go and not s_cbusy:
+                # ---- the next byte (after the CRCs have taken the last one)
                 if sst == t_s.IDLE:
                     if ps_req != ps_ack:
                         s_code.next = ps_code
@@ -1112,8 +1131,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     s_txq.next = 1
                     if s_hdr == 0:
                         s_byte.next = K.SYNC
-                        s_crc8.next = 0
-                        s_crc16.next = 0xFFFF
+                        s_cinit.next = 1
                     elif s_hdr == 1:
                         s_byte.next = s_code
                     elif s_hdr == 2:
