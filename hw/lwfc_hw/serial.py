@@ -449,7 +449,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     p_sel_ok = Signal(bool(0))
     room_img = Signal(bool(0))
     room_burst = Signal(bool(0))
-    p_end = uint(17)           # WRITE: start address + entries (registered)
+    p_past = Signal(bool(0))   # WRITE: start address + entries > depth (registered)
     p_elast = Signal(modbv(0)[EB_:])  # WRITE: entries - 1 (registered)
     left = uint(PB_)         # payload bytes still to come
     pidx = uint(PB_)         # payload byte index
@@ -514,7 +514,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
         in_use.next = dq_n != 0 or rq_n != 0 or not idle
         dq_full.next = dq_n == DQUEUE
         p_sel_ok.next = p_sel < NM
-        p_end.next = p_addr + concat(intbv(0)[17 - EB_ :], ecnt)
+        p_past.next = p_addr + concat(intbv(0)[17 - EB_ :], ecnt) > rom_depth
         p_elast.next = ecnt - 1
         # FIFO room, a cycle late: only the consumer changes it between frames (it frees)
         room_img.next = used <= FD - BPI
@@ -637,7 +637,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                             e_code.next = K.ERR_RANGE.value
                         elif bpos != 0 or ecnt == 0:
                             e_code.next = K.ERR_LENGTH.value
-                        elif p_end > rom_depth:
+                        elif p_past:
                             e_code.next = K.ERR_RANGE.value
                     elif h_cmd == K.VERIFY.value and not p_sel_ok:
                         e_code.next = K.ERR_RANGE.value
