@@ -281,6 +281,12 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     BPW = clog2(NPOS + 1)    # byte position in the word being assembled
     PB_ = clog2(maxlen + 1)   # request payload counters
 
+    # ---- the link's error codes share their high 5 bits
+    errs = (K.ERR_CRC, K.ERR_COMMAND, K.ERR_LENGTH, K.ERR_BUSY, K.ERR_RANGE)
+    ERR_HI = K.ERR_CRC.value >> 3
+    assert all(e.value >> 3 == ERR_HI and e.value & 7 for e in errs)
+    E_CRC, E_COMMAND, E_LENGTH, E_BUSY, E_RANGE = (e.value & 7 for e in errs)
+
     # ---- ROMs from the plan and the protocol
     pad = 2**SB - NM  # ROMs indexed by the memory id's low SB bits (ids >= NM are rejected)
     depth_rom = tuple(m.depth for m in plan.mems) + (0,) * pad
@@ -442,8 +448,9 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     h_cmd, h_tag = uint(8), uint(8)
     h_len = uint(LB)
     h_ok = Signal(bool(0))
-    h_code = uint(8)
-    e_code = uint(8)
+    # error codes of the parser: the low 3 bits of the link's ERR_* codes (0xE0 | n), 0 none
+    h_code = uint(3)
+    e_code = uint(3)
     in_use = Signal(bool(0))   # images or results in flight, or a busy core (registered)
     dq_full = Signal(bool(0))
     p_sel_ok = Signal(bool(0))
@@ -453,7 +460,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     p_elast = Signal(modbv(0)[EB_:])  # WRITE: entries - 1 (registered)
     left = uint(PB_)         # payload bytes still to come
     pidx = uint(PB_)         # payload byte index
-    ferr = uint(8)           # error code of this frame (0: none)
+    ferr = uint(3)           # error code of this frame (low bits, 0: none)
     crc_bad = Signal(bool(0))  # a CRC byte of the request differed
     silent = Signal(intbv(0, min=0, max=IDLE_BYTES * 10 * div + 2))
     p_addr = uint(16)
@@ -626,29 +633,27 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 pst.next = t_p.ACT
                 e_code.next = ferr
                 if crc_bad:
-                    e_code.next = K.ERR_CRC.value
+                    e_code.next = E_CRC
                     err_crc.next = 1
                 elif ferr == 0:
                     if h_cmd == K.CLASSIFY.value:
                         if wleft != 0 or lits != 0 or zeros != 0:
-                            e_code.next = K.ERR_LENGTH.value
+                            e_code.next = E_LENGTH
                     elif h_cmd == K.WRITE.value:
                         if not p_sel_ok:
-                            e_code.next = K.ERR_RANGE.value
+                            e_code.next = E_RANGE
                         elif bpos != 0 or ecnt == 0:
-                            e_code.next = K.ERR_LENGTH.value
+                            e_code.next = E_LENGTH
                         elif p_past:
-                            e_code.next = K.ERR_RANGE.value
+                            e_code.next = E_RANGE
                     elif h_cmd == K.VERIFY.value and not p_sel_ok:
-                        e_code.next = K.ERR_RANGE.value
+                        e_code.next = E_RANGE
             elif pst == t_p.ACT:
                 pst.next = t_p.HUNT
-                code = intbv(0)[8:]
-                code[:] = e_code
-                if code != 0:
+                if e_code != 0:
                     wp.next = cwp
                     if ps_req == ps_ack:
-                        ps_code.next = code
+                        ps_code.next = concat(intbv(ERR_HI)[5:], e_code)
                         ps_tag.next = h_tag
                         ps_src.next = SRC_ERR
                         ps_err.next = h_cmd
@@ -676,27 +681,27 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     pst.next = t_p.HUNT
                 elif h_cmd == K.IDENTIFY.value or h_cmd == K.FLUSH.value:
                     if h_len != 0:
-                        h_code.next = K.ERR_LENGTH.value
+                        h_code.next = E_LENGTH
                 elif h_cmd == K.SET_HASH.value:
                     if h_len != 4:
-                        h_code.next = K.ERR_LENGTH.value
+                        h_code.next = E_LENGTH
                 elif h_cmd == K.VERIFY.value:
                     if h_len != 1:
-                        h_code.next = K.ERR_LENGTH.value
+                        h_code.next = E_LENGTH
                     elif dq_full:
-                        h_code.next = K.ERR_BUSY.value
+                        h_code.next = E_BUSY
                 elif h_cmd == K.WRITE.value:
                     if h_len < 4 or h_len > maxlen:
-                        h_code.next = K.ERR_LENGTH.value
+                        h_code.next = E_LENGTH
                     elif in_use or dq_full or not room_burst:
-                        h_code.next = K.ERR_BUSY.value
+                        h_code.next = E_BUSY
                 elif h_cmd == K.CLASSIFY.value:
                     if h_len < 2 or h_len > 1 + NIN:
-                        h_code.next = K.ERR_LENGTH.value
+                        h_code.next = E_LENGTH
                     elif dq_full or not room_img:
-                        h_code.next = K.ERR_BUSY.value
+                        h_code.next = E_BUSY
                 else:
-                    h_code.next = K.ERR_COMMAND.value
+                    h_code.next = E_COMMAND
             elif pst == t_p.HGO:
                 ferr.next = 0
                 left.next = h_len[PB_:]
@@ -714,7 +719,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 if h_code != 0:
                     pst.next = t_p.HUNT
                     if ps_req == ps_ack:
-                        ps_code.next = h_code
+                        ps_code.next = concat(intbv(ERR_HI)[5:], h_code)
                         ps_tag.next = h_tag
                         ps_src.next = SRC_ERR
                         ps_err.next = h_cmd
@@ -759,7 +764,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                             if bpos == rom_eblast:
                                 bpos.next = 0
                                 if ecnt == MB:
-                                    ferr.next = K.ERR_LENGTH.value
+                                    ferr.next = E_LENGTH
                                 else:
                                     ecnt.next = ecnt + 1
                                     f_we.next = 1  # the entry, from bacc
@@ -782,7 +787,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                             lit = True
                         elif dst == t_d.Z:
                             if rx_w > wleft or zeros != 0:
-                                ferr.next = K.ERR_LENGTH.value
+                                ferr.next = E_LENGTH
                             else:
                                 zeros.next = rx_z
                             dst.next = t_d.N
@@ -799,7 +804,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                             lits.next = lits - 1
                         if lit:
                             if wleft == 0 or zeros != 0:
-                                ferr.next = K.ERR_LENGTH.value
+                                ferr.next = E_LENGTH
                             else:
                                 wleft.next = wleft - 1
                                 bacc.next = bnew
