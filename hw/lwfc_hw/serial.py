@@ -305,11 +305,11 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     rx_data = uint(8)
     rx_valid = Signal(bool(0))
     rx_ferr = Signal(bool(0))
-    tx_data = uint(8)
+    s_byte = uint(8)   # the sender's byte: the transmitter takes it the cycle after tx_go
     tx_go = Signal(bool(0))
     tx_busy = Signal(bool(0))
     insts = [named("rx", uart_rx(clk, rst, rx, rx_data, rx_valid, rx_ferr, div)),
-             named("tx", uart_tx(clk, rst, tx_data, tx_go, tx_busy, tx, div))]
+             named("tx", uart_tx(clk, rst, s_byte, tx_go, tx_busy, tx, div))]
 
     # ---- core
     cp = core_ports(plan)  # the core's port signals, with their widths
@@ -390,7 +390,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     rom_eblast = uint(BPW)
     c_sel = uint(SB)
     c_dlast = uint(AB)
-    sid = Signal(modbv(0)[IB:])
+    sid = uint(IB)  # the IDENTIFY byte to read: s_i (stable 2+ cycles before it is sent)
     ident_byte = uint(8)
     insts.append(named("ident", ident_store(clk, id_we, id_wk, id_wdata, hset, hclr, sid,
                                             ident_byte, tuple(record), hash_off, ram_style)))
@@ -436,7 +436,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     p_cinit, p_cgo8, p_cgo16 = (Signal(bool(0)) for _ in range(3))
     s_crc8, s_crc16 = uint(8), uint(16)
     s_cinit, s_cgo8, s_cgo16, s_cbusy = (Signal(bool(0)) for _ in range(4))
-    s_byte = uint(8)
     insts += [named("pcrc", crc_serial(clk, rst, p_cinit, p_cgo8, p_cgo16, rx_data, p_crc8,
                                        p_crc16)),
               named("scrc", crc_serial(clk, rst, s_cinit, s_cgo8, s_cgo16, s_byte, s_crc8, s_crc16,
@@ -1025,6 +1024,12 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     insts.append(rq_late)
 
     @always_comb
+    def ident_addr():
+        sid.next = s_i[IB:]
+
+    insts.append(ident_addr)
+
+    @always_comb
     def reply_len():
         # payload bytes of the reply being sent, from its source
         if s_src == SRC_ERR:
@@ -1079,7 +1084,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     s_want.next = 0
             # ---- hand a byte to the transmitter, updating the CRCs
             if s_txq and not tx_busy and not tx_go:
-                tx_data.next = s_byte
                 tx_go.next = 1
                 s_txq.next = 0
                 if sst == t_s.HDR and s_hdr >= 1 and s_hdr <= 4:
@@ -1147,14 +1151,12 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         s_byte.next = 0
                     else:
                         s_byte.next = s_crc8
-                    sid.next = 0
                 elif sst == t_s.PAY:
                     if s_src == SRC_ERR:
                         s_byte.next = s_err
                         s_txq.next = 1
                     elif s_src == SRC_IDENT:
                         s_byte.next = ident_byte  # read at sid since the last byte
-                        sid.next = s_i[IB:] + 1
                         s_txq.next = 1
                     elif s_src == SRC_VERIFY:
                         if s_i == 0:
