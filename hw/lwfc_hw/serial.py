@@ -451,6 +451,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     h_code = uint(3)
     e_code = uint(3)
     in_use = Signal(bool(0))   # images or results in flight, or a busy core (registered)
+    cst = Signal(t_c.IDLE)     # the consumer's state
     dq_full = Signal(bool(0))
     p_sel_ok = Signal(bool(0))
     room_img = Signal(bool(0))
@@ -517,7 +518,10 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
 
     @always(clk.posedge)
     def parser_flags():
-        in_use.next = dq_n != 0 or rq_n != 0 or not idle
+        # descriptors waiting (the one the consumer works on is not: a WRITE burst may
+        # follow another while it is written), results awaited, or a busy core
+        in_use.next = (dq_n != 0 and (dq_n != 1 or cst == t_c.IDLE)) or rq_n != 0 \
+            or not idle
         dq_full.next = dq_n == DQUEUE
         p_sel_ok.next = p_sel < NM
         p_past.next = p_addr + concat(intbv(0)[17 - EB_ :], ecnt) > rom_depth
@@ -823,7 +827,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     insts.append(parser)
 
     # ================================================================= consumer
-    cst = Signal(t_c.IDLE)
     # the descriptor being worked on: the queue memory's output, read at dq_r (which moves
     # on when the item is done)
     c_kind = uint(2)
