@@ -355,8 +355,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     rq_wd, rq_rd = uint(9), uint(9)   # logits flag, tag
     rq_w = Signal(modbv(0)[RB_ + 1 :])
     rq_r = Signal(modbv(0)[RB_ + 1 :])
-    rq_w2 = Signal(modbv(0)[RB_ + 1 :])  # rq_w two edges late: the entry is readable
-    rq_w1 = Signal(modbv(0)[RB_ + 1 :])
+    rq_w1 = Signal(modbv(0)[RB_ + 1 :])  # rq_w one edge late: the entry is readable
     rq_ns = Signal(modbv(0)[RB_ + 1 :])  # results the sender may start
     dq_wi, dq_ri, rq_wi, rq_ri = uint(QB), uint(QB), uint(RB_), uint(RB_)
     insts.append(named("dq", fifo_ram(clk, dq_we, dq_wa, dq_wd, dq_ri, dq_rd, DQUEUE, DW,
@@ -418,7 +417,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
         used.next = wp - rp
         dq_n.next = dq_w - dq_r
         rq_n.next = rq_w - rq_r
-        rq_ns.next = rq_w2 - rq_r
+        rq_ns.next = rq_w1 - rq_r
         dq_wi.next = dq_w[QB:]
         dq_ri.next = dq_r[QB:]
         rq_wi.next = rq_w[RB_:]
@@ -1021,8 +1020,8 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
 
     @always(clk.posedge)
     def rq_late():
+        # the tag is written at the edge that moves rq_w and read at the next one
         rq_w1.next = rq_w
-        rq_w2.next = rq_w1
 
     insts.append(rq_late)
 
