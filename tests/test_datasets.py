@@ -240,3 +240,29 @@ def test_eval_with_a_dataset_path_and_size_mismatch(tmp_path, capsys):
     big = save_bundle(random_bundle(3), tmp_path / "big")
     assert main(["eval", str(big), "--dataset", str(path)]) == 2
     assert "images have 64 pixels but the bundle takes 784 inputs" in capsys.readouterr().err
+
+
+def test_eval_needs_only_the_test_split(tmp_path, capsys):
+    """eval / sim / infer read the test files only: a folder without train files works, and the
+    result equals the golden model's accuracy on those images."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 256, (30, 8, 8)).astype(np.uint8)
+    y = np.arange(30) % 10
+    folder = tmp_path / "testonly"
+    folder.mkdir()
+    _write_idx(folder / "t10k-images-idx3-ubyte.gz", x)
+    _write_idx(folder / "t10k-labels-idx1-ubyte.gz", y)
+    bundle = random_bundle(4, sizes=(64, 16, 10))
+    path = save_bundle(bundle, tmp_path / "b")
+    assert main(["eval", str(path), "--dataset", str(folder), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    pred = golden.predict(bundle, golden.as_pixels(x, 64))
+    assert out["images"] == 30
+    assert out["accuracy"] == pytest.approx(float(np.mean(pred == y)))
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    _write_idx(bad / "t10k-images-idx3-ubyte.gz", x)
+    _write_idx(bad / "t10k-labels-idx1-ubyte.gz", y + 5)
+    assert main(["eval", str(path), "--dataset", str(bad)]) == 2
+    assert "y_test has label 14 but the bundle has 10 classes" in capsys.readouterr().err
+    assert main(["eval", str(path), "--dataset", str(tmp_path / "none")]) == 2

@@ -733,6 +733,70 @@ def load_data(
     return _checked(str(path.resolve()), str(path), *arrays)
 
 
+def load_test_data(
+    dataset: str = "mnist",
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    progress: bool = False,
+) -> tuple[str, np.ndarray, np.ndarray]:
+    """``(name, x_test, y_test)`` of a dataset, reading only what the test split needs.
+
+    The same forms as :func:`load_data`; MNIST / Fashion-MNIST and IDX folders need only their
+    two ``t10k`` files, an ``.npz`` only ``x_test`` and ``y_test``. Images are flattened as
+    :func:`load_data` does (``(N, H, W)`` kept, more axes flattened).
+
+    Raises:
+        DataError: as :func:`load_data`, for the test split's files.
+    """
+    if dataset in ("mnist", "fashion-mnist"):
+        xt, yt = load_dataset(dataset, "test", data_dir, progress=progress)
+        name, where = dataset, dataset
+    elif dataset == "digits":
+        d = _digits()
+        return d.name, d.x_test, d.y_test
+    else:
+        path = Path(dataset).expanduser()
+        if not path.exists():
+            raise DataError(
+                f"dataset {dataset!r}: neither a known name ({', '.join(KNOWN_DATASETS)}) "
+                "nor an existing folder or .npz file"
+            )
+        name, where = str(path.resolve()), str(path)
+        if path.is_dir():
+            arrays = []
+            for fname in IDX_NAMES["test"]:
+                found = [p for p in _candidates(path, fname) if p.is_file()]
+                if not found:
+                    raise DataError(f"{path / fname}: missing (the test split needs 2 IDX files)")
+                arrays.append(read_idx(found[0]))
+            xt, yt = arrays
+        elif path.suffix != ".npz":
+            raise DataError(
+                f"{path}: a dataset file must be an .npz (or give a folder of IDX files)"
+            )
+        else:
+            try:
+                with np.load(path, allow_pickle=False) as npz:
+                    for k in ("x_test", "y_test"):
+                        if k not in npz:
+                            raise DataError(f"{path}: missing array {k!r}")
+                    xt, yt = npz["x_test"], npz["y_test"]
+            except DataError:
+                raise
+            except ValueError as exc:
+                raise DataError(
+                    f"{path}: ragged or object arrays are not supported ({exc})"
+                ) from None
+            except Exception as exc:
+                raise DataError(
+                    f"{path}: not a readable .npz ({type(exc).__name__}: {exc})"
+                ) from None
+    _check_split(where, "test", xt, yt)
+    if xt.ndim > 3:
+        xt = xt.reshape(len(xt), -1)
+    return name, np.ascontiguousarray(xt), yt.astype(np.int64)
+
+
 def _digits() -> ImageData:
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
@@ -746,6 +810,22 @@ def _digits() -> ImageData:
     return _checked("digits", "digits", xi, yi, xt, yt)
 
 
+def _check_split(where: str, split: str, x: np.ndarray, y: np.ndarray) -> None:
+    """Raise :class:`DataError` unless ``x`` is uint8 images ``(N, ...)`` and ``y`` their
+    ``N`` non-negative integer labels."""
+    key, ykey = f"x_{split}", f"y_{split}"
+    if x.dtype != np.uint8:
+        raise DataError(f"{where}: {key} has dtype {x.dtype}, expected uint8 pixels 0 ... 255")
+    if x.ndim < 2 or x.shape[0] == 0 or int(np.prod(x.shape[1:])) == 0:
+        raise DataError(f"{where}: {key} has shape {x.shape}, expected (N, ...) images, N >= 1")
+    if y.ndim != 1 or len(y) != len(x):
+        raise DataError(f"{where}: {ykey} has shape {y.shape}, expected ({len(x)},) labels")
+    if y.dtype.kind not in "iu":
+        raise DataError(f"{where}: {ykey} has dtype {y.dtype}, expected integer labels")
+    if int(y.min()) < 0:
+        raise DataError(f"{where}: {ykey} has a negative label {int(y.min())}")
+
+
 def _checked(
     name: str,
     where: str,
@@ -754,18 +834,8 @@ def _checked(
     xt: np.ndarray,
     yt: np.ndarray,
 ) -> ImageData:
-    for key, x, y in (("x_train", xi, yi), ("x_test", xt, yt)):
-        if x.dtype != np.uint8:
-            raise DataError(f"{where}: {key} has dtype {x.dtype}, expected uint8 pixels 0 ... 255")
-        if x.ndim < 2 or x.shape[0] == 0 or int(np.prod(x.shape[1:])) == 0:
-            raise DataError(f"{where}: {key} has shape {x.shape}, expected (N, ...) images, N >= 1")
-        ykey = "y" + key[1:]
-        if y.ndim != 1 or len(y) != len(x):
-            raise DataError(f"{where}: {ykey} has shape {y.shape}, expected ({len(x)},) labels")
-        if y.dtype.kind not in "iu":
-            raise DataError(f"{where}: {ykey} has dtype {y.dtype}, expected integer labels")
-        if int(y.min()) < 0:
-            raise DataError(f"{where}: {ykey} has a negative label {int(y.min())}")
+    _check_split(where, "train", xi, yi)
+    _check_split(where, "test", xt, yt)
     if xi.shape[1:] != xt.shape[1:]:
         raise DataError(
             f"{where}: train images are {xi.shape[1:]} but test images are {xt.shape[1:]}"

@@ -50,16 +50,24 @@ def load_test_split(args: argparse.Namespace, bundle: Any) -> tuple[str, Any, An
     Raises:
         LwfcError: unknown or bad dataset, or images of another size than the bundle's input.
     """
-    from ..data import load_data
+    import numpy as np
+
+    from ..data import load_test_data
     from ..errors import LwfcError
 
-    data = load_data(args.dataset or bundle.dataset, args.data, progress=not args.json)
-    if data.features != bundle.in_features:
+    name, x, y = load_test_data(args.dataset or bundle.dataset, args.data, progress=not args.json)
+    features = int(np.prod(x.shape[1:]))
+    if features != bundle.in_features:
         raise LwfcError(
-            f"--dataset {data.name}: images have {data.features} pixels but the bundle "
+            f"--dataset {name}: images have {features} pixels but the bundle "
             f"takes {bundle.in_features} inputs"
         )
-    return data.name, data.x_test, data.y_test
+    if int(y.max()) >= bundle.classes:
+        raise LwfcError(
+            f"--dataset {name}: y_test has label {int(y.max())} but the bundle has "
+            f"{bundle.classes} classes"
+        )
+    return name, x, y
 
 
 def print_json(obj: dict[str, Any]) -> None:

@@ -29,9 +29,8 @@ import numpy as np
 
 from .. import golden
 from ..bundle import load_bundle
-from ..data import load_dataset
 from ..errors import LwfcError
-from ._common import add_data_args, positive_int, print_json
+from ._common import add_data_args, load_test_split, positive_int, print_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -93,8 +92,7 @@ def _images(args: argparse.Namespace, bundle: Any) -> tuple[np.ndarray, Any]:
             return check_images(arr, bundle.in_features), None
         except LwfcError as exc:
             raise LwfcError(f"--input {args.input}: {exc}") from None
-    dataset = args.dataset or bundle.dataset
-    images, labels = load_dataset(dataset, "test", args.data, progress=not args.json)
+    _, images, labels = load_test_split(args, bundle)
     if not 0 <= args.offset < len(images):
         raise LwfcError(f"--offset {args.offset} is outside the {len(images)} test images")
     x = golden.as_pixels(images[args.offset : args.offset + args.images], bundle.in_features)
