@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Issue "bring your own network": train architectures x datasets with the default recipe, then
+# run each bundle's whole test set through Verilator (0 mismatches expected), and make the
+# ternary (<= 10 KB of weights) bundles from the default networks' float checkpoints, distilled
+# from their CNN teachers. Hours on 2 cores; resumable (a finished step is skipped).
+#
+#   LWFC_DATA=../shared/datasets/mnist bash benchmarks/byon.sh [OUT]    (default OUT: runs/byon)
+#
+# Per step OUT/NAME/ (bundle), OUT/NAME.*.json (the command's --json) and a line in OUT/log.
+set -u
+cd "$(dirname "$0")/.."
+OUT=${1:-runs/byon}
+L=${LWFC:-.venv/bin/lwfc}
+M=${LWFC_DATA:?set LWFC_DATA to the MNIST folder}
+F=${FASHION_DATA:-/usr/share/datasets/fashion-mnist}
+mkdir -p "$OUT"
+step() {  # name limit-seconds command...
+  local name=$1 limit=$2; shift 2
+  [ -s "$OUT/$name.json" ] && return 0
+  local s; s=$(date +%s)
+  timeout "$limit" "$@" --json > "$OUT/$name.json.tmp" 2> "$OUT/$name.err" \
+    && mv "$OUT/$name.json.tmp" "$OUT/$name.json"
+  echo "$name rc=$? $(( $(date +%s) - s )) s" >> "$OUT/log"
+}
+train() {  # name dataset data arch
+  step "$1.train" 14400 $L train --recipe default --dataset "$2" --data "$3" --arch "$4" \
+    --seed 0 --out "$OUT/$1" --checkpoint "$OUT/$1.pt"
+}
+sim() {  # name dataset data images
+  step "$1.sim" 7200 $L sim "$OUT/$1" --dataset "$2" --data "$3" --images "$4" \
+    --simulator verilator
+}
+ternary() {  # name checkpoint dataset data
+  step "$1.compress" 7200 $L compress "$2" --out "$OUT/$1" --weights ternary --teacher "$2" \
+    --layer-epochs 1 --finetune 3 --lr 1e-3 --seed 0 --dataset "$3" --data "$4"
+}
+train digits-64-32-16-10 digits "$M" 64-32-16-10
+sim digits-64-32-16-10 digits "$M" 360
+for arch in 784-50-100-10 784-32-10 784-256-128-64-10; do
+  train "mnist-$arch" mnist "$M" "$arch"
+  sim "mnist-$arch" mnist "$M" 10000
+  train "fashion-$arch" fashion-mnist "$F" "$arch"
+  sim "fashion-$arch" fashion-mnist "$F" 10000
+done
+ternary mnist-ternary "$OUT/mnist-784-50-100-10.pt" mnist "$M"
+sim mnist-ternary mnist "$M" 10000
+ternary fashion-ternary "$OUT/fashion-784-50-100-10.pt" fashion-mnist "$F"
+sim fashion-ternary fashion-mnist "$F" 10000
+echo "all done" >> "$OUT/log"
