@@ -111,6 +111,9 @@ class Check:
         full_only: run only by ``pytest --full`` (its meaningful depth is beyond CI's budget).
         stale: written for an earlier revision of its top and not yet updated (see
             :data:`STALE`): not run by the tests; ``--check`` still runs it.
+        cut_core: (``axi`` only) cut the core's outputs inside ``lwfc_axi`` to free values
+            (:data:`CORE_OUTPUTS`) and assume its contract (``F_CORE_CUT`` in
+            ``lwfc_axi_props.vh``: what ``core_pingpong`` proves of them).
     """
 
     name: str
@@ -122,6 +125,12 @@ class Check:
     solver: str = "yices"
     full_only: bool = False
     stale: bool = False
+    cut_core: bool = False
+
+
+#: The outputs of ``lwfc_core`` inside the converted ``lwfc_axi`` (the names the converter
+#: gives the core's port signals there) that an assume-guarantee check cuts to free values.
+CORE_OUTPUTS = ("out_valid", "out_data", "out_last", "in_ready", "core_idle", "h_rdata")
 
 
 def _checks() -> tuple[Check, ...]:
@@ -147,9 +156,14 @@ def _checks() -> tuple[Check, ...]:
         Check("axi_lite_bound", "axi", "bmc", 0, ("F_AXIL", "F_AXIL_BOUND"),
               "AXI4-Lite: every accepted request is answered within F_WRITE_BOUND / "
               "F_READ_BOUND cycles (a SCAN or a window read in the way included)", B),
-        Check("axi_stream", "axi", "bmc", 0, ("F_AXIS",),
-              "AXI4-Stream: m_axis held while stalled, results <= images, TLAST where the "
-              "register map says", B, full_only=True),
+        Check("axi_stream", "axi", "prove", 3, ("F_AXIS", "F_CORE_CUT"),
+              "AXI4-Stream: m_axis held while stalled, results <= images, no beat outside a "
+              "batch or beyond BATCH, TLAST where the register map says (the core cut to its "
+              "contract, proven by core_pingpong)", cut_core=True),
+        Check("axi_stream_cover", "axi", "cover", 26, ("F_AXIS", "F_CORE_CUT"),
+              "cover traces (core cut to its contract): a batch's last result with TLAST, "
+              "TLAST from the input's TLAST, a logits result, a short image, a result "
+              "without TLAST", cut_core=True),
         Check("axi_cover", "axi", "cover", 0, ("F_AXIL", "F_AXIS"),
               "cover traces: window writes and reads, error responses, a batch's results "
               "with TLAST, a logits batch", B, full_only=True),
@@ -214,7 +228,13 @@ BUGS: dict[str, Bug] = {b.name: b for b in (
         "tq[wptr] <= (s_axis_tlast || last_img);", "tq[wptr] <= s_axis_tlast;",
         "axi_stream",
         "the batch's last image gets no TLAST when its input had none (a DMA receive that "
-        "never completes)", full_only=True),
+        "never completes)", bmc_depth=26),
+    Bug("accept_beyond_batch", "axi",
+        " && ((batch_n == 0) || (img_in < batch_n)));",
+        " && 1'b1);",
+        "axi_stream",
+        "s_axis keeps accepting beats after BATCH images (the next batch's images, or the "
+        "DMA's excess, swallowed into this one)", bmc_depth=26),
     Bug("drop_result_last", "core",
         "out_last <= (result_beat == 2);",
         "out_last <= ((result_beat == 2) && result_mcm_rd_half);",
@@ -287,7 +307,7 @@ def bounds(plan: Any) -> dict[str, int]:
     """
     from lwfc_hw import cycles
     from lwfc_hw import regmap as R
-    from lwfc_hw.plan import READBACK_LATENCY
+    from lwfc_hw.plan import READBACK_LATENCY, clog2
 
     rep = cycles.report(plan)
     sched = cycles.schedule(plan, 8)
@@ -302,6 +322,8 @@ def bounds(plan: Any) -> dict[str, int]:
         "F_RELEASE_BOUND": 2 * (max(rep.service) + 2) + 2 * (plan.classes + 2) + 8,
         "F_MAX_INFLIGHT": 2 * (L + 1) + 1,
         "F_N_MEMS": len(plan.mems),
+        "F_QD": R.TLAST_QUEUE,
+        "F_QB": clog2(R.TLAST_QUEUE),
         "F_WRITE_BOUND": deepest + 5 + READBACK_LATENCY + 4,
         "F_READ_BOUND": deepest + 5 + READBACK_LATENCY + 4,
         "F_E_STRB": R.ERROR.field("WIN_STRB").lsb,
@@ -472,6 +494,8 @@ def sby_text(check: Check, depth: int) -> str:
         # case-statement ROMs (proc_rom) back to logic: a memory's contents are free in the
         # induction step, a constant table must not be
         "memory_map -rom-only",
+        # assume-guarantee: the core's outputs become free values (see CORE_OUTPUTS)
+        *([f"cutpoint {' '.join('w:' + n for n in CORE_OUTPUTS)}"] if check.cut_core else []),
         # data-path abstraction (see CUT_CELLS)
         *([f"cutpoint {cut_selection(check.dut)}"] if cut_selection(check.dut) else []),
         "",
