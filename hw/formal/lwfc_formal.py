@@ -77,12 +77,15 @@ _ARITH = ("$add", "$sub", "$neg", "$lt", "$le", "$gt", "$ge", "$eq", "$ne", "$po
 def cut_selection(dut: str) -> str:
     """The Yosys selection of the cells :data:`CUT_CELLS` (and, for the core, the wide
     arithmetic of :data:`CORE_CUT_WIDTH`) cuts. In ``lwfc_serial`` only the multipliers, the
-    core's memories and the FIFO's (its descriptor and tag queues are control), and the UART
-    receiver's outputs: the parser then sees any byte in any cycle. The property files use no
+    core's memories and the FIFO's (its descriptor and tag queues are control), the UART
+    receiver's outputs (the parser then sees any byte sequence, spaced as the property file
+    assumes) and the core's outputs (:data:`SERIAL_CORE_OUTPUTS`: the parser's properties hold
+    whatever the core does). The property files use no
     multiplier or shifter in the core and the AXI top (they would be cut too)."""
     if dut == "serial":
         # no shifters: the bridge's CRC units (and the properties' own CRC functions) shift
-        return "t:$mul t:$mem_v2 n:core_* %i t:$mem_v2 n:fifo_mem %i w:rx_valid w:rx_data w:rx_ferr"
+        return ("t:$mul t:$mem_v2 n:core_* %i t:$mem_v2 n:fifo_mem %i w:rx_valid w:rx_data "
+                "w:rx_ferr " + " ".join(f"w:{n}" for n in SERIAL_CORE_OUTPUTS))
     if CUT_CELLS == "none":
         return ""
     sel = CUT_CELLS
@@ -91,6 +94,9 @@ def cut_selection(dut: str) -> str:
         for t in _ARITH:
             sel += f" t:{t} r:A_WIDTH>={w} %i t:{t} r:Y_WIDTH>={w} %i"
     return sel
+#: The outputs of ``lwfc_core`` inside the converted ``lwfc_serial`` (the names the converter
+#: gives the core's port signals there), cut to free values for the serial checks.
+SERIAL_CORE_OUTPUTS = ("in_ready", "out_valid", "out_data", "h_rdata", "idle")
 #: Seconds one SymbiYosys job may take before it is stopped (a check then fails).
 JOB_TIMEOUT = 1800
 
@@ -109,8 +115,8 @@ class Check:
         solver: SMT solver of its smtbmc engine (``boolector`` or ``yices``), whichever ran
             it faster here.
         full_only: run only by ``pytest --full`` (its meaningful depth is beyond CI's budget).
-        stale: written for an earlier revision of its top and not yet updated (see
-            :data:`STALE`): not run by the tests; ``--check`` still runs it.
+        stale: written for an earlier revision of its top and not yet updated (none is
+            now): not run by the tests; ``--check`` still runs it.
         cut_core: (``axi`` only) cut the core's outputs inside ``lwfc_axi`` to free values
             (:data:`CORE_OUTPUTS`) and assume its contract (``F_CORE_CUT`` in
             ``lwfc_axi_props.vh``: what ``core_pingpong`` proves of them).
@@ -167,29 +173,19 @@ def _checks() -> tuple[Check, ...]:
         Check("axi_cover", "axi", "cover", 0, ("F_AXIL", "F_AXIS"),
               "cover traces: window writes and reads, error responses, a batch's results "
               "with TLAST, a logits batch", B, full_only=True),
-        Check("serial_frames", "serial", "prove", 6, ("F_FRAMES",),
-              "serial bridge: a frame is committed (image, WRITE, VERIFY), applied "
-              "(SET_HASH) or executed (FLUSH) only with a right CRC-8, CRC-16 and LEN; the "
-              "consumer never reads past the committed FIFO pointer or the descriptor queue",
-              stale=True),
+        Check("serial_frames", "serial", "prove", 4, ("F_FRAMES",),
+              "serial bridge: a descriptor is queued (image, WRITE, VERIFY), the hash set "
+              "(SET_HASH) or a FLUSH started, the committed FIFO pointer moved, only at the "
+              "end of a frame with a right CRC-8, CRC-16 and LEN; the descriptor queue never "
+              "overflows", B),
         Check("serial_hunt", "serial", "prove", 4, ("F_HUNT",),
               "serial bridge: after more than IDLE_BYTES byte times without a byte the "
-              "parser hunts for SYNC again (or runs a FLUSH command), after any byte sequence",
-              stale=True),
-        Check("serial_cover", "serial", "cover", 32, ("F_FRAMES",),
+              "parser hunts for SYNC again (or runs a FLUSH command), after any byte sequence"),
+        Check("serial_cover", "serial", "cover", 40, ("F_FRAMES",),
               "cover traces: a good CLASSIFY and a good WRITE frame committed, a frame with a "
-              "right header and a wrong CRC dropped", stale=True),
+              "right header and a wrong CRC dropped", B),
     )
 
-
-#: Why the ``stale`` checks are out of the tests: the serial properties were written and
-#: proven (serial_frames by 6-induction, serial_hunt by 4-induction, the CRC bug caught) for
-#: ``lwfc_serial`` as of main b5525e2; main's later restructuring of the bridge (9cc4d01,
-#: 8ae392a, 57d3aaa: parser states HCHK / HGO, registered queue-full and FIFO-room flags,
-#: new payload counters, a descriptor queue of 2) changed the state encoding and the internal
-#: names the property file reads, and the new parser relies on bytes being at least two
-#: cycles apart, which the environment (any byte in any cycle) must now assume.
-STALE = "lwfc_hw/serial.py changed after the serial properties were written (docs/formal.md)"
 
 #: Every check, by name.
 CHECKS: dict[str, Check] = {c.name: c for c in _checks()}
@@ -254,7 +250,7 @@ BUGS: dict[str, Bug] = {b.name: b for b in (
         "serial_frames",
         "the parser compares only the low byte of the CRC-16: a frame whose CRC's high byte "
         "is wrong is committed (a corrupted image classified, or weights written)",
-        bmc_depth=14, stale=True),
+        bmc_depth=26),
     Bug("write_while_busy", "axi",
         "h_we = (do_write && aw_win && (w_strb == 15) && wr_in_range && idle_all);",
         "h_we = (do_write && aw_win && (w_strb == 15) && wr_in_range);",
@@ -370,6 +366,11 @@ def serial_params(plan: Any) -> list[str]:
         "F_S_SILENCE": S.IDLE_BYTES * 10 * div,
     }
     out = [f"localparam {k} = {v};" for k, v in vals.items()]
+    # the parser's state codes (MyHDL's binary enum encoding, lwfc_hw.serial.t_p)
+    w = S.t_p._nrbits
+    out += [f"localparam [{w - 1}:0] P_{n} = {w}'b{getattr(S.t_p, n)._val};"
+            for n in S.t_p._names]
+    out.append(f"localparam P_STATES = {len(S.t_p._names)};")
     out.append("function [2:0] f_eb(input [7:0] sel);  // bytes per WRITE entry of memory sel")
     out.append("    case (sel)")
     for m in plan.mems:
@@ -378,6 +379,23 @@ def serial_params(plan: Any) -> list[str]:
     out.append("    endcase")
     out.append("endfunction")
     return out
+
+
+def check_serial_states(verilog: str) -> None:
+    """The parser state register of the converted ``lwfc_serial`` (``pst``) has the width of
+    :data:`lwfc_hw.serial.t_p`'s binary encoding, from which the ``P_*`` codes of
+    ``lwfc_formal_params.vh`` are generated; raise ``RuntimeError`` if not (the encoding or
+    the name changed: the serial properties would name the wrong states)."""
+    from lwfc_hw import serial as S
+
+    m = re.search(r"^reg \[(\d+):0\] pst;$", verilog, re.M)
+    if not m or int(m.group(1)) + 1 != S.t_p._nrbits:
+        raise RuntimeError("lwfc_serial: parser state register pst not found with the width "
+                           f"of lwfc_hw.serial.t_p ({S.t_p._nrbits} bits)")
+    used = set(re.findall(r"\bpst == (\d+)'b([01]+)", verilog))
+    codes = {(str(S.t_p._nrbits), getattr(S.t_p, n)._val) for n in S.t_p._names}
+    if not used <= codes:
+        raise RuntimeError(f"lwfc_serial: pst compared with codes outside t_p: {used - codes}")
 
 
 def core_map_vh(plan: Any, verilog: str, prefix: str = "") -> str:
@@ -464,6 +482,8 @@ def prepare(out: Path, plan: Any = None, bug: str | None = None,
         (d / "lwfc_formal_params.vh").write_text(params_vh(plan))
         if dut == "core":
             (d / "lwfc_core_formal_map.vh").write_text(core_map_vh(plan, text))
+        if dut == "serial":
+            check_serial_states(text)
         patch = b if b and b.dut == dut else None
         f = d / f"{top}_formal.v"
         f.write_text(formal_copy(text, props, patch))
