@@ -163,7 +163,8 @@ def convert_board_top(bundle: Any, plan: Any, board: Any, out: Path) -> dict[str
     timing = link.uart_timing(clk_hz, baud)
     phash = 0 if plan.spram_mems else link.bundle_params_hash(bundle, plan)
     convert_serial(plan, out, clk_hz, baud, params_hash=phash,
-                   ram_style=str(board.uart.get("fifo_ram", "block")))
+                   ram_style=str(board.uart.get("fifo_ram", "block")),
+                   hport_reg=board.family != "ice40")
     return {"clk_hz": clk_hz, "baud": baud, "clocks_per_bit": timing.divisor,
             "baud_error": timing.error}
 

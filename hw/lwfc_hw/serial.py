@@ -50,17 +50,17 @@ TOP = "lwfc_serial"
 IDLE_BYTES = 32
 #: Cycles the core is held in reset by FLUSH.
 FLUSH_CYCLES = 16
-#: Entries of the descriptor queue (committed frames waiting for the consumer: the consumer
-#: takes an image as soon as it is idle, so two hold an image or two WRITE bursts waiting).
-DQUEUE = 2
-#: Entries of the result-tag queue (images inside the core, awaiting their results): bounds
-#: the images the host may keep in flight.
+#: Entries of the descriptor queue (committed frames, the one the consumer works on
+#: included; a memory of ``DQUEUE`` words, block RAM or LUT RAM by ``ram_style``).
+DQUEUE = 4
+#: Entries of the result-tag queue (images inside the core, awaiting their results; a memory
+#: like the descriptor queue): bounds the images the host may keep in flight.
 RQUEUE = 4
 
 t_p = enum("HUNT", "HDR", "HCRC", "HCHK", "HGO", "PAY", "CRC0", "CRC1", "END", "ACT",
            "FLUSH")
-t_c = enum("IDLE", "IMG_RD", "IMG_WAIT", "IMG_SEND", "WR_WAIT", "WR_RD", "WR_WAIT2", "WR_DO",
-           "VER_WAIT", "VER_ADDR", "VER_READ", "VER_DONE", "REPLY")
+t_c = enum("IDLE", "TAKE", "TAKE2", "IMG_RD", "IMG_WAIT", "IMG_SEND", "WR_WAIT", "WR_RD",
+           "WR_WAIT2", "WR_DO", "VER_WAIT", "VER_ADDR", "VER_READ", "VER_DONE", "REPLY")
 t_s = enum("IDLE", "HDR", "PAY", "CRC0", "CRC1", "DRAIN")
 t_d = enum("Z", "N", "L")
 
@@ -117,11 +117,13 @@ def crc16_unit(crc, byte, nxt):
 
 
 @block
-def fifo_ram(clk, we, waddr, wdata, raddr, rdata, depth: int, width: int, ram_style: str):
+def fifo_ram(clk, we, waddr, wdata, raddr, rdata, depth: int, width: int, ram_style: str,
+             mname: str = "fifo"):
     """``depth x width`` simple dual-port RAM, registered read (``rdata <= mem[raddr]`` every
-    edge); ``ram_style`` ("distributed" for LUT RAM, "block") is passed to synthesis."""
+    edge, the word before a write to the same address); ``ram_style`` ("distributed" for LUT
+    RAM, "block") is passed to synthesis; ``mname`` names the memory in the Verilog."""
     mem = [0] * depth
-    _template_names = (depth, width, ram_style)  # read by the verilog_code template
+    _template_names = (depth, width, ram_style, mname)  # read by the verilog_code template
 
     @always(clk.posedge)
     def model():
@@ -133,62 +135,118 @@ def fifo_ram(clk, we, waddr, wdata, raddr, rdata, depth: int, width: int, ram_st
     for s in (we, waddr, wdata, raddr):
         s.read = True
     fifo_ram.verilog_code = """
-// input FIFO of the serial bridge: ${depth} x ${width} bit, registered read
+// ${mname} memory of the serial bridge: ${depth} x ${width} bit, registered read
 (* ram_style = "${ram_style}" *)
-reg [${width}-1:0] fifo_mem [0:${depth}-1];
+reg [${width}-1:0] ${mname}_mem [0:${depth}-1];
 always @(posedge ${clk}) begin
-    if (${we}) fifo_mem[${waddr}] <= ${wdata};
-    ${rdata} <= fifo_mem[${raddr}];
+    if (${we}) ${mname}_mem[${waddr}] <= ${wdata};
+    ${rdata} <= ${mname}_mem[${raddr}];
 end
 `ifndef SYNTHESIS
 // simulation only: the words before the first write read as 0, not X (the core's input and
 // host-port data are wired to this register)
-integer fifo_i;
-initial for (fifo_i = 0; fifo_i < ${depth}; fifo_i = fifo_i + 1) fifo_mem[fifo_i] = 0;
+integer ${mname}_i;
+initial for (${mname}_i = 0; ${mname}_i < ${depth}; ${mname}_i = ${mname}_i + 1)
+    ${mname}_mem[${mname}_i] = 0;
 `endif
 """
     return model
 
 
 @block
-def hash_reg(clk, set_, clr, value, q, init: int):
-    """The parameter-hash register: ``init`` after configuration (not changed by ``rst``:
-    the memories keep their contents through a reset too), ``value`` on ``set_``, 0 on
-    ``clr``."""
-    _template_names = (init,)
+def ident_store(clk, we, wk, wdata, commit, clr, sid, rdata, record: tuple[int, ...],
+                hash_off: int, ram_style: str):
+    """The IDENTIFY record as a byte memory, with the parameter hash in two banks.
+
+    ``record``: the record's bytes, the hash at ``hash_off ... hash_off + 3`` (little endian)
+    being bank 0's configuration value. Bank 1's four bytes sit at ``2**IB ...`` (``IB``: the
+    record's address bits). ``we`` writes ``wdata`` as byte ``wk`` (0 ... 3) of the bank not
+    in use (SET_HASH's payload as it arrives); ``commit`` makes it the bank in use (the frame
+    passed its CRC); ``clr`` makes the hash read as 0 until the next commit. The bank and
+    the clear flag start at 0 and are not changed by ``rst``: the memories keep their
+    contents through a reset too. ``rdata`` is record byte ``sid`` one edge after ``sid``
+    (registered read); ``sid`` must not change in the cycle the byte is used.
+    """
+    IB = clog2(len(record) + 1)
+    depth = 2 ** (IB + 1)
+    init = list(record) + [0] * (depth - len(record))
+    init[2**IB : 2**IB + 4] = record[hash_off : hash_off + 4]
+    mem = list(init)
+    state = {"bank": 0, "hz": 0, "rd": 0, "rh": 0}
+    hi = hash_off + 3
+    AW = IB + 1
+    ZW, ZW1 = IB - 2, IB - 1
+    hk0 = hash_off % 4
+    assert IB > 2 and hi < 2**IB
+    init_text = "\n".join(f"    ident_mem[{a}] = 8'h{v:02x};" for a, v in enumerate(init))
+    _template_names = (IB, AW, ZW, ZW1, hk0, depth, ram_style, hash_off, hi, init_text)
+
+    def addr(byte: int, bank: int) -> int:
+        return (2**IB + byte) if bank else (hash_off + byte)
 
     @always(clk.posedge)
     def model():
+        a = int(sid)
+        in_hash = hash_off <= a <= hi
+        if we:
+            mem[addr(int(wk), 1 - state["bank"])] = int(wdata)
+        rd = mem[addr(a - hash_off, state["bank"])] if in_hash else mem[a]
+        state["rd"], state["rh"] = rd, int(in_hash)
         if clr:
-            q.next = 0
-        elif set_:
-            q.next = value
+            state["hz"] = 1
+        elif commit:
+            state["hz"] = 0
+        if commit:
+            state["bank"] ^= 1
+        rdata.next = 0 if (state["rh"] and state["hz"]) else state["rd"]
 
-    q.driven = "wire"
-    for s in (set_, clr, value):
-        s.read = True
-    hash_reg.verilog_code = """
-// parameter hash: configuration value, kept through resets
-reg [31:0] hash_q = 32'd${init};
-always @(posedge ${clk}) begin
-    if (${clr}) hash_q <= 32'd0;
-    else if (${set_}) hash_q <= ${value};
+    rdata.driven = "wire"
+    for sig in (we, wk, wdata, commit, clr, sid):
+        sig.read = True
+    ident_store.verilog_code = """
+// IDENTIFY record (byte ROM) with the parameter hash in two banks, kept through resets
+(* ram_style = "${ram_style}" *)
+reg [7:0] ident_mem [0:${depth}-1];
+initial begin
+${init_text}
 end
-assign ${q} = hash_q;
+reg ident_bank = 1'b0;
+reg ident_hz = 1'b0;
+reg [7:0] ident_rd = 8'd0;
+reg ident_rh = 1'b0;
+wire ident_in_hash = (${sid} >= ${IB}'d${hash_off}) && (${sid} <= ${IB}'d${hi});
+wire [1:0] ident_hk = ${sid}[1:0] - 2'd${hk0};
+wire [${AW}-1:0] ident_ra = (ident_in_hash && ident_bank) ? {1'b1, ${ZW}'d0, ident_hk}
+    : {1'b0, ${sid}};
+wire [${AW}-1:0] ident_wa = ident_bank ? ${AW}'d${hash_off} + {${ZW1}'d0, ${wk}}
+    : {1'b1, ${ZW}'d0, ${wk}};
+always @(posedge ${clk}) begin
+    if (${we}) ident_mem[ident_wa] <= ${wdata};
+    ident_rd <= ident_mem[ident_ra];
+    ident_rh <= ident_in_hash;
+    if (${clr}) ident_hz <= 1'b1;
+    else if (${commit}) ident_hz <= 1'b0;
+    if (${commit}) ident_bank <= !ident_bank;
+end
+assign ${rdata} = (ident_rh && ident_hz) ? 8'd0 : ident_rd;
 """
     return model
 
 
 @block
 def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud: int,
-                params_hash: int = 0, ram_style: str = "block"):
+                params_hash: int = 0, ram_style: str = "block", hport_reg: bool = True):
     """The serial bridge and the core.
 
     Ports: ``clk``; ``rst`` (synchronous, active high); ``rx`` / ``tx`` (8N1 UART, idle high,
     ``link.uart_timing(clk_hz, baud).divisor`` clocks per bit); ``busy`` (images or commands
     in progress) and ``error`` (sticky: a UART framing error or a bad CRC since reset), for
     LEDs. ``params_hash``: IDENTIFY's parameter hash after configuration (the built-in
-    bundle's, or 0 when some memory starts empty).
+    bundle's, or 0 when some memory starts empty). ``ram_style``: the bridge's memories
+    (FIFO, queues, IDENTIFY record), "block" or "distributed". ``hport_reg``: the host
+    port's write data is a register copy of the FIFO's output (for ECP5 at 100 MHz, where
+    a block RAM's output to another's write port is too long a path), else the FIFO's
+    output register itself (it holds the entry until the next read; same cycles).
     """
     timing = K.uart_timing(clk_hz, baud)
     div = timing.divisor
@@ -207,19 +265,25 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     AB = plan.haddr_bits
     maxlen = K.max_request_payload(NIN, MB)
     LB = 16
+    EB_ = clog2(MB + 1)      # WRITE entry counters (0 ... max_burst)
+    CB = max(clog2(BPI), EB_)  # consumer's item index (beats of an image, entries of a WRITE)
+    NPOS = FW // 8           # bytes of a FIFO word (pixels of a beat, bytes of an entry)
+    BPW = clog2(NPOS + 1)    # byte position in the word being assembled
     PB_ = clog2(maxlen + 1)   # request payload counters
 
     # ---- ROMs from the plan and the protocol
     pad = 2**SB - NM  # ROMs indexed by the memory id's low SB bits (ids >= NM are rejected)
     depth_rom = tuple(m.depth for m in plan.mems) + (0,) * pad
     dlast_rom = tuple(m.depth - 1 for m in plan.mems) + (0,) * pad
-    eb_rom = tuple(K.entry_bytes(m.width) for m in plan.mems) + (4,) * pad
+    # the byte position (0 ... 3) that completes an entry of each memory
+    eblast_rom = tuple(K.entry_bytes(m.width) - 1 for m in plan.mems) + (3,) * pad
     ident = K.Identity(K.MAGIC, K.VERSION, NIN, C, B, plan.lanes, NM, INF, MB,
                        plan_signature(plan), 0, clk_hz, baud).pack()
     hash_off = K.identify_offset("params_hash")
     NIDENT = len(ident)
     IB = clog2(NIDENT + 1)
-    ident_rom = tuple(ident) + (0,) * (2**IB - NIDENT)
+    record = bytearray(ident)
+    record[hash_off : hash_off + 4] = params_hash.to_bytes(4, "little")
 
     # ---- UART
     rx_data = uint(8)
@@ -254,42 +318,48 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     wp = Signal(modbv(0)[FA + 1 :])   # tentative write pointer (parser)
     cwp = Signal(modbv(0)[FA + 1 :])  # committed write pointer (parser)
     rp = Signal(modbv(0)[FA + 1 :])   # read pointer (consumer)
-    free = uint(FA + 2)
     used = Signal(modbv(0)[FA + 1 :])
 
     # ---- descriptor queue (parser writes, consumer reads)
     QB = clog2(DQUEUE)
     RB_ = clog2(RQUEUE)
-    dq_kind = [uint(2) for _ in range(DQUEUE)]
-    dq_tag = [uint(8) for _ in range(DQUEUE)]
-    dq_flag = [Signal(bool(0)) for _ in range(DQUEUE)]
-    dq_sel = [uint(SB) for _ in range(DQUEUE)]
-    dq_addr = [uint(AB) for _ in range(DQUEUE)]
-    dq_cnt = [uint(17) for _ in range(DQUEUE)]
+    # a descriptor, LSB first: kind (2), logits flag, tag (8), memory (SB), WRITE's last
+    # entry index (EB_), start address (AB)
+    DW = 11 + SB + EB_ + AB
+    dq_we = Signal(bool(0))
+    dq_wa = uint(QB)
+    dq_wd, dq_rd = uint(DW), uint(DW)
     dq_w = Signal(modbv(0)[QB + 1 :])
     dq_r = Signal(modbv(0)[QB + 1 :])
     # ---- result-tag queue (consumer writes, sender reads)
-    rq_tag = [uint(8) for _ in range(RQUEUE)]
-    rq_flag = [Signal(bool(0)) for _ in range(RQUEUE)]
+    rq_we = Signal(bool(0))
+    rq_wa = uint(RB_)
+    rq_wd, rq_rd = uint(9), uint(9)   # logits flag, tag
     rq_w = Signal(modbv(0)[RB_ + 1 :])
     rq_r = Signal(modbv(0)[RB_ + 1 :])
+    rq_w2 = Signal(modbv(0)[RB_ + 1 :])  # rq_w two edges late: the entry is readable
+    rq_w1 = Signal(modbv(0)[RB_ + 1 :])
+    rq_ns = Signal(modbv(0)[RB_ + 1 :])  # results the sender may start
+    dq_wi, dq_ri, rq_wi, rq_ri = uint(QB), uint(QB), uint(RB_), uint(RB_)
+    insts.append(named("dq", fifo_ram(clk, dq_we, dq_wa, dq_wd, dq_ri, dq_rd, DQUEUE, DW,
+                                      ram_style, "dq")))
+    insts.append(named("rq", fifo_ram(clk, rq_we, rq_wa, rq_wd, rq_ri, rq_rd, RQUEUE, 9,
+                                      ram_style, "rq")))
     dq_n = Signal(modbv(0)[QB + 1 :])  # descriptors queued
     rq_n = Signal(modbv(0)[RB_ + 1 :])  # results awaited
-    dq_wi, dq_ri, rq_wi, rq_ri = uint(QB), uint(QB), uint(RB_), uint(RB_)
 
     # ---- reply slots: valid while req != ack (producer toggles req, sender toggles ack)
     ps_req, ps_ack = Signal(bool(0)), Signal(bool(0))
     RL = clog2(max(NIDENT, K.result_payload_bytes(C, True), 8, K.ERROR_PAYLOAD) + 1)
     assert RL <= 8, "reply payloads are shorter than 256 bytes"
-    ps_code, ps_tag, ps_src, ps_len, ps_err = uint(8), uint(8), uint(3), uint(RL), uint(8)
+    ps_code, ps_tag, ps_src, ps_err = uint(8), uint(8), uint(3), uint(8)
     cs_req, cs_ack = Signal(bool(0)), Signal(bool(0))
-    cs_code, cs_tag, cs_src, cs_len = uint(8), uint(8), uint(3), uint(RL)
+    cs_tag, cs_src = uint(8), uint(3)  # code and length follow from cs_src
 
     # ---- parameter hash
     hset, hclr = Signal(bool(0)), Signal(bool(0))
-    hq = uint(32)
-    p_arg = uint(32)   # SET_HASH payload (parser)
-    insts.append(named("hash", hash_reg(clk, hset, hclr, p_arg, hq, params_hash)))
+    id_we = Signal(bool(0))  # SET_HASH payload byte id_wk (parser)
+    id_wk, id_wdata = uint(2), uint(8)
 
     flush_now = Signal(bool(0))   # one cycle: every block drops what it holds
     flushing = Signal(bool(0))    # the sender starts no result reply
@@ -299,11 +369,13 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     # ---- ROM lookups
     p_sel = uint(8)
     rom_depth = uint(17)
-    rom_eb = uint(3)
+    rom_eblast = uint(BPW)
     c_sel = uint(SB)
-    c_dlast = uint(17)
+    c_dlast = uint(AB)
     sid = Signal(modbv(0)[IB:])
     ident_byte = uint(8)
+    insts.append(named("ident", ident_store(clk, id_we, id_wk, id_wdata, hset, hclr, sid,
+                                            ident_byte, tuple(record), hash_off, ram_style)))
 
     p_seli = uint(SB)
 
@@ -317,36 +389,29 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
 
     @always_comb
     def roms_e():
-        rom_eb.next = eb_rom[p_seli]
+        rom_eblast.next = eblast_rom[p_seli]
 
     @always_comb
     def roms_c():
         c_dlast.next = dlast_rom[c_sel]
 
     @always_comb
-    def roms_i():
-        ident_byte.next = ident_rom[sid]
-
-    @always_comb
     def counts():
         used.next = wp - rp
         dq_n.next = dq_w - dq_r
         rq_n.next = rq_w - rq_r
+        rq_ns.next = rq_w2 - rq_r
         dq_wi.next = dq_w[QB:]
         dq_ri.next = dq_r[QB:]
         rq_wi.next = rq_w[RB_:]
         rq_ri.next = rq_r[RB_:]
-
-    @always_comb
-    def fifo_free():
-        free.next = FD - used
 
     @always(clk.posedge)
     def fifo_waddr():
         # the write pointer of the edge that pushed the word written in this cycle
         f_waddr.next = wp[FA:]
 
-    insts += [sel_low, roms_p, roms_e, roms_c, roms_i, counts, fifo_free, fifo_waddr]
+    insts += [sel_low, roms_p, roms_e, roms_c, counts, fifo_waddr]
 
     # ---- CRC units for the parser and the sender
     p_crc8, p_crc8n = uint(8), uint(8)
@@ -371,26 +436,32 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     room_img = Signal(bool(0))
     room_burst = Signal(bool(0))
     p_end = uint(17)           # WRITE: start address + entries (registered)
+    p_elast = Signal(modbv(0)[EB_:])  # WRITE: entries - 1 (registered)
     left = uint(PB_)         # payload bytes still to come
     pidx = uint(PB_)         # payload byte index
     ferr = uint(8)           # error code of this frame (0: none)
-    crc_lo = uint(8)
+    crc_bad = Signal(bool(0))  # a CRC byte of the request differed
     silent = Signal(intbv(0, min=0, max=IDLE_BYTES * 10 * div + 2))
     p_addr = uint(16)
-    ent = uint(24)
-    ebpos = uint(3)
-    ecnt = uint(17)
+    ecnt = uint(EB_)
     mode = uint(2)
     dst = Signal(t_d.Z)
     zeros = uint(9)
     lits = uint(8)
-    cleft = uint(max(9, clog2(NIN + 2)))  # pixels the code may still claim (zero runs, literals)
-    wleft = uint(clog2(NIN + 2))   # pixels still to be written into the FIFO
-    bacc = uint(8 * B)
-    bpos = uint(clog2(B + 1))
+    # pixels still to be written into the FIFO; a zero run or a literal is accepted only when
+    # the previous run has expanded (zeros == 0), so wleft is also what the code may claim
+    wleft = uint(max(9, clog2(NIN + 2)))
+    # the FIFO word being assembled: the pixels of a beat, or a WRITE entry (low bytes);
+    # bytes at bpos and above are 0
+    bacc = uint(FW)
+    bpos = uint(BPW)
     fl_cnt = uint(clog2(FLUSH_CYCLES + 2))
-    # bnew: bacc with rx_data at pixel bpos (one small block per pixel of the beat)
-    lane_px = [uint(8) for _ in range(B)]
+    # bnew: bacc with rx_data at byte bpos, except while a zero run expands (then bnew is
+    # bacc: its bytes from bpos on are 0). The FIFO's write data is bnew, registered, in every
+    # cycle: a literal, an entry's last byte, the end of a zero run and a zero beat (bpos 0,
+    # bacc 0) all write it. One small block per byte of the word.
+    lane_px = [uint(8) for _ in range(NPOS)]
+    ins_ok = Signal(bool(0))
 
     @block
     def pixel_slot(b: int, px):
@@ -398,16 +469,16 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
 
         @always_comb
         def place():
-            if bpos == b:
+            if bpos == b and ins_ok:
                 px.next = rx_data
             else:
                 px.next = bacc[hi:lo]
 
         return place
 
-    insts += [pixel_slot(b, lane_px[b]) for b in range(B)]
-    bnew = ConcatSignal(*reversed(lane_px)) if B > 1 else lane_px[0]
-    rx_w = uint(len(cleft))  # rx_data zero-extended to the counters' widths
+    insts += [pixel_slot(b, lane_px[b]) for b in range(NPOS)]
+    bnew = ConcatSignal(*reversed(lane_px))
+    rx_w = uint(len(wleft))  # rx_data zero-extended to the counters' widths
     rx_z = uint(len(zeros))
 
     WPAD, ZPAD = len(rx_w) - 8, len(zeros) - 8
@@ -419,48 +490,51 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
 
     insts.append(widen)
 
-    # went: the WRITE entry completed by rx_data (byte ebpos), zero-extended to the FIFO width
-    e32 = uint(32)
-
     @always_comb
-    def entry():
-        if ebpos == 0:
-            e32.next = concat(intbv(0)[24:], rx_data)
-        elif ebpos == 1:
-            e32.next = concat(intbv(0)[16:], rx_data, ent[8:])
-        elif ebpos == 2:
-            e32.next = concat(intbv(0)[8:], rx_data, ent[16:])
-        else:
-            e32.next = concat(rx_data, ent[24:])
+    def insert_ok():
+        ins_ok.next = zeros == 0
 
-    insts.append(entry)
-    if FW == 32:
-        went = e32
-    else:
-        went = uint(FW)
+    @always(clk.posedge)
+    def fifo_wdata():
+        f_wdata.next = bnew
 
-        @always_comb
-        def entry_wide():
-            went.next = e32
-
-        insts.append(entry_wide)
+    insts += [insert_ok, fifo_wdata]
 
     @always(clk.posedge)
     def parser_flags():
         in_use.next = dq_n != 0 or rq_n != 0 or not idle
         dq_full.next = dq_n == DQUEUE
         p_sel_ok.next = p_sel < NM
-        p_end.next = p_addr + ecnt
+        p_end.next = p_addr + concat(intbv(0)[17 - EB_ :], ecnt)
+        p_elast.next = ecnt - 1
         # FIFO room, a cycle late: only the consumer changes it between frames (it frees)
-        room_img.next = free >= BPI
-        room_burst.next = free >= MB
+        room_img.next = used <= FD - BPI
+        room_burst.next = used <= FD - MB
 
     insts.append(parser_flags)
+
+    @always_comb
+    def descriptor_write():
+        # ACT of a good CLASSIFY / WRITE / VERIFY: its descriptor, from the frame's registers
+        kind = intbv(0)[2:]
+        if h_cmd == K.CLASSIFY.value:
+            kind[:] = D_IMG
+        elif h_cmd == K.WRITE.value:
+            kind[:] = D_WR
+        else:
+            kind[:] = D_VER
+        dq_we.next = pst == t_p.ACT and e_code == 0 and (
+            h_cmd == K.CLASSIFY.value or h_cmd == K.WRITE.value or h_cmd == K.VERIFY.value)
+        dq_wa.next = dq_wi
+        dq_wd.next = concat(p_addr[AB:], p_elast, p_sel[SB:], h_tag, mode[1], kind)
+
+    insts.append(descriptor_write)
 
     @always(clk.posedge)
     def parser():
         f_we.next = 0
         hset.next = 0
+        id_we.next = 0
         flush_now.next = 0
         if rst:
             pst.next = t_p.HUNT
@@ -478,8 +552,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
             # ---- zero-run expansion, one beat or one pixel per cycle
             if zeros != 0 and pst != t_p.HUNT:
                 if bpos == 0 and zeros >= B and wleft >= B:
-                    f_we.next = 1
-                    f_wdata.next = 0
+                    f_we.next = 1  # bnew is 0
                     wp.next = wp + 1
                     zeros.next = zeros - B
                     wleft.next = wleft - B
@@ -487,8 +560,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     zeros.next = zeros - 1
                     wleft.next = wleft - 1
                     if bpos == B - 1 or wleft == 1:
-                        f_we.next = 1
-                        f_wdata.next = bacc
+                        f_we.next = 1  # bnew is bacc
                         wp.next = wp + 1
                         bacc.next = 0
                         bpos.next = 0
@@ -522,7 +594,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         ps_code.next = K.FLUSH.value | K.REPLY_BIT
                         ps_tag.next = h_tag
                         ps_src.next = SRC_NONE
-                        ps_len.next = 0
                         ps_req.next = not ps_req
                         flushing.next = 0
                         fl_cnt.next = 0
@@ -534,17 +605,17 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 # the cycle after the CRC: the frame's checks into e_code, acted on in ACT
                 pst.next = t_p.ACT
                 e_code.next = ferr
-                if crc_lo != 0:
+                if crc_bad:
                     e_code.next = K.ERR_CRC.value
                     err_crc.next = 1
                 elif ferr == 0:
                     if h_cmd == K.CLASSIFY.value:
-                        if cleft != 0 or wleft != 0 or lits != 0 or zeros != 0:
+                        if wleft != 0 or lits != 0 or zeros != 0:
                             e_code.next = K.ERR_LENGTH.value
                     elif h_cmd == K.WRITE.value:
                         if not p_sel_ok:
                             e_code.next = K.ERR_RANGE.value
-                        elif ebpos != 0 or ecnt == 0 or ecnt > MB:
+                        elif bpos != 0 or ecnt == 0:
                             e_code.next = K.ERR_LENGTH.value
                         elif p_end > rom_depth:
                             e_code.next = K.ERR_RANGE.value
@@ -561,7 +632,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         ps_tag.next = h_tag
                         ps_src.next = SRC_ERR
                         ps_err.next = h_cmd
-                        ps_len.next = K.ERROR_PAYLOAD
                         ps_req.next = not ps_req
                 elif h_cmd == K.IDENTIFY.value or h_cmd == K.SET_HASH.value:
                     if h_cmd == K.SET_HASH.value:
@@ -570,7 +640,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         ps_code.next = h_cmd | K.REPLY_BIT
                         ps_tag.next = h_tag
                         ps_src.next = SRC_IDENT if h_cmd == K.IDENTIFY.value else SRC_NONE
-                        ps_len.next = NIDENT if h_cmd == K.IDENTIFY.value else 0
                         ps_req.next = not ps_req
                 elif h_cmd == K.FLUSH.value:
                     pst.next = t_p.FLUSH
@@ -578,18 +647,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     fl_cnt.next = 0
                 else:  # CLASSIFY, WRITE, VERIFY: commit and queue
                     cwp.next = wp
-                    if h_cmd == K.CLASSIFY.value:
-                        dq_kind[dq_wi].next = D_IMG
-                    elif h_cmd == K.WRITE.value:
-                        dq_kind[dq_wi].next = D_WR
-                    else:
-                        dq_kind[dq_wi].next = D_VER
-                    dq_tag[dq_wi].next = h_tag
-                    dq_flag[dq_wi].next = mode[1]
-                    dq_sel[dq_wi].next = p_sel[SB:]
-                    dq_addr[dq_wi].next = p_addr[AB:]
-                    dq_cnt[dq_wi].next = ecnt
-                    dq_w.next = dq_w + 1
+                    dq_w.next = dq_w + 1  # the descriptor is written at this edge (dq_we)
             elif pst == t_p.HCHK:
                 # header checks (the cycle after HCRC: no byte can arrive in between)
                 pst.next = t_p.HGO
@@ -624,9 +682,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 left.next = h_len[PB_:]
                 pidx.next = 0
                 ecnt.next = 0
-                ebpos.next = 0
-                ent.next = 0
-                cleft.next = NIN
                 wleft.next = NIN
                 bacc.next = 0
                 bpos.next = 0
@@ -643,7 +698,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         ps_tag.next = h_tag
                         ps_src.next = SRC_ERR
                         ps_err.next = h_cmd
-                        ps_len.next = K.ERROR_PAYLOAD
                         ps_req.next = not ps_req
                 elif h_len == 0:
                     pst.next = t_p.CRC0
@@ -687,27 +741,24 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         elif pidx == 2:
                             p_addr.next[16:8] = rx_data
                         elif ferr == 0:
-                            if ebpos == 0:
-                                ent.next = concat(intbv(0)[16:], rx_data)
-                            elif ebpos == 1:
-                                ent.next[16:8] = rx_data
-                            elif ebpos == 2:
-                                ent.next[24:16] = rx_data
-                            if ebpos == rom_eb - 1:
-                                ebpos.next = 0
+                            if bpos == rom_eblast:
+                                bpos.next = 0
+                                bacc.next = 0
                                 if ecnt == MB:
                                     ferr.next = K.ERR_LENGTH.value
                                 else:
                                     ecnt.next = ecnt + 1
-                                    f_we.next = 1
-                                    f_wdata.next = went
+                                    f_we.next = 1  # bnew: the entry
                                     wp.next = wp + 1
                             else:
-                                ebpos.next = ebpos + 1
+                                bacc.next = bnew
+                                bpos.next = bpos + 1
                     elif h_cmd == K.VERIFY.value:
                         p_sel.next = rx_data
                     elif h_cmd == K.SET_HASH.value:
-                        p_arg.next = concat(rx_data, p_arg[32:8])
+                        id_we.next = 1
+                        id_wk.next = pidx[2:]
+                        id_wdata.next = rx_data
                     elif pidx == 0:  # CLASSIFY mode byte
                         mode.next = rx_data[2:]
                         dst.next = t_d.Z
@@ -717,11 +768,10 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         if not mode[0]:
                             lit = True
                         elif dst == t_d.Z:
-                            if rx_w > cleft:
+                            if rx_w > wleft or zeros != 0:
                                 ferr.next = K.ERR_LENGTH.value
                             else:
-                                zeros.next = zeros + rx_z
-                                cleft.next = cleft - rx_w
+                                zeros.next = rx_z
                             dst.next = t_d.N
                         elif dst == t_d.N:
                             lits.next = rx_data
@@ -735,14 +785,12 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                                 dst.next = t_d.Z
                             lits.next = lits - 1
                         if lit:
-                            if cleft == 0 or zeros != 0:
+                            if wleft == 0 or zeros != 0:
                                 ferr.next = K.ERR_LENGTH.value
                             else:
-                                cleft.next = cleft - 1
                                 wleft.next = wleft - 1
                                 if bpos == B - 1 or wleft == 1:
-                                    f_we.next = 1
-                                    f_wdata.next = bnew
+                                    f_we.next = 1  # bnew: the beat
                                     wp.next = wp + 1
                                     bacc.next = 0
                                     bpos.next = 0
@@ -750,35 +798,73 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                                     bacc.next = bnew
                                     bpos.next = bpos + 1
                 elif pst == t_p.CRC0:
-                    crc_lo.next = rx_data ^ p_crc16[8:]
+                    crc_bad.next = rx_data != p_crc16[8:]
                     pst.next = t_p.CRC1
                 else:  # CRC1
-                    crc_lo.next = crc_lo | (rx_data ^ p_crc16[16:8])
+                    crc_bad.next = crc_bad or rx_data != p_crc16[16:8]
                     pst.next = t_p.END
 
     insts.append(parser)
 
     # ================================================================= consumer
     cst = Signal(t_c.IDLE)
+    # the descriptor being worked on: the queue memory's output, read at dq_r (which moves
+    # on when the item is done)
+    c_kind = uint(2)
     c_tag = uint(8)
     c_flag = Signal(bool(0))
-    c_addr = uint(AB)
-    c_i = uint(17)
-    c_last = uint(17)   # the last entry index of the item (WRITE: count - 1)
-    c_ha = uint(AB)
+    c_last = uint(EB_)  # the last entry index of a WRITE (count - 1)
+    c_addr0 = uint(AB)
+    c_addr = uint(AB)   # running host-port address
+    c_i = uint(CB)
+
+    @always_comb
+    def descriptor():
+        c_kind.next = dq_rd[2:]
+        c_flag.next = dq_rd[2]
+        c_tag.next = dq_rd[11:3]
+        c_sel.next = dq_rd[11 + SB : 11]
+        c_last.next = dq_rd[11 + SB + EB_ : 11 + SB]
+        c_addr0.next = dq_rd[DW : 11 + SB + EB_]
+
+    insts.append(descriptor)
     c_wait = uint(3)
     acc1, acc2 = uint(32), uint(32)
     c_verify = Signal(bool(0))
 
     @always_comb
     def consumer_addr():
-        c_ha.next = c_addr + c_i[AB:]
-        # the FIFO's read register holds the word until the consumer's next read (the host
-        # port's data is registered: from a block RAM's output to another's write port is
-        # too long a path for one cycle on ECP5)
+        # the FIFO's read register holds the word until the consumer's next read; the host
+        # port's memory and address are the descriptor's and the running address (the
+        # core writes only with h_we, reads back only while idle)
         in_data.next = f_rdata[8 * B :]
+        h_sel.next = c_sel
+        h_addr.next = c_addr
 
     insts.append(consumer_addr)
+    if hport_reg:
+
+        @always(clk.posedge)
+        def hport_data():
+            if cst == t_c.WR_DO:  # with h_we
+                h_wdata.next = f_rdata[32:]
+
+    else:
+
+        @always_comb
+        def hport_data():
+            h_wdata.next = f_rdata[32:]
+
+    insts.append(hport_data)
+
+    @always_comb
+    def tag_write():
+        # the last beat of an image is taken: its tag and logits flag into the result queue
+        rq_we.next = cst == t_c.IMG_SEND and in_valid and in_ready and c_i == BPI - 1
+        rq_wa.next = rq_wi
+        rq_wd.next = concat(c_flag, c_tag)
+
+    insts.append(tag_write)
 
     @always(clk.posedge)
     def consumer():
@@ -794,19 +880,19 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 cs_req.next = 0
         elif cst == t_c.IDLE:
             if dq_n != 0:
-                c_tag.next = dq_tag[dq_ri]
-                c_flag.next = dq_flag[dq_ri]
-                c_sel.next = dq_sel[dq_ri]
-                c_addr.next = dq_addr[dq_ri]
-                c_last.next = dq_cnt[dq_ri] - 1
-                c_i.next = 0
-                dq_r.next = dq_r + 1
-                if dq_kind[dq_ri] == D_IMG:
-                    cst.next = t_c.IMG_RD
-                elif dq_kind[dq_ri] == D_WR:
-                    cst.next = t_c.WR_WAIT
-                else:
-                    cst.next = t_c.VER_WAIT
+                cst.next = t_c.TAKE
+        elif cst == t_c.TAKE:
+            # the descriptor is written one edge after dq_w moves and read one edge later
+            cst.next = t_c.TAKE2
+        elif cst == t_c.TAKE2:
+            c_addr.next = c_addr0
+            c_i.next = 0
+            if c_kind == D_IMG:
+                cst.next = t_c.IMG_RD
+            elif c_kind == D_WR:
+                cst.next = t_c.WR_WAIT
+            else:
+                cst.next = t_c.VER_WAIT
         elif cst == t_c.IMG_RD:
             if rq_n != RQUEUE:
                 f_raddr.next = rp[FA:]
@@ -820,9 +906,8 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
             elif in_ready:
                 in_valid.next = 0
                 if c_i == BPI - 1:
-                    rq_tag[rq_wi].next = c_tag
-                    rq_flag[rq_wi].next = c_flag
-                    rq_w.next = rq_w + 1
+                    rq_w.next = rq_w + 1  # the tag is written at this edge (rq_we)
+                    dq_r.next = dq_r + 1
                     cst.next = t_c.IDLE
                 else:
                     c_i.next = c_i + 1
@@ -832,17 +917,16 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 hclr.next = 1
                 cst.next = t_c.WR_RD
         elif cst == t_c.WR_RD:
+            if h_we:  # the previous entry is written in this cycle, at c_addr
+                c_addr.next = c_addr + 1
             f_raddr.next = rp[FA:]
             rp.next = rp + 1
             cst.next = t_c.WR_WAIT2
         elif cst == t_c.WR_WAIT2:
             cst.next = t_c.WR_DO
         elif cst == t_c.WR_DO:
-            h_sel.next = c_sel
-            h_addr.next = c_ha
-            h_wdata.next = f_rdata[32:]
             h_we.next = 1
-            if c_i == c_last:
+            if c_i[EB_:] == c_last:
                 cst.next = t_c.REPLY
                 c_verify.next = 0
             else:
@@ -855,8 +939,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 acc2.next = 0
                 cst.next = t_c.VER_ADDR
         elif cst == t_c.VER_ADDR:
-            h_sel.next = c_sel
-            h_addr.next = c_i[AB:]
+            # h_addr is c_addr: from 0 (a VERIFY's descriptor address is 0)
             c_wait.next = 0
             cst.next = t_c.VER_READ
         elif cst == t_c.VER_READ:
@@ -867,10 +950,10 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 a2[:] = acc2 + a1
                 acc1.next = a1
                 acc2.next = a2
-                if c_i == c_dlast:
+                if c_addr == c_dlast:
                     cst.next = t_c.VER_DONE
                 else:
-                    c_i.next = c_i + 1
+                    c_addr.next = c_addr + 1
                     cst.next = t_c.VER_ADDR
             else:
                 c_wait.next = c_wait + 1
@@ -881,14 +964,11 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
             # the slot is free: fill it (never while the sender may still read it)
             cs_tag.next = c_tag
             if c_verify:
-                cs_code.next = K.VERIFY.value | K.REPLY_BIT
                 cs_src.next = SRC_VERIFY
-                cs_len.next = 8
             else:
-                cs_code.next = K.WRITE.value | K.REPLY_BIT
                 cs_src.next = SRC_NONE
-                cs_len.next = 0
             cs_req.next = not cs_req
+            dq_r.next = dq_r + 1
             cst.next = t_c.IDLE
 
     insts.append(consumer)
@@ -900,10 +980,9 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     s_i = uint(RL)
     s_hdr = uint(3)
     s_err = uint(8)
-    s_beat = uint(32)
     s_vbusy = Signal(bool(0))  # a VERIFY reply is being sent (acc1 / acc2 must hold)
-    s_have = Signal(bool(0))   # s_beat holds the next result beat
-    s_want = Signal(bool(0))   # fetch a result beat into s_beat
+    s_have = Signal(bool(0))   # out_data holds the next result beat (taken when it is sent)
+    s_want = Signal(bool(0))   # wait for a result beat
     drain = uint(clog2(C + 2))
     oready = Signal(bool(0))
     s_logits = Signal(bool(0))
@@ -920,6 +999,32 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
             s_len8.next = concat(intbv(0)[8 - RL :], s_len)
 
         insts.append(len_byte)
+
+    @always(clk.posedge)
+    def rq_late():
+        rq_w1.next = rq_w
+        rq_w2.next = rq_w1
+
+    insts.append(rq_late)
+
+    @always_comb
+    def reply_len():
+        # payload bytes of the reply being sent, from its source
+        if s_src == SRC_ERR:
+            s_len.next = K.ERROR_PAYLOAD
+        elif s_src == SRC_IDENT:
+            s_len.next = NIDENT
+        elif s_src == SRC_VERIFY:
+            s_len.next = 8
+        elif s_src == SRC_RESULT:
+            if s_logits:
+                s_len.next = RES_LOGITS
+            else:
+                s_len.next = 1
+        else:
+            s_len.next = 0
+
+    insts.append(reply_len)
 
     @always_comb
     def sender_comb():
@@ -943,13 +1048,13 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
         else:
             if flush_now:
                 rq_r.next = 0
-            # ---- fetch result beats (one every other cycle: out_ready is a register)
-            if out_valid and not oready and (drain != 0 or (s_want and not s_have)):
-                oready.next = 1
+            # ---- result beats: drained (class-only replies) or claimed, then read in place
+            # from out_data and taken (out_ready, a register) once their bytes are sent
+            if out_valid and not oready:
                 if drain != 0:
+                    oready.next = 1
                     drain.next = drain - 1
-                else:
-                    s_beat.next = out_data
+                elif s_want and not s_have:
                     s_have.next = 1
                     s_want.next = 0
             # ---- hand a byte to the transmitter, updating the CRCs
@@ -982,28 +1087,25 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         s_code.next = ps_code
                         s_tag.next = ps_tag
                         s_src.next = ps_src
-                        s_len.next = ps_len
                         s_err.next = ps_err
                         ps_ack.next = ps_req
                         sst.next = t_s.HDR
                         s_hdr.next = 0
                     elif cs_req != cs_ack:
-                        s_code.next = cs_code
+                        if cs_src == SRC_VERIFY:
+                            s_code.next = K.VERIFY.value | K.REPLY_BIT
+                        else:
+                            s_code.next = K.WRITE.value | K.REPLY_BIT
                         s_tag.next = cs_tag
                         s_src.next = cs_src
-                        s_len.next = cs_len
                         cs_ack.next = cs_req
                         sst.next = t_s.HDR
                         s_hdr.next = 0
-                    elif rq_n != 0 and not flushing and drain == 0 and out_valid \
+                    elif rq_ns != 0 and not flushing and drain == 0 and out_valid \
                             and not s_want:
                         s_code.next = K.CLASSIFY.value | K.REPLY_BIT
-                        s_tag.next = rq_tag[rq_ri]
-                        s_logits.next = rq_flag[rq_ri]
-                        if rq_flag[rq_ri]:
-                            s_len.next = RES_LOGITS
-                        else:
-                            s_len.next = 1
+                        s_tag.next = rq_rd[8:]
+                        s_logits.next = rq_rd[8]
                         s_src.next = SRC_RESULT
                         rq_r.next = rq_r + 1
                         s_want.next = 1
@@ -1032,17 +1134,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         s_byte.next = s_err
                         s_txq.next = 1
                     elif s_src == SRC_IDENT:
-                        if s_i >= hash_off and s_i < hash_off + 4:
-                            if s_i == hash_off:
-                                s_byte.next = hq[8:]
-                            elif s_i == hash_off + 1:
-                                s_byte.next = hq[16:8]
-                            elif s_i == hash_off + 2:
-                                s_byte.next = hq[24:16]
-                            else:
-                                s_byte.next = hq[32:24]
-                        else:
-                            s_byte.next = ident_byte
+                        s_byte.next = ident_byte  # read at sid since the last byte
                         sid.next = s_i[IB:] + 1
                         s_txq.next = 1
                     elif s_src == SRC_VERIFY:
@@ -1068,24 +1160,25 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         j[:] = s_i[2:] - 1
                         if s_i == 0:
                             if s_have:
-                                s_byte.next = s_beat[8:]
+                                s_byte.next = out_data[8:]
                                 s_txq.next = 1
+                                oready.next = 1
+                                s_have.next = 0
                                 if s_logits:
-                                    s_have.next = 0
                                     s_want.next = 1
                                 else:
-                                    s_have.next = 0
                                     drain.next = C
                         elif s_have:
                             s_txq.next = 1
                             if j == 0:
-                                s_byte.next = s_beat[8:]
+                                s_byte.next = out_data[8:]
                             elif j == 1:
-                                s_byte.next = s_beat[16:8]
+                                s_byte.next = out_data[16:8]
                             elif j == 2:
-                                s_byte.next = s_beat[24:16]
+                                s_byte.next = out_data[24:16]
                             else:
-                                s_byte.next = s_beat[32:24]
+                                s_byte.next = out_data[32:24]
+                                oready.next = 1
                                 s_have.next = 0
                                 if s_i != s_len - 1:
                                     s_want.next = 1
@@ -1120,11 +1213,12 @@ def serial_ports() -> dict[str, Signal]:
 
 
 def convert_serial(plan: CorePlan, out_dir: str | os.PathLike, clk_hz: int, baud: int,
-                   params_hash: int = 0, ram_style: str = "block") -> Path:
+                   params_hash: int = 0, ram_style: str = "block", hport_reg: bool = True
+                   ) -> Path:
     """Convert :func:`lwfc_serial` for ``plan`` to ``out_dir/lwfc_serial.v`` (one flat
     module, the core inside) and write ``lwfc_core_defs.vh`` beside it."""
     from .convert import convert_block
 
     inst = lwfc_serial(**serial_ports(), plan=plan, clk_hz=clk_hz, baud=baud,
-                       params_hash=params_hash, ram_style=ram_style)
+                       params_hash=params_hash, ram_style=ram_style, hport_reg=hport_reg)
     return convert_block(inst, plan, out_dir, TOP)

@@ -98,21 +98,25 @@ def build_harness(sources: Sequence[Path], top: str, include: Path,
 
 
 def prepare_serial(plan: CorePlan, clk_hz: int, baud: int, params_hash: int = 0,
-                   cache: Path | None = None) -> Path:
+                   cache: Path | None = None, hport_reg: bool = True) -> Path:
     """``lwfc_serial.v`` + ``lwfc_core_defs.vh`` for ``plan`` at ``clk_hz`` / ``baud`` (the
-    bridge reports ``params_hash`` until a load), converted once into a cache folder."""
+    bridge reports ``params_hash`` until a load; ``hport_reg``: see
+    ``lwfc_hw.serial.lwfc_serial``, False for iCE40 boards), converted once into a cache
+    folder."""
     try:
         from lwfc_hw.serial import convert_serial
     except ImportError as exc:
         raise SimulationError(f"the serial bridge RTL (lwfc_hw.serial) is missing: {exc}") \
             from None
     root = Path(cache or cache_root())
-    out = root / f"serial-rtl-{plan_key(plan)}-{clk_hz}-{baud}-{params_hash:08x}"
+    out = root / (f"serial-rtl-{plan_key(plan)}-{clk_hz}-{baud}-{params_hash:08x}"
+                  + ("" if hport_reg else "-hw"))
     if not (out / "lwfc_serial.v").exists():
         root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix="tmp-serial-rtl-", dir=root))
         try:
-            convert_serial(plan, tmp, clk_hz, baud, params_hash=params_hash)
+            convert_serial(plan, tmp, clk_hz, baud, params_hash=params_hash,
+                           hport_reg=hport_reg)
             if not (out / "lwfc_serial.v").exists():
                 shutil.rmtree(out, ignore_errors=True)
                 try:
@@ -214,7 +218,8 @@ def open_serial_sim(board_name: str, *, faults: FaultConfig | None = None,
     from lwfc_hw.banking import write_hex_files
 
     b = board_build(board_name)
-    rtl = prepare_serial(b["plan"], b["clk_hz"], b["baud"], b["params_hash"])
+    rtl = prepare_serial(b["plan"], b["clk_hz"], b["baud"], b["params_hash"],
+                         hport_reg=b["board"].family != "ice40")
     exe = build_harness([rtl / "lwfc_serial.v"], "lwfc_serial", rtl, timeout=build_timeout)
     run_dir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="lwfc-serial-sim-"))
     run_dir.mkdir(parents=True, exist_ok=True)
