@@ -245,8 +245,8 @@ BUGS: dict[str, Bug] = {b.name: b for b in (
         "layer 0 releases its input half when it starts instead of when it is done, so the "
         "loader may overwrite the image the layer is still reading"),
     Bug("crc_high_byte_ignored", "serial",
-        "crc_lo <= (crc_lo | (rx_data ^ p_crc16[16-1:8]));",
-        "crc_lo <= crc_lo;",
+        "crc_bad <= (crc_bad || (rx_data != p_crc16[16-1:8]));",
+        "crc_bad <= crc_bad;",
         "serial_frames",
         "the parser compares only the low byte of the CRC-16: a frame whose CRC's high byte "
         "is wrong is committed (a corrupted image classified, or weights written)",
@@ -366,11 +366,13 @@ def serial_params(plan: Any) -> list[str]:
         "F_S_SILENCE": S.IDLE_BYTES * 10 * div,
     }
     out = [f"localparam {k} = {v};" for k, v in vals.items()]
-    # the parser's state codes (MyHDL's binary enum encoding, lwfc_hw.serial.t_p)
-    w = S.t_p._nrbits
-    out += [f"localparam [{w - 1}:0] P_{n} = {w}'b{getattr(S.t_p, n)._val};"
-            for n in S.t_p._names]
-    out.append(f"localparam P_STATES = {len(S.t_p._names)};")
+    # the parser's and the consumer's state codes (MyHDL's binary enum encoding)
+    for prefix, enum in SERIAL_STATES.items():
+        e = getattr(S, enum)
+        w = e._nrbits
+        out += [f"localparam [{w - 1}:0] {prefix}_{n} = {w}'b{getattr(e, n)._val};"
+                for n in e._names]
+        out.append(f"localparam {prefix}_STATES = {len(e._names)};")
     out.append("function [2:0] f_eb(input [7:0] sel);  // bytes per WRITE entry of memory sel")
     out.append("    case (sel)")
     for m in plan.mems:
@@ -381,21 +383,31 @@ def serial_params(plan: Any) -> list[str]:
     return out
 
 
+#: State registers of ``lwfc_serial`` the properties name by code: ``prefix`` of the
+#: generated localparams -> enum of :mod:`lwfc_hw.serial`, and the register of each.
+SERIAL_STATES = {"P": "t_p", "C": "t_c"}
+SERIAL_STATE_REGS = {"P": "pst", "C": "cst"}
+
+
 def check_serial_states(verilog: str) -> None:
-    """The parser state register of the converted ``lwfc_serial`` (``pst``) has the width of
-    :data:`lwfc_hw.serial.t_p`'s binary encoding, from which the ``P_*`` codes of
-    ``lwfc_formal_params.vh`` are generated; raise ``RuntimeError`` if not (the encoding or
-    the name changed: the serial properties would name the wrong states)."""
+    """Each state register of the converted ``lwfc_serial`` (:data:`SERIAL_STATE_REGS`) has
+    the width of its enum's binary encoding, from which the ``P_*`` / ``C_*`` codes of
+    ``lwfc_formal_params.vh`` are generated, and is compared only with codes of that enum;
+    raise ``RuntimeError`` if not (the encoding or a name changed: the serial properties
+    would name the wrong states)."""
     from lwfc_hw import serial as S
 
-    m = re.search(r"^reg \[(\d+):0\] pst;$", verilog, re.M)
-    if not m or int(m.group(1)) + 1 != S.t_p._nrbits:
-        raise RuntimeError("lwfc_serial: parser state register pst not found with the width "
-                           f"of lwfc_hw.serial.t_p ({S.t_p._nrbits} bits)")
-    used = set(re.findall(r"\bpst == (\d+)'b([01]+)", verilog))
-    codes = {(str(S.t_p._nrbits), getattr(S.t_p, n)._val) for n in S.t_p._names}
-    if not used <= codes:
-        raise RuntimeError(f"lwfc_serial: pst compared with codes outside t_p: {used - codes}")
+    for prefix, enum in SERIAL_STATES.items():
+        e, reg = getattr(S, enum), SERIAL_STATE_REGS[prefix]
+        m = re.search(r"^reg \[(\d+):0\] " + reg + ";$", verilog, re.M)
+        if not m or int(m.group(1)) + 1 != e._nrbits:
+            raise RuntimeError(f"lwfc_serial: state register {reg} not found with the width "
+                               f"of lwfc_hw.serial.{enum} ({e._nrbits} bits)")
+        used = set(re.findall(r"\b" + reg + r" == (\d+)'b([01]+)", verilog))
+        codes = {(str(e._nrbits), getattr(e, n)._val) for n in e._names}
+        if not used <= codes:
+            raise RuntimeError(f"lwfc_serial: {reg} compared with codes outside {enum}: "
+                               f"{sorted(used - codes)}")
 
 
 def core_map_vh(plan: Any, verilog: str, prefix: str = "") -> str:

@@ -59,7 +59,7 @@ always @(posedge clk)
     else if (f_quiet <= F_S_SILENCE + 1) f_quiet <= f_quiet + 16'd1;
 always @(*) if (f_past_valid && rx_valid) assume(f_quiet >= 2);
 // the parser's state register holds one of its states (binary encoding: codes below P_STATES)
-always @(*) if (f_past_valid && !rst) assert(pst < P_STATES);
+always @(*) if (f_past_valid && !rst) assert(pst < P_STATES && cst < C_STATES);
 
 // ---- the monitor's own view of the frame the parser is in: bytes after SYNC, fields, CRCs
 reg [16:0] f_n = 0;            // bytes consumed after the SYNC
@@ -167,10 +167,10 @@ always @(*) if (f_past_valid && !rst) begin
                               && f_cmd == h_cmd && f_hcrc == f_crc8);
     if (pst == P_CRC1) assert(f_n == 17'd6 + f_len && f_len == h_len && f_cmd == h_cmd
                               && f_crc16 == p_crc16
-                              && f_hcrc == f_crc8 && crc_lo == (f_rcrc[7:0] ^ f_crc16[7:0]));
+                              && f_hcrc == f_crc8 && crc_bad == (f_rcrc[7:0] != f_crc16[7:0]));
     if (pst == P_END || pst == P_ACT)
         assert(f_n == 17'd7 + f_len && f_len == h_len && f_cmd == h_cmd && f_hcrc == f_crc8);
-    if (pst == P_END) assert((crc_lo == 0) == (f_rcrc == f_crc16));
+    if (pst == P_END) assert(crc_bad == (f_rcrc != f_crc16));
     // the frame check: no error code only for a good frame (CRC-8, CRC-16, LEN)
     if (pst == P_ACT && e_code == 0) assert(f_good);
     // no byte is consumed in the check cycles, nor can the silence timeout hit in them
@@ -191,8 +191,10 @@ always @(*) if (f_past_valid && !rst) begin
     end
     // the payload counters start from the header check's clear
     if (pst == P_PAY && pidx == 0)
-        assert(cleft == F_S_NIN && wleft == F_S_NIN && zeros == 0 && ecnt == 0 && ferr == 0
-               && ebpos == 0 && lits == 0 && mode == 0 && p_sel == 0);
+        assert(wleft == F_S_NIN && zeros == 0 && ecnt == 0 && ferr == 0 && bpos == 0
+               && lits == 0 && mode == 0 && p_sel == 0);
+    // only a CLASSIFY's zero runs expand (they share bpos with a WRITE's entry bytes)
+    if (f_past_hdr && h_cmd != F_S_CLASSIFY) assert(zeros == 0);
     // the payload fields and counters agree with the bytes seen (while no payload error)
     if (f_past_hdr && ferr == 0) begin
         if (h_cmd == F_S_WRITE) begin
@@ -201,9 +203,11 @@ always @(*) if (f_past_valid && !rst) begin
             if (f_k >= 2) assert(p_addr[7:0] == f_p1);
             if (f_k >= 3) begin
                 assert(p_addr == {f_p2, f_p1});
-                assert(f_times_eb(ecnt, rom_eb) + {17'd0, ebpos} == {4'd0, f_k} - 20'd3);
-                assert(ebpos < rom_eb && ecnt <= F_S_MB && rom_eb == f_eb(p_seli));
-            end else assert(ecnt == 0 && ebpos == 0);
+                // entries completed and bytes of the current one (rom_eblast: bytes - 1)
+                assert(f_times_eb(ecnt, rom_eblast + 3'd1) + bpos == {4'd0, f_k} - 20'd3);
+                assert(bpos <= rom_eblast && ecnt <= F_S_MB
+                       && rom_eblast + 3'd1 == f_eb(p_seli));
+            end else assert(ecnt == 0 && bpos == 0);
             if ((pst == P_CRC0 && f_quiet != 0) || pst == P_CRC1 || pst == P_END)
                 assert(p_end == p_addr + ecnt);
         end
@@ -214,8 +218,8 @@ always @(*) if (f_past_valid && !rst) begin
         end
         if (h_cmd == F_S_CLASSIFY && f_k >= 1) begin
             assert(mode == f_p0[1:0]);
-            if (!mode[0]) assert(cleft == F_S_NIN + 1 - f_k && wleft == cleft && zeros == 0
-                                 && lits == 0 && f_k <= F_S_NIN + 1);
+            if (!mode[0]) assert(wleft == F_S_NIN + 1 - f_k && zeros == 0 && lits == 0
+                                 && f_k <= F_S_NIN + 1);
         end
     end
     // the descriptor queue never overflows; a frame that will queue a descriptor was
@@ -224,6 +228,13 @@ always @(*) if (f_past_valid && !rst) begin
         assert(dq_n <= F_S_QUEUE);
         if (f_past_hdr && f_queued) assert(dq_n < F_S_QUEUE);
         if (!f_acted && !dq_full) assert(dq_n < F_S_QUEUE);
+        // the consumer works on the descriptor at the queue's head and pops it when done
+        if (cst != C_IDLE) assert(dq_n != 0);
+        // a parameter memory is written (h_we) or an image beat offered to the core
+        // (in_valid) only for a descriptor at the queue's head: only for a good frame
+        if (h_we || in_valid) assert(dq_n != 0 && cst != C_IDLE);
+        if (in_valid) assert(cst == C_IMG_SEND);            // (glue for induction)
+        if (h_we) assert(cst == C_WR_RD || cst == C_REPLY);
     end
 end
 
