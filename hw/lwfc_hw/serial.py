@@ -310,10 +310,12 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     # ---- FIFO
     f_we = Signal(bool(0))
     f_waddr = uint(FA)
-    f_wdata = uint(FW)
     f_raddr = uint(FA)
     f_rdata = uint(FW)
-    insts.append(named("fifo", fifo_ram(clk, f_we, f_waddr, f_wdata, f_raddr, f_rdata, FD, FW,
+    # the FIFO word being assembled (the parser's): the pixels of a beat, or a WRITE entry
+    # (low bytes); its bytes at bpos and above are stale, read as 0 (see bnew)
+    bacc = uint(FW)
+    insts.append(named("fifo", fifo_ram(clk, f_we, f_waddr, bacc, f_raddr, f_rdata, FD, FW,
                                         ram_style)))
     wp = Signal(modbv(0)[FA + 1 :])   # tentative write pointer (parser)
     cwp = Signal(modbv(0)[FA + 1 :])  # committed write pointer (parser)
@@ -451,15 +453,12 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     # pixels still to be written into the FIFO; a zero run or a literal is accepted only when
     # the previous run has expanded (zeros == 0), so wleft is also what the code may claim
     wleft = uint(max(9, clog2(NIN + 2)))
-    # the FIFO word being assembled: the pixels of a beat, or a WRITE entry (low bytes);
-    # bytes at bpos and above are 0
-    bacc = uint(FW)
     bpos = uint(BPW)
     fl_cnt = uint(clog2(FLUSH_CYCLES + 2))
-    # bnew: bacc with rx_data at byte bpos, except while a zero run expands (then bnew is
-    # bacc: its bytes from bpos on are 0). The FIFO's write data is bnew, registered, in every
-    # cycle: a literal, an entry's last byte, the end of a zero run and a zero beat (bpos 0,
-    # bacc 0) all write it. One small block per byte of the word.
+    # bnew: bacc's bytes below bpos, rx_data at byte bpos (0 while a zero run expands), 0
+    # above. Every pixel, entry byte and zero beat stores bnew into bacc; a completed word
+    # (bpos back to 0) is written into the FIFO from bacc in the next cycle (f_we), in
+    # which bacc changes only at the edge that ends it. One small block per byte.
     lane_px = [uint(8) for _ in range(NPOS)]
     ins_ok = Signal(bool(0))
 
@@ -471,8 +470,10 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
         def place():
             if bpos == b and ins_ok:
                 px.next = rx_data
-            else:
+            elif bpos > b:
                 px.next = bacc[hi:lo]
+            else:
+                px.next = 0
 
         return place
 
@@ -494,11 +495,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     def insert_ok():
         ins_ok.next = zeros == 0
 
-    @always(clk.posedge)
-    def fifo_wdata():
-        f_wdata.next = bnew
-
-    insts += [insert_ok, fifo_wdata]
+    insts.append(insert_ok)
 
     @always(clk.posedge)
     def parser_flags():
@@ -552,17 +549,18 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
             # ---- zero-run expansion, one beat or one pixel per cycle
             if zeros != 0 and pst != t_p.HUNT:
                 if bpos == 0 and zeros >= B and wleft >= B:
-                    f_we.next = 1  # bnew is 0
+                    f_we.next = 1
+                    bacc.next = bnew  # 0
                     wp.next = wp + 1
                     zeros.next = zeros - B
                     wleft.next = wleft - B
                 else:
                     zeros.next = zeros - 1
                     wleft.next = wleft - 1
+                    bacc.next = bnew  # a 0 at bpos
                     if bpos == B - 1 or wleft == 1:
-                        f_we.next = 1  # bnew is bacc
+                        f_we.next = 1
                         wp.next = wp + 1
-                        bacc.next = 0
                         bpos.next = 0
                     else:
                         bpos.next = bpos + 1
@@ -741,17 +739,16 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         elif pidx == 2:
                             p_addr.next[16:8] = rx_data
                         elif ferr == 0:
+                            bacc.next = bnew
                             if bpos == rom_eblast:
                                 bpos.next = 0
-                                bacc.next = 0
                                 if ecnt == MB:
                                     ferr.next = K.ERR_LENGTH.value
                                 else:
                                     ecnt.next = ecnt + 1
-                                    f_we.next = 1  # bnew: the entry
+                                    f_we.next = 1  # the entry, from bacc
                                     wp.next = wp + 1
                             else:
-                                bacc.next = bnew
                                 bpos.next = bpos + 1
                     elif h_cmd == K.VERIFY.value:
                         p_sel.next = rx_data
@@ -789,13 +786,12 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                                 ferr.next = K.ERR_LENGTH.value
                             else:
                                 wleft.next = wleft - 1
+                                bacc.next = bnew
                                 if bpos == B - 1 or wleft == 1:
-                                    f_we.next = 1  # bnew: the beat
+                                    f_we.next = 1  # the beat, from bacc
                                     wp.next = wp + 1
-                                    bacc.next = 0
                                     bpos.next = 0
                                 else:
-                                    bacc.next = bnew
                                     bpos.next = bpos + 1
                 elif pst == t_p.CRC0:
                     crc_bad.next = rx_data != p_crc16[8:]
