@@ -81,39 +81,49 @@ def fifo_geometry(plan: CorePlan) -> dict[str, int]:
 
 
 @block
-def crc8_unit(crc, byte, nxt):
-    """``nxt = crc8 update of crc with byte`` (combinational, poly 0x07)."""
+def crc_serial(clk, rst, init, go8, go16, byte, crc8, crc16, busy=None):
+    """CRC-8 (poly 0x07, from 0) and CRC-16/CCITT-FALSE (poly 0x1021, from 0xFFFF) of a byte
+    stream, one bit per cycle: ``init`` (or ``rst``) starts both; ``go8`` / ``go16`` (with
+    ``byte``) feed ``byte`` into either or both, MSB first, in the 8 cycles that follow.
+    The link's bytes are 10 bit periods (at least 80 cycles) apart, so a byte is done long
+    before the next one arrives or is sent (``busy``, optional, tells)."""
+    sh = uint(8)
+    cnt = uint(4)
+    u8, u16 = Signal(bool(0)), Signal(bool(0))
+
+    @always(clk.posedge)
+    def seq():
+        if rst or init:
+            crc8.next = 0
+            crc16.next = 0xFFFF
+            cnt.next = 0
+        elif go8 or go16:
+            sh.next = byte
+            cnt.next = 8
+            u8.next = go8
+            u16.next = go16
+        elif cnt != 0:
+            cnt.next = cnt - 1
+            sh.next = concat(sh[7:0], False)
+            if u8:
+                if crc8[7] ^ sh[7]:
+                    crc8.next = concat(crc8[7:0], False) ^ 0x07
+                else:
+                    crc8.next = concat(crc8[7:0], False)
+            if u16:
+                if crc16[15] ^ sh[7]:
+                    crc16.next = concat(crc16[15:0], False) ^ 0x1021
+                else:
+                    crc16.next = concat(crc16[15:0], False)
+
+    if busy is None:
+        return seq
 
     @always_comb
-    def comb():
-        c = intbv(0)[8:]
-        c[:] = crc ^ byte
-        for _ in range(8):
-            if c[7]:
-                c[:] = concat(c[7:0], False) ^ 0x07
-            else:
-                c[:] = concat(c[7:0], False)
-        nxt.next = c
+    def flags():
+        busy.next = cnt != 0 or go8 or go16
 
-    return comb
-
-
-@block
-def crc16_unit(crc, byte, nxt):
-    """``nxt = CRC-16/CCITT-FALSE update of crc with byte`` (combinational, poly 0x1021)."""
-
-    @always_comb
-    def comb():
-        c = intbv(0)[16:]
-        c[:] = crc ^ concat(byte, intbv(0)[8:])
-        for _ in range(8):
-            if c[15]:
-                c[:] = concat(c[15:0], False) ^ 0x1021
-            else:
-                c[:] = concat(c[15:0], False)
-        nxt.next = c
-
-    return comb
+    return seq, flags
 
 
 @block
@@ -271,6 +281,12 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     BPW = clog2(NPOS + 1)    # byte position in the word being assembled
     PB_ = clog2(maxlen + 1)   # request payload counters
 
+    # ---- the link's error codes share their high 5 bits
+    errs = (K.ERR_CRC, K.ERR_COMMAND, K.ERR_LENGTH, K.ERR_BUSY, K.ERR_RANGE)
+    ERR_HI = K.ERR_CRC.value >> 3
+    assert all(e.value >> 3 == ERR_HI and e.value & 7 for e in errs)
+    E_CRC, E_COMMAND, E_LENGTH, E_BUSY, E_RANGE = (e.value & 7 for e in errs)
+
     # ---- ROMs from the plan and the protocol
     pad = 2**SB - NM  # ROMs indexed by the memory id's low SB bits (ids >= NM are rejected)
     depth_rom = tuple(m.depth for m in plan.mems) + (0,) * pad
@@ -289,11 +305,11 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     rx_data = uint(8)
     rx_valid = Signal(bool(0))
     rx_ferr = Signal(bool(0))
-    tx_data = uint(8)
+    s_byte = uint(8)   # the sender's byte: the transmitter takes it the cycle after tx_go
     tx_go = Signal(bool(0))
     tx_busy = Signal(bool(0))
     insts = [named("rx", uart_rx(clk, rst, rx, rx_data, rx_valid, rx_ferr, div)),
-             named("tx", uart_tx(clk, rst, tx_data, tx_go, tx_busy, tx, div))]
+             named("tx", uart_tx(clk, rst, s_byte, tx_go, tx_busy, tx, div))]
 
     # ---- core
     cp = core_ports(plan)  # the core's port signals, with their widths
@@ -374,7 +390,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     rom_eblast = uint(BPW)
     c_sel = uint(SB)
     c_dlast = uint(AB)
-    sid = Signal(modbv(0)[IB:])
+    sid = uint(IB)  # the IDENTIFY byte to read: s_i (stable 2+ cycles before it is sent)
     ident_byte = uint(8)
     insts.append(named("ident", ident_store(clk, id_we, id_wk, id_wdata, hset, hclr, sid,
                                             ident_byte, tuple(record), hash_off, ram_style)))
@@ -416,13 +432,14 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     insts += [sel_low, roms_p, roms_e, roms_c, counts, fifo_waddr]
 
     # ---- CRC units for the parser and the sender
-    p_crc8, p_crc8n = uint(8), uint(8)
-    p_crc16, p_crc16n = uint(16), uint(16)
-    s_crc8, s_crc8n = uint(8), uint(8)
-    s_crc16, s_crc16n = uint(16), uint(16)
-    s_byte = uint(8)
-    insts += [crc8_unit(p_crc8, rx_data, p_crc8n), crc16_unit(p_crc16, rx_data, p_crc16n),
-              crc8_unit(s_crc8, s_byte, s_crc8n), crc16_unit(s_crc16, s_byte, s_crc16n)]
+    p_crc8, p_crc16 = uint(8), uint(16)
+    p_cinit, p_cgo8, p_cgo16 = (Signal(bool(0)) for _ in range(3))
+    s_crc8, s_crc16 = uint(8), uint(16)
+    s_cinit, s_cgo8, s_cgo16, s_cbusy = (Signal(bool(0)) for _ in range(4))
+    insts += [named("pcrc", crc_serial(clk, rst, p_cinit, p_cgo8, p_cgo16, rx_data, p_crc8,
+                                       p_crc16)),
+              named("scrc", crc_serial(clk, rst, s_cinit, s_cgo8, s_cgo16, s_byte, s_crc8, s_crc16,
+                                       s_cbusy))]
 
     # ================================================================= parser + decoder
     pst = Signal(t_p.HUNT)
@@ -430,18 +447,19 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     h_cmd, h_tag = uint(8), uint(8)
     h_len = uint(LB)
     h_ok = Signal(bool(0))
-    h_code = uint(8)
-    e_code = uint(8)
+    # error codes of the parser: the low 3 bits of the link's ERR_* codes (0xE0 | n), 0 none
+    h_code = uint(3)
+    e_code = uint(3)
     in_use = Signal(bool(0))   # images or results in flight, or a busy core (registered)
     dq_full = Signal(bool(0))
     p_sel_ok = Signal(bool(0))
     room_img = Signal(bool(0))
     room_burst = Signal(bool(0))
-    p_end = uint(17)           # WRITE: start address + entries (registered)
+    p_past = Signal(bool(0))   # WRITE: start address + entries > depth (registered)
     p_elast = Signal(modbv(0)[EB_:])  # WRITE: entries - 1 (registered)
     left = uint(PB_)         # payload bytes still to come
     pidx = uint(PB_)         # payload byte index
-    ferr = uint(8)           # error code of this frame (0: none)
+    ferr = uint(3)           # error code of this frame (low bits, 0: none)
     crc_bad = Signal(bool(0))  # a CRC byte of the request differed
     silent = Signal(intbv(0, min=0, max=IDLE_BYTES * 10 * div + 2))
     p_addr = uint(16)
@@ -502,13 +520,23 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
         in_use.next = dq_n != 0 or rq_n != 0 or not idle
         dq_full.next = dq_n == DQUEUE
         p_sel_ok.next = p_sel < NM
-        p_end.next = p_addr + concat(intbv(0)[17 - EB_ :], ecnt)
+        p_past.next = p_addr + concat(intbv(0)[17 - EB_ :], ecnt) > rom_depth
         p_elast.next = ecnt - 1
         # FIFO room, a cycle late: only the consumer changes it between frames (it frees)
         room_img.next = used <= FD - BPI
         room_burst.next = used <= FD - MB
 
     insts.append(parser_flags)
+
+    @always_comb
+    def parser_crc():
+        # the request's CRCs: from SYNC, header bytes into both, CRC-8 and payload into CRC-16
+        p_cinit.next = rx_valid and not rst and pst == t_p.HUNT and rx_data == K.SYNC
+        p_cgo8.next = rx_valid and not rst and pst == t_p.HDR
+        p_cgo16.next = rx_valid and not rst and (pst == t_p.HDR or pst == t_p.HCRC
+                                                 or pst == t_p.PAY)
+
+    insts.append(parser_crc)
 
     @always_comb
     def descriptor_write():
@@ -604,29 +632,27 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 pst.next = t_p.ACT
                 e_code.next = ferr
                 if crc_bad:
-                    e_code.next = K.ERR_CRC.value
+                    e_code.next = E_CRC
                     err_crc.next = 1
                 elif ferr == 0:
                     if h_cmd == K.CLASSIFY.value:
                         if wleft != 0 or lits != 0 or zeros != 0:
-                            e_code.next = K.ERR_LENGTH.value
+                            e_code.next = E_LENGTH
                     elif h_cmd == K.WRITE.value:
                         if not p_sel_ok:
-                            e_code.next = K.ERR_RANGE.value
+                            e_code.next = E_RANGE
                         elif bpos != 0 or ecnt == 0:
-                            e_code.next = K.ERR_LENGTH.value
-                        elif p_end > rom_depth:
-                            e_code.next = K.ERR_RANGE.value
+                            e_code.next = E_LENGTH
+                        elif p_past:
+                            e_code.next = E_RANGE
                     elif h_cmd == K.VERIFY.value and not p_sel_ok:
-                        e_code.next = K.ERR_RANGE.value
+                        e_code.next = E_RANGE
             elif pst == t_p.ACT:
                 pst.next = t_p.HUNT
-                code = intbv(0)[8:]
-                code[:] = e_code
-                if code != 0:
+                if e_code != 0:
                     wp.next = cwp
                     if ps_req == ps_ack:
-                        ps_code.next = code
+                        ps_code.next = concat(intbv(ERR_HI)[5:], e_code)
                         ps_tag.next = h_tag
                         ps_src.next = SRC_ERR
                         ps_err.next = h_cmd
@@ -654,27 +680,27 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     pst.next = t_p.HUNT
                 elif h_cmd == K.IDENTIFY.value or h_cmd == K.FLUSH.value:
                     if h_len != 0:
-                        h_code.next = K.ERR_LENGTH.value
+                        h_code.next = E_LENGTH
                 elif h_cmd == K.SET_HASH.value:
                     if h_len != 4:
-                        h_code.next = K.ERR_LENGTH.value
+                        h_code.next = E_LENGTH
                 elif h_cmd == K.VERIFY.value:
                     if h_len != 1:
-                        h_code.next = K.ERR_LENGTH.value
+                        h_code.next = E_LENGTH
                     elif dq_full:
-                        h_code.next = K.ERR_BUSY.value
+                        h_code.next = E_BUSY
                 elif h_cmd == K.WRITE.value:
                     if h_len < 4 or h_len > maxlen:
-                        h_code.next = K.ERR_LENGTH.value
+                        h_code.next = E_LENGTH
                     elif in_use or dq_full or not room_burst:
-                        h_code.next = K.ERR_BUSY.value
+                        h_code.next = E_BUSY
                 elif h_cmd == K.CLASSIFY.value:
                     if h_len < 2 or h_len > 1 + NIN:
-                        h_code.next = K.ERR_LENGTH.value
+                        h_code.next = E_LENGTH
                     elif dq_full or not room_img:
-                        h_code.next = K.ERR_BUSY.value
+                        h_code.next = E_BUSY
                 else:
-                    h_code.next = K.ERR_COMMAND.value
+                    h_code.next = E_COMMAND
             elif pst == t_p.HGO:
                 ferr.next = 0
                 left.next = h_len[PB_:]
@@ -692,7 +718,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 if h_code != 0:
                     pst.next = t_p.HUNT
                     if ps_req == ps_ack:
-                        ps_code.next = h_code
+                        ps_code.next = concat(intbv(ERR_HI)[5:], h_code)
                         ps_tag.next = h_tag
                         ps_src.next = SRC_ERR
                         ps_err.next = h_cmd
@@ -706,11 +732,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     if rx_data == K.SYNC:
                         pst.next = t_p.HDR
                         h_cnt.next = 0
-                        p_crc8.next = 0
-                        p_crc16.next = 0xFFFF
                 elif pst == t_p.HDR:
-                    p_crc8.next = p_crc8n
-                    p_crc16.next = p_crc16n
                     h_cnt.next = h_cnt + 1
                     if h_cnt == 0:
                         h_cmd.next = rx_data
@@ -722,11 +744,9 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         h_len.next[16:8] = rx_data
                         pst.next = t_p.HCRC
                 elif pst == t_p.HCRC:
-                    p_crc16.next = p_crc16n
                     h_ok.next = rx_data == p_crc8
                     pst.next = t_p.HCHK
                 elif pst == t_p.PAY:
-                    p_crc16.next = p_crc16n
                     left.next = left - 1
                     pidx.next = pidx + 1
                     if left == 1:
@@ -743,7 +763,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                             if bpos == rom_eblast:
                                 bpos.next = 0
                                 if ecnt == MB:
-                                    ferr.next = K.ERR_LENGTH.value
+                                    ferr.next = E_LENGTH
                                 else:
                                     ecnt.next = ecnt + 1
                                     f_we.next = 1  # the entry, from bacc
@@ -766,7 +786,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                             lit = True
                         elif dst == t_d.Z:
                             if rx_w > wleft or zeros != 0:
-                                ferr.next = K.ERR_LENGTH.value
+                                ferr.next = E_LENGTH
                             else:
                                 zeros.next = rx_z
                             dst.next = t_d.N
@@ -783,7 +803,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                             lits.next = lits - 1
                         if lit:
                             if wleft == 0 or zeros != 0:
-                                ferr.next = K.ERR_LENGTH.value
+                                ferr.next = E_LENGTH
                             else:
                                 wleft.next = wleft - 1
                                 bacc.next = bnew
@@ -1004,6 +1024,12 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     insts.append(rq_late)
 
     @always_comb
+    def ident_addr():
+        sid.next = s_i[IB:]
+
+    insts.append(ident_addr)
+
+    @always_comb
     def reply_len():
         # payload bytes of the reply being sent, from its source
         if s_src == SRC_ERR:
@@ -1032,6 +1058,9 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     def sender():
         tx_go.next = 0
         oready.next = 0
+        s_cinit.next = 0
+        s_cgo8.next = 0
+        s_cgo16.next = 0
         if rst:
             sst.next = t_s.IDLE
             ps_ack.next = 0
@@ -1055,14 +1084,13 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     s_want.next = 0
             # ---- hand a byte to the transmitter, updating the CRCs
             if s_txq and not tx_busy and not tx_go:
-                tx_data.next = s_byte
                 tx_go.next = 1
                 s_txq.next = 0
                 if sst == t_s.HDR and s_hdr >= 1 and s_hdr <= 4:
-                    s_crc8.next = s_crc8n
+                    s_cgo8.next = 1
                 if not (sst == t_s.HDR and s_hdr == 0) and sst != t_s.CRC0 \
                         and sst != t_s.CRC1:
-                    s_crc16.next = s_crc16n
+                    s_cgo16.next = 1
                 if sst == t_s.HDR:
                     if s_hdr == 5:
                         sst.next = t_s.PAY if s_len != 0 else t_s.CRC0
@@ -1076,8 +1104,8 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     sst.next = t_s.CRC1
                 else:
                     sst.next = t_s.IDLE
-            elif not s_txq and not tx_go:
-                # ---- the next byte
+            elif not s_txq and not tx_go and not s_cbusy:
+                # ---- the next byte (after the CRCs have taken the last one)
                 if sst == t_s.IDLE:
                     if ps_req != ps_ack:
                         s_code.next = ps_code
@@ -1112,8 +1140,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     s_txq.next = 1
                     if s_hdr == 0:
                         s_byte.next = K.SYNC
-                        s_crc8.next = 0
-                        s_crc16.next = 0xFFFF
+                        s_cinit.next = 1
                     elif s_hdr == 1:
                         s_byte.next = s_code
                     elif s_hdr == 2:
@@ -1124,14 +1151,12 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         s_byte.next = 0
                     else:
                         s_byte.next = s_crc8
-                    sid.next = 0
                 elif sst == t_s.PAY:
                     if s_src == SRC_ERR:
                         s_byte.next = s_err
                         s_txq.next = 1
                     elif s_src == SRC_IDENT:
                         s_byte.next = ident_byte  # read at sid since the last byte
-                        sid.next = s_i[IB:] + 1
                         s_txq.next = 1
                     elif s_src == SRC_VERIFY:
                         if s_i == 0:
