@@ -3,19 +3,20 @@
 // of the converted module before its `endmodule` by hw/formal/lwfc_formal.py.
 //
 // Environment: the UART receiver's outputs (rx_valid, rx_data, rx_ferr) are cut by the
-// generator (Yosys cutpoint): the parser sees ANY byte sequence with at least 3 cycles from
-// one byte to the next (assumed below: a UART delivers one byte per 10 * divisor cycles, 80
-// at the smallest divisor, and the parser's header check / frame check take the two cycles
-// after the HCRC / CRC1 byte), framing errors anywhere. The core's outputs (in_ready,
-// out_valid, out_data, h_rdata, idle) are cut too: the parser's properties hold whatever the
-// core does.
+// generator (Yosys cutpoint): the parser sees ANY byte sequence with at least F_S_GAP cycles
+// from one byte to the next (assumed below; lwfc_formal.SERIAL_BYTE_GAP: the bit-serial CRC
+// unit takes a byte in the 8 cycles after it, the header / frame checks the 2 cycles after
+// the HCRC / CRC1 byte; a UART delivers one byte per 10 * divisor cycles, 80 at the smallest
+// divisor), framing errors anywhere. The core's outputs (in_ready, out_valid, out_data,
+// h_rdata, idle) are cut too: the parser's properties hold whatever the core does.
 //
 // Property groups:
 //   F_FRAMES  a frame is committed (descriptor queued: an image to classify, a WRITE burst,
 //             a VERIFY), applied (SET_HASH) or executed (FLUSH) only if its header CRC-8 and
-//             its CRC-16 are right and its LEN is right for its command; the consumer never
-//             reads FIFO entries past the committed pointer, never pops a descriptor that was
-//             not queued. The CRCs are computed here, independently (functions below).
+//             its CRC-16 are right and its LEN is right for its command; the descriptor queue
+//             never overflows; a parameter memory is written and an image beat offered to
+//             the core only for a queued descriptor. The CRCs are computed here,
+//             independently (functions below).
 //   F_HUNT    after any byte sequence the parser returns to hunting: whenever no byte came
 //             for more than F_S_SILENCE cycles (IDLE_BYTES byte times), it is in HUNT (or
 //             executing a FLUSH command, which ends after the reply in progress)
@@ -48,16 +49,41 @@ function [15:0] f_crc16_step(input [15:0] crc, input [7:0] b);
     end
 endfunction
 
+// the parser's CRC unit works one bit per cycle (pcrc_*: the byte's bits still to go in the
+// top pcrc_cnt bits of pcrc_sh): what it will hold once it has taken them
+function [7:0] f_fin8(input [7:0] crc, input [7:0] sh, input [3:0] n);
+    integer i;
+    reg [7:0] c;
+    begin
+        c = crc;
+        for (i = 0; i < 8; i = i + 1)
+            if (i < n) c = (c[7] ^ sh[7 - i]) ? ((c << 1) ^ 8'h07) : (c << 1);
+        f_fin8 = c;
+    end
+endfunction
+function [15:0] f_fin16(input [15:0] crc, input [7:0] sh, input [3:0] n);
+    integer i;
+    reg [15:0] c;
+    begin
+        c = crc;
+        for (i = 0; i < 8; i = i + 1)
+            if (i < n) c = (c[15] ^ sh[7 - i]) ? ((c << 1) ^ 16'h1021) : (c << 1);
+        f_fin16 = c;
+    end
+endfunction
+wire [7:0] p_crc8f = f_fin8(p_crc8, pcrc_sh, pcrc_u8 ? pcrc_cnt : 4'd0);
+wire [15:0] p_crc16f = f_fin16(p_crc16, pcrc_sh, pcrc_u16 ? pcrc_cnt : 4'd0);
+
 wire f_inframe = pst == P_HDR || pst == P_HCRC || pst == P_PAY || pst == P_CRC0 || pst == P_CRC1;
 // the cycles of the header check, the frame check and its action (no byte is consumed then)
 wire f_check = pst == P_HCHK || pst == P_HGO || pst == P_END || pst == P_ACT;
 
-// ---- environment: bytes at least 3 cycles apart
+// ---- environment: bytes at least F_S_GAP cycles apart
 reg [15:0] f_quiet = 0;        // cycles since the last byte, saturating above F_S_SILENCE + 1
 always @(posedge clk)
     if (rst || rx_valid) f_quiet <= 0;
     else if (f_quiet <= F_S_SILENCE + 1) f_quiet <= f_quiet + 16'd1;
-always @(*) if (f_past_valid && rx_valid) assume(f_quiet >= 2);
+always @(*) if (f_past_valid && rx_valid) assume(f_quiet >= F_S_GAP - 1);
 // the parser's state register holds one of its states (binary encoding: codes below P_STATES)
 always @(*) if (f_past_valid && !rst) assert(pst < P_STATES && cst < C_STATES);
 
@@ -124,23 +150,26 @@ wire f_len_ok =
 wire f_good = f_n == 17'd7 + f_len && f_hcrc == f_crc8 && f_rcrc == f_crc16 && f_len_ok;
 // a command whose good frame queues a descriptor for the consumer
 wire f_queued = h_cmd == F_S_CLASSIFY || h_cmd == F_S_WRITE || h_cmd == F_S_VERIFY;
-// the registered flags (dq_full, p_sel_ok, p_end) are one cycle behind what they flag
+// the registered flags (dq_full, p_sel_ok, p_past) are one cycle behind what they flag
 reg f_acted = 0;               // last cycle was ACT (dq_n may have grown: dq_full is stale)
 always @(posedge clk) f_acted <= !rst && pst == P_ACT;
 
 `ifdef F_FRAMES
 always @(*) if (f_past_valid && !rst) begin
+    // the CRC unit has taken the last byte's 8 bits within 8 cycles (before the next byte)
+    assert(pcrc_cnt <= 8);
+    if (pcrc_cnt != 0) assert(pcrc_cnt + f_quiet == 8);
     // the monitor agrees with the parser (the CRC units and the byte counting are checked
     // against the independent functions above; this also makes k-induction close)
     if (pst == P_HDR) begin
-        assert(f_n == {15'd0, h_cnt} && f_crc8 == p_crc8 && f_crc16 == p_crc16);
+        assert(f_n == {15'd0, h_cnt} && f_crc8 == p_crc8f && f_crc16 == p_crc16f);
         if (h_cnt >= 1) assert(f_cmd == h_cmd);
         if (h_cnt >= 3) assert(f_len[7:0] == h_len[7:0]);
     end
-    if (pst == P_HCRC) assert(f_n == 4 && f_crc8 == p_crc8 && f_crc16 == p_crc16
+    if (pst == P_HCRC) assert(f_n == 4 && f_crc8 == p_crc8f && f_crc16 == p_crc16f
                               && f_len == h_len && f_cmd == h_cmd);
     if (pst == P_HCHK || pst == P_HGO) begin
-        assert(f_n == 5 && f_crc16 == p_crc16 && f_len == h_len && f_cmd == h_cmd);
+        assert(f_n == 5 && f_crc16 == p_crc16f && f_len == h_len && f_cmd == h_cmd);
         assert(h_ok == (f_hcrc == f_crc8));
     end
     if (pst == P_HGO) begin
@@ -159,14 +188,14 @@ always @(*) if (f_past_valid && !rst) begin
     end
     if (pst == P_PAY) begin
         assert(f_n == 17'd5 + pidx);
-        assert(f_crc16 == p_crc16);
+        assert(f_crc16 == p_crc16f);
         assert(f_len == h_len && f_cmd == h_cmd && f_hcrc == f_crc8);
         assert(left == f_len - pidx && pidx < f_len);
     end
-    if (pst == P_CRC0) assert(f_n == 17'd5 + f_len && f_crc16 == p_crc16 && f_len == h_len
+    if (pst == P_CRC0) assert(f_n == 17'd5 + f_len && f_crc16 == p_crc16f && f_len == h_len
                               && f_cmd == h_cmd && f_hcrc == f_crc8);
     if (pst == P_CRC1) assert(f_n == 17'd6 + f_len && f_len == h_len && f_cmd == h_cmd
-                              && f_crc16 == p_crc16
+                              && f_crc16 == p_crc16f
                               && f_hcrc == f_crc8 && crc_bad == (f_rcrc[7:0] != f_crc16[7:0]));
     if (pst == P_END || pst == P_ACT)
         assert(f_n == 17'd7 + f_len && f_len == h_len && f_cmd == h_cmd && f_hcrc == f_crc8);
@@ -209,7 +238,7 @@ always @(*) if (f_past_valid && !rst) begin
                        && rom_eblast + 3'd1 == f_eb(p_seli));
             end else assert(ecnt == 0 && bpos == 0);
             if ((pst == P_CRC0 && f_quiet != 0) || pst == P_CRC1 || pst == P_END)
-                assert(p_end == p_addr + ecnt);
+                assert(p_past == (p_addr + ecnt > rom_depth));
         end
         if (h_cmd == F_S_VERIFY && f_k >= 1) begin
             assert(p_sel == f_p0);
