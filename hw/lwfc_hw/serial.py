@@ -355,8 +355,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     rq_wd, rq_rd = uint(9), uint(9)   # logits flag, tag
     rq_w = Signal(modbv(0)[RB_ + 1 :])
     rq_r = Signal(modbv(0)[RB_ + 1 :])
-    rq_w2 = Signal(modbv(0)[RB_ + 1 :])  # rq_w two edges late: the entry is readable
-    rq_w1 = Signal(modbv(0)[RB_ + 1 :])
+    rq_w1 = Signal(modbv(0)[RB_ + 1 :])  # rq_w one edge late: the entry is readable
     rq_ns = Signal(modbv(0)[RB_ + 1 :])  # results the sender may start
     dq_wi, dq_ri, rq_wi, rq_ri = uint(QB), uint(QB), uint(RB_), uint(RB_)
     insts.append(named("dq", fifo_ram(clk, dq_we, dq_wa, dq_wd, dq_ri, dq_rd, DQUEUE, DW,
@@ -418,7 +417,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
         used.next = wp - rp
         dq_n.next = dq_w - dq_r
         rq_n.next = rq_w - rq_r
-        rq_ns.next = rq_w2 - rq_r
+        rq_ns.next = rq_w1 - rq_r
         dq_wi.next = dq_w[QB:]
         dq_ri.next = dq_r[QB:]
         rq_wi.next = rq_w[RB_:]
@@ -451,6 +450,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     h_code = uint(3)
     e_code = uint(3)
     in_use = Signal(bool(0))   # images or results in flight, or a busy core (registered)
+    cst = Signal(t_c.IDLE)     # the consumer's state
     dq_full = Signal(bool(0))
     p_sel_ok = Signal(bool(0))
     room_img = Signal(bool(0))
@@ -517,7 +517,10 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
 
     @always(clk.posedge)
     def parser_flags():
-        in_use.next = dq_n != 0 or rq_n != 0 or not idle
+        # descriptors waiting (the one the consumer works on is not: a WRITE burst may
+        # follow another while it is written), results awaited, or a busy core
+        in_use.next = (dq_n != 0 and (dq_n != 1 or cst == t_c.IDLE)) or rq_n != 0 \
+            or not idle
         dq_full.next = dq_n == DQUEUE
         p_sel_ok.next = p_sel < NM
         p_past.next = p_addr + concat(intbv(0)[17 - EB_ :], ecnt) > rom_depth
@@ -823,7 +826,6 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     insts.append(parser)
 
     # ================================================================= consumer
-    cst = Signal(t_c.IDLE)
     # the descriptor being worked on: the queue memory's output, read at dq_r (which moves
     # on when the item is done)
     c_kind = uint(2)
@@ -1018,8 +1020,8 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
 
     @always(clk.posedge)
     def rq_late():
+        # the tag is written at the edge that moves rq_w and read at the next one
         rq_w1.next = rq_w
-        rq_w2.next = rq_w1
 
     insts.append(rq_late)
 

@@ -18,8 +18,9 @@ def uart_rx(clk, rst, rx, data, valid, ferr, div: int):
     ``rx`` passes two synchroniser flip-flops. A falling edge starts a byte: the start bit is
     checked ``div // 2`` clocks later (a glitch returns to idle), then each data bit (LSB
     first) and the stop bit are sampled ``div`` clocks apart, at their middles. With a good
-    stop bit ``data[7:0]`` holds the byte and ``valid`` pulses for one cycle; with a bad one
-    ``ferr`` pulses instead (the byte is dropped). Receiver tolerance: see
+    stop bit ``valid`` pulses for one cycle, with a bad one ``ferr`` (the byte is dropped).
+    ``data[7:0]`` is the shift register itself: it holds the byte from the ``valid`` cycle
+    until the next byte's first data bit (1.5 bit periods at least). Receiver tolerance: see
     ``lwfc_hw.link.UartTiming.tolerance``.
     """
     s1 = Signal(bool(1))
@@ -27,7 +28,7 @@ def uart_rx(clk, rst, rx, data, valid, ferr, div: int):
     state = Signal(t_rx.IDLE)
     cnt = Signal(intbv(0, min=0, max=div + 1))
     nbit = Signal(intbv(0, min=0, max=8))
-    sh = Signal(intbv(0)[8:])
+    sh = data
     half = div // 2
 
     @always(clk.posedge)
@@ -62,7 +63,6 @@ def uart_rx(clk, rst, rx, data, valid, ferr, div: int):
         else:  # STOP
             state.next = t_rx.IDLE
             if s2:
-                data.next = sh
                 valid.next = 1
             else:
                 ferr.next = 1
