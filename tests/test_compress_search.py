@@ -12,8 +12,8 @@ import pytest
 from conftest import random_bundle, require_tool
 from lwfc import golden
 from lwfc.bundle import load_bundle
-from lwfc.compress import search as S
 from lwfc.data import load_dataset
+from lwfc.experiments import search as S
 from lwfc.qat import QNet, net_to_dict
 
 TINY = replace(
@@ -106,7 +106,7 @@ def test_ray_path_with_two_local_workers(tmp_path: Path, source: dict, data_dir)
 
 
 def test_table1_seed_runs_every_variant(data_dir) -> None:
-    from lwfc.compress.table1 import VARIANTS, run_seed
+    from lwfc.experiments.table1 import VARIANTS, run_seed
 
     recs = run_seed(
         0, str(data_dir), "mnist", 1, 5.0, (1e-4,), 1, 0.9, 4.0, train_limit=1500, test_limit=300

@@ -372,3 +372,16 @@ def test_checkpoint_export_qat_and_ptq(data_dir, tmp_path):
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(LwfcError):
         train.export_checkpoint(bad, data_dir=data_dir)
+
+
+def test_default_epochs_keep_the_step_count_on_small_data():
+    """MNIST-sized data: the recipe's counts; digits' 1,437 images: ~42x the passes (the same
+    optimizer steps); an explicit epoch count is taken as given."""
+    r = train.DefaultRecipe()
+    assert train.default_epochs(r, 60_000, None) == (6, 60, 10, 2)
+    assert train.default_epochs(r, 120_000, None) == (6, 60, 10, 2)
+    t, s, q, f = train.default_epochs(r, 1437, None)
+    assert (t, s, q, f) == (round(6 * 60_000 / 1437), round(60 * 60_000 / 1437),
+                            round(10 * 60_000 / 1437), round(2 * 60_000 / 1437))
+    assert s * -(-1437 // r.batch) >= 60 * -(-60_000 // r.batch) * 0.98
+    assert train.default_epochs(r, 1437, 30) == (3, 30, 5, 2)

@@ -127,25 +127,33 @@ def plan_key(plan: CorePlan) -> str:
     return h.hexdigest()[:16]
 
 
-def prepare(plan: CorePlan, root: Path | None = None) -> Path:
-    """Convert the core for ``plan`` into a cache folder (once); return the folder."""
-    root = Path(root or cache_root())
+def cached_folder(root: Path, name: str, marker: str, make: Callable[[Path], object]) -> Path:
+    """``root / name``, made once by ``make(tmp)`` in a temporary folder under ``root`` and
+    renamed into place when ``marker`` (a file ``make`` writes) is there: atomic, so
+    concurrent processes (pytest-xdist workers) converting the same thing are harmless."""
+    root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    out = root / f"rtl-{plan_key(plan)}"
-    if not (out / "lwfc_core.v").exists():
-        tmp = Path(tempfile.mkdtemp(prefix="tmp-rtl-", dir=root))
+    out = root / name
+    if not (out / marker).exists():
+        tmp = Path(tempfile.mkdtemp(prefix=f"tmp-{name[:24]}-", dir=root))
         try:
-            convert_core(plan, tmp)
-            if not (out / "lwfc_core.v").exists():
+            make(tmp)
+            if not (out / marker).exists():
                 shutil.rmtree(out, ignore_errors=True)
                 try:
                     tmp.rename(out)
                 except OSError:  # another process won the race: its copy is identical
-                    if not (out / "lwfc_core.v").exists():
+                    if not (out / marker).exists():
                         raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def prepare(plan: CorePlan, root: Path | None = None) -> Path:
+    """Convert the core for ``plan`` into a cache folder (once); return the folder."""
+    return cached_folder(Path(root or cache_root()), f"rtl-{plan_key(plan)}", "lwfc_core.v",
+                         lambda tmp: convert_core(plan, tmp))
 
 
 def _sources_hash(rtl_dir: Path, simulator: str) -> str:

@@ -97,11 +97,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..compress import search
+    from ..experiments import search
 
     if args.workers < 0:
         raise LwfcError("--workers must be >= 0")
-    from ..compress.table1 import TABLE1
+    from ..experiments.table1 import TABLE1
 
     # an earlier (resumable) search or Table 1 folder, or a new or empty one
     check_output(args.out, "--out", replaces=(search.RESULTS, search.RUNS, search.BASES, TABLE1))
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
 
     dataset = load_data(args.dataset or "mnist", args.data).name  # checked before long work
     if args.table1:
-        from ..compress import table1
+        from ..experiments import table1
 
         table1.run_table1(
             args.out,

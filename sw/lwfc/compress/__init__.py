@@ -1,4 +1,4 @@
-"""The compression toolkit: pruning, low-rank approximation, E-score and the Algorithm 1 search.
+"""The compression toolkit: pruning, low-rank approximation, low-bit and shared weights, E-score.
 
 Modules (each usable from Python; the CLI wraps them in ``lwfc compress``, ``lwfc search`` and
 ``lwfc report``):
@@ -14,9 +14,10 @@ quantization mirroring the integer contract, bundle export); fine-tuning is
 :func:`lwfc.fit.finetune`.
 * :mod:`lwfc.compress.pipeline`  prune / factorise / prune factors / QAT fine-tune (with KD).
 * :mod:`lwfc.compress.checkpoint` inputs: train checkpoints, compression states, bundles.
-* :mod:`lwfc.compress.search`    Algorithm 1 on Ray, resumable JSONL results.
-* :mod:`lwfc.compress.table1`    the paper's Table 1 (PTQ, QAT, QAT+KD float / int teacher).
 * :mod:`lwfc.compress.report`    Markdown tables and matplotlib figures of a search folder.
+
+Algorithm 1 and Table 1, which also train networks, are in :mod:`lwfc.experiments`; this
+package does not import :mod:`lwfc.train`.
 
 Only :mod:`escore`, :mod:`hwcost` and the numpy half of :mod:`lowrank` are imported eagerly;
 everything that needs torch or Ray is imported on use.

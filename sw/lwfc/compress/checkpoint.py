@@ -126,35 +126,6 @@ def ensure_calibrated(net: QNet, images: np.ndarray) -> None:
         net.calibrate(images)
 
 
-def train_base(
-    drop_loc: int,
-    drop_p: float,
-    data_dir: str | None,
-    dataset: str,
-    seed: int,
-    epochs: float | None,
-    recipe: str = "paper",
-) -> QNet:
-    """Train one search base from scratch with :func:`lwfc.train.train` (QAT, dropout given).
-
-    ``epochs``: the recipe's epoch cap / count (None: the recipe's own).
-    """
-    from ..train import train
-
-    result = train(
-        recipe=recipe,
-        data_dir=data_dir,
-        seed=seed,
-        epochs=None if epochs is None else max(1, round(epochs)),
-        progress=False,
-        log=lambda *a, **k: None,
-        dataset=dataset,
-        dropout=(drop_loc, drop_p) if drop_p > 0 else None,
-        threads=1,
-    )
-    return from_train_checkpoint(result.state)
-
-
 def load_teacher(path: str | os.PathLike, integer: bool = False) -> Any:
     """A KD teacher (``nn.Module``: pixels in [0, 1] ``(N, 784)`` -> logits) from a checkpoint.
 

@@ -32,7 +32,7 @@ from urllib.parse import urlencode
 
 from lwfc_hw import link
 from lwfc_hw.plan import CorePlan, plan_for_bundle
-from lwfc_hw.sim import cache_root, plan_key
+from lwfc_hw.sim import cache_root, cached_folder, plan_key
 
 from ..bundle import Bundle, load_bundle
 from ..errors import LwfcError
@@ -108,25 +108,12 @@ def prepare_serial(plan: CorePlan, clk_hz: int, baud: int, params_hash: int = 0,
     except ImportError as exc:
         raise SimulationError(f"the serial bridge RTL (lwfc_hw.serial) is missing: {exc}") \
             from None
-    root = Path(cache or cache_root())
-    out = root / (f"serial-rtl-{plan_key(plan)}-{clk_hz}-{baud}-{params_hash:08x}"
-                  + ("" if hport_reg else "-hw"))
-    if not (out / "lwfc_serial.v").exists():
-        root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix="tmp-serial-rtl-", dir=root))
-        try:
-            convert_serial(plan, tmp, clk_hz, baud, params_hash=params_hash,
-                           hport_reg=hport_reg)
-            if not (out / "lwfc_serial.v").exists():
-                shutil.rmtree(out, ignore_errors=True)
-                try:
-                    tmp.rename(out)
-                except OSError:  # another process won the race: its copy is identical
-                    if not (out / "lwfc_serial.v").exists():
-                        raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return out
+    name = (f"serial-rtl-{plan_key(plan)}-{clk_hz}-{baud}-{params_hash:08x}"
+            + ("" if hport_reg else "-hw"))
+    return cached_folder(Path(cache or cache_root()), name, "lwfc_serial.v",
+                         lambda tmp: convert_serial(plan, tmp, clk_hz, baud,
+                                                    params_hash=params_hash,
+                                                    hport_reg=hport_reg))
 
 
 class HarnessProcess:

@@ -58,13 +58,13 @@ def run_seed(
     import torch
 
     from .. import golden
+    from ..compress import pipeline
+    from ..compress.checkpoint import from_train_checkpoint
     from ..data import load_data
     from ..fit import accuracy
     from ..models import Teacher
     from ..qat import QNet, bundle_logits, clone, pixels, to_bundle
     from ..train import train
-    from . import pipeline
-    from .checkpoint import from_train_checkpoint
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()

@@ -37,13 +37,16 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..compress.escore import BETA, escore
+from ..compress.hwcost import hardware_cost
 from ..errors import LwfcError
-from .escore import BETA, escore
-from .hwcost import hardware_cost
+
+if TYPE_CHECKING:
+    from ..qat import QNet
 
 RESULTS = "results.jsonl"
 RUNS = "runs.jsonl"
@@ -268,8 +271,8 @@ def make_base(
     seed: int,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Build one base network; returns ``(record, net state)`` (see :func:`net_to_dict`)."""
+    from ..compress import pipeline
     from ..qat import Dropout, net_from_dict, net_to_dict
-    from . import pipeline
 
     _set_threads()
     start = time.perf_counter()
@@ -279,7 +282,6 @@ def make_base(
         net.dropout = Dropout(spec["drop_loc"], spec["drop_p"])
         pipeline.finetune(net, *train, float(spec["epochs"] or 0.0), seed=seed)
     else:
-        from .checkpoint import train_base
 
         net = train_base(spec["drop_loc"], spec["drop_p"], data_dir, dataset, seed, spec["epochs"])
     net.dropout = Dropout(spec["drop_loc"], spec["drop_p"])
@@ -307,8 +309,8 @@ def run_trial(
     """
     from .. import golden
     from ..bundle import save_bundle
+    from ..compress import pipeline
     from ..qat import net_from_dict, to_bundle
-    from . import pipeline
 
     _set_threads()
     start = time.perf_counter()
@@ -684,3 +686,33 @@ def _load_state(path: Path) -> dict[str, Any]:
     import torch
 
     return torch.load(path, weights_only=False)
+
+
+def train_base(
+    drop_loc: int,
+    drop_p: float,
+    data_dir: str | None,
+    dataset: str,
+    seed: int,
+    epochs: float | None,
+    recipe: str = "paper",
+) -> QNet:
+    """Train one search base from scratch with :func:`lwfc.train.train` (QAT, dropout given).
+
+    ``epochs``: the recipe's epoch cap / count (None: the recipe's own).
+    """
+    from ..compress.checkpoint import from_train_checkpoint
+    from ..train import train
+
+    result = train(
+        recipe=recipe,
+        data_dir=data_dir,
+        seed=seed,
+        epochs=None if epochs is None else max(1, round(epochs)),
+        progress=False,
+        log=lambda *a, **k: None,
+        dataset=dataset,
+        dropout=(drop_loc, drop_p) if drop_p > 0 else None,
+        threads=1,
+    )
+    return from_train_checkpoint(result.state)
