@@ -13,7 +13,10 @@
 //             out-of-range reads return 0)
 //   F_AXIS    AXI4-Stream ports: m_axis TVALID held until TREADY, TDATA / TLAST stable while
 //             stalled (SOFT_RESET excepted, as documented), results out never exceeding
-//             images in, TLAST exactly where the register map puts it
+//             images in, no beat outside a batch or beyond BATCH, TLAST exactly where the
+//             register map puts it
+//   F_CORE_CUT (with F_AXIS) the core's outputs are free values (cut by lwfc_formal.py) and
+//             its output contract C1-C3 (below) is assumed instead of asserted
 // The parameter memories keep no initial contents in the formal copy (any weights). NOTE:
 // arithmetic and comparisons 33 bits or wider are cut with the data path
 // (lwfc_formal.AXI_CUT_WIDTH): keep the properties' own narrower.

@@ -262,6 +262,12 @@ BUGS: dict[str, Bug] = {b.name: b for b in (
         "the parser compares only the low byte of the CRC-16: a frame whose CRC's high byte "
         "is wrong is committed (a corrupted image classified, or weights written)",
         bmc_depth=75, full_only=True),
+    Bug("crc8_skips_tag", "serial",
+        "assign p_cgo8 = (rx_valid && (!rst) && (pst == 4'b0001));",
+        "assign p_cgo8 = (rx_valid && (!rst) && (pst == 4'b0001) && (h_cnt != 1));",
+        "serial_frames",
+        "the header CRC-8 leaves out the TAG byte: a request whose tag was corrupted on the "
+        "line is taken as good, and its reply goes to the wrong request", bmc_depth=30),
     Bug("write_while_busy", "axi",
         "h_we = (do_write && aw_win && (w_strb == 15) && wr_in_range && idle_all);",
         "h_we = (do_write && aw_win && (w_strb == 15) && wr_in_range);",
