@@ -652,6 +652,9 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         e_code.next = E_RANGE
             elif pst == t_p.ACT:
                 pst.next = t_p.HUNT
+                # a zero run of a rejected frame still expanding must not go on into the
+                # next frame's header (the expansion runs in every state but HUNT)
+                zeros.next = 0
                 if e_code != 0:
                     wp.next = cwp
                     if ps_req == ps_ack:
