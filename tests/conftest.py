@@ -165,6 +165,7 @@ LONG_FILES_FIRST = (
     "test_fusesoc.py",
     "test_build.py",
     "test_compress_search.py",
+    "test_hw_bench.py",  # after test_hw_mnist.py, which converts the same 50-lane cores
     "test_hw_lint.py",
     "test_compress_cli.py",
     "test_hw_rtl.py",
