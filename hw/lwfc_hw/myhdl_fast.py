@@ -1,4 +1,6 @@
-"""A faster MyHDL elaboration: MyHDL's ``_getCallInfo`` (run once per ``@block`` and per
+"""A faster MyHDL elaboration and conversion, same output.
+
+1. MyHDL's ``_getCallInfo`` (run once per ``@block`` and per
 ``@always`` / ``@always_comb`` / ``@always_seq`` / ``@instance`` generator) calls
 ``inspect.stack()``, which builds a ``FrameInfo`` with source context for *every* frame of the
 stack and looks up each frame's module by scanning ``sys.modules``. Under pytest (a deep stack)
@@ -6,16 +8,32 @@ in a process that has imported torch (about 1,400 modules) that is most of the t
 conversion. The functions here return the same ``_CallInfo`` (the function name, the module
 context flag, the caller's globals and locals) from ``sys._getframe`` instead: the frames are
 the same objects ``inspect.stack()`` would return, at the same depths, so the converted Verilog
-does not change (tests/test_hw_lint.py and the RTL tests compare it with the golden model).
+does not change (checked byte for byte with a fixed ``PYTHONHASHSEED``; the RTL tests compare
+the cores with the golden model).
+2. MyHDL's ``_makeAST`` (once per generator at conversion) reads, tokenizes and dedents the
+generator function's source each time, though a core has hundreds of generators made by the
+same few functions. :func:`make_ast` keeps the dedented source per code object and compiles a
+fresh tree each call (the converter annotates the tree it gets, so trees are never shared).
 
-:func:`install` puts them in place of MyHDL's (pinned ``myhdl==0.11.52``; ``lwfc_hw``'s
-memories.py, which every RTL module imports, calls it once).
+:func:`install` puts these in place of MyHDL's (pinned ``myhdl==0.11.52``);
+``lwfc_hw.memories``, which every RTL module imports, calls it once.
 """
 
 from __future__ import annotations
+import __future__
 
+import ast
+import inspect
 import sys
-from types import FrameType
+from types import CodeType, FrameType, FunctionType
+
+#: compiler flags of the ``__future__`` features (as MyHDL's ``_makeAST`` passes them on)
+_FUTURE_FLAGS = 0
+for _feature in __future__.all_feature_names:
+    _FUTURE_FLAGS |= getattr(__future__, _feature).compiler_flag
+
+#: code object -> (dedented source, source file, line offset) of a generator function
+_SOURCES: dict[CodeType, tuple[str, str | None, int]] = {}
 
 
 def _frame(depth: int) -> FrameType | None:
@@ -67,10 +85,33 @@ def instance_call_info() -> object:
     return _instance._CallInfo(func.f_code.co_name, modctxt, _symdict(func))
 
 
+def make_ast(f: FunctionType) -> ast.Module:
+    """``myhdl._util._makeAST``: the module AST of ``f``'s dedented source, with
+    ``sourcefile`` and ``lineoffset`` set; the source is read and dedented once per code
+    object."""
+    from myhdl import _util
+
+    code = f.__code__
+    known = _SOURCES.get(code)
+    if known is None:
+        source = _util._dedent(inspect.getsource(f))
+        known = (source, inspect.getsourcefile(f), inspect.getsourcelines(f)[1] - 1)
+        _SOURCES[code] = known
+    source, sourcefile, lineoffset = known
+    flags = ast.PyCF_ONLY_AST | (code.co_flags & _FUTURE_FLAGS)
+    tree = compile(source, filename="<unknown>", mode="exec", flags=flags, dont_inherit=True)
+    tree.sourcefile = sourcefile
+    tree.lineoffset = lineoffset
+    return tree
+
+
 def install() -> None:
-    """Use the functions above in MyHDL (every module that imported ``_getCallInfo``)."""
-    from myhdl import _always, _always_comb, _always_seq, _block, _instance
+    """Use the functions above in MyHDL (in every module that imported them by name)."""
+    from myhdl import _always, _always_comb, _always_seq, _block, _instance, _util
+    from myhdl.conversion import _analyze
 
     _block._getCallInfo = block_call_info
     for mod in (_instance, _always, _always_comb, _always_seq):
         mod._getCallInfo = instance_call_info
+    for mod in (_util, _instance, _analyze):
+        mod._makeAST = make_ast
