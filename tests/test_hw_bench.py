@@ -10,8 +10,9 @@ from lwfc.cli import main
 
 
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="no iverilog")
-def test_bench_quick_writes_the_report_and_plots(tmp_path, data_dir, capsys, monkeypatch):
-    monkeypatch.setenv("LWFC_HW_CACHE", str(tmp_path / "hwcache"))
+def test_bench_quick_writes_the_report_and_plots(tmp_path, data_dir, capsys):
+    # the RTL checks use the session's core cache (lwfc_hw.sim.cache_root), so the 50-lane
+    # broadcast cores are converted once for this and tests/test_hw_mnist.py
     out = tmp_path / "B.md"
     code = main(["bench", "--quick", "--out", str(out), "--data", str(data_dir)])
     text = capsys.readouterr().out

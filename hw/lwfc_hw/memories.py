@@ -10,7 +10,11 @@ from typing import Any
 
 from myhdl import Signal, always, always_comb, block, concat, enum, intbv
 
+from . import myhdl_fast
 from .plan import HOST_DATA_BITS, MemSpec
+
+# every RTL module imports this one: elaborate and convert with lwfc_hw.myhdl_fast
+myhdl_fast.install()
 
 
 def named(name: str, inst: Any) -> Any:
