@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Logic cells of the iCEBreaker build, split into the core and the serial bridge.
 
-Converts the ``rtl_icebreaker`` configuration (``fusesoc.core``: a bundle, 1 lane, SPRAM for
-banks of >= 4096 entries, shared ports) twice, the core alone (``lwfc_core``) and the board's
+Converts the ``rtl_icebreaker`` configuration (``fusesoc.core``'s generator parameters: 1
+lane, SPRAM for banks of >= 4096 entries, shared ports, the 6-stage requantizer) twice, the
+core alone (``lwfc_core``) and the board's
 ``lwfc_serial`` (bridge + core, 36 MHz, 3 Mbaud), synthesizes each with YoWASP Yosys
 ``synth_ice40 -dsp -spram`` (the attributes of ``hw/fusesoc/yosys_lwfc.tcl``: ``no_rw_check``
 on the parameter memories, ``keep`` on the lane product registers) and packs it with
@@ -31,14 +32,17 @@ TIMEOUT_S = 1800
 def convert(bundle_dir: Path, out: Path) -> list[str]:
     """Both designs under ``out/core`` and ``out/serial``; returns the parameter memories."""
     from lwfc.bundle import load_bundle
-    from lwfc.fpga import get_board
+    from lwfc.driver.serial import plan_options_of
+    from lwfc.fpga import get_board, target_generator_params
     from lwfc_hw.banking import write_hex_files
     from lwfc_hw.convert import convert_core
     from lwfc_hw.plan import plan_for_bundle
     from lwfc_hw.serial import convert_serial
 
     bundle = load_bundle(bundle_dir)
-    plan = plan_for_bundle(bundle, 1, 4, spram_min_depth=4096, shared_port=True)
+    params = target_generator_params("icebreaker")
+    plan = plan_for_bundle(bundle, int(params.get("lanes", 1)),
+                           int(params.get("pixels_per_beat", 4)), **plan_options_of(params))
     board = get_board("icebreaker")
     for name in ("core", "serial"):
         (out / name).mkdir(parents=True, exist_ok=True)

@@ -30,6 +30,10 @@ CONFIGS = {
     "odd-l3": ([("dense", 20, 12, 0), ("lowrank", 12, 9, 5), ("dense", 9, 7, 0)], 3, 4),
     "rotating-writes-l5": ([("lowrank", 27, 8, 6), ("lowrank", 8, 8, 3)], 5, 4),
     "tiny-l1": ([("lowrank", 5, 3, 1)], 1, 1),
+    # the 6-stage requantizer (the iCEBreaker's) for all three kinds of output:
+    # (layers, lanes, beat, dataflow, drain, rq_stages)
+    "odd-l3-rq6": ([("dense", 20, 12, 0), ("lowrank", 12, 9, 5), ("dense", 9, 7, 0)], 3, 4,
+                   "dot", 1, 6),
     # the broadcast dataflow: (layers, lanes, beat, dataflow, drain)
     "bcast-lowrank-mixed": ([("lowrank", 30, 10, 3), ("dense", 10, 9, 0), ("lowrank", 9, 7, 3)],
                             [10, 9, 2], 3, ["broadcast", "dot", "broadcast"], 1),
@@ -51,8 +55,10 @@ def convert(name: str) -> Path:
         LayerShape(f"fc{i + 1}", kind, n_in, n_out, rank, i < len(layers) - 1)
         for i, (kind, n_in, n_out, rank) in enumerate(layers)
     ]
-    dataflow, drain = flow if flow else ("dot", 1)
-    return prepare(plan_core(shapes, lanes, beat, dataflow=dataflow, drain=drain)) / "lwfc_core.v"
+    dataflow, drain, *rq = flow if flow else ("dot", 1)
+    opts = {"rq_stages": rq[0]} if rq else {}
+    plan = plan_core(shapes, lanes, beat, dataflow=dataflow, drain=drain, **opts)
+    return prepare(plan) / "lwfc_core.v"
 
 
 @pytest.mark.tools("verilator")
@@ -67,7 +73,7 @@ def test_verilator_lint_wall_is_clean(name: str) -> None:
 
 
 @pytest.mark.tools("iverilog")
-@pytest.mark.parametrize("name", ["mnist-dense-l8", "odd-l3", "rotating-writes-l5",
+@pytest.mark.parametrize("name", ["mnist-dense-l8", "odd-l3", "odd-l3-rq6", "rotating-writes-l5",
                                   "bcast-lowrank-mixed", "bcast-drain-b1"])
 def test_iverilog_wall_is_clean(name: str, tmp_path: Path) -> None:
     verilog = convert(name)

@@ -208,10 +208,17 @@ def test_broadcast_banking_puts_each_weight_once(shape, lanes: int, seed: int) -
 
 
 def test_broadcast_service_time_follows_the_nonzero_inputs() -> None:
-    from lwfc_hw.broadcast import BC_DENSE_PIPE
+    from lwfc_hw.broadcast import bc_dense_pipe
 
     plan = plan_core(MNIST_DENSE, [50, 50, 10], dataflow="broadcast", drain=[5, 1, 1])
     fc1, fc2, fc3 = plan.engines
+    # operands (7), MAC array (3), drain register, requantizer (10 stages by default)
+    BC_DENSE_PIPE = bc_dense_pipe(fc1)
+    assert BC_DENSE_PIPE == 21
+    short = plan_core(MNIST_DENSE, [50, 50, 10], dataflow="broadcast", drain=[5, 1, 1],
+                      rq_stages=6)
+    assert short.rq_stages == 6 and bc_dense_pipe(short.engines[0]) == 17
+    assert service_cycles(short.engines[2], 43) == 43 + 10 + 17
     # one group: one step per nonzero input (one pad step for none), 50 / 5 drain cycles
     assert [service_cycles(fc1, n) for n in (0, 1, 151, 784)] == [
         1 + 10 + BC_DENSE_PIPE, 1 + 10 + BC_DENSE_PIPE, 151 + 10 + BC_DENSE_PIPE,
@@ -230,6 +237,8 @@ def test_broadcast_service_time_follows_the_nonzero_inputs() -> None:
 
 
 def test_broadcast_plan_options_are_checked() -> None:
+    with pytest.raises(ValueError, match="rq_stages"):
+        plan_core(MNIST_DENSE, 8, rq_stages=7)
     with pytest.raises(ValueError, match="dataflow"):
         plan_core(MNIST_DENSE, 8, dataflow="sideways")
     with pytest.raises(ValueError, match="entries for 3 layers"):

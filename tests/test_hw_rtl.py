@@ -16,7 +16,7 @@ import pytest
 from lwfc import golden
 from lwfc_hw import sim
 from lwfc_hw.banking import memory_images
-from lwfc_hw.cycles import activity, schedule
+from lwfc_hw.cycles import activity, report, schedule
 from lwfc_hw.plan import LayerShape, plan_core
 from lwfc_hw.testing import PATTERNS, random_bundle, random_images
 
@@ -76,6 +76,46 @@ def test_random_vectors_match_golden_and_cycle_model(arch, lanes, beat, cache, t
             bundle = random_bundle(shapes, seed, pattern, extreme_requant=extreme)
             images = random_images(15, shapes[0].n_in, seed, "mixed")
             res = sim.run(exe, plan, images, tmp_path, memories=memory_images(bundle, plan))
+            check(bundle, plan, images, res)
+
+
+#: (layers, lanes, beat, dataflow, drain, single-port memories) for the short requantizer
+SHORT_RQ_ARCHS = [
+    (ARCHS[0][0], 3, 4, "dot", 1, False),  # dense, low-rank (i8 latents), dense (logits)
+    (ARCHS[9][0], 50, 4, "dot", 1, False),  # the largest accumulator
+    (ARCHS[8][0], 4, 4, "dot", 1, True),  # DIL slower than DCL, iCE40-style memories
+    ([(D, 30, 10, 0), (D, 10, 9, 0), (LR, 9, 7, 3)], [10, 9, 2], 3, "broadcast", [5, 1, 1],
+     False),  # five requantizers side by side, a broadcast low-rank layer
+]
+
+
+@pytest.mark.parametrize("arch,lanes,beat,flow,drain,spram", SHORT_RQ_ARCHS,
+                         ids=[f"s{i}" for i in range(len(SHORT_RQ_ARCHS))])
+def test_short_requantizer_matches_golden_and_cycle_model(arch, lanes, beat, flow, drain,
+                                                          spram, cache, tmp_path):
+    """``rq_stages=6`` (the iCE40 build's requantizer): every weight pattern x both
+    requantization regimes bit-exact, and every cycle equal to the cycle model (which
+    reads the depth from the plan: 4 cycles less per requantizer than the default)."""
+    shapes = shapes_of(arch)
+    opts = {"spram_min_depth": 20, "shared_port": True} if spram else {}
+    plan = plan_core(shapes, lanes, beat, dataflow=flow, drain=drain, rq_stages=6, **opts)
+    deep = plan_core(shapes, lanes, beat, dataflow=flow, drain=drain, **opts)
+    assert plan.rq_stages == 6 and deep.rq_stages == 10
+    assert report(plan).latency < report(deep).latency
+    exe = sim.build(sim.prepare(plan, cache), "icarus")
+    for k, pattern in enumerate(PATTERNS):
+        for extreme in (False, True):
+            seed = 700 + 10 * k + extreme
+            bundle = random_bundle(shapes, seed, pattern, extreme_requant=extreme)
+            images = (_sparse_images(12, shapes[0].n_in, seed) if flow == "broadcast"
+                      else random_images(12, shapes[0].n_in, seed, "mixed"))
+            mem = memory_images(bundle, plan)
+            if spram:
+                res = sim.run(exe, plan, images, tmp_path,
+                              memories=memory_images(random_bundle(shapes, 1), plan),
+                              host_load=mem)
+            else:
+                res = sim.run(exe, plan, images, tmp_path, memories=mem)
             check(bundle, plan, images, res)
 
 

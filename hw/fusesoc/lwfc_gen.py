@@ -18,7 +18,10 @@ FuseSoC calls ``python3 lwfc_gen.py INPUT.yml`` in an empty folder; INPUT.yml ho
   memories without initial contents (iCE40 SPRAM), loaded at run time through the host port
   (default 0: none); needs ``shared_port``;
 * ``shared_port``: 1 gives every parameter memory one read port, shared by the engine and,
-  while the core is idle, the host (readback); see ``lwfc_hw.plan.CorePlan`` (default 0).
+  while the core is idle, the host (readback); see ``lwfc_hw.plan.CorePlan`` (default 0);
+* ``rq_stages``: the requantizers' depth, one of ``lwfc_hw.plan.RQ_STAGE_CHOICES``: 6 has
+  fewer registers, for a slow clock such as the iCE40's (default 0: ``lwfc_hw.plan.RQ_STAGES``,
+  10, for 100 MHz).
 
 FuseSoC 2.4 does not pass command-line parameters to generators, so the environment variables
 ``LWFC_BUNDLE``, ``LWFC_LANES``, ``LWFC_DATAFLOW``, ``LWFC_DRAIN`` and ``LWFC_DSP`` override
@@ -59,6 +62,7 @@ DEFAULTS: dict[str, Any] = {
     "dataset": "",
     "spram_min_depth": 0,
     "shared_port": 0,
+    "rq_stages": 0,
 }
 
 
@@ -102,6 +106,7 @@ def resolve_params(raw: dict[str, Any], files_root: Path) -> dict[str, Any]:
     p["vectors"] = _int("vectors", p["vectors"], 0)
     p["spram_min_depth"] = _int("spram_min_depth", p["spram_min_depth"], 0)
     p["shared_port"] = _int("shared_port", p["shared_port"], 0) != 0
+    p["rq_stages"] = _int("rq_stages", p["rq_stages"], 0)
     bundle = Path(str(p["bundle"])).expanduser()
     p["bundle"] = bundle if bundle.is_absolute() else files_root / bundle
     return p
@@ -233,7 +238,8 @@ def generate(config: dict[str, Any], out: Path) -> dict[str, Any]:
         plan = plan_for_bundle(bundle, p["lanes"], p["pixels_per_beat"],
                                spram_min_depth=p["spram_min_depth"],
                                shared_port=p["shared_port"], dataflow=p["dataflow"],
-                               drain=p["drain"])
+                               drain=p["drain"],
+                               **({"rq_stages": p["rq_stages"]} if p["rq_stages"] else {}))
     except ValueError as exc:
         raise GenError(f"cannot elaborate {p['bundle']} with lanes={p['lanes']}: {exc}") from None
     summary: dict[str, Any] = {"bundle": str(p["bundle"]), "lanes": plan.lanes}

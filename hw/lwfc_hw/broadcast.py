@@ -27,7 +27,6 @@ from myhdl import Signal, always, always_comb, block, concat, intbv
 
 from .engines import (
     OPERAND_LAT,
-    RQ_STAGES,
     delay_line,
     mac_array,
     mac_bits,
@@ -44,12 +43,18 @@ from .plan import CorePlan, EnginePlan, FmemPlan, ceil_div, clog2
 #: registered read, the lane select register, the weight address register (``g*n_in + i``;
 #: the value register beside it), then the weight bank's ``OPERAND_LAT``.
 BC_OPERAND_LAT = 3 + OPERAND_LAT
-#: Constant part of a broadcast dense layer's service time (see :func:`service_cycles`):
-#: operands, MAC array (``Q = 1``), the drain register, the requantizer.
-BC_DENSE_PIPE = BC_OPERAND_LAT + mac_latency(1) + 1 + RQ_STAGES
-#: The same for a broadcast low-rank layer: U side as above, then the DIL (operands, two
-#: product registers, ring, requantizer) and the hand-shake cycles.
-BC_LOWRANK_PIPE = BC_DENSE_PIPE + OPERAND_LAT + 3 + RQ_STAGES - 1
+
+
+def bc_dense_pipe(e: EnginePlan) -> int:
+    """Constant part of a broadcast dense layer's service time (see :func:`service_cycles`):
+    operands, MAC array (``Q = 1``), the drain register, the requantizer (``e.rq_stages``)."""
+    return BC_OPERAND_LAT + mac_latency(1) + 1 + e.rq_stages
+
+
+def bc_lowrank_pipe(e: EnginePlan) -> int:
+    """The same for a broadcast low-rank layer: U side as above, then the DIL (operands, two
+    product registers, ring, requantizer) and the hand-shake cycles."""
+    return bc_dense_pipe(e) + OPERAND_LAT + 3 + e.rq_stages - 1
 
 
 def groups(e: EnginePlan) -> int:
@@ -67,9 +72,9 @@ def service_cycles(e: EnginePlan, nnz: int) -> int:
     """Cycles from a broadcast engine's start to its commit/release with ``nnz`` nonzero
     inputs (``0 <= nnz <= n_in``).
 
-    * dense: ``G * S + p_last / R + BC_DENSE_PIPE`` (``G * S`` issue steps, the last
+    * dense: ``G * S + p_last / R + bc_dense_pipe(e)`` (``G * S`` issue steps, the last
       group's ``p_last`` outputs drain ``R`` per cycle);
-    * low-rank: ``S + rank * Tv + n_out + BC_LOWRANK_PIPE`` (the U sums drain as latents, the
+    * low-rank: ``S + rank * Tv + n_out + bc_lowrank_pipe(e)`` (the U sums drain as latents, the
       DIL takes one every ``Tv`` cycles, then its ``n_out`` accumulators drain).
     """
     if not 0 <= nnz <= e.shape.n_in:
@@ -78,8 +83,8 @@ def service_cycles(e: EnginePlan, nnz: int) -> int:
     S = steps(e, nnz)
     if e.kind == "dense":
         G = groups(e)
-        return G * S + (s.n_out - (G - 1) * e.P) // e.R + BC_DENSE_PIPE
-    return S + s.rank * e.Tv + s.n_out + BC_LOWRANK_PIPE
+        return G * S + (s.n_out - (G - 1) * e.P) // e.R + bc_dense_pipe(e)
+    return S + s.rank * e.Tv + s.n_out + bc_lowrank_pipe(e)
 
 
 # ----------------------------------------------------------------------------- RTL
@@ -353,12 +358,12 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, ov, oidx
         # the latent's index is not needed by the DIL (it takes them in order)
         insts.append(named("requant", requant(clk, rst, en, dv, o, dr[0], ov, None, y, h_sel,
                                               h_we, h_addr, h_wdata, rb, None, mems["urq0"],
-                                              "i8", sel_bits, hown)))
+                                              "i8", sel_bits, hown, e.rq_stages)))
     elif R == 1:
         insts.append(named("requant", requant(clk, rst, en, dv, o, dr[0], ov, oidx, y, h_sel,
                                               h_we, h_addr, h_wdata, rb, mems["bias0"],
                                               mems.get("rq0"), "u8" if s.hidden else "i32",
-                                              sel_bits, hown)))
+                                              sel_bits, hown, e.rq_stages)))
     else:
         # R requantizers side by side: number r takes output t * R + r (its own bias / requant
         # banks, address t); requantizer 0's valid / index stand for all of them
@@ -366,7 +371,7 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, ov, oidx
             insts.append(named(f"requant{r}", requant(
                 clk, rst, en, dv, o, dr[r], ov if r == 0 else None, oidx if r == 0 else None,
                 y[r], h_sel, h_we, h_addr, h_wdata, rb,
-                mems[f"bias{r}"], mems[f"rq{r}"], "u8", sel_bits, hown)))
+                mems[f"bias{r}"], mems[f"rq{r}"], "u8", sel_bits, hown, e.rq_stages)))
     last_o = ceil_div(NOUT, R) - 1
     last_g = G - 1
     p_last = NOUT - (G - 1) * P

@@ -3,13 +3,14 @@
 Per-layer service time ``T`` (cycles from the edge at which the engine starts issuing to the
 edge at which it commits its output and releases its input):
 
-* dense:   ``T = G*K + p_last + 18 + tree_levels(Q)``
+* dense:   ``T = G*K + p_last + 8 + rq_stages + tree_levels(Q)`` (``rq_stages`` = 10: 18)
   (``G*K`` issue steps; ``OPERAND_LAT = 4`` edges until a step's operands are at the
   multipliers, ``mac_latency(Q) = 3 + tree_levels(Q)`` to the accumulator (two product
   registers, registered adder tree, accumulator); 1 to the drain register; the ``p_last``
-  outputs of the last group drain one per cycle through the ``RQ_STAGES = 10``-stage
+  outputs of the last group drain one per cycle through the ``e.rq_stages``-stage (10 by default)
   requantizer; 1 cycle for ``done``);
-* low-rank: ``T = Ku + (rank-1) * max(Ku, Tv) + Tv + n_out + 33 + tree_levels(Qu)``
+* low-rank: ``T = Ku + (rank-1) * max(Ku, Tv) + Tv + n_out + 13 + 2 * rq_stages +
+  tree_levels(Qu)`` (33 + ... for 10 stages)
   (the DCL delivers latent ``k`` every ``max(Ku, Tv)`` cycles: ``Ku`` to compute it, or ``Tv``
   when the DIL is slower and the DCL waits; the DIL spends ``Tv`` steps on the last latent,
   then its ``n_out`` accumulators drain through the requantizer; the constant is the DCL's
@@ -37,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from . import broadcast
-from .engines import OPERAND_LAT, RQ_STAGES, mac_latency
+from .engines import OPERAND_LAT, mac_latency
 from .plan import CorePlan, EnginePlan, ceil_div
 
 NEG = -(10**18)
@@ -54,10 +55,11 @@ def service_cycles(e: EnginePlan, nnz: int | None = None) -> int:
         return broadcast.service_cycles(e, s.n_in if nnz is None else int(nnz))
     if e.kind == "dense":
         # issue steps, operands, MAC array, drain register, requantizer, done
-        return e.G * e.K + e.p_last + OPERAND_LAT + mac_latency(e.Q) + 1 + RQ_STAGES + 1 - 1
+        return e.G * e.K + e.p_last + OPERAND_LAT + mac_latency(e.Q) + 1 + e.rq_stages + 1 - 1
     # DCL pipeline (operands, MAC array, requantizer) + DIL pipeline (operands, two product
     # registers, ring, requantizer) + the hand-shake cycles
-    pipes = (OPERAND_LAT + mac_latency(e.Qu) + RQ_STAGES) + (OPERAND_LAT + 3 + RQ_STAGES)
+    rq = e.rq_stages
+    pipes = (OPERAND_LAT + mac_latency(e.Qu) + rq) + (OPERAND_LAT + 3 + rq)
     return e.Ku + (s.rank - 1) * max(e.Ku, e.Tv) + e.Tv + s.n_out + pipes - 1
 
 

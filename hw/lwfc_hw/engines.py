@@ -12,7 +12,17 @@ from __future__ import annotations
 from myhdl import Signal, always, always_comb, block, concat, enum, intbv
 
 from .memories import named, param_ram
-from .plan import ACC_BITS, BANK_CHUNK, RQ_BITS, CorePlan, EnginePlan, MemSpec, clog2
+from .plan import (
+    ACC_BITS,
+    BANK_CHUNK,
+    RQ_BITS,
+    RQ_STAGE_CHOICES,
+    RQ_STAGES,
+    CorePlan,
+    EnginePlan,
+    MemSpec,
+    clog2,
+)
 
 ACC_MIN, ACC_MAX = -(2 ** (ACC_BITS - 1)), 2 ** (ACC_BITS - 1)
 PROD_BITS = 48
@@ -21,9 +31,6 @@ PROD_BITS = 48
 #: operand register) and inputs (feature-memory read and three registers) alike. The operand
 #: register feeds only its multiplier, so placement can put it next to the DSP block.
 OPERAND_LAT = 4
-#: Requantizer stages (edges from a sampled accumulator to its output), see :func:`requant`.
-RQ_STAGES = 10
-
 
 def tree_levels(q: int) -> int:
     """Registered two-input adder levels that reduce ``q`` products to one (0 for ``q == 1``)."""
@@ -160,8 +167,8 @@ def weight_lane(clk, en, addr, dout, h_sel, h_we, h_addr, h_wdata, rb, chunks: l
 @block
 def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
             bias_spec: MemSpec | None, rq_spec: MemSpec | None, out_kind: str, sel_bits: int,
-            hown=None):
-    """Ten-stage requantizer ``y = clamp((((acc + b) * M) >>> (S - 1)) + 1 >>> 1)``.
+            hown=None, stages: int = RQ_STAGES):
+    """``stages``-stage requantizer ``y = clamp((((acc + b) * M) >>> (S - 1)) + 1 >>> 1)``.
 
     That is ``(acc' * M + 2**(S-1)) >> S`` of ``docs/arithmetic.md`` (one rounding, ties to
     +inf), clamped to uint8 (``out_kind == "u8"``, hidden output with ReLU) or int8 (``"i8"``,
@@ -174,17 +181,26 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
     block each), R6 a second product register, R7 their 48-bit sum and ``S - 1`` split into
     a multiple of 8 and a rest, R8 the coarse arithmetic shift, R9 the fine shift, R10 round
     (ties to +inf) and clamp (the clamp decisions compare the shifted value with ``2*hi`` and
-    ``2*lo - 1``, so they do not wait for the rounding increment). Input ``(iv, idx, acc)``
-    is sampled on an edge with ``en``; ``(ov, oidx, y)`` appear ``RQ_STAGES`` enabled edges
-    later. ``bias[idx]`` and ``rq[idx]`` (word ``S << 15 | M``) are read from host-writable
-    memories. ``ov`` / ``oidx`` may be None (no valid / index pipeline: a requantizer beside
-    another that carries them). ``rb`` maps a memory id to its readback signal; ``hown``
-    (shared-port plans: the core's ``idle``) goes to every
+    ``2*lo - 1``, so they do not wait for the rounding increment).
+
+    ``stages == 6`` (:data:`~lwfc_hw.plan.RQ_STAGE_CHOICES`; for a slow clock) computes the
+    same integers with fewer registers: R1 ... R3 as above, R4 the two partial products
+    (straight from R3: the DSP blocks' own input side), R5 their 48-bit sum and the coarse
+    shift in one step, R6 the fine shift, round and clamp; the logit is delayed to the same
+    latency (``stages - 4`` registers after R3 in both forms).
+
+    Input ``(iv, idx, acc)`` is sampled on an edge with ``en``; ``(ov, oidx, y)`` appear
+    ``stages`` enabled edges later. ``bias[idx]`` and ``rq[idx]`` (word ``S << 15 | M``)
+    are read from host-writable memories. ``ov`` / ``oidx`` may be None (no valid / index
+    pipeline: a requantizer beside another that carries them). ``rb`` maps a memory id to
+    its readback signal; ``hown`` (shared-port plans: the core's ``idle``) goes to every
     :func:`~lwfc_hw.memories.param_ram` of the engine, here and in the engines below.
     """
+    if stages not in RQ_STAGE_CHOICES:
+        raise ValueError(f"requant: stages must be one of {RQ_STAGE_CHOICES}, got {stages!r}")
     ib = len(idx)
-    NV = RQ_STAGES - 1
-    NL = RQ_STAGES - 4  # logit delay registers, R4 ... R9
+    NV = stages - 1
+    NL = stages - 4  # logit delay registers, R4 ... R(stages - 1)
     v = [Signal(bool(0)) for _ in range(NV)]
     ii = [uint(ib) for _ in range(NV)]
     a1, a2, s3, s4 = acc_signal(), acc_signal(), acc_signal(), acc_signal()
@@ -304,7 +320,7 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
                     lg[i].next = lg[i - 1]
                 y.next = lg[LASTL]
 
-    else:
+    elif stages == RQ_STAGES:
 
         @always(clk.posedge)
         def stage_out():
@@ -344,6 +360,50 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
                 else:
                     # in range: the low YB bits of (q9 + 1) >> 1 = (q9 >> 1) + q9[0]
                     u[:] = q9[YB + 1 : 1] + concat(intbv(0)[YB - 1 :], q9[0])
+                    y.next = u
+
+    else:
+        # the short form: no operand registers, no second product register, the 48-bit sum
+        # and the coarse shift in one stage, the fine shift with the rounding and clamp
+        p_c, q_c = p48(), p48()
+
+        @always_comb
+        def product_sum():
+            # the 48-bit product acc' * M = hi * M * 2**16 + lo * M
+            p_c.next = (phi5 << 16) + plo5
+
+        @always_comb
+        def fine_shift():
+            q_c.next = r8 >> kf8
+
+        ext = [*ext, product_sum, fine_shift]
+
+        @always(clk.posedge)
+        def stage_out():
+            u = intbv(0)[YB:]
+            k = intbv(0)[6:]
+            if en and not rst:
+                # R2 -> R3: unpack M and S
+                m3.next = rq_q[15:]
+                m3s.next = concat(False, rq_q[15:]).signed()
+                sh3.next = rq_q[RQ_BITS:15]
+                # R3 -> R4: partial products; S - 1 = 8 * kc + kf
+                plo5.next = s3[16:] * m3
+                phi5.next = s3[32:16].signed() * m3s
+                k[:] = sh3 - 1
+                kc7.next = k[6:3]
+                kf7.next = k[3:]
+                # R4 -> R5: the 48-bit product, shifted by the multiple of 8
+                r8.next = p_c >> concat(kc7, intbv(0)[3:])
+                kf8.next = kf7
+                # R5 -> out: the fine shift, round (ties to +inf), clamp
+                if q_c > HI2:
+                    y.next = hi
+                elif q_c < LO2:
+                    y.next = lo
+                else:
+                    # in range: the low YB bits of (q + 1) >> 1 = (q >> 1) + q[0]
+                    u[:] = q_c[YB + 1 : 1] + concat(intbv(0)[YB - 1 :], q_c[0])
                     y.next = u
 
     return insts, ext, stage_ctl, flags, stage_bias, stage_out
@@ -529,7 +589,8 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
     insts.append(named(
         "requant",
         requant(clk, rst, one, dv, o, dh, ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
-                mems["bias0"], mems.get("rq0"), "u8" if s.hidden else "i32", sel_bits, hown),
+                mems["bias0"], mems.get("rq0"), "u8" if s.hidden else "i32", sel_bits, hown,
+                e.rq_stages),
     ))
     last_o = s.n_out - 1
     last_g = G - 1
@@ -664,7 +725,7 @@ def dcl(clk, rst, start, en, rd_addr, x_lanes, zv, z, zidx, accept, h_sel, h_we,
     insts.append(named(
         "requant",
         requant(clk, rst, en, fin, k_fin, acc[0], zv, zidx, z, h_sel, h_we, h_addr, h_wdata, rb,
-                None, mems["urq0"], "i8", sel_bits, hown),
+                None, mems["urq0"], "i8", sel_bits, hown, e.rq_stages),
     ))
     last_k = R - 1
 
@@ -772,7 +833,8 @@ def dil(clk, rst, start, done, zv, z, accept, ov, oidx, y, h_sel, h_we, h_addr, 
     insts.append(named(
         "requant",
         requant(clk, rst, one, dr, o, ring[TAIL], ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
-                mems["bias0"], mems.get("rq0"), "u8" if s.hidden else "i32", sel_bits, hown),
+                mems["bias0"], mems.get("rq0"), "u8" if s.hidden else "i32", sel_bits, hown,
+                e.rq_stages),
     ))
     last_k = R - 1
     last_o = M - 1

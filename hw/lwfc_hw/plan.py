@@ -37,6 +37,12 @@ READBACK_LATENCY = 3
 #: (each NONZERO input is sent to ``P`` output lanes that accumulate ``x[i] * W[:, i]``, so a
 #: layer's time follows its nonzero inputs; :mod:`lwfc_hw.broadcast`).
 DATAFLOWS = ("dot", "broadcast")
+#: Requantizer stages (edges from a sampled accumulator to its output), see
+#: :func:`lwfc_hw.engines.requant`: 10 (default; the ECP5 boards' 100 MHz) or 6 (the same
+#: arithmetic with fewer registers, for a slow clock such as the iCE40's 36 MHz).
+RQ_STAGES = 10
+#: The requantizer depths :func:`lwfc_hw.engines.requant` can build.
+RQ_STAGE_CHOICES = (6, 10)
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -152,6 +158,7 @@ class EnginePlan:
     Pv: int = 1
     dataflow: str = "dot"
     R: int = 1
+    rq_stages: int = RQ_STAGES
 
     @property
     def drain_width(self) -> int:
@@ -260,6 +267,11 @@ class CorePlan:
     mems: tuple[MemSpec, ...]
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
     shared_port: bool = False
+
+    @property
+    def rq_stages(self) -> int:
+        """Requantizer stages of every engine (:data:`RQ_STAGE_CHOICES`; one value per core)."""
+        return self.engines[0].rq_stages
 
     @property
     def spram_mems(self) -> list[MemSpec]:
@@ -402,6 +414,7 @@ def plan_core(
     shared_port: bool = False,
     dataflow: str | Sequence[str] = "dot",
     drain: int | Sequence[int] = 1,
+    rq_stages: int = RQ_STAGES,
 ) -> CorePlan:
     """Build the plan for ``shapes`` (input layer first) with ``lanes`` MACs per engine.
 
@@ -420,10 +433,13 @@ def plan_core(
     16K entries deep and Yosys cascades them, so such a bank is not split into
     ``BANK_CHUNK`` chunks); 0 (default) keeps every memory in block RAM, weight banks in
     chunks. ``shared_port``: see :class:`CorePlan` (required with ``spram_min_depth``).
+    ``rq_stages``: the requantizers' depth, one of :data:`RQ_STAGE_CHOICES` (stored in every
+    :class:`EnginePlan`; the cycle model reads it from there).
 
     Raises:
         ValueError: for an empty network, a non-positive size or lane count, layers whose
-            sizes do not chain, or SPRAM memories without ``shared_port``.
+            sizes do not chain, SPRAM memories without ``shared_port``, or an unknown
+            ``rq_stages``.
     """
     if not shapes:
         raise ValueError("a network needs at least one layer")
@@ -440,6 +456,8 @@ def plan_core(
         raise ValueError(f"pixels_per_beat must be >= 1, got {pixels_per_beat}")
     if spram_min_depth < 0:
         raise ValueError(f"spram_min_depth must be >= 0, got {spram_min_depth}")
+    if rq_stages not in RQ_STAGE_CHOICES:
+        raise ValueError(f"rq_stages must be one of {RQ_STAGE_CHOICES}, got {rq_stages!r}")
     if spram_min_depth and not shared_port:
         raise ValueError("single-port (SPRAM) weight memories need shared_port=True")
     for a, b in itertools.pairwise(shapes):
@@ -477,7 +495,8 @@ def plan_core(
                 raise ValueError(f"layer {s.name}: drain {R} needs a broadcast dense layer "
                                  "followed by a broadcast layer")
         if s.kind == "dense" and flow == "broadcast":
-            e = EnginePlan(i, s, P=min(ln, s.n_out), Q=1, dataflow=flow, R=R)
+            e = EnginePlan(i, s, P=min(ln, s.n_out), Q=1, dataflow=flow, R=R,
+                           rq_stages=rq_stages)
             if e.P % R or e.p_last % R:
                 raise ValueError(f"layer {s.name}: drain {R} must divide P = {e.P} and the "
                                  f"last group's {e.p_last} outputs")
@@ -485,18 +504,20 @@ def plan_core(
                 add_bank(f"{pre}_w{b}", i, "w", b, e.G * e.K)
         elif s.kind == "dense":
             P, Q = choose_dense_mapping(s.n_in, s.n_out, ln)
-            e = EnginePlan(i, s, P=P, Q=Q)
+            e = EnginePlan(i, s, P=P, Q=Q, rq_stages=rq_stages)
             for b in range(P * Q):
                 add_bank(f"{pre}_w{b}", i, "w", b, e.G * e.K)
         elif s.kind == "lowrank":
             Tv = ceil_div(s.n_out, min(ln, s.n_out))
             if flow == "broadcast":
-                e = EnginePlan(i, s, P=s.rank, Pv=ceil_div(s.n_out, Tv), dataflow=flow)
+                e = EnginePlan(i, s, P=s.rank, Pv=ceil_div(s.n_out, Tv), dataflow=flow,
+                               rq_stages=rq_stages)
                 for b in range(e.P):
                     add_bank(f"{pre}_u{b}", i, "u", b, s.n_in)
             else:
                 Ku = ceil_div(s.n_in, min(ln, s.n_in))
-                e = EnginePlan(i, s, Qu=ceil_div(s.n_in, Ku), Pv=ceil_div(s.n_out, Tv))
+                e = EnginePlan(i, s, Qu=ceil_div(s.n_in, Ku), Pv=ceil_div(s.n_out, Tv),
+                               rq_stages=rq_stages)
                 for b in range(e.Qu):
                     add_bank(f"{pre}_u{b}", i, "u", b, s.rank * e.Ku)
             add(f"{pre}_urq", i, "urq", 0, RQ_BITS, False, s.rank)
@@ -554,11 +575,12 @@ def plan_for_bundle(
     shared_port: bool = False,
     dataflow: str | Sequence[str] = "dot",
     drain: int | Sequence[int] = 1,
+    rq_stages: int = RQ_STAGES,
 ) -> CorePlan:
     """:func:`plan_core` for the layers of ``bundle``."""
     return plan_core(shapes_from_bundle(bundle), lanes, pixels_per_beat,
                      spram_min_depth=spram_min_depth, shared_port=shared_port,
-                     dataflow=dataflow, drain=drain)
+                     dataflow=dataflow, drain=drain, rq_stages=rq_stages)
 
 
 def _write_width(beat: int, q: int) -> int:

@@ -41,7 +41,7 @@ import numpy as np
 
 from lwfc_hw import link
 from lwfc_hw.cycles import report as cycle_report
-from lwfc_hw.plan import CorePlan
+from lwfc_hw.plan import RQ_STAGES, CorePlan
 
 from ..bundle import Bundle, load_bundle
 from .base import Accelerator, bundle_words, check_images, check_verify_mode, expected_checksums
@@ -595,7 +595,8 @@ _ERROR_CODES = {c.value: c for c in link.ERRORS}
 
 def board_plan_options() -> list[dict[str, Any]]:
     """``plan_for_bundle`` options of the open-flow board targets in ``fusesoc.core``
-    (``spram_min_depth`` and ``shared_port``), without duplicates; empty outside a checkout."""
+    (``spram_min_depth``, ``shared_port``, ``rq_stages``), without duplicates; empty outside
+    a checkout."""
     from .. import fpga
     from ..errors import LwfcError
 
@@ -618,4 +619,7 @@ def plan_options_of(params: dict[str, Any]) -> dict[str, Any]:
         opts["spram_min_depth"] = int(params["spram_min_depth"])
     if int(params.get("shared_port", 0) or 0):
         opts["shared_port"] = True
+    stages = int(params.get("rq_stages", 0) or 0)
+    if stages and stages != RQ_STAGES:
+        opts["rq_stages"] = stages
     return opts
