@@ -150,7 +150,7 @@ wire f_len_ok =
 wire f_good = f_n == 17'd7 + f_len && f_hcrc == f_crc8 && f_rcrc == f_crc16 && f_len_ok;
 // a command whose good frame queues a descriptor for the consumer
 wire f_queued = h_cmd == F_S_CLASSIFY || h_cmd == F_S_WRITE || h_cmd == F_S_VERIFY;
-// the registered flags (dq_full, p_sel_ok, p_past) are one cycle behind what they flag
+// the registered flags (dq_full, p_sel_ok) are one cycle behind what they flag, p_past two
 reg f_acted = 0;               // last cycle was ACT (dq_n may have grown: dq_full is stale)
 always @(posedge clk) f_acted <= !rst && pst == P_ACT;
 
@@ -237,8 +237,10 @@ always @(*) if (f_past_valid && !rst) begin
                 assert(bpos <= rom_eblast && ecnt <= F_S_MB
                        && rom_eblast + 3'd1 == f_eb(p_seli));
             end else assert(ecnt == 0 && bpos == 0);
-            if ((pst == P_CRC0 && f_quiet != 0) || pst == P_CRC1 || pst == P_END)
-                assert(p_past == (p_addr + ecnt > rom_depth));
+            if ((pst == P_CRC0 && f_quiet > 0) || pst == P_CRC1 || pst == P_END)
+                assert(p_end == p_addr + ecnt && p_dep == rom_depth);
+            if ((pst == P_CRC0 && f_quiet > 1) || pst == P_CRC1 || pst == P_END)
+                assert(p_past == (p_end > p_dep));
         end
         if (h_cmd == F_S_VERIFY && f_k >= 1) begin
             assert(p_sel == f_p0);

@@ -456,6 +456,8 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     room_img = Signal(bool(0))
     room_burst = Signal(bool(0))
     p_past = Signal(bool(0))   # WRITE: start address + entries > depth (registered)
+    p_end = uint(17)           # p_addr + ecnt, registered (p_past a cycle later)
+    p_dep = uint(17)           # rom_depth, registered
     p_elast = Signal(modbv(0)[EB_:])  # WRITE: entries - 1 (registered)
     left = uint(PB_)         # payload bytes still to come
     pidx = uint(PB_)         # payload byte index
@@ -523,7 +525,11 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
             or not idle
         dq_full.next = dq_n == DQUEUE
         p_sel_ok.next = p_sel < NM
-        p_past.next = p_addr + concat(intbv(0)[17 - EB_ :], ecnt) > rom_depth
+        # two stages (sum and depth, then the compare): the iCE40 critical path was this
+        # add + compare in one cycle; p_past is read at END, bytes after the last entry
+        p_end.next = p_addr + concat(intbv(0)[17 - EB_ :], ecnt)
+        p_dep.next = rom_depth
+        p_past.next = p_end > p_dep
         p_elast.next = ecnt - 1
         # FIFO room, a cycle late: only the consumer changes it between frames (it frees)
         room_img.next = used <= FD - BPI
