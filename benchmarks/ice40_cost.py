@@ -3,8 +3,8 @@
 
 Converts the ``rtl_icebreaker`` configuration (``fusesoc.core``'s generator parameters: 1
 lane, SPRAM for banks of >= 4096 entries, shared ports, the 6-stage requantizer) twice, the
-core alone (``lwfc_core``) and the board's
-``lwfc_serial`` (bridge + core, at the board clock and baud of deploy/boards/icebreaker.json), synthesizes each with YoWASP Yosys
+core alone (``lwfc_core``) and the board's ``lwfc_serial`` (bridge + core, at the clock and
+baud of deploy/boards/icebreaker.json), synthesizes each with YoWASP Yosys
 ``synth_ice40 -dsp -spram`` (the attributes of ``hw/fusesoc/yosys_lwfc.tcl``: ``no_rw_check``
 on the parameter memories, ``keep`` on the lane product registers) and packs it with
 ``nextpnr-ice40 --pack-only``: the bridge's cost is the difference in packed logic cells
