@@ -150,6 +150,15 @@ def cached_folder(root: Path, name: str, marker: str, make: Callable[[Path], obj
     return out
 
 
+def publish(built: Path, exe: Path) -> None:
+    """Copy the executable ``built`` (in a temporary build folder) to ``exe`` atomically, so
+    a concurrent build of the same sources (another pytest-xdist worker) is harmless."""
+    exe.parent.mkdir(parents=True, exist_ok=True)
+    staged = exe.parent / f".{exe.name}.{os.getpid()}"
+    shutil.copy2(built, staged)
+    os.replace(staged, exe)
+
+
 def prepare(plan: CorePlan, root: Path | None = None) -> Path:
     """Convert the core for ``plan`` into a cache folder (once); return the folder."""
     return cached_folder(Path(root or cache_root()), f"rtl-{plan_key(plan)}", "lwfc_core.v",
@@ -194,10 +203,7 @@ def build(
         target = tmp / exe.name
         if res.returncode != 0 or not target.exists():
             raise SimError(f"{simulator} build failed:\n{res.stdout[-3000:]}{res.stderr[-3000:]}")
-        bdir.mkdir(exist_ok=True)
-        staged = bdir / f".{exe.name}.{os.getpid()}"
-        shutil.copy2(target, staged)
-        os.replace(staged, exe)  # atomic: a concurrent build of the same sources is harmless
+        publish(target, exe)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return exe

@@ -699,38 +699,8 @@ def load_data(
         return _checked(dataset, dataset, xi, yi, xt, yt)
     if dataset == "digits":
         return _digits()
-    path = Path(dataset).expanduser()
-    if not path.exists():
-        raise DataError(
-            f"dataset {dataset!r}: neither a known name ({', '.join(KNOWN_DATASETS)}) "
-            "nor an existing folder or .npz file"
-        )
-    if path.is_dir():
-        arrays = []
-        for split in ("train", "test"):
-            for name in IDX_NAMES[split]:
-                found = [p for p in _candidates(path, name) if p.is_file()]
-                if not found:
-                    raise DataError(f"{path / name}: missing (a dataset folder holds 4 IDX files)")
-                arrays.append(read_idx(found[0]))
-        return _checked(str(path.resolve()), str(path), *arrays)
-    if path.suffix != ".npz":
-        raise DataError(f"{path}: a dataset file must be an .npz (or give a folder of IDX files)")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in npz]
-            if missing:
-                raise DataError(
-                    f"{path}: missing array {missing[0]!r} (needs x_train, y_train, x_test, y_test)"
-                )
-            arrays = [npz[k] for k in ("x_train", "y_train", "x_test", "y_test")]
-    except DataError:
-        raise
-    except ValueError as exc:  # object arrays (ragged lists) need pickles
-        raise DataError(f"{path}: ragged or object arrays are not supported ({exc})") from None
-    except Exception as exc:
-        raise DataError(f"{path}: not a readable .npz ({type(exc).__name__}: {exc})") from None
-    return _checked(str(path.resolve()), str(path), *arrays)
+    name, where, arrays = _path_arrays(dataset, ("train", "test"))
+    return _checked(name, where, *arrays)
 
 
 def load_test_data(
@@ -755,46 +725,59 @@ def load_test_data(
         d = _digits()
         return d.name, d.x_test, d.y_test
     else:
-        path = Path(dataset).expanduser()
-        if not path.exists():
-            raise DataError(
-                f"dataset {dataset!r}: neither a known name ({', '.join(KNOWN_DATASETS)}) "
-                "nor an existing folder or .npz file"
-            )
-        name, where = str(path.resolve()), str(path)
-        if path.is_dir():
-            arrays = []
-            for fname in IDX_NAMES["test"]:
-                found = [p for p in _candidates(path, fname) if p.is_file()]
-                if not found:
-                    raise DataError(f"{path / fname}: missing (the test split needs 2 IDX files)")
-                arrays.append(read_idx(found[0]))
-            xt, yt = arrays
-        elif path.suffix != ".npz":
-            raise DataError(
-                f"{path}: a dataset file must be an .npz (or give a folder of IDX files)"
-            )
-        else:
-            try:
-                with np.load(path, allow_pickle=False) as npz:
-                    for k in ("x_test", "y_test"):
-                        if k not in npz:
-                            raise DataError(f"{path}: missing array {k!r}")
-                    xt, yt = npz["x_test"], npz["y_test"]
-            except DataError:
-                raise
-            except ValueError as exc:
-                raise DataError(
-                    f"{path}: ragged or object arrays are not supported ({exc})"
-                ) from None
-            except Exception as exc:
-                raise DataError(
-                    f"{path}: not a readable .npz ({type(exc).__name__}: {exc})"
-                ) from None
+        name, where, (xt, yt) = _path_arrays(dataset, ("test",))
     _check_split(where, "test", xt, yt)
     if xt.ndim > 3:
         xt = xt.reshape(len(xt), -1)
     return name, np.ascontiguousarray(xt), yt.astype(np.int64)
+
+
+def _path_arrays(
+    dataset: str, splits: tuple[str, ...]
+) -> tuple[str, str, list[np.ndarray]]:
+    """``(name, where, [x, y per split])`` of a dataset path: a folder of IDX files
+    (:data:`IDX_NAMES`, raw or ``.gz``) or an ``.npz`` (``x_<split>``, ``y_<split>``).
+
+    Raises:
+        DataError: not an existing folder or ``.npz``, a file or array missing, an unreadable
+            ``.npz`` or one holding ragged (object) arrays.
+    """
+    path = Path(dataset).expanduser()
+    if not path.exists():
+        raise DataError(
+            f"dataset {dataset!r}: neither a known name ({', '.join(KNOWN_DATASETS)}) "
+            "nor an existing folder or .npz file"
+        )
+    name, where = str(path.resolve()), str(path)
+    if path.is_dir():
+        hint = ("a dataset folder holds 4 IDX files" if len(splits) == 2
+                else f"the {splits[0]} split needs 2 IDX files")
+        arrays = []
+        for split in splits:
+            for fname in IDX_NAMES[split]:
+                found = [p for p in _candidates(path, fname) if p.is_file()]
+                if not found:
+                    raise DataError(f"{path / fname}: missing ({hint})")
+                arrays.append(read_idx(found[0]))
+        return name, where, arrays
+    if path.suffix != ".npz":
+        raise DataError(f"{path}: a dataset file must be an .npz (or give a folder of IDX files)")
+    keys = [f"{k}_{split}" for split in splits for k in ("x", "y")]
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [k for k in keys if k not in npz]
+            if missing:
+                raise DataError(
+                    f"{path}: missing array {missing[0]!r} (needs {', '.join(keys)})"
+                )
+            arrays = [npz[k] for k in keys]
+    except DataError:
+        raise
+    except ValueError as exc:  # object arrays (ragged lists) need pickles
+        raise DataError(f"{path}: ragged or object arrays are not supported ({exc})") from None
+    except Exception as exc:
+        raise DataError(f"{path}: not a readable .npz ({type(exc).__name__}: {exc})") from None
+    return name, where, arrays
 
 
 def _digits() -> ImageData:

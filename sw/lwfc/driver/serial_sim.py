@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import select
 import shutil
 import subprocess
@@ -32,7 +31,7 @@ from urllib.parse import urlencode
 
 from lwfc_hw import link
 from lwfc_hw.plan import CorePlan, plan_for_bundle
-from lwfc_hw.sim import cache_root, cached_folder, plan_key
+from lwfc_hw.sim import cache_root, cached_folder, plan_key, publish
 
 from ..bundle import Bundle, load_bundle
 from ..errors import LwfcError
@@ -88,10 +87,7 @@ def build_harness(sources: Sequence[Path], top: str, include: Path,
         if res.returncode != 0 or not built.exists():
             raise SimulationError(f"building the serial harness failed:\n"
                                   f"{res.stdout[-2000:]}{res.stderr[-2000:]}")
-        bdir.mkdir(parents=True, exist_ok=True)
-        staged = bdir / f".Vtb_serial.{os.getpid()}"
-        shutil.copy2(built, staged)
-        os.replace(staged, exe)  # atomic: a concurrent build of the same sources is harmless
+        publish(built, exe)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return exe
