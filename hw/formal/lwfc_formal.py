@@ -376,6 +376,7 @@ def serial_params(plan: Any) -> list[str]:
         "F_S_VERIFY": K.VERIFY.value, "F_S_CLASSIFY": K.CLASSIFY.value,
         "F_S_SET_HASH": K.SET_HASH.value, "F_S_FLUSH": K.FLUSH.value,
         "F_S_NIN": plan.n_in,
+        "F_S_B": plan.pixels_per_beat,
         "F_S_MB": geo["max_burst"],
         "F_S_MAXLEN": K.max_request_payload(plan.n_in, geo["max_burst"]),
         "F_S_FD": geo["depth"],

@@ -473,6 +473,12 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     # pixels still to be written into the FIFO; a zero run or a literal is accepted only when
     # the previous run has expanded (zeros == 0), so wleft is also what the code may claim
     wleft = uint(max(9, clog2(NIN + 2)))
+    # registered compares of the zero-run counters, written beside every assignment to
+    # zeros / wleft (the iCE40 critical path at 36 MHz was zeros -> these compares -> bacc):
+    # z_nz == (zeros != 0), z_geb == (zeros >= B), w_geb == (wleft >= B), in every cycle
+    z_nz = Signal(bool(0))
+    z_geb = Signal(bool(0))
+    w_geb = Signal(bool(0))
     bpos = uint(BPW)
     fl_cnt = uint(clog2(FLUSH_CYCLES + 2))
     # bnew: bacc's bytes below bpos, rx_data at byte bpos (0 while a zero run expands), 0
@@ -513,7 +519,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
 
     @always_comb
     def insert_ok():
-        ins_ok.next = zeros == 0
+        ins_ok.next = not z_nz
 
     insts.append(insert_ok)
 
@@ -577,6 +583,10 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
             dq_w.next = 0
             ps_req.next = 0
             zeros.next = 0
+            z_nz.next = 0
+            z_geb.next = 0
+            wleft.next = 0
+            w_geb.next = 0
             err_crc.next = 0
             flushing.next = 0
             core_rst.next = 1
@@ -584,16 +594,22 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
         else:
             core_rst.next = 0
             # ---- zero-run expansion, one beat or one pixel per cycle
-            if zeros != 0 and pst != t_p.HUNT:
-                if bpos == 0 and zeros >= B and wleft >= B:
+            if z_nz and pst != t_p.HUNT:
+                if bpos == 0 and z_geb and w_geb:
                     f_we.next = 1
                     bacc.next = bnew  # 0
                     wp.next = wp + 1
                     zeros.next = zeros - B
+                    z_nz.next = zeros != B
+                    z_geb.next = zeros >= 2 * B
                     wleft.next = wleft - B
+                    w_geb.next = wleft >= 2 * B
                 else:
                     zeros.next = zeros - 1
+                    z_nz.next = zeros != 1
+                    z_geb.next = zeros > B
                     wleft.next = wleft - 1
+                    w_geb.next = wleft > B
                     bacc.next = bnew  # a 0 at bpos
                     if bpos == B - 1 or wleft == 1:
                         f_we.next = 1
@@ -608,6 +624,8 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 pst.next = t_p.HUNT
                 wp.next = cwp
                 zeros.next = 0
+                z_nz.next = 0
+                z_geb.next = 0
                 silent.next = 0
             else:
                 silent.next = silent + 1
@@ -645,7 +663,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     err_crc.next = 1
                 elif ferr == 0:
                     if h_cmd == K.CLASSIFY.value:
-                        if wleft != 0 or lits != 0 or zeros != 0:
+                        if wleft != 0 or lits != 0 or z_nz:
                             e_code.next = E_LENGTH
                     elif h_cmd == K.WRITE.value:
                         if not p_sel_ok:
@@ -661,6 +679,8 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 # a zero run of a rejected frame still expanding must not go on into the
                 # next frame's header (the expansion runs in every state but HUNT)
                 zeros.next = 0
+                z_nz.next = 0
+                z_geb.next = 0
                 if e_code != 0:
                     wp.next = cwp
                     if ps_req == ps_ack:
@@ -719,9 +739,12 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 pidx.next = 0
                 ecnt.next = 0
                 wleft.next = NIN
+                w_geb.next = NIN >= B
                 bacc.next = 0
                 bpos.next = 0
                 zeros.next = 0
+                z_nz.next = 0
+                z_geb.next = 0
                 lits.next = 0
                 dst.next = t_d.Z
                 mode.next = 0
@@ -797,10 +820,12 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                         if not mode[0]:
                             lit = True
                         elif dst == t_d.Z:
-                            if rx_w > wleft or zeros != 0:
+                            if rx_w > wleft or z_nz:
                                 ferr.next = E_LENGTH
                             else:
                                 zeros.next = rx_z
+                                z_nz.next = rx_data != 0
+                                z_geb.next = rx_data >= B
                             dst.next = t_d.N
                         elif dst == t_d.N:
                             lits.next = rx_data
@@ -814,10 +839,11 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                                 dst.next = t_d.Z
                             lits.next = lits - 1
                         if lit:
-                            if wleft == 0 or zeros != 0:
+                            if wleft == 0 or z_nz:
                                 ferr.next = E_LENGTH
                             else:
                                 wleft.next = wleft - 1
+                                w_geb.next = wleft > B
                                 bacc.next = bnew
                                 if bpos == B - 1 or wleft == 1:
                                     f_we.next = 1  # the beat, from bacc
