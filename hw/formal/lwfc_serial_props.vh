@@ -223,7 +223,8 @@ always @(*) if (f_past_valid && !rst) begin
         assert(wleft == F_S_NIN && zeros == 0 && ecnt == 0 && ferr == 0 && bpos == 0
                && lits == 0 && mode == 0 && p_sel == 0);
     // the registered compares of the zero-run counters (serial.py: z_nz, z_geb, w_geb)
-    assert(z_nz == (zeros != 0) && z_geb == (zeros >= F_S_B) && w_geb == (wleft >= F_S_B));
+    assert(z_nz == (zeros != 0) && z_geb == (zeros >= F_S_B) && w_geb == (wleft >= F_S_B)
+           && w_nz == (wleft != 0) && w_one == (wleft == 1));
     // a zero run never claims more pixels than are left (a longer one is a LENGTH error)
     assert(zeros <= wleft);
     // only a CLASSIFY's zero runs expand (they share bpos with a WRITE's entry bytes)

@@ -59,7 +59,7 @@ RQUEUE = 4
 
 t_p = enum("HUNT", "HDR", "HCRC", "HCHK", "HGO", "PAY", "CRC0", "CRC1", "END", "ACT",
            "FLUSH")
-t_c = enum("IDLE", "TAKE", "TAKE2", "IMG_RD", "IMG_WAIT", "IMG_SEND", "WR_WAIT", "WR_RD",
+t_c = enum("IDLE", "TAKE", "TAKE2", "TAKE3", "IMG_RD", "IMG_WAIT", "IMG_SEND", "WR_WAIT", "WR_RD",
            "WR_WAIT2", "WR_DO", "VER_WAIT", "VER_ADDR", "VER_READ", "VER_DONE", "REPLY")
 t_s = enum("IDLE", "HDR", "PAY", "CRC0", "CRC1", "DRAIN")
 t_d = enum("Z", "N", "L")
@@ -475,10 +475,13 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     wleft = uint(max(9, clog2(NIN + 2)))
     # registered compares of the zero-run counters, written beside every assignment to
     # zeros / wleft (the iCE40 critical path at 36 MHz was zeros -> these compares -> bacc):
-    # z_nz == (zeros != 0), z_geb == (zeros >= B), w_geb == (wleft >= B), in every cycle
+    # z_nz == (zeros != 0), z_geb == (zeros >= B), w_geb == (wleft >= B), w_nz == (wleft !=
+    # 0), w_one == (wleft == 1), in every cycle
     z_nz = Signal(bool(0))
     z_geb = Signal(bool(0))
     w_geb = Signal(bool(0))
+    w_nz = Signal(bool(0))
+    w_one = Signal(bool(0))
     bpos = uint(BPW)
     fl_cnt = uint(clog2(FLUSH_CYCLES + 2))
     # bnew: bacc's bytes below bpos, rx_data at byte bpos (0 while a zero run expands), 0
@@ -587,6 +590,8 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
             z_geb.next = 0
             wleft.next = 0
             w_geb.next = 0
+            w_nz.next = 0
+            w_one.next = 0
             err_crc.next = 0
             flushing.next = 0
             core_rst.next = 1
@@ -604,14 +609,18 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     z_geb.next = zeros >= 2 * B
                     wleft.next = wleft - B
                     w_geb.next = wleft >= 2 * B
+                    w_nz.next = wleft != B
+                    w_one.next = wleft == B + 1
                 else:
                     zeros.next = zeros - 1
                     z_nz.next = zeros != 1
                     z_geb.next = zeros > B
                     wleft.next = wleft - 1
                     w_geb.next = wleft > B
+                    w_nz.next = wleft != 1
+                    w_one.next = wleft == 2
                     bacc.next = bnew  # a 0 at bpos
-                    if bpos == B - 1 or wleft == 1:
+                    if bpos == B - 1 or w_one:
                         f_we.next = 1
                         wp.next = wp + 1
                         bpos.next = 0
@@ -663,7 +672,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                     err_crc.next = 1
                 elif ferr == 0:
                     if h_cmd == K.CLASSIFY.value:
-                        if wleft != 0 or lits != 0 or z_nz:
+                        if w_nz or lits != 0 or z_nz:
                             e_code.next = E_LENGTH
                     elif h_cmd == K.WRITE.value:
                         if not p_sel_ok:
@@ -740,6 +749,8 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 ecnt.next = 0
                 wleft.next = NIN
                 w_geb.next = NIN >= B
+                w_nz.next = NIN != 0
+                w_one.next = NIN == 1
                 bacc.next = 0
                 bpos.next = 0
                 zeros.next = 0
@@ -839,13 +850,15 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                                 dst.next = t_d.Z
                             lits.next = lits - 1
                         if lit:
-                            if wleft == 0 or z_nz:
+                            if not w_nz or z_nz:
                                 ferr.next = E_LENGTH
                             else:
                                 wleft.next = wleft - 1
                                 w_geb.next = wleft > B
+                                w_nz.next = wleft != 1
+                                w_one.next = wleft == 2
                                 bacc.next = bnew
-                                if bpos == B - 1 or wleft == 1:
+                                if bpos == B - 1 or w_one:
                                     f_we.next = 1  # the beat, from bacc
                                     wp.next = wp + 1
                                     bpos.next = 0
@@ -862,7 +875,8 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
 
     # ================================================================= consumer
     # the descriptor being worked on: the queue memory's output, read at dq_r (which moves
-    # on when the item is done)
+    # on when the item is done), registered once more (the memory's output into the host
+    # port's select decode and the consumer's state was the iCE40 critical path)
     c_kind = uint(2)
     c_tag = uint(8)
     c_flag = Signal(bool(0))
@@ -871,7 +885,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     c_addr = uint(AB)   # running host-port address
     c_i = uint(CB)
 
-    @always_comb
+    @always(clk.posedge)
     def descriptor():
         c_kind.next = dq_rd[2:]
         c_flag.next = dq_rd[2]
@@ -938,6 +952,9 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
             # the descriptor is written one edge after dq_w moves and read one edge later
             cst.next = t_c.TAKE2
         elif cst == t_c.TAKE2:
+            # ... and into the c_* registers one edge later
+            cst.next = t_c.TAKE3
+        elif cst == t_c.TAKE3:
             c_addr.next = c_addr0
             c_i.next = 0
             if c_kind == D_IMG:

@@ -1,6 +1,6 @@
 // lwfc_icebreaker: iCEBreaker (iCE40 UP5K) top of lwfc.
-// The 12 MHz oscillator feeds the PLL, which makes the 24 MHz core clock (12 x 64 / 32, VCO
-// 768 MHz: 2 Mbaud is exactly 12 clocks per bit). The serial bridge and the core (lwfc_serial, generated:
+// The 12 MHz oscillator feeds the PLL, which makes the 27 MHz core clock (12 x 72 / 32, VCO
+// 864 MHz: 3 Mbaud is exactly 9 clocks per bit). The serial bridge and the core (lwfc_serial, generated:
 // hw/lwfc_hw/serial.py; clock and baud from deploy/boards/icebreaker.json) talk to the
 // FT2232H's second channel (RX pin 6, TX pin 9). Green LED: an image or command in progress;
 // red LED: UART framing or CRC error (cleared by the user button, which also resets the bridge).
@@ -20,7 +20,7 @@ module lwfc_icebreaker (
     wire clk, locked;
 `ifdef SYNTHESIS
     SB_PLL40_PAD #(
-        .FEEDBACK_PATH("SIMPLE"), .DIVR(4'd0), .DIVF(7'd63), .DIVQ(3'd5), .FILTER_RANGE(3'd1)
+        .FEEDBACK_PATH("SIMPLE"), .DIVR(4'd0), .DIVF(7'd71), .DIVQ(3'd5), .FILTER_RANGE(3'd1)
     ) pll (
         .PACKAGEPIN(CLK), .PLLOUTGLOBAL(clk), .LOCK(locked), .RESETB(1'b1), .BYPASS(1'b0)
     );
