@@ -34,6 +34,24 @@ ternary() {  # name checkpoint dataset data
   step "$1.compress" 7200 $L compress "$2" --out "$OUT/$1" --weights ternary --teacher "$2" \
     --layer-epochs 1 --finetune 3 --lr 1e-3 --seed 0 --dataset "$3" --data "$4"
 }
+imports() {  # a float MLP from a plain PyTorch script (tests/scripts/torch_mlp.py), two formats
+  local t="$OUT/torch-mlp"
+  if [ ! -s "$t/float.json" ]; then
+    mkdir -p "$t"
+    timeout 600 .venv/bin/python -c "import sys, numpy as np; from lwfc.data import load_data
+d = load_data('mnist', sys.argv[1]); np.savez(sys.argv[2], x_train=d.x_train, y_train=d.y_train,
+x_test=d.x_test, y_test=d.y_test)" "$M" "$t/mnist.npz" &&
+    OMP_NUM_THREADS=1 timeout 3600 .venv/bin/python tests/scripts/torch_mlp.py "$t/mnist.npz" \
+      --out "$t" --hidden 128,64 --epochs 10 --softmax > "$t/float.json.tmp" 2> "$t/err" &&
+    mv "$t/float.json.tmp" "$t/float.json"
+    echo "torch-mlp rc=$? $(cat "$t/float.json" 2>/dev/null)" >> "$OUT/log"
+  fi
+  for f in model.pt2 model.onnx; do
+    step "import-${f#model.}" 1800 $L import "$t/$f" --dataset mnist --data "$M" \
+      --out "$OUT/import-${f#model.}"
+    sim "import-${f#model.}" mnist "$M" 10000
+  done
+}
 # The default network and its ternary bundle first (the issue's headline figures), then the rest.
 train mnist-784-50-100-10 mnist "$M" 784-50-100-10
 sim mnist-784-50-100-10 mnist "$M" 10000
@@ -43,6 +61,7 @@ train fashion-784-50-100-10 fashion-mnist "$F" 784-50-100-10
 sim fashion-784-50-100-10 fashion-mnist "$F" 10000
 ternary fashion-ternary "$OUT/fashion-784-50-100-10.pt" fashion-mnist "$F"
 sim fashion-ternary fashion-mnist "$F" 10000
+imports
 train digits-64-32-16-10 digits "$M" 64-32-16-10
 sim digits-64-32-16-10 digits "$M" 360
 for arch in 784-32-10 784-256-128-64-10; do
