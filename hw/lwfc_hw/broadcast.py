@@ -215,14 +215,36 @@ def nz_list(clk, rst, wr_en, wr_half, wr_div, wr_mod, wr_cnt, wr_data, commit, r
     runc = uint(XB)
     cnt0, cnt1 = uint(XB), uint(XB)
     tot = pre[W]
+    # the lanes write one edge later, from registers (hit_r, pos_r, ent_r, pd*_r, half_r):
+    # the compaction (prefix count, append position) and the lane select were one path from
+    # the writer into the LUT RAM (the ECP5 critical path). The counts are still latched at
+    # commit; the last entries land one edge after it, and the next engine reads a half at
+    # the earliest two edges after its commit, so the schedule does not change.
+    hit_r = [Signal(bool(0)) for _ in range(W)]
+    pos_r = [uint(XB) for _ in range(W)]
+    ent_r = [uint(ib + 8) for _ in range(W)]
+    pd0_r, pd1_r = uint(abits), uint(abits)
+    half_r = Signal(bool(0))
     insts = [named(f"b{k}", byte_of(wr_data, pix[k], k)) for k in range(W)]
     for k in range(W):
         insts.append(named(f"p{k}", nz_pixel(wr_en, wr_cnt, pix[k], ibase, pmod, pre[k],
                                              pre[k + 1], hit[k], pos[k], ent[k], k, ib)))
     for lane in range(W):
-        insts.append(named(f"lane{lane}", nz_lane(clk, wr_half, hit, pos, ent, pd0, pd1, rd_en,
-                                                  rd_half, rd_addr, entries[lane], lane, W,
-                                                  abits, ib)))
+        insts.append(named(f"lane{lane}", nz_lane(clk, half_r, hit_r, pos_r, ent_r, pd0_r,
+                                                  pd1_r, rd_en, rd_half, rd_addr,
+                                                  entries[lane], lane, W, abits, ib)))
+
+    @always(clk.posedge)
+    def stage():
+        for k in range(W):
+            hit_r[k].next = hit[k] and not rst
+            pos_r[k].next = pos[k]
+            ent_r[k].next = ent[k]
+        pd0_r.next = pd0
+        pd1_r.next = pd1
+        half_r.next = wr_half
+
+    insts.append(stage)
     pre0 = pre[0]
 
     ZB = max(1, ib - MB)
