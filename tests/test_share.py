@@ -146,6 +146,17 @@ def test_weight_storage_by_hand():
     assert weight_storage(b)["layers"][0]["weight_bytes"] == int(np.ceil(128 * np.log2(3) / 8))
     fc1.weight_bits, fc1.codebook = 8, np.array([-1, 1], dtype=np.int8)
     assert weight_storage(b)["layers"][0]["weight_bytes"] == 16 + 2  # 1-bit indices + codebook
+    # ternary, half the weights zero at random positions (as TWN leaves them): a bitmap
+    # (128 bits) plus one sign bit per nonzero beats log2(3) bits a weight (203 bits) and
+    # the relative index (1.58-bit codes, since a filler must be able to say 0)
+    fc1.codebook = None
+    fc1.weight_bits = 2
+    rng = np.random.default_rng(0)
+    fc1.weight[:, :] = rng.choice([-1, 0, 0, 1], size=(8, 16))
+    nnz = int(np.count_nonzero(fc1.weight))
+    t = weight_storage(b)["layers"][0]
+    assert (t["encoding"], t["weight_bytes"]) == ("bitmap", int(np.ceil((128 + nnz) / 8)))
+    assert t["weight_bytes"] < int(np.ceil(128 * np.log2(3) / 8))
     assert s["other_bytes"] == 4 * (8 + 4) + 3 * 8
 
 

@@ -10,6 +10,11 @@ Per dense layer the cheapest of three encodings of its integer weights is counte
   previous one in ``r`` bits (best ``r`` of 1 ... 8), a filler zero where a gap exceeds
   ``2**r - 1``.
 
+In the two sparse encodings a code only has to tell the nonzero values apart: a ternary
+weight's sign (1 bit), a codebook index among the ``K`` nonzero entries (``ceil(log2 K)``
+bits); an ``int-b`` code keeps its ``b`` bits (a filler of the relative index is a code of
+0, so ternary and codebook layers keep their dense code width there).
+
 A codebook adds its entries (1 byte each). A low-rank layer's factors count as two dense
 int8 matrices. Biases (int32) and the per-row requantization constants (15-bit multiplier,
 6-bit shift: 3 bytes a row) are reported beside the weight storage, not in it.
@@ -25,23 +30,28 @@ import numpy as np
 from ..bundle import Bundle, DenseLayer
 
 
-def _code_bits(layer: DenseLayer) -> tuple[float, int]:
-    """Bits per stored code (dense encoding, zeros included) and codebook bytes."""
+def _code_bits(layer: DenseLayer) -> tuple[float, float, int]:
+    """Bits per code in the dense encoding (zeros included), bits per nonzero code of the
+    bitmap encoding, and codebook bytes."""
     w = np.asarray(layer.weight)
     if layer.codebook is not None:
-        entries = len(layer.codebook) + int(np.any(w == 0))
-        return float(max(1, math.ceil(math.log2(max(entries, 2))))), len(layer.codebook)
+        nonzero = int(np.count_nonzero(np.asarray(layer.codebook)))
+        entries = len(layer.codebook) + int(np.any(w == 0) and nonzero == len(layer.codebook))
+        dense = float(max(1, math.ceil(math.log2(max(entries, 2)))))
+        return dense, float(max(1, math.ceil(math.log2(max(nonzero, 2))))), len(layer.codebook)
     if layer.weight_bits == 2:
-        return math.log2(3), 0
-    return float(layer.weight_bits), 0
+        return math.log2(3), 1.0, 0
+    return float(layer.weight_bits), float(layer.weight_bits), 0
 
 
-def _matrix_bits(w: np.ndarray, bits: float) -> tuple[float, str]:
-    """Cheapest encoding of one integer matrix whose codes take ``bits`` bits."""
+def _matrix_bits(w: np.ndarray, bits: float, nz_bits: float | None = None) -> tuple[float, str]:
+    """Cheapest encoding of one integer matrix whose codes take ``bits`` bits (``nz_bits``
+    for a nonzero code in the bitmap encoding; default ``bits``)."""
     flat = np.asarray(w).reshape(-1)
     n = flat.size
     nz = np.flatnonzero(flat)
-    options = {"dense": n * bits, "bitmap": n + len(nz) * bits}
+    nzb = bits if nz_bits is None else nz_bits
+    options = {"dense": n * bits, "bitmap": n + len(nz) * nzb}
     if len(nz):
         gaps = np.diff(np.concatenate([[-1], nz]))  # >= 1
         best = math.inf
@@ -64,8 +74,8 @@ def weight_storage(bundle: Bundle) -> dict[str, Any]:
     layers = []
     for layer in bundle.layers:
         if isinstance(layer, DenseLayer):
-            bits, cb_bytes = _code_bits(layer)
-            total, kind = _matrix_bits(layer.weight, bits)
+            bits, nz_bits, cb_bytes = _code_bits(layer)
+            total, kind = _matrix_bits(layer.weight, bits, nz_bits)
             rows = layer.out_features if layer.relu else 0
         else:
             tu, ku = _matrix_bits(layer.u, 8.0)
