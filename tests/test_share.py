@@ -188,3 +188,41 @@ def test_pipeline_weights_in_layer_order(small, digits, tmp_path, capsys):
         err = capsys.readouterr().err
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_weight_plan_per_layer_modes():
+    dense = ["fc1", "fc2", "fc3"]
+    assert share.parse_plan("ternary", dense) == [(n, "ternary") for n in dense]
+    assert share.parse_plan("int4", dense, ["fc2"]) == [("fc2", "int4")]
+    # per layer, returned in layer order whatever the order given
+    assert share.parse_plan("fc3=ternary, fc1=kmeans:16", dense) == [
+        ("fc1", "kmeans:16"), ("fc3", "ternary")]
+    for bad, message in (("fc4=int4", "not a dense layer"), ("fc1=int5", "unknown mode"),
+                         ("fc1=int4,fc1=ternary", "named twice"), ("fc1", "unknown mode"),
+                         ("fc1=", "not LAYER=MODE")):
+        with pytest.raises(LwfcError, match=message):
+            share.parse_plan(bad, dense)
+    with pytest.raises(LwfcError, match="together"):
+        share.parse_plan("fc1=int4", dense, ["fc1"])
+
+
+def test_pipeline_mixed_modes_and_cli_errors(small, digits, tmp_path, capsys):
+    cfg = pipeline.CompressConfig(weights="fc1=ternary,fc2=int4", layer_epochs=0.5,
+                                  finetune_epochs=0.5, calib_images=500)
+    res = pipeline.compress(QNet.from_bundle(to_bundle(small)), cfg,
+                            (digits.x_train, digits.y_train), (digits.x_test, digits.y_test),
+                            dataset="digits")
+    stages = [s["stage"] for s in res.steps]
+    assert stages.index("weights ternary fc1") < stages.index("weights int4 fc2")
+    fc1, fc2, fc3 = res.bundle.layers
+    assert set(np.unique(fc1.weight)) <= {-1, 0, 1} and fc1.weight_bits == 2
+    assert np.abs(fc2.weight).max() <= 7 and fc2.weight_bits == 4
+    assert fc3.weight_bits == 8
+    src = save_bundle(to_bundle(small, dataset="digits"), tmp_path / "src")
+    for args, message in ((["--weights", "fc9=int4"], "not a dense layer"),
+                          (["--weights", "fc1=int5"], "unknown mode"),
+                          (["--weights", "fc1=int4", "--weight-layers", "fc2"], "together")):
+        code = main(["compress", str(src), "--out", str(tmp_path / "o"), *args])
+        err = capsys.readouterr().err
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "o").exists()

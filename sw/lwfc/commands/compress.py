@@ -105,8 +105,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     w.add_argument(
         "--weights",
         metavar="MODE",
-        help="int8, int4, ternary, kmeans:K or sigma:K (K shared values per layer), applied "
-        "layer by layer in order after pruning / low rank",
+        help="int8, int4, ternary, kmeans:K or sigma:K (K shared values per layer), or per "
+        "layer: fc1=ternary,fc2=int4; applied layer by layer in order after pruning / low rank",
     )
     w.add_argument(
         "--weight-layers", metavar="L1,L2", help="layers to apply it to (default: all dense)"
@@ -174,12 +174,28 @@ def run(args: argparse.Namespace) -> int:
         from ..compress.share import parse_mode
 
         try:
-            parse_mode(args.weights)
+            if "=" in args.weights:  # per layer: the layer names are checked with the net
+                if args.weight_layers:
+                    raise LwfcError("weights: LAYER=MODE pairs and --weight-layers together")
+                for item in args.weights.split(","):
+                    parse_mode(item.partition("=")[2].strip())
+            else:
+                parse_mode(args.weights)
         except LwfcError as exc:
             raise LwfcError(f"--{exc}") from None
     if args.layer_epochs < 0:
         raise LwfcError("--layer-epochs must be >= 0")
     net = checkpoint.load_net(args.input)
+    if args.weights:
+        from ..compress.share import parse_plan
+        from ..qat import QDense
+
+        dense = [n for n, layer in net.iter_layers() if isinstance(layer, QDense)]
+        layers = [_layer(x) for x in args.weight_layers.split(",")] if args.weight_layers else None
+        try:
+            parse_plan(args.weights, dense, layers)
+        except LwfcError as exc:
+            raise LwfcError(f"--{exc}") from None
     data = load_data(
         args.dataset or checkpoint.dataset_of(args.input), args.data, progress=not args.json
     )

@@ -356,18 +356,15 @@ def compress(
             prune_factors(net, cfg.lowrank_layer, cfg.factor_prune_u, cfg.factor_prune_v)
             record(f"prune factors {cfg.factor_prune_u:g}/{cfg.factor_prune_v:g}")
     if cfg.weights:
-        share.parse_mode(cfg.weights)
+        dense = [n for n, layer in net.iter_layers() if isinstance(layer, QDense)]
+        plan = share.parse_plan(cfg.weights, dense, cfg.weight_layers)
         if pruning or cfg.lowrank_layer:  # Deep Compression: retrain after pruning first
             tune(cfg.step_epochs, "finetune (before weights)")
-        dense = [n for n, layer in net.iter_layers() if isinstance(layer, QDense)]
-        names = cfg.weight_layers or dense
         modules = dict(net.iter_layers())
-        for i, lname in enumerate(names):  # in layer order: later layers adapt (seed 003)
-            if lname not in dense:
-                raise LwfcError(f"weights: {lname!r} is not a dense layer of {net.names}")
-            share.apply_layer(modules[lname], cfg.weights, cfg.learn_codebook, cfg.seed)
-            record(f"weights {cfg.weights} {lname}")
-            if i < len(names) - 1:
+        for i, (lname, mode) in enumerate(plan):  # in layer order: later layers adapt (seed 003)
+            share.apply_layer(modules[lname], mode, cfg.learn_codebook, cfg.seed)
+            record(f"weights {mode} {lname}")
+            if i < len(plan) - 1:
                 tune(cfg.layer_epochs, f"finetune (after {lname})")
     tune(cfg.finetune_epochs, "finetune (final)")
     bundle = to_bundle(

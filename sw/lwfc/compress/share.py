@@ -50,6 +50,42 @@ def parse_mode(mode: str) -> tuple[str, int]:
     return name, 0
 
 
+def parse_plan(
+    spec: str, dense: list[str], layers: list[str] | None = None
+) -> list[tuple[str, str]]:
+    """The weight step's ``(layer, mode)`` pairs, in layer order.
+
+    ``spec`` is one mode for ``layers`` (default: every layer of ``dense``, the network's
+    dense layers in order), or per-layer modes ``"fc1=ternary,fc2=int4"`` (then ``layers``
+    must be None).
+
+    Raises:
+        LwfcError: an unknown mode or layer, a layer named twice, or both forms at once.
+    """
+    if "=" not in spec:
+        parse_mode(spec)
+        names = layers or dense
+        for name in names:
+            if name not in dense:
+                raise LwfcError(f"weights: {name!r} is not a dense layer of {dense}")
+        return [(name, spec) for name in names]
+    if layers:
+        raise LwfcError("weights: per-layer modes (LAYER=MODE,...) and --weight-layers together")
+    modes: dict[str, str] = {}
+    for item in spec.split(","):
+        name, eq, mode = item.partition("=")
+        name, mode = name.strip(), mode.strip()
+        if not eq or not name or not mode:
+            raise LwfcError(f"weights: {item!r} is not LAYER=MODE")
+        if name not in dense:
+            raise LwfcError(f"weights: {name!r} is not a dense layer of {dense}")
+        if name in modes:
+            raise LwfcError(f"weights: layer {name!r} named twice")
+        parse_mode(mode)
+        modes[name] = mode
+    return [(name, modes[name]) for name in dense if name in modes]
+
+
 def kmeans_codebook(values: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     """``k`` shared values for 1-D ``values`` by K-means (linear init, scikit-learn)."""
     from sklearn.cluster import KMeans
