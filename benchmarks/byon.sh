@@ -42,8 +42,8 @@ imports() {  # a float MLP from a plain PyTorch script (tests/scripts/torch_mlp.
 d = load_data('mnist', sys.argv[1]); np.savez(sys.argv[2], x_train=d.x_train, y_train=d.y_train,
 x_test=d.x_test, y_test=d.y_test)" "$M" "$t/mnist.npz" &&
     OMP_NUM_THREADS=1 timeout 3600 .venv/bin/python tests/scripts/torch_mlp.py "$t/mnist.npz" \
-      --out "$t" --hidden 128,64 --epochs 10 --softmax > "$t/float.json.tmp" 2> "$t/err" &&
-    mv "$t/float.json.tmp" "$t/float.json"
+      --out "$t" --hidden 128,64 --epochs 10 --softmax > "$t/out" 2> "$t/err" &&
+    tail -n 1 "$t/out" > "$t/float.json"  # the summary (the ONNX exporter prints above it)
     echo "torch-mlp rc=$? $(cat "$t/float.json" 2>/dev/null)" >> "$OUT/log"
   fi
   for f in model.pt2 model.onnx; do
