@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Issue "bring your own network": train architectures x datasets with the default recipe, then
-# run each bundle's whole test set through Verilator (0 mismatches expected), and make the
-# ternary (<= 10 KB of weights) bundles from the default networks' float checkpoints, distilled
-# from their CNN teachers. Hours on 2 cores; resumable (a finished step is skipped).
+# run each bundle's whole test set through Verilator (0 mismatches expected), make ternary
+# and ternary / int4 (<= 10 KB of weights) bundles from the default networks' float
+# checkpoints, distilled from their CNN teachers, and import a plain PyTorch MLP. About an hour
+# on 2 cores (one thread per step); resumable (a finished step is skipped).
 #
 #   LWFC_DATA=../shared/datasets/mnist bash benchmarks/byon.sh [OUT]    (default OUT: runs/byon)
 #
@@ -34,6 +35,11 @@ ternary() {  # name checkpoint dataset data
   step "$1.compress" 7200 $L compress "$2" --out "$OUT/$1" --weights ternary --teacher "$2" \
     --layer-epochs 1 --finetune 3 --lr 1e-3 --seed 0 --dataset "$3" --data "$4"
 }
+tenkb() {  # name checkpoint dataset data: the deploy/models/mnist-10kb recipe
+  step "$1.compress" 7200 $L compress "$2" --out "$OUT/$1" --teacher "$2" \
+    --weights fc1=ternary,fc2=int4,fc3=ternary --layer-epochs 2 --finetune 20 --lr 1e-3 \
+    --seed 0 --dataset "$3" --data "$4"
+}
 imports() {  # a float MLP from a plain PyTorch script (tests/scripts/torch_mlp.py), two formats
   local t="$OUT/torch-mlp"
   if [ ! -s "$t/float.json" ]; then
@@ -61,6 +67,10 @@ train fashion-784-50-100-10 fashion-mnist "$F" 784-50-100-10
 sim fashion-784-50-100-10 fashion-mnist "$F" 10000
 ternary fashion-ternary "$OUT/fashion-784-50-100-10.pt" fashion-mnist "$F"
 sim fashion-ternary fashion-mnist "$F" 10000
+tenkb mnist-10kb "$OUT/mnist-784-50-100-10.pt" mnist "$M"
+sim mnist-10kb mnist "$M" 10000
+tenkb fashion-10kb "$OUT/fashion-784-50-100-10.pt" fashion-mnist "$F"
+sim fashion-10kb fashion-mnist "$F" 10000
 imports
 train digits-64-32-16-10 digits "$M" 64-32-16-10
 sim digits-64-32-16-10 digits "$M" 360

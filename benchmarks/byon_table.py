@@ -41,8 +41,9 @@ def main() -> None:
             m = rec.get("metrics", rec)
             sim = _load(out / f"{name}.sim.json")
             arch = "-".join(str(v) for v in [b.in_features] + [la.out_features for la in b.layers])
-            how = {"train": "lwfc train --recipe default", "compress": "lwfc compress --weights "
-                   "ternary", "import": f"lwfc import model.{name.partition('-')[2]}"}[kind]
+            weights = (b.provenance.get("compress") or {}).get("weights")
+            how = {"train": "lwfc train --recipe default", "compress": f"lwfc compress --weights "
+                   f"{weights}", "import": f"lwfc import model.{name.partition('-')[2]}"}[kind]
             rows.append((b.dataset, arch, how, m.get("float_accuracy"), m.get("int8_accuracy"),
                          weight_storage(b)["weight_bytes"], sim))
     print("| dataset | network | made by | float accuracy | int8 accuracy | weight storage "
