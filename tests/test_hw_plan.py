@@ -9,13 +9,8 @@ from hypothesis import strategies as st
 
 from lwfc_hw.banking import host_writes, layer_images, memory_images
 from lwfc_hw.cycles import report, schedule, service_cycles
-from lwfc_hw.plan import (
-    BANK_CHUNK,
-    LayerShape,
-    choose_dense_mapping,
-    plan_core,
-    plan_for_bundle,
-)
+from lwfc_hw.layers.dot_dense import choose_dense_mapping
+from lwfc_hw.plan import BANK_CHUNK, LayerShape, plan_core, plan_for_bundle
 from lwfc_hw.testing import random_bundle
 
 MNIST_DENSE = [
@@ -208,7 +203,7 @@ def test_broadcast_banking_puts_each_weight_once(shape, lanes: int, seed: int) -
 
 
 def test_broadcast_service_time_follows_the_nonzero_inputs() -> None:
-    from lwfc_hw.broadcast import bc_dense_pipe
+    from lwfc_hw.layers.bcast_dense import bc_dense_pipe
 
     plan = plan_core(MNIST_DENSE, [50, 50, 10], dataflow="broadcast", drain=[5, 1, 1])
     fc1, fc2, fc3 = plan.engines
