@@ -264,3 +264,21 @@ def test_fold_meets_the_target_and_respects_the_input_bound() -> None:
         e.multipliers for e in fast.plan.engines)
     with pytest.raises(ValueError, match="input bound"):
         fold(MNIST_DENSE, act, 100e6 / 190)  # 190 cycles < 196 beats + 2
+
+
+def test_every_kind_and_dataflow_has_one_layer_type() -> None:
+    import subprocess
+    import sys
+
+    from lwfc_hw.layers import layer_type, registered
+    from lwfc_hw.plan import DATAFLOWS
+
+    types = registered()
+    assert set(types) == {(k, f) for k in ("dense", "lowrank") for f in DATAFLOWS}
+    for (kind, flow), lt in types.items():
+        assert (lt.kind, lt.dataflow) == (kind, flow) and layer_type(kind, flow) is lt
+    with pytest.raises(ValueError, match="layer x: unknown kind 'conv'"):
+        plan_core([LayerShape("x", "conv", 4, 4)], 1)
+    # the latencies the cycle model shares with the RTL need no MyHDL
+    code = "import sys, lwfc_hw.timing; assert 'myhdl' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

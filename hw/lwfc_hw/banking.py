@@ -1,5 +1,6 @@
-"""Memory images: the one place that knows how a bundle's tensors are laid out in the RTL's
-weight banks, bias and requantization memories.
+"""Memory images: how a bundle's tensors are laid out in the RTL's weight banks, bias and
+requantization memories (the weight banks' layout is each layer type's ``weight_images``,
+:mod:`lwfc_hw.layers`; bias and requant tables are here).
 
 Used by ``lwfc hdl`` (the ``$readmemh`` hex files), by the simulation testbench (run-time weight
 loading through the host port) and by the board driver (the same writes over AXI-Lite).

@@ -6,10 +6,10 @@
        -> layer N-1 -> [result memory | argmax | MCM] -> streamer -> out_*
   h_* (host port) -> every parameter memory (write, readback)
 
-A layer's engine blocks come from its layer type (:meth:`lwfc_hw.layers.LayerType.elaborate`,
+A layer's engine blocks come from its layer type (:meth:`lwfc_hw.layers.LayerType.blocks`,
 one module per kind and dataflow in :mod:`lwfc_hw.layers`). Every feature memory is a
-ping-pong pair of halves, so layer ``l`` works on image ``k`` while
-layer ``l-1`` writes image ``k+1``; in streaming mode the interval between images is set by the
+ping-pong pair of halves, so layer ``l`` works on image ``k`` while layer ``l-1`` writes image
+``k+1``; in streaming mode the interval between images is set by the
 slowest stage. Ports are documented in :func:`lwfc_core` and ``docs/hardware.md``.
 """
 

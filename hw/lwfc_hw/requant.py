@@ -44,7 +44,7 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
     are read from host-writable memories. ``ov`` / ``oidx`` may be None (no valid / index
     pipeline: a requantizer beside another that carries them). ``rb`` maps a memory id to
     its readback signal; ``hown`` (shared-port plans: the core's ``idle``) goes to every
-    :func:`~lwfc_hw.memories.param_ram` of the engine, here and in the engines below.
+    :func:`~lwfc_hw.memories.param_ram` of the engine, here and in the layer engines.
     """
     if stages not in RQ_STAGE_CHOICES:
         raise ValueError(f"requant: stages must be one of {RQ_STAGE_CHOICES}, got {stages!r}")

@@ -110,11 +110,11 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
     After ``start`` it issues ``G * K`` steps, one per cycle: step ``(g, c)`` reads inputs
     ``c*Q ... c*Q+Q-1`` (``rd_addr = c``) and weight bank address ``g*K + c``. The operands
     reach the multipliers ``OPERAND_LAT`` edges later (feature memory: block-RAM read plus
-    three registers; weights: :func:`weight_lane`), then the MAC array (products, adder tree,
-    accumulators: ``mac_latency(Q)`` edges). When a group's last step has accumulated, the
-    ``P`` sums move to a drain shift register that feeds the requantizer one output per
-    cycle (``K >= P`` guarantees it is empty again in time). ``done`` pulses one cycle after
-    the last output ``(ov, oidx = n_out - 1, y)``.
+    three registers; weights: :func:`~lwfc_hw.mac.weight_lane`), then the MAC array
+    (products, adder tree, accumulators: ``mac_latency(Q)`` edges). When a group's last step
+    has accumulated, the ``P`` sums move to a drain shift register that feeds the requantizer
+    one output per cycle (``K >= P`` guarantees it is empty again in time). ``done`` pulses
+    one cycle after the last output ``(ov, oidx = n_out - 1, y)``.
     """
     s = e.shape
     P, Q, G, K = e.P, e.Q, e.G, e.K
