@@ -9,9 +9,12 @@ that MyHDL's conversion order is fixed)::
     .venv/bin/python benchmarks/refactor_check.py --out before.json     # on the reference
     .venv/bin/python benchmarks/refactor_check.py --compare before.json # on the change
 
+The reference can be another checkout of the same repository: ``git archive REF sw hw
+deploy/models | tar -x -C DIR``, copy this script to ``DIR/benchmarks/`` and run it there.
+
 ``--compare`` exits 1 and lists every differing entry. The Verilog is compared by SHA-256 of
-each generated file (but MyHDL's date line); cycle figures and estimates by value. Work files go to
-``build/refactor_check/`` in the repository (YoWASP-free, but kept out of /tmp by habit).
+each generated file (but MyHDL's date and path lines); cycle figures and estimates by value.
+Work files go to ``build/refactor_check/`` in the repository.
 """
 
 from __future__ import annotations
@@ -52,9 +55,10 @@ N_IMAGES = 200
 
 
 def _sha(path: Path) -> str:
-    """SHA-256 of a generated file, without MyHDL's ``// Date:`` header line."""
+    """SHA-256 of a generated file, without MyHDL's ``// Date:`` and ``// File:`` (the output
+    path) header lines, so that two checkouts compare."""
     data = b"".join(line for line in path.read_bytes().splitlines(keepends=True)
-                    if not line.startswith(b"// Date:"))
+                    if not line.startswith((b"// Date:", b"// File:")))
     return hashlib.sha256(data).hexdigest()
 
 
