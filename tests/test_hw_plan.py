@@ -9,13 +9,8 @@ from hypothesis import strategies as st
 
 from lwfc_hw.banking import host_writes, layer_images, memory_images
 from lwfc_hw.cycles import report, schedule, service_cycles
-from lwfc_hw.plan import (
-    BANK_CHUNK,
-    LayerShape,
-    choose_dense_mapping,
-    plan_core,
-    plan_for_bundle,
-)
+from lwfc_hw.layers.dot_dense import choose_dense_mapping
+from lwfc_hw.plan import BANK_CHUNK, LayerShape, plan_core, plan_for_bundle
 from lwfc_hw.testing import random_bundle
 
 MNIST_DENSE = [
@@ -208,7 +203,7 @@ def test_broadcast_banking_puts_each_weight_once(shape, lanes: int, seed: int) -
 
 
 def test_broadcast_service_time_follows_the_nonzero_inputs() -> None:
-    from lwfc_hw.broadcast import bc_dense_pipe
+    from lwfc_hw.layers.bcast_dense import bc_dense_pipe
 
     plan = plan_core(MNIST_DENSE, [50, 50, 10], dataflow="broadcast", drain=[5, 1, 1])
     fc1, fc2, fc3 = plan.engines
@@ -269,3 +264,21 @@ def test_fold_meets_the_target_and_respects_the_input_bound() -> None:
         e.multipliers for e in fast.plan.engines)
     with pytest.raises(ValueError, match="input bound"):
         fold(MNIST_DENSE, act, 100e6 / 190)  # 190 cycles < 196 beats + 2
+
+
+def test_every_kind_and_dataflow_has_one_layer_type() -> None:
+    import subprocess
+    import sys
+
+    from lwfc_hw.layers import layer_type, registered
+    from lwfc_hw.plan import DATAFLOWS
+
+    types = registered()
+    assert set(types) == {(k, f) for k in ("dense", "lowrank") for f in DATAFLOWS}
+    for (kind, flow), lt in types.items():
+        assert (lt.kind, lt.dataflow) == (kind, flow) and layer_type(kind, flow) is lt
+    with pytest.raises(ValueError, match="layer x: unknown kind 'conv'"):
+        plan_core([LayerShape("x", "conv", 4, 4)], 1)
+    # the latencies the cycle model shares with the RTL need no MyHDL
+    code = "import sys, lwfc_hw.timing; assert 'myhdl' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -43,8 +43,8 @@ from myhdl import Signal, always, always_comb, block, concat, intbv
 
 from . import regmap as R
 from .core import lwfc_core
-from .engines import uint
 from .plan import READBACK_LATENCY, CorePlan, clog2
+from .rtl_common import uint
 
 TOP = "lwfc_axi"
 

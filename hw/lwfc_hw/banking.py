@@ -1,5 +1,6 @@
-"""Memory images: the one place that knows how a bundle's tensors are laid out in the RTL's
-weight banks, bias and requantization memories.
+"""Memory images: how a bundle's tensors are laid out in the RTL's weight banks, bias and
+requantization memories (the weight banks' layout is each layer type's ``weight_images``,
+:mod:`lwfc_hw.layers`; bias and requant tables are here).
 
 Used by ``lwfc hdl`` (the ``$readmemh`` hex files), by the simulation testbench (run-time weight
 loading through the host port) and by the board driver (the same writes over AXI-Lite).
@@ -29,50 +30,23 @@ from typing import Any
 
 import numpy as np
 
+from .layers.base import rq_words
 from .plan import CorePlan, EnginePlan, MemSpec
-
-
-def _pad(a: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    out = np.zeros((rows, cols), dtype=np.int64)
-    out[: a.shape[0], : a.shape[1]] = a
-    return out
-
-
-def _rq_words(mult: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    mult = np.asarray(mult, dtype=np.int64)
-    shift = np.asarray(shift, dtype=np.int64)
-    return (shift << 15) | mult
 
 
 def layer_images(layer: Any, e: EnginePlan) -> dict[str, np.ndarray]:
     """Per-role images of one layer, keyed by memory role + bank (``w3``, ``bias``, ...).
 
-    Values are Python-int-valued int64 arrays (signed values as signed numbers).
+    The weight banks' and tables' layout is the layer type's
+    (:meth:`lwfc_hw.layers.LayerType.weight_images`); bias and requant tables are the same
+    for every type. Values are Python-int-valued int64 arrays (signed values as signed
+    numbers).
     """
     s = e.shape
-    out: dict[str, np.ndarray] = {}
-    if e.kind == "dense":
-        w = _pad(np.asarray(layer.weight, dtype=np.int64), e.G * e.P, e.K * e.Q)
-        banks = w.reshape(e.G, e.P, e.K, e.Q).transpose(1, 3, 0, 2).reshape(e.P * e.Q, e.G * e.K)
-        for b in range(e.P * e.Q):
-            out[f"w{b}"] = banks[b]
-    else:
-        if e.broadcast:
-            # broadcast U side: bank p holds row p of U (address i: U[p, i])
-            ub = np.asarray(layer.u, dtype=np.int64)
-        else:
-            u = _pad(np.asarray(layer.u, dtype=np.int64), s.rank, e.Ku * e.Qu)
-            ub = u.reshape(s.rank, e.Ku, e.Qu).transpose(2, 0, 1).reshape(e.Qu, s.rank * e.Ku)
-        for b in range(len(ub)):
-            out[f"u{b}"] = ub[b]
-        out["urq0"] = _rq_words(layer.u_multiplier, layer.u_shift)
-        v = _pad(np.asarray(layer.v, dtype=np.int64), e.Pv * e.Tv, s.rank)
-        vb = v.reshape(e.Pv, e.Tv, s.rank).transpose(0, 2, 1).reshape(e.Pv, s.rank * e.Tv)
-        for b in range(e.Pv):
-            out[f"v{b}"] = vb[b]
+    out = dict(e.layer_type.weight_images(layer, e))
     R = e.R
     bias = np.asarray(layer.bias, dtype=np.int64)
-    rq = _rq_words(layer.multiplier, layer.shift) if s.hidden else None
+    rq = rq_words(layer.multiplier, layer.shift) if s.hidden else None
     for r in range(R):
         # drain width R: bank r, address t holds output t * R + r
         out[f"bias{r}"] = bias[r::R]

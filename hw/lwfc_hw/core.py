@@ -6,8 +6,10 @@
        -> layer N-1 -> [result memory | argmax | MCM] -> streamer -> out_*
   h_* (host port) -> every parameter memory (write, readback)
 
-Every feature memory is a ping-pong pair of halves, so layer ``l`` works on image ``k`` while
-layer ``l-1`` writes image ``k+1``; in streaming mode the interval between images is set by the
+A layer's engine blocks come from its layer type (:meth:`lwfc_hw.layers.LayerType.blocks`,
+one module per kind and dataflow in :mod:`lwfc_hw.layers`). Every feature memory is a
+ping-pong pair of halves, so layer ``l`` works on image ``k`` while layer ``l-1`` writes image
+``k+1``; in streaming mode the interval between images is set by the
 slowest stage. Ports are documented in :func:`lwfc_core` and ``docs/hardware.md``.
 """
 
@@ -15,10 +17,11 @@ from __future__ import annotations
 
 from myhdl import ConcatSignal, Signal, always, always_comb, block, intbv
 
-from .broadcast import bcast_engine, count_bits, nz_list
-from .engines import dcl, dense_engine, dil, lscm, uint
+from .handshake import lscm
 from .memories import fmem_lane, mcm, named
+from .nzlist import count_bits, nz_list
 from .plan import CorePlan, ceil_div, clog2
+from .rtl_common import uint
 from .stream import loader, result_stage, seq_writer
 
 
@@ -134,45 +137,14 @@ def lwfc_core(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_re
             insts.append(named(f"l{i}_writer", seq_writer(clk, start[i], ov, y, wr_en[i + 1],
                                                           wr_div[i + 1], wr_mod[i + 1],
                                                           wr_cnt[i + 1], wr_data[i + 1], nf.q)))
-        if e.broadcast and e.kind == "dense":
-            insts.append(named(
-                f"l{i}_bcast",
-                bcast_engine(clk, rst, start[i], done[i], rd_en[i], rd_addr[i], lanes[i],
-                             counts[i], ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb, e, plan,
-                             hown),
-            ))
-        elif e.broadcast:
-            zv = Signal(bool(0))
-            z = Signal(intbv(0, min=-128, max=128))
-            zidx = uint(clog2(max(2, e.shape.rank)))
-            accept = Signal(bool(0))
-            insts.append(named(
-                f"l{i}_ubcast",
-                bcast_engine(clk, rst, start[i], None, rd_en[i], rd_addr[i], lanes[i],
-                             counts[i], zv, zidx, z, h_sel, h_we, h_addr, h_wdata, rb, e, plan,
-                             hown, accept),
-            ))
-            insts.append(named(f"l{i}_dil", dil(clk, rst, start[i], done[i], zv, z, accept, ov,
-                                                oidx, y, h_sel, h_we, h_addr, h_wdata, rb, e,
-                                                plan, hown)))
-        elif e.kind == "dense":
-            insts.append(named(
-                f"l{i}_dense",
-                dense_engine(clk, rst, start[i], done[i], rd_en[i], rd_addr[i], lanes[i], ov,
-                             oidx, y, h_sel, h_we, h_addr, h_wdata, rb, e, plan, hown),
-            ))
-        else:
-            en = rd_en[i]
-            zv = Signal(bool(0))
-            z = Signal(intbv(0, min=-128, max=128))
-            zidx = uint(clog2(max(2, e.shape.rank)))
-            accept = Signal(bool(0))
-            insts.append(named(f"l{i}_dcl", dcl(clk, rst, start[i], en, rd_addr[i], lanes[i], zv,
-                                                z, zidx, accept, h_sel, h_we, h_addr, h_wdata,
-                                                rb, e, plan, hown)))
-            insts.append(named(f"l{i}_dil", dil(clk, rst, start[i], done[i], zv, z, accept, ov,
-                                                oidx, y, h_sel, h_we, h_addr, h_wdata, rb, e,
-                                                plan, hown)))
+        ports = {"clk": clk, "rst": rst, "start": start[i], "done": done[i], "rd_en": rd_en[i],
+                 "rd_addr": rd_addr[i], "x": lanes[i], "count": counts[i], "ov": ov,
+                 "oidx": oidx, "y": y, "h_sel": h_sel, "h_we": h_we, "h_addr": h_addr,
+                 "h_wdata": h_wdata, "rb": rb, "hown": hown}
+        # the layer type's engine blocks, called here: MyHDL takes a block's sub-blocks only
+        # from the block function itself
+        for call in e.layer_type.blocks(e, plan, ports):
+            insts.append(named(call.name, call.func(*call.args, **call.kwargs)))
     insts.append(named(
         "result",
         result_stage(clk, rst, res_v, res_i, res_y, wr_half[L], rd_ok[L],

@@ -1,21 +1,20 @@
 """Cycle model of ``lwfc_core``: exact cycle counts from the plan alone.
 
 Per-layer service time ``T`` (cycles from the edge at which the engine starts issuing to the
-edge at which it commits its output and releases its input):
+edge at which it commits its output and releases its input) comes from the layer's type
+(:meth:`lwfc_hw.layers.LayerType.service_cycles`, latencies in :mod:`lwfc_hw.timing`):
 
-* dense:   ``T = G*K + p_last + 8 + rq_stages + tree_levels(Q)`` (``rq_stages`` = 10: 18)
+* dot dense (:mod:`lwfc_hw.layers.dot_dense`): ``T = G*K + p_last + 8 + rq_stages +
+  tree_levels(Q)`` (``rq_stages`` = 10: 18)
   (``G*K`` issue steps; ``OPERAND_LAT = 4`` edges until a step's operands are at the
   multipliers, ``mac_latency(Q) = 3 + tree_levels(Q)`` to the accumulator (two product
   registers, registered adder tree, accumulator); 1 to the drain register; the ``p_last``
   outputs of the last group drain one per cycle through the ``e.rq_stages``-stage (10 by default)
   requantizer; 1 cycle for ``done``);
-* low-rank: ``T = Ku + (rank-1) * max(Ku, Tv) + Tv + n_out + 13 + 2 * rq_stages +
-  tree_levels(Qu)`` (33 + ... for 10 stages)
-  (the DCL delivers latent ``k`` every ``max(Ku, Tv)`` cycles: ``Ku`` to compute it, or ``Tv``
-  when the DIL is slower and the DCL waits; the DIL spends ``Tv`` steps on the last latent,
-  then its ``n_out`` accumulators drain through the requantizer; the constant is the DCL's
-  pipeline (operands, MAC array, requantizer) plus the DIL's (operands, two product
-  registers, ring, requantizer)).
+* dot low-rank (:mod:`lwfc_hw.layers.dot_lowrank`): ``T = Ku + (rank-1) * max(Ku, Tv) + Tv +
+  n_out + 13 + 2 * rq_stages + tree_levels(Qu)`` (33 + ... for 10 stages);
+* broadcast dense / low-rank (:mod:`lwfc_hw.layers.bcast_dense`,
+  :mod:`~lwfc_hw.layers.bcast_lowrank`): data dependent, from the image's nonzero inputs.
 
 Hand-shakes: an L-SCM starts its engine 2 cycles after both its input half is committed and
 its output half is free (and 2 cycles after its own previous image ended). The loader stores
@@ -37,8 +36,6 @@ from typing import Any
 
 import numpy as np
 
-from . import broadcast
-from .engines import OPERAND_LAT, mac_latency
 from .plan import CorePlan, EnginePlan, ceil_div
 
 NEG = -(10**18)
@@ -47,20 +44,10 @@ NEG = -(10**18)
 def service_cycles(e: EnginePlan, nnz: int | None = None) -> int:
     """Cycles from an engine's first issue to its commit/release (see module docstring).
 
-    ``nnz``: the image's nonzero inputs of this layer, for a ``"broadcast"`` engine (whose
-    time depends on them, :func:`lwfc_hw.broadcast.service_cycles`); None means all
-    ``n_in`` (the worst case). Ignored by ``"dot"`` engines."""
-    s = e.shape
-    if e.broadcast:
-        return broadcast.service_cycles(e, s.n_in if nnz is None else int(nnz))
-    if e.kind == "dense":
-        # issue steps, operands, MAC array, drain register, requantizer, done
-        return e.G * e.K + e.p_last + OPERAND_LAT + mac_latency(e.Q) + 1 + e.rq_stages + 1 - 1
-    # DCL pipeline (operands, MAC array, requantizer) + DIL pipeline (operands, two product
-    # registers, ring, requantizer) + the hand-shake cycles
-    rq = e.rq_stages
-    pipes = (OPERAND_LAT + mac_latency(e.Qu) + rq) + (OPERAND_LAT + 3 + rq)
-    return e.Ku + (s.rank - 1) * max(e.Ku, e.Tv) + e.Tv + s.n_out + pipes - 1
+    ``nnz``: the image's nonzero inputs of this layer, for a data-dependent (``"broadcast"``)
+    engine; None means all ``n_in`` (the worst case). Ignored by ``"dot"`` engines. The model
+    is the layer type's (:meth:`lwfc_hw.layers.LayerType.service_cycles`)."""
+    return int(e.layer_type.service_cycles(e, nnz))
 
 
 @dataclass(frozen=True)
@@ -103,7 +90,7 @@ def schedule(plan: CorePlan, n: int, act: np.ndarray | Sequence[Sequence[int]] |
         act = np.asarray(act, dtype=np.int64)
         if act.shape != (n, L):
             raise ValueError(f"activity has shape {act.shape}, expected {(n, L)}")
-    const = [None if e.broadcast else service_cycles(e) for e in plan.engines]
+    const = [None if e.layer_type.data_dependent else service_cycles(e) for e in plan.engines]
 
     def service(layer: int, k: int) -> int:
         c = const[layer]

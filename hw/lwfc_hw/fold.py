@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cycles import schedule, service_cycles
+from .layers import layer_type
 from .plan import DEFAULT_PIXELS_PER_BEAT, CorePlan, LayerShape, ceil_div, plan_core
 
 #: Cost of one extra requantizer, in lane multipliers.
@@ -80,7 +81,7 @@ def _plan(shapes: list[LayerShape], opts: list[Option], beat: int) -> CorePlan |
 
 def _mean_service(plan: CorePlan, act: np.ndarray, layer: int) -> float:
     e = plan.engines[layer]
-    if not e.broadcast:
+    if not e.layer_type.data_dependent:
         return float(service_cycles(e))
     vals, counts = np.unique(act[:, layer], return_counts=True)
     return float(sum(service_cycles(e, int(v)) * c for v, c in zip(vals, counts, strict=True))
@@ -156,7 +157,8 @@ def _candidates(shapes: list[LayerShape], opts: list[Option], i: int) -> list[Op
     next layer is broadcast."""
     out = _options(shapes[i])
     nxt = opts[i + 1] if i + 1 < len(opts) else None
-    if nxt is not None and nxt.dataflow == "broadcast" and shapes[i].kind == "dense":
+    if (nxt is not None and nxt.dataflow == "broadcast"
+            and layer_type(shapes[i].kind, "broadcast").wide_drain):
         out += [Option("broadcast", o.lanes, r) for o in out if o.dataflow == "broadcast"
                 for r in (2, 5, 10) if o.lanes % r == 0]
     return out

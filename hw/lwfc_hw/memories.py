@@ -271,7 +271,7 @@ def fmem_lane(clk, wr_en, wr_half, wr_div, wr_mod, wr_cnt, wr_data, rd_en, rd_ha
     ``wr_div * Q + wr_mod``. With ``W == 1``, ``wr_data`` is the element (8 bits); otherwise
     it is ``8 * Q`` bits in lane order (byte ``q`` for lane ``q``) and this lane is written
     when ``(q - wr_mod) mod Q < wr_cnt``. Entries beyond an image's end are never written;
-    the engines mask them (see :func:`~lwfc_hw.engines.mac_array`). Read side: registered read of
+    the engines mask them (see :func:`~lwfc_hw.mac.mac_array`). Read side: registered read of
     ``{rd_half, rd_addr}`` when ``rd_en``.
     """
     mem = [Signal(intbv(0)[8:]) for _ in range(2 ** (abits + 1))]

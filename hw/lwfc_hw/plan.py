@@ -7,7 +7,9 @@ per step in the DIL of a low-rank layer), the geometry of every feature memory, 
 host-visible memory map (one entry per weight bank / bias / requantization table).
 
 All sizes here are plain integers; nothing depends on weight values, so one plan (and one
-compiled simulation) serves every bundle with the same layer shapes.
+compiled simulation) serves every bundle with the same layer shapes. What depends on a layer's
+kind and dataflow (its lane mapping, memories, cycles, resources, RTL) is its layer type in
+:mod:`lwfc_hw.layers`, found with :func:`lwfc_hw.layers.of`.
 """
 
 from __future__ import annotations
@@ -33,15 +35,16 @@ BANK_CHUNK = 2048
 #: Cycles from a host-port address (``h_sel``, ``h_addr``) to its word on ``h_rdata``.
 READBACK_LATENCY = 3
 #: Dataflows of a layer engine: ``"dot"`` (each step multiplies ``Q`` consecutive inputs by the
-#: weights of ``P`` outputs, every input is read; :mod:`lwfc_hw.engines`) and ``"broadcast"``
-#: (each NONZERO input is sent to ``P`` output lanes that accumulate ``x[i] * W[:, i]``, so a
-#: layer's time follows its nonzero inputs; :mod:`lwfc_hw.broadcast`).
+#: weights of ``P`` outputs, every input is read; :mod:`lwfc_hw.layers.dot_dense`,
+#: :mod:`~lwfc_hw.layers.dot_lowrank`) and ``"broadcast"`` (each NONZERO input is sent to ``P``
+#: output lanes that accumulate ``x[i] * W[:, i]``, so a layer's time follows its nonzero
+#: inputs; :mod:`lwfc_hw.layers.bcast_dense`, :mod:`~lwfc_hw.layers.bcast_lowrank`).
 DATAFLOWS = ("dot", "broadcast")
 #: Requantizer stages (edges from a sampled accumulator to its output), see
-#: :func:`lwfc_hw.engines.requant`: 10 (default; the ECP5 boards' 100 MHz) or 6 (the same
+#: :func:`lwfc_hw.requant.requant`: 10 (default; the ECP5 boards' 100 MHz) or 6 (the same
 #: arithmetic with fewer registers, for a slow clock such as the iCE40's 36 MHz).
 RQ_STAGES = 10
-#: The requantizer depths :func:`lwfc_hw.engines.requant` can build.
+#: The requantizer depths :func:`lwfc_hw.requant.requant` can build.
 RQ_STAGE_CHOICES = (6, 10)
 
 
@@ -78,9 +81,9 @@ class LayerShape:
     @property
     def macs(self) -> int:
         """Multiply-accumulates per image."""
-        if self.kind == "dense":
-            return self.n_in * self.n_out
-        return self.rank * (self.n_in + self.n_out)
+        from .layers import layer_type
+
+        return layer_type(self.kind, DATAFLOWS[0]).macs(self)
 
 
 @dataclass(frozen=True)
@@ -130,10 +133,12 @@ class MemSpec:
 
 @dataclass(frozen=True)
 class EnginePlan:
-    """How one layer's work is scheduled on its engine(s).
+    """How one layer's work is scheduled on its engine(s). The fields are filled by the
+    layer's type (:meth:`lwfc_hw.layers.LayerType.engine`, one module per kind and dataflow
+    in :mod:`lwfc_hw.layers`); :attr:`layer_type` finds it.
 
-    Dense (``kind == "dense"``): each step multiplies ``Q`` inputs by the weights of ``P``
-    outputs (``P * Q <= lanes`` multipliers); ``G = ceil(n_out / P)`` output groups of
+    Dense ``"dot"``: each step multiplies ``Q`` inputs by the weights of ``P`` outputs
+    (``P * Q <= lanes`` multipliers); ``G = ceil(n_out / P)`` output groups of
     ``K = ceil(n_in / Q)`` steps each; ``p_last`` outputs in the last group. ``K >= P`` so the
     serial drain of a group always ends before the next group's accumulators are final.
 
@@ -172,6 +177,13 @@ class EnginePlan:
         return self.shape.kind
 
     @property
+    def layer_type(self) -> Any:
+        """The :class:`lwfc_hw.layers.LayerType` of this engine's (kind, dataflow)."""
+        from .layers import of
+
+        return of(self)
+
+    @property
     def broadcast(self) -> bool:
         """True for the zero-skipping input-broadcast dataflow."""
         return self.dataflow == "broadcast"
@@ -179,9 +191,7 @@ class EnginePlan:
     @property
     def q_read(self) -> int:
         """Inputs read per step from this layer's input feature memory (its lane count)."""
-        if self.broadcast:
-            return 1
-        return self.Q if self.kind == "dense" else self.Qu
+        return int(self.layer_type.q_read(self))
 
     @property
     def G(self) -> int:
@@ -206,11 +216,12 @@ class EnginePlan:
     @property
     def multipliers(self) -> int:
         """MAC units instantiated for this layer."""
-        if self.kind == "dense":
-            return self.P * self.Q
-        if self.broadcast:
-            return self.P + self.Pv
-        return self.Qu + self.Pv
+        return int(self.layer_type.multipliers(self))
+
+    @property
+    def requantizers(self) -> int:
+        """Requantizers with a multiplier (hidden outputs, low-rank latents)."""
+        return int(self.layer_type.requantizers(self))
 
 
 @dataclass(frozen=True)
@@ -342,12 +353,7 @@ class CorePlan:
                     "rank": e.shape.rank,
                     "hidden": e.shape.hidden,
                     "dataflow": e.dataflow,
-                    **(
-                        {"P": e.P, "Q": e.Q, "G": e.G, "K": e.K, "R": e.R}
-                        if e.kind == "dense"
-                        else {"Qu": e.Qu, "Ku": e.Ku, "Pv": e.Pv, "Tv": e.Tv,
-                              **({"P": e.P} if e.broadcast else {})}
-                    ),
+                    **e.layer_type.map_fields(e),
                 }
                 for e in self.engines
             ],
@@ -372,30 +378,6 @@ class CorePlan:
 
 
 # ----------------------------------------------------------------------------- mapping
-def dense_layer_cycles(n_in: int, n_out: int, P: int, Q: int) -> int:
-    """Issue steps plus the final drain of a dense engine (the part that depends on P, Q)."""
-    G, K = ceil_div(n_out, P), ceil_div(n_in, Q)
-    return G * K + (n_out - (G - 1) * P)
-
-
-def choose_dense_mapping(n_in: int, n_out: int, lanes: int) -> tuple[int, int]:
-    """Pick ``(P, Q)`` with ``P * Q <= lanes`` and ``K >= P`` minimising the layer's cycles.
-
-    Ties go to fewer multipliers, then to fewer inputs per step (a shallower adder tree).
-    """
-    best: tuple[int, int, int, int, int] | None = None
-    for P in range(1, min(lanes, n_out) + 1):
-        for Q in range(1, min(lanes // P, n_in) + 1):
-            K = ceil_div(n_in, Q)
-            if K < P:
-                continue
-            key = (dense_layer_cycles(n_in, n_out, P, Q), P * Q, Q, P, Q)
-            if best is None or key < best:
-                best = key
-    assert best is not None  # P = Q = 1 always qualifies
-    return best[3], best[4]
-
-
 def _per_layer(value: Any, n: int, name: str) -> list[Any]:
     """``value`` repeated for ``n`` layers, or a sequence of ``n`` per-layer values."""
     if isinstance(value, (list, tuple)):
@@ -423,8 +405,10 @@ def plan_core(
     layer, dividing ``P`` and the last group's outputs).
 
     ``lanes`` and ``dataflow`` (:data:`DATAFLOWS`) are one value for every layer or one per
-    layer. A ``"broadcast"`` dense layer gets ``P = min(lanes, n_out)`` output lanes; a
-    ``"broadcast"`` low-rank layer ``P = rank`` U lanes and the DIL of ``lanes`` lanes.
+    layer; each layer's type (:func:`lwfc_hw.layers.layer_type`) maps its lanes: a ``"dot"``
+    dense layer gets the ``(P, Q)`` of :func:`lwfc_hw.layers.dot_dense.choose_dense_mapping`,
+    a ``"broadcast"`` dense layer ``P = min(lanes, n_out)`` output lanes, a ``"broadcast"``
+    low-rank layer ``P = rank`` U lanes and the DIL of ``lanes`` lanes.
     ``CorePlan.lanes`` is the largest per-layer value.
 
     ``spram_min_depth``: weight banks (roles ``w``, ``u``, ``v``) of at least this many
@@ -441,6 +425,8 @@ def plan_core(
             sizes do not chain, SPRAM memories without ``shared_port``, or an unknown
             ``rq_stages``.
     """
+    from .layers import layer_type
+
     if not shapes:
         raise ValueError("a network needs at least one layer")
     lanes_l = _per_layer(lanes, len(shapes), "lanes")
@@ -482,49 +468,27 @@ def plan_core(
                                 8, True, max(2, min(BANK_CHUNK, depth - base)), base, j))
 
     for i, s in enumerate(shapes):
-        if min(s.n_in, s.n_out) < 1 or (s.kind == "lowrank" and s.rank < 1):
-            raise ValueError(f"layer {s.name}: sizes must be >= 1")
         pre = f"l{i}"
         ln, flow = lanes_l[i], flows[i]
+        try:
+            lt = layer_type(s.kind, flow)
+        except ValueError as exc:
+            raise ValueError(f"layer {s.name}: {exc}") from None
+        lt.validate(s)
         R = drains[i]
         if not isinstance(R, int) or R < 1:
             raise ValueError(f"drain must be >= 1, got {R}")
         if R > 1:
             nxt = flows[i + 1] if i + 1 < len(shapes) else None
-            if not (s.kind == "dense" and flow == "broadcast" and nxt == "broadcast"):
+            if not (lt.wide_drain and nxt == "broadcast"):
                 raise ValueError(f"layer {s.name}: drain {R} needs a broadcast dense layer "
                                  "followed by a broadcast layer")
-        if s.kind == "dense" and flow == "broadcast":
-            e = EnginePlan(i, s, P=min(ln, s.n_out), Q=1, dataflow=flow, R=R,
-                           rq_stages=rq_stages)
-            if e.P % R or e.p_last % R:
-                raise ValueError(f"layer {s.name}: drain {R} must divide P = {e.P} and the "
-                                 f"last group's {e.p_last} outputs")
-            for b in range(e.P):
-                add_bank(f"{pre}_w{b}", i, "w", b, e.G * e.K)
-        elif s.kind == "dense":
-            P, Q = choose_dense_mapping(s.n_in, s.n_out, ln)
-            e = EnginePlan(i, s, P=P, Q=Q, rq_stages=rq_stages)
-            for b in range(P * Q):
-                add_bank(f"{pre}_w{b}", i, "w", b, e.G * e.K)
-        elif s.kind == "lowrank":
-            Tv = ceil_div(s.n_out, min(ln, s.n_out))
-            if flow == "broadcast":
-                e = EnginePlan(i, s, P=s.rank, Pv=ceil_div(s.n_out, Tv), dataflow=flow,
-                               rq_stages=rq_stages)
-                for b in range(e.P):
-                    add_bank(f"{pre}_u{b}", i, "u", b, s.n_in)
+        e = lt.engine(i, s, ln, R, rq_stages)
+        for m in lt.memories(e):
+            if m.weights:
+                add_bank(f"{pre}_{m.suffix}", i, m.role, m.bank, m.depth)
             else:
-                Ku = ceil_div(s.n_in, min(ln, s.n_in))
-                e = EnginePlan(i, s, Qu=ceil_div(s.n_in, Ku), Pv=ceil_div(s.n_out, Tv),
-                               rq_stages=rq_stages)
-                for b in range(e.Qu):
-                    add_bank(f"{pre}_u{b}", i, "u", b, s.rank * e.Ku)
-            add(f"{pre}_urq", i, "urq", 0, RQ_BITS, False, s.rank)
-            for b in range(e.Pv):
-                add_bank(f"{pre}_v{b}", i, "v", b, s.rank * e.Tv)
-        else:
-            raise ValueError(f"layer {s.name}: unknown kind {s.kind!r}")
+                add(f"{pre}_{m.suffix}", i, m.role, m.bank, m.width, m.signed, m.depth)
         for r in range(R):
             sfx = "" if R == 1 else str(r)
             add(f"{pre}_bias{sfx}", i, "bias", r, ACC_BITS, True, ceil_div(s.n_out, R))
@@ -535,7 +499,7 @@ def plan_core(
         engines.append(e)
     fmems = []
     for i, e in enumerate(engines):
-        if e.broadcast:
+        if e.layer_type.compact_input:
             # the list of nonzero inputs: the loader appends one beat per cycle, a layer
             # writer its drain width
             w = pixels_per_beat if i == 0 else engines[i - 1].R
@@ -550,20 +514,10 @@ def plan_core(
 def shapes_from_bundle(bundle: Any) -> list[LayerShape]:
     """Read the layer shapes of an :class:`lwfc.bundle.Bundle` (or anything shaped like one)."""
     layers = list(bundle.layers)
-    out = []
-    for i, layer in enumerate(layers):
-        hidden = i < len(layers) - 1
-        if layer.kind == "dense":
-            out.append(
-                LayerShape(layer.name, "dense", layer.in_features, layer.out_features, 0, hidden)
-            )
-        else:
-            out.append(
-                LayerShape(
-                    layer.name, "lowrank", layer.in_features, layer.out_features, layer.rank, hidden
-                )
-            )
-    return out
+    # a dense layer has no latent size (rank 0)
+    return [LayerShape(layer.name, layer.kind, layer.in_features, layer.out_features,
+                       int(getattr(layer, "rank", 0)), i < len(layers) - 1)
+            for i, layer in enumerate(layers)]
 
 
 def plan_for_bundle(

@@ -39,10 +39,10 @@ from myhdl import ConcatSignal, Signal, always, always_comb, block, concat, enum
 
 from . import link as K
 from .core import core_ports, lwfc_core
-from .engines import uint
 from .memories import named
 from .plan import READBACK_LATENCY, CorePlan, clog2
 from .regmap import plan_signature
+from .rtl_common import uint
 from .uart import uart_rx, uart_tx
 
 TOP = "lwfc_serial"

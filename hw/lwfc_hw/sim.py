@@ -121,8 +121,10 @@ def plan_key(plan: CorePlan) -> str:
     )
     # every module of the package that can shape generated Verilog (the core's and the
     # wrappers' generators share this key), i.e. all but the pure-Python helpers
-    for src in sorted(Path(__file__).resolve().parent.glob("*.py")):
-        if src.name not in NOT_RTL:
+    # (the layer types' modules in lwfc_hw/layers/ too)
+    pkg = Path(__file__).resolve().parent
+    for src in sorted(pkg.rglob("*.py")):
+        if src.relative_to(pkg).as_posix() not in NOT_RTL:
             h.update(src.read_bytes())
     return h.hexdigest()[:16]
 

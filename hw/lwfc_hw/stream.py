@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from myhdl import Signal, always, always_comb, block, concat, intbv
 
-from .engines import acc_signal, uint
 from .memories import named
 from .plan import FmemPlan, clog2
+from .rtl_common import acc_signal, uint
 
 
 @block

@@ -156,17 +156,18 @@ def multipliers(plan: Any) -> int:
 
 
 #: DSP blocks of one requantizer: its ``acc * M`` product (32 x 15 bits) as two 16 x 15-bit
-#: partial products (``lwfc_hw.engines.requant``), one SB_MAC16 (16 x 16) each.
+#: partial products (``lwfc_hw.requant.requant``), one SB_MAC16 (16 x 16) each.
 REQUANT_DSPS = 2
 
 
 def estimate_dsps(plan: Any) -> int:
     """DSP blocks if every multiplier of ``plan`` is one: the lane multipliers plus
-    :data:`REQUANT_DSPS` per requantizer with a multiplier (hidden outputs, low-rank latents).
+    :data:`REQUANT_DSPS` per requantizer with a multiplier (hidden outputs, low-rank latents;
+    both counts are the layer types' estimates, ``EnginePlan.multipliers`` and
+    ``EnginePlan.requantizers``, see ``lwfc_hw.layers``).
     ``yosys_lwfc.tcl`` builds the iCE40 lane multipliers from logic (Booth) when this exceeds
     the board's DSPs, so that the DSPs go to the wider requantizer products."""
-    requants = sum(int(e.shape.hidden) * getattr(e, "R", 1) + int(e.kind == "lowrank")
-                   for e in plan.engines)
+    requants = sum(e.requantizers for e in plan.engines)
     return multipliers(plan) + REQUANT_DSPS * requants
 
 

@@ -1,0 +1,209 @@
+"""The multiply-accumulate datapath of the engines: a lane's weight bank with its operand
+registers (:func:`weight_lane`), the MAC array (multipliers, registered adder trees,
+accumulators) and the width of its signals.
+
+Widths: pixels / hidden activations uint8, weights int8, products and accumulators signed of
+:func:`mac_bits` (at most 32, ``ACC_BITS``). Latencies are in :mod:`lwfc_hw.timing`.
+"""
+
+from __future__ import annotations
+
+from myhdl import Signal, always, block, intbv
+
+from .memories import named, param_ram
+from .plan import ACC_BITS, BANK_CHUNK, MemSpec, clog2
+from .rtl_common import uint
+from .timing import tree_levels
+
+
+def mac_bits(n_in: int) -> int:
+    """Bits of a signed sum of up to ``n_in`` products uint8 x int8 (each in ``[-255*128,
+    255*127]``): ``|sum| <= n_in * 32640``, so this width never wraps (26 bits for 784
+    inputs, at most ``ACC_BITS``). The MAC arrays' products, adder trees and accumulators
+    use it: shorter carry chains, the same values."""
+    return min(ACC_BITS, (n_in * 255 * 128).bit_length() + 1)
+
+
+def mac_signal(bits: int) -> Signal:
+    """A ``bits``-wide signed MAC-datapath signal (see :func:`mac_bits`)."""
+    return Signal(intbv(0, min=-(2 ** (bits - 1)), max=2 ** (bits - 1)))
+
+
+@block
+def weight_lane(clk, en, addr, dout, h_sel, h_we, h_addr, h_wdata, rb, chunks: list[MemSpec],
+                sel_bits: int, hown=None):
+    """One lane's weight bank (int8 entries): ``dout`` is the entry at bank address ``addr``
+    ``OPERAND_LAT`` (4) edges with ``en`` later.
+
+    The bank is held by ``len(chunks)`` memories of at most ``BANK_CHUNK`` entries
+    (:func:`~lwfc_hw.plan.plan_core`); each reads with two cycles of latency (block RAM, then
+    its own output register), a third register selects the chunk of the address
+    (``addr >> log2(BANK_CHUNK)``, delayed with the read) and a fourth, ``dout``, is the
+    multiplier's operand register. ``addr`` is ``clog2(bank depth)`` bits wide.
+
+    A single-port (SPRAM) bank (``MemSpec.spram``, only with ``plan.shared_port``) is never
+    split: it is one memory whose depth is the whole bank's; Yosys cascades the SPRAM blocks
+    and its read-data multiplexer ends at the memory's output register, so the latency is
+    the same four edges (the third register then only repeats the word). ``hown``: see
+    :func:`~lwfc_hw.memories.param_ram`.
+    """
+    n = len(chunks)
+    insts = []
+    wq = Signal(intbv(0, min=-128, max=128))
+    if n == 1:
+        q = Signal(intbv(0, min=-128, max=128))
+        m = chunks[0]
+        insts.append(named("c0", param_ram(clk, en, addr, q, h_sel, h_we, h_addr, h_wdata,
+                                           rb[m.sel], m, sel_bits, hown)))
+
+        @always(clk.posedge)
+        def mux():
+            if en:
+                wq.next = q
+                dout.next = wq
+
+        return insts, mux
+    outs = [Signal(intbv(0, min=-128, max=128)) for _ in range(n)]
+    for j, m in enumerate(chunks):
+        insts.append(named(f"c{j}", param_ram(clk, en, addr, outs[j], h_sel, h_we, h_addr,
+                                              h_wdata, rb[m.sel], m, sel_bits, hown)))
+    AB = len(addr)
+    LO = clog2(BANK_CHUNK)
+    CB = clog2(n)
+    assert AB - LO == CB, (AB, LO, CB)
+    cs1, cs2 = uint(CB), uint(CB)
+
+    @always(clk.posedge)
+    def mux():
+        if en:
+            cs1.next = addr[AB:LO]
+            cs2.next = cs1
+            wq.next = outs[cs2]
+            dout.next = wq
+
+    return insts, mux
+
+
+@block
+def adder_level(clk, en, src, dst, P: int, nin: int):
+    """One registered adder-tree level: for each of ``P`` groups of ``nin`` signed words
+    (``mac_bits`` wide) in ``src`` (group ``p`` at ``p*nin ...``), ``dst`` gets
+    ``ceil(nin/2)`` words: the pairwise sums, and the odd last word passed through; on an
+    edge with ``en``."""
+    nout = (nin + 1) // 2
+    npair = nin // 2
+    odd = nin - 2 * npair
+    last = nin - 1
+
+    if odd:
+
+        @always(clk.posedge)
+        def add():
+            if en:
+                for p in range(P):
+                    for j in range(npair):
+                        dst[p * nout + j].next = src[p * nin + 2 * j] + src[p * nin + 2 * j + 1]
+                    dst[p * nout + npair].next = src[p * nin + last]
+
+    else:
+
+        @always(clk.posedge)
+        def add():
+            if en:
+                for p in range(P):
+                    for j in range(npair):
+                        dst[p * nout + j].next = src[p * nin + 2 * j] + src[p * nin + 2 * j + 1]
+
+    return add
+
+
+@block
+def mac_array(clk, rst, en, v_in, f_in, l_in, x_lanes, w_lanes, acc, fin, P: int, Q: int,
+              n_in: int):
+    """``P x Q`` multipliers, ``P`` registered adder trees and ``P`` accumulators.
+
+    ``(v_in, f_in, l_in)`` flag the step whose operands are at the multiplier inputs (valid,
+    first step of a row, last step of a row). Every stage below advances on an edge with
+    ``en``. Products (uint8 x int8; ``len(acc[0])`` = ``mac_bits(n_in)`` bits, as every
+    register below): ``prod[p*Q+q] = x_lanes[q] * w_lanes[p*Q+q]``, except that in the
+    last step of a row lanes beyond input ``n_in - 1`` give 0 (their
+    feature-memory entries are never written, so they may hold X in simulation or stale data
+    in silicon). A second register holds the products (the multipliers are DSP blocks at
+    fixed sites: the long route from one to its adder tree gets a cycle of its own). Then
+    ``tree_levels(Q)`` registered levels of two-input adders reduce
+    each output's ``Q`` products to one sum, and ``acc[p] = (f ? 0 : acc[p]) + sum``. ``fin``
+    (registered with the accumulators) is high in the cycle after a row's last step has been
+    accumulated, so ``acc`` is final then: ``mac_latency(Q)`` edges after the operands.
+    """
+    N = P * Q
+    LT = tree_levels(Q)
+    QLAST = n_in - (-(-n_in // Q) - 1) * Q  # lanes in use in the last step, 1 ... Q
+    MB = len(acc[0])  # mac_bits(n_in), chosen by the caller
+    prod = [mac_signal(MB) for _ in range(N)]
+    prod2 = [mac_signal(MB) for _ in range(N)]
+    sizes = [Q]
+    while sizes[-1] > 1:
+        sizes.append((sizes[-1] + 1) // 2)
+    levels = [prod2] + [[mac_signal(MB) for _ in range(P * n)] for n in sizes[1:]]
+    top = levels[LT]
+    # flags per stage: 0 = products, 1 = second product register, 1 + i = tree level i
+    NS = LT + 2
+    vs = [Signal(bool(0)) for _ in range(NS)]
+    fs = [Signal(bool(0)) for _ in range(NS)]
+    ls = [Signal(bool(0)) for _ in range(NS)]
+    LS = NS - 1
+
+    if QLAST == Q:
+
+        @always(clk.posedge)
+        def mul():
+            if en:
+                for lane in range(N):
+                    prod[lane].next = x_lanes[lane % Q] * w_lanes[lane]
+
+    else:
+
+        @always(clk.posedge)
+        def mul():
+            if en:
+                for lane in range(N):
+                    if l_in and lane % Q >= QLAST:
+                        prod[lane].next = 0
+                    else:
+                        prod[lane].next = x_lanes[lane % Q] * w_lanes[lane]
+
+    @always(clk.posedge)
+    def flags():
+        if rst:
+            for i in range(NS):
+                vs[i].next = 0
+            fin.next = 0
+        elif en:
+            vs[0].next = v_in
+            fs[0].next = f_in
+            ls[0].next = l_in
+            for i in range(1, NS):
+                vs[i].next = vs[i - 1]
+                fs[i].next = fs[i - 1]
+                ls[i].next = ls[i - 1]
+            fin.next = vs[LS] and ls[LS]
+
+    @always(clk.posedge)
+    def pipe():
+        if en:
+            for lane in range(N):
+                prod2[lane].next = prod[lane]
+
+    adders = [named(f"t{i}", adder_level(clk, en, levels[i], levels[i + 1], P, sizes[i]))
+              for i in range(LT)]
+
+    @always(clk.posedge)
+    def accum():
+        if en and vs[LS]:
+            for p in range(P):
+                if fs[LS]:
+                    acc[p].next = top[p]
+                else:
+                    acc[p].next = acc[p] + top[p]
+
+    return mul, flags, pipe, adders, accum

@@ -1,0 +1,259 @@
+"""The requantizer: bias add, ``(acc' * M + 2**(S-1)) >> S``, clamp (``docs/arithmetic.md``),
+in ``RQ_STAGES`` (10) or 6 pipeline stages. Requantization product 48-bit signed
+(``PROD_BITS``).
+"""
+
+from __future__ import annotations
+
+from myhdl import Signal, always, always_comb, block, concat, intbv
+
+from .memories import named, param_ram
+from .plan import ACC_BITS, RQ_BITS, RQ_STAGE_CHOICES, RQ_STAGES, MemSpec
+from .rtl_common import acc_signal, uint
+
+PROD_BITS = 48
+
+
+@block
+def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
+            bias_spec: MemSpec | None, rq_spec: MemSpec | None, out_kind: str, sel_bits: int,
+            hown=None, stages: int = RQ_STAGES):
+    """``stages``-stage requantizer ``y = clamp((((acc + b) * M) >>> (S - 1)) + 1 >>> 1)``.
+
+    That is ``(acc' * M + 2**(S-1)) >> S`` of ``docs/arithmetic.md`` (one rounding, ties to
+    +inf), clamped to uint8 (``out_kind == "u8"``, hidden output with ReLU) or int8 (``"i8"``,
+    low-rank latent, no bias). ``"i32"``: the last layer, ``y = acc + b`` (logits).
+
+    Stages (``RQ_STAGES``; every one ends at a register): R1 sample (the bias / requant words
+    are read at ``idx`` meanwhile: two cycles), R2 wait for them, R3 bias add (32-bit) and
+    unpack ``M`` (15 bits) / ``S`` (6 bits), R4 the DSP operand registers, R5 two 16 x
+    15-bit partial products of ``acc' * M`` (low half unsigned, high half signed; one DSP
+    block each), R6 a second product register, R7 their 48-bit sum and ``S - 1`` split into
+    a multiple of 8 and a rest, R8 the coarse arithmetic shift, R9 the fine shift, R10 round
+    (ties to +inf) and clamp (the clamp decisions compare the shifted value with ``2*hi`` and
+    ``2*lo - 1``, so they do not wait for the rounding increment).
+
+    ``stages == 6`` (:data:`~lwfc_hw.plan.RQ_STAGE_CHOICES`; for a slow clock) computes the
+    same integers with fewer registers: R1 ... R3 as above, R4 the two partial products
+    (straight from R3: the DSP blocks' own input side), R5 their 48-bit sum and the coarse
+    shift in one step, R6 the fine shift, round and clamp; the logit is delayed to the same
+    latency (``stages - 4`` registers after R3 in both forms).
+
+    Input ``(iv, idx, acc)`` is sampled on an edge with ``en``; ``(ov, oidx, y)`` appear
+    ``stages`` enabled edges later. ``bias[idx]`` and ``rq[idx]`` (word ``S << 15 | M``)
+    are read from host-writable memories. ``ov`` / ``oidx`` may be None (no valid / index
+    pipeline: a requantizer beside another that carries them). ``rb`` maps a memory id to
+    its readback signal; ``hown`` (shared-port plans: the core's ``idle``) goes to every
+    :func:`~lwfc_hw.memories.param_ram` of the engine, here and in the layer engines.
+    """
+    if stages not in RQ_STAGE_CHOICES:
+        raise ValueError(f"requant: stages must be one of {RQ_STAGE_CHOICES}, got {stages!r}")
+    ib = len(idx)
+    NV = stages - 1
+    NL = stages - 4  # logit delay registers, R4 ... R(stages - 1)
+    v = [Signal(bool(0)) for _ in range(NV)]
+    ii = [uint(ib) for _ in range(NV)]
+    a1, a2, s3, s4 = acc_signal(), acc_signal(), acc_signal(), acc_signal()
+    # acc is mac_bits(n_in) wide (32 for the DIL's rings): sign-extended to 32 bits at R1
+    AB = len(acc)
+    XB = ACC_BITS - AB
+    sx = uint(max(1, XB))  # the sign bits above acc (none when acc is 32 bits)
+    XMAX = 2 ** XB - 1
+    lg = [acc_signal() for _ in range(NL)]
+    m3, m4 = uint(15), uint(15)
+    # M as a signed 16-bit operand for the signed high-half product
+    m3s = Signal(intbv(0, min=-(2**15), max=2**15))
+    m4s = Signal(intbv(0, min=-(2**15), max=2**15))
+    sh3, sh4, sh5, sh6 = uint(6, 1), uint(6, 1), uint(6, 1), uint(6, 1)
+
+    def p48() -> Signal:
+        return Signal(intbv(0, min=-(2 ** (PROD_BITS - 1)), max=2 ** (PROD_BITS - 1)))
+
+    plo5, phi5, plo6, phi6, p7, r8, q9 = (p48() for _ in range(7))
+    kc7, kf7, kf8 = uint(3), uint(3), uint(3)
+    bias_q = acc_signal()
+    rq_q = uint(RQ_BITS)
+    insts = []
+    if bias_spec is not None:
+        insts.append(named("bias", param_ram(clk, en, idx, bias_q, h_sel, h_we, h_addr, h_wdata,
+                                             rb[bias_spec.sel], bias_spec, sel_bits, hown)))
+    if rq_spec is not None:
+        insts.append(named("rq", param_ram(clk, en, idx, rq_q, h_sel, h_we, h_addr, h_wdata,
+                                           rb[rq_spec.sel], rq_spec, sel_bits, hown)))
+    has_bias = bias_spec is not None
+    is_logit = out_kind == "i32"
+    lo, hi = (0, 255) if out_kind == "u8" else (-128, 127)
+    HI2, LO2 = 2 * hi, 2 * lo - 1
+    YB = len(y)
+    LASTV = NV - 1
+    LASTL = NL - 1
+
+    @always(clk.posedge)
+    def stage_ctl():
+        if en and not rst:
+            # R0 -> R1: sample the input; bias / requant words are read at idx meanwhile
+            a1.next = acc_w
+            # R1 -> R2: the memory words are on their way
+            a2.next = a1
+
+    flags = []
+    if ov is not None:
+
+        @always(clk.posedge)
+        def valid_flags():
+            # the valid flag travels with the data (cleared on reset)
+            if rst:
+                for i in range(NV):
+                    v[i].next = 0
+                ov.next = 0
+            elif en:
+                v[0].next = iv
+                for i in range(1, NV):
+                    v[i].next = v[i - 1]
+                ov.next = v[LASTV]
+
+        flags.append(valid_flags)
+    if oidx is not None:
+
+        @always(clk.posedge)
+        def index_flags():
+            if en and not rst:
+                ii[0].next = idx
+                for i in range(1, NV):
+                    ii[i].next = ii[i - 1]
+                oidx.next = ii[LASTV]
+
+        flags.append(index_flags)
+
+    ext = []
+    if XB == 0:
+        acc_w = acc
+    else:
+        acc_w = acc_signal()  # acc sign-extended to 32 bits
+
+        @always_comb
+        def sign_ext():
+            if acc[AB - 1]:
+                sx.next = XMAX
+            else:
+                sx.next = 0
+
+        @always_comb
+        def widen():
+            acc_w.next = concat(sx, acc[AB:]).signed()
+
+        ext = [sign_ext, widen]
+
+    if has_bias:
+
+        @always(clk.posedge)
+        def stage_bias():
+            # R2 -> R3: add the bias
+            if en:
+                s3.next = a2 + bias_q
+
+    else:
+
+        @always(clk.posedge)
+        def stage_bias():
+            if en:
+                s3.next = a2
+
+    if is_logit:
+
+        @always(clk.posedge)
+        def stage_out():
+            # R3 -> ... -> out: the logit, delayed to the same latency
+            if en and not rst:
+                lg[0].next = s3
+                for i in range(1, NL):
+                    lg[i].next = lg[i - 1]
+                y.next = lg[LASTL]
+
+    elif stages == RQ_STAGES:
+
+        @always(clk.posedge)
+        def stage_out():
+            u = intbv(0)[YB:]
+            k = intbv(0)[6:]
+            if en and not rst:
+                # R2 -> R3: unpack M and S
+                m3.next = rq_q[15:]
+                m3s.next = concat(False, rq_q[15:]).signed()
+                sh3.next = rq_q[RQ_BITS:15]
+                # R3 -> R4: DSP operand registers
+                s4.next = s3
+                m4.next = m3
+                m4s.next = m3s
+                sh4.next = sh3
+                # R4 -> R5 -> R6: partial products acc' * M = hi * M * 2**16 + lo * M
+                plo5.next = s4[16:] * m4
+                phi5.next = s4[32:16].signed() * m4s
+                sh5.next = sh4
+                plo6.next = plo5
+                phi6.next = phi5
+                sh6.next = sh5
+                # R6 -> R7: the 48-bit product; S - 1 = 8 * kc + kf
+                p7.next = (phi6 << 16) + plo6
+                k[:] = sh6 - 1
+                kc7.next = k[6:3]
+                kf7.next = k[3:]
+                # R7 -> R8 -> R9: the variable arithmetic shift in two steps
+                r8.next = p7 >> concat(kc7, intbv(0)[3:])
+                kf8.next = kf7
+                q9.next = r8 >> kf8
+                # R9 -> out: round (ties to +inf), clamp
+                if q9 > HI2:
+                    y.next = hi
+                elif q9 < LO2:
+                    y.next = lo
+                else:
+                    # in range: the low YB bits of (q9 + 1) >> 1 = (q9 >> 1) + q9[0]
+                    u[:] = q9[YB + 1 : 1] + concat(intbv(0)[YB - 1 :], q9[0])
+                    y.next = u
+
+    else:
+        # the short form: no operand registers, no second product register, the 48-bit sum
+        # and the coarse shift in one stage, the fine shift with the rounding and clamp
+        p_c, q_c = p48(), p48()
+
+        @always_comb
+        def product_sum():
+            # the 48-bit product acc' * M = hi * M * 2**16 + lo * M
+            p_c.next = (phi5 << 16) + plo5
+
+        @always_comb
+        def fine_shift():
+            q_c.next = r8 >> kf8
+
+        ext = [*ext, product_sum, fine_shift]
+
+        @always(clk.posedge)
+        def stage_out():
+            u = intbv(0)[YB:]
+            k = intbv(0)[6:]
+            if en and not rst:
+                # R2 -> R3: unpack M and S
+                m3.next = rq_q[15:]
+                m3s.next = concat(False, rq_q[15:]).signed()
+                sh3.next = rq_q[RQ_BITS:15]
+                # R3 -> R4: partial products; S - 1 = 8 * kc + kf
+                plo5.next = s3[16:] * m3
+                phi5.next = s3[32:16].signed() * m3s
+                k[:] = sh3 - 1
+                kc7.next = k[6:3]
+                kf7.next = k[3:]
+                # R4 -> R5: the 48-bit product, shifted by the multiple of 8
+                r8.next = p_c >> concat(kc7, intbv(0)[3:])
+                kf8.next = kf7
+                # R5 -> out: the fine shift, round (ties to +inf), clamp
+                if q_c > HI2:
+                    y.next = hi
+                elif q_c < LO2:
+                    y.next = lo
+                else:
+                    # in range: the low YB bits of (q + 1) >> 1 = (q >> 1) + q[0]
+                    u[:] = q_c[YB + 1 : 1] + concat(intbv(0)[YB - 1 :], q_c[0])
+                    y.next = u
+
+    return insts, ext, stage_ctl, flags, stage_bias, stage_out

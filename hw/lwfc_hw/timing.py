@@ -1,0 +1,31 @@
+"""Latencies of the RTL, in clock edges: the constants the cycle model (:mod:`lwfc_hw.cycles`,
+the layer types of :mod:`lwfc_hw.layers`) and the RTL blocks share. Pure Python (no MyHDL), so
+the cycle model needs no hardware description library.
+"""
+
+from __future__ import annotations
+
+#: Edges from an engine's step address register to the step's operands at the multiplier
+#: inputs: weights (block-RAM read, its output register, the chunk-select register, the
+#: operand register) and inputs (feature-memory read and three registers) alike. The operand
+#: register feeds only its multiplier, so placement can put it next to the DSP block.
+OPERAND_LAT = 4
+#: Edges from a broadcast step's list address to its operands at the multipliers: the list
+#: memory's registered read, the lane select register, the weight address register
+#: (``g*n_in + i``; the value register beside it), then the weight bank's ``OPERAND_LAT``.
+BC_OPERAND_LAT = 3 + OPERAND_LAT
+#: Edges of the DIL from its operands to its ring accumulators: the product register, a second
+#: product register and the ring (:func:`lwfc_hw.layers.dot_lowrank.dil`).
+DIL_MAC_LAT = 3
+
+
+def tree_levels(q: int) -> int:
+    """Registered two-input adder levels that reduce ``q`` products to one (0 for ``q == 1``)."""
+    return (q - 1).bit_length()
+
+
+def mac_latency(q: int) -> int:
+    """Edges of :func:`mac_array` from operands to final accumulators: the product
+    register, a second product register, ``tree_levels(q)`` adder levels and the
+    accumulator."""
+    return 3 + tree_levels(q)
