@@ -643,10 +643,12 @@ def import_model(
             f"{source}: the model has {mlp.sizes[-1]} outputs but {data.name} has "
             f"{data.classes} classes"
         )
-    test_x = data.x_test.reshape(len(data.x_test), -1).astype(np.float64) / 255.0
+    from .qat import pixels  # the one uint8 -> pixels / 255 conversion
+
+    test_x = pixels(data.x_test, data.features).double().numpy()
     float_acc = float(np.mean(np.argmax(mlp.forward(test_x), 1) == data.y_test))
     if mlp.notes[0] == "format onnx" and normalize is None:  # (normalize: outside the graph)
-        probe = data.x_test[:64].astype(np.float32) / 255.0
+        probe = pixels(data.x_test[:64], data.features).numpy()
         diff = _check_onnx(source, mlp, probe)
         mlp.notes.append(f"onnxruntime check: max |difference| {diff:.2e}")
         if diff > 1e-3:
