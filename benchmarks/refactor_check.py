@@ -5,7 +5,7 @@ defines header) of several cores, the cycle model's figures and the resource est
 Usage (run once on the reference commit, once on the changed tree; ``PYTHONHASHSEED=0`` so
 that MyHDL's conversion order is fixed)::
 
-    export LWFC_DATA=/work/shared/datasets/mnist PYTHONHASHSEED=0
+    export LWFC_DATA=../shared/datasets/mnist PYTHONHASHSEED=0
     .venv/bin/python benchmarks/refactor_check.py --out before.json     # on the reference
     .venv/bin/python benchmarks/refactor_check.py --compare before.json # on the change
 
