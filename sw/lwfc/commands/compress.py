@@ -186,14 +186,12 @@ def run(args: argparse.Namespace) -> int:
     if args.layer_epochs < 0:
         raise LwfcError("--layer-epochs must be >= 0")
     net = checkpoint.load_net(args.input)
-    if args.weights:
-        from ..compress.share import parse_plan
-        from ..qat import QDense
-
-        dense = [n for n, layer in net.iter_layers() if isinstance(layer, QDense)]
-        layers = [_layer(x) for x in args.weight_layers.split(",")] if args.weight_layers else None
+    weight_layers = (
+        [_layer(x) for x in args.weight_layers.split(",")] if args.weight_layers else None
+    )
+    if args.weights:  # the layer names, before the data is read
         try:
-            parse_plan(args.weights, dense, layers)
+            pipeline.weight_plan(net, args.weights, weight_layers)
         except LwfcError as exc:
             raise LwfcError(f"--{exc}") from None
     data = load_data(
@@ -234,9 +232,7 @@ def run(args: argparse.Namespace) -> int:
         dropout_p=args.dropout_p,
         kd_alpha=args.kd_alpha,
         weights=args.weights,
-        weight_layers=[_layer(x) for x in args.weight_layers.split(",")]
-        if args.weight_layers
-        else None,
+        weight_layers=weight_layers,
         learn_codebook=not args.freeze_codebook,
         layer_epochs=args.layer_epochs,
         kd_tau=args.kd_tau,

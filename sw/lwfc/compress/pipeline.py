@@ -47,6 +47,17 @@ def _quiet(_: str) -> None:
 
 
 # ------------------------------------------------------------------------- pruning
+def dense_names(net: QNet) -> list[str]:
+    """Names of ``net``'s dense layers, in layer order."""
+    return [n for n, layer in net.iter_layers() if isinstance(layer, QDense)]
+
+
+def weight_plan(net: QNet, weights: str, layers: list[str] | None = None) -> list[tuple[str, str]]:
+    """The weight step's ``(layer, mode)`` pairs for ``net``: :func:`share.parse_plan` of
+    ``weights`` (one mode, or ``LAYER=MODE,...``) over its dense layers (or ``layers``)."""
+    return share.parse_plan(weights, dense_names(net), layers)
+
+
 def prune_net(
     net: QNet,
     method: str,
@@ -67,7 +78,7 @@ def prune_net(
     Returns:
         The masks now in force on the pruned layers.
     """
-    dense = [n for n, layer in net.iter_layers() if isinstance(layer, QDense)]
+    dense = dense_names(net)
     if isinstance(ratio, dict):
         if method in ("random_global", "l1_global"):
             raise LwfcError(f"per-layer ratios do not apply to the global method {method!r}")
@@ -356,8 +367,7 @@ def compress(
             prune_factors(net, cfg.lowrank_layer, cfg.factor_prune_u, cfg.factor_prune_v)
             record(f"prune factors {cfg.factor_prune_u:g}/{cfg.factor_prune_v:g}")
     if cfg.weights:
-        dense = [n for n, layer in net.iter_layers() if isinstance(layer, QDense)]
-        plan = share.parse_plan(cfg.weights, dense, cfg.weight_layers)
+        plan = weight_plan(net, cfg.weights, cfg.weight_layers)
         if pruning or cfg.lowrank_layer:  # Deep Compression: retrain after pruning first
             tune(cfg.step_epochs, "finetune (before weights)")
         modules = dict(net.iter_layers())
