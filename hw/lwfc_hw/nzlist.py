@@ -34,18 +34,15 @@ def count_bits(plan: CorePlan, layer: int) -> int:
 
 
 @block
-def nz_pixel(wr_en, wr_cnt, pix_b, ibase, pmod, pre_in, pre_out, hit, pos, ent, b: int,
-             ib: int):
-    """Element ``b`` of a write to a nonzero list: ``hit`` if it is written and nonzero, its
-    append position ``pos = pmod + pre_in`` (``pre_in``: nonzero elements before it in this
-    write; ``pre_out`` counts it too) and its entry ``{ibase + b, value}`` (the index in
-    ``ib`` bits)."""
+def nz_pixel(nz, pix_b, ibase, pmod, pre_in, pre_out, pos, ent, b: int, ib: int):
+    """Element ``b`` of a write to a nonzero list (from the input register): ``nz`` if it is
+    written and nonzero, its append position ``pos = pmod + pre_in`` (``pre_in``: nonzero
+    elements before it in this write; ``pre_out`` counts it too) and its entry ``{ibase + b,
+    value}`` (the index in ``ib`` bits)."""
     idx = uint(len(ibase))
 
     @always_comb
     def comb():
-        nz = wr_en and wr_cnt > b and pix_b != 0
-        hit.next = nz
         if nz:
             pre_out.next = pre_in + 1
         else:
@@ -113,8 +110,10 @@ def nz_list(clk, rst, wr_en, wr_half, wr_div, wr_mod, wr_cnt, wr_data, commit, r
             rd_addr, entries, count, fp: FmemPlan):
     """A ping-pong feature memory holding the list of nonzero elements of each half
     (``FmemPlan.compact``): ``fp.q == fp.w`` lanes of :func:`nz_lane`, the append position
-    (``pdiv * W + pmod``), and per half the number of entries, latched on ``commit`` (the
-    writer's last write may come with it).
+    (``pdiv * W + pmod``), and per half the number of entries, latched one edge after
+    ``commit`` (the writer's last write may come with it). Three stages from a write to the
+    lane memories (see the comment below): entries are readable three edges after their
+    write, counts two edges after ``commit``.
 
     Write port as :func:`lwfc_hw.memories.fmem_lane`'s (the writers here always start a write
     at a multiple of ``W``: ``wr_mod == 0``): ``wr_cnt`` consecutive elements from element
@@ -128,24 +127,34 @@ def nz_list(clk, rst, wr_en, wr_half, wr_div, wr_mod, wr_cnt, wr_data, commit, r
     ib = fp.index_bits
     abits = fp.abits
     XB = len(count)
+    MB = len(wr_mod)
+    IBW = max(ib, MB)
+    # Three stages from the writer to the lane memories, each one a short path (the ECP5
+    # critical path was nonzero test -> prefix count -> append position in one cycle):
+    #   1. the input register: each element's nonzero flag (``nz_r``), its value, the write's
+    #      first index, half and commit;
+    #   2. the compaction from it: prefix counts, append positions (``hit_r``, ``pos_r``,
+    #      ``ent_r``, ``pd*_r``, ``half_r``) and the append position / counters (``ctl``);
+    #   3. the lane select and the write into the LUT RAM.
+    # The counts are latched one edge after ``commit``, the last entries land two edges after
+    # it; an L-SCM starts the next engine two edges after the commit and its first read is
+    # one edge later (``lwfc_hw.handshake.lscm``, ``lwfc_hw.cycles``), so the schedule does
+    # not change.
     pix = [uint(8) for _ in range(W)]
+    nz_r = [Signal(bool(0)) for _ in range(W)]
+    pix_r = [uint(8) for _ in range(W)]
+    ibase = uint(IBW)
+    ibase_r = uint(IBW)
+    en_r, half_w, commit_r = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
     pre = [uint(XB) for _ in range(W + 1)]
-    hit = [Signal(bool(0)) for _ in range(W)]
     pos = [uint(XB) for _ in range(W)]
     ent = [uint(ib + 8) for _ in range(W)]
     pmod = uint(XB)
     pdiv = uint(abits + 1)
     pd0, pd1 = uint(abits), uint(abits)
-    MB = len(wr_mod)
-    ibase = uint(max(ib, MB))
     runc = uint(XB)
     cnt0, cnt1 = uint(XB), uint(XB)
     tot = pre[W]
-    # the lanes write one edge later, from registers (hit_r, pos_r, ent_r, pd*_r, half_r):
-    # the compaction (prefix count, append position) and the lane select were one path from
-    # the writer into the LUT RAM (the ECP5 critical path). The counts are still latched at
-    # commit; the last entries land one edge after it, and the next engine reads a half at
-    # the earliest two edges after its commit, so the schedule does not change.
     hit_r = [Signal(bool(0)) for _ in range(W)]
     pos_r = [uint(XB) for _ in range(W)]
     ent_r = [uint(ib + 8) for _ in range(W)]
@@ -153,24 +162,34 @@ def nz_list(clk, rst, wr_en, wr_half, wr_div, wr_mod, wr_cnt, wr_data, commit, r
     half_r = Signal(bool(0))
     insts = [named(f"b{k}", byte_of(wr_data, pix[k], k)) for k in range(W)]
     for k in range(W):
-        insts.append(named(f"p{k}", nz_pixel(wr_en, wr_cnt, pix[k], ibase, pmod, pre[k],
-                                             pre[k + 1], hit[k], pos[k], ent[k], k, ib)))
+        insts.append(named(f"p{k}", nz_pixel(nz_r[k], pix_r[k], ibase_r, pmod, pre[k],
+                                             pre[k + 1], pos[k], ent[k], k, ib)))
     for lane in range(W):
         insts.append(named(f"lane{lane}", nz_lane(clk, half_r, hit_r, pos_r, ent_r, pd0_r,
                                                   pd1_r, rd_en, rd_half, rd_addr,
                                                   entries[lane], lane, W, abits, ib)))
 
     @always(clk.posedge)
+    def take():
+        for k in range(W):
+            nz_r[k].next = wr_en and wr_cnt > k and pix[k] != 0 and not rst
+            pix_r[k].next = pix[k]
+        ibase_r.next = ibase
+        en_r.next = wr_en and not rst
+        half_w.next = wr_half
+        commit_r.next = commit and not rst
+
+    @always(clk.posedge)
     def stage():
         for k in range(W):
-            hit_r[k].next = hit[k] and not rst
+            hit_r[k].next = nz_r[k] and not rst
             pos_r[k].next = pos[k]
             ent_r[k].next = ent[k]
         pd0_r.next = pd0
         pd1_r.next = pd1
-        half_r.next = wr_half
+        half_r.next = half_w
 
-    insts.append(stage)
+    insts += [take, stage]
     pre0 = pre[0]
 
     ZB = max(1, ib - MB)
@@ -200,15 +219,15 @@ def nz_list(clk, rst, wr_en, wr_half, wr_div, wr_mod, wr_cnt, wr_data, commit, r
             pmod.next = 0
             pdiv.next = 0
             runc.next = 0
-        elif commit:
-            if wr_half:
+        elif commit_r:
+            if half_w:
                 cnt1.next = runc + tot
             else:
                 cnt0.next = runc + tot
             pmod.next = 0
             pdiv.next = 0
             runc.next = 0
-        elif wr_en:
+        elif en_r:
             runc.next = runc + tot
             s[:] = pmod + tot
             if s >= W:
