@@ -12,9 +12,8 @@ from __future__ import annotations
 OPERAND_LAT = 4
 #: Edges from a broadcast step's list address to its operands at the multipliers: the list
 #: memory's registered read, the lane select register, the weight address register
-#: (``g*n_in + i``; the value register beside it), the weight bank's ``OPERAND_LAT``, and a
-#: register at each multiplier's inputs (``w_mul``: for the ECP5 DSP blocks' placement).
-BC_OPERAND_LAT = 4 + OPERAND_LAT
+#: (``g*n_in + i``; the value register beside it), then the weight bank's ``OPERAND_LAT``.
+BC_OPERAND_LAT = 3 + OPERAND_LAT
 #: Edges of the DIL from its operands to its ring accumulators: the product register, a second
 #: product register and the ring (:func:`lwfc_hw.layers.dot_lowrank.dil`).
 DIL_MAC_LAT = 3

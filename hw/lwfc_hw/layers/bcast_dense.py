@@ -149,14 +149,11 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, ov, oidx
     gb1, gb2 = uint(WAB), uint(WAB)
     ent2 = uint(IB + 8)
     wa = uint(WAB)
-    x3, x4, x5, x6, x7 = (uint(8) for _ in range(5))
+    x3, x4, x5, x6 = (uint(8) for _ in range(4))
     xl = [uint(8)]  # the operand register (the MAC array's one input lane)
     v_op, f_op, l_op = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
     fin = Signal(bool(0))
     w_lanes = [Signal(intbv(0, min=-128, max=128)) for _ in range(P)]
-    # one more register per lane between the weight bank and its multiplier (ECP5: the
-    # bank's operand register sat 4 ns of routing from the DSP block; this one can sit at it)
-    w_mul = [Signal(intbv(0, min=-128, max=128)) for _ in range(P)]
     MB = mac_bits(NIN)
     acc = [mac_signal(MB) for _ in range(P)]
     R = e.R
@@ -178,15 +175,8 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, ov, oidx
     insts.append(named("dv", delay_line(clk, rst, one, s_v, v_op, DL)))
     insts.append(named("df", delay_line(clk, None, one, s_f, f_op, DL)))
     insts.append(named("dl", delay_line(clk, None, one, s_l, l_op, DL)))
-    insts.append(named("mac", mac_array(clk, rst, one, v_op, f_op, l_op, xl, w_mul, acc,
+    insts.append(named("mac", mac_array(clk, rst, one, v_op, f_op, l_op, xl, w_lanes, acc,
                                         fin, P, 1, NIN)))
-
-    @always(clk.posedge)
-    def mul_operands():
-        for lane in range(P):
-            w_mul[lane].next = w_lanes[lane]
-
-    insts.append(mul_operands)
     if lowrank:
         # the latent's index is not needed by the DIL (it takes them in order)
         insts.append(named("requant", requant(clk, rst, en, dv, o, dr[0], ov, None, y, h_sel,
@@ -305,8 +295,7 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, ov, oidx
         x4.next = x3
         x5.next = x4
         x6.next = x5
-        x7.next = x6
-        xl[0].next = x7
+        xl[0].next = x6
 
     @always(clk.posedge)
     def drain():
