@@ -34,6 +34,17 @@ def count_bits(plan: CorePlan, layer: int) -> int:
 
 
 @block
+def nz_flag(wr_en, wr_cnt, pix_b, nz, b: int):
+    """``nz`` = element ``b`` of a write is written (``wr_cnt > b``) and nonzero."""
+
+    @always_comb
+    def comb():
+        nz.next = wr_en and wr_cnt > b and pix_b != 0
+
+    return comb
+
+
+@block
 def nz_pixel(nz, pix_b, ibase, pmod, pre_in, pre_out, pos, ent, b: int, ib: int):
     """Element ``b`` of a write to a nonzero list (from the input register): ``nz`` if it is
     written and nonzero, its append position ``pos = pmod + pre_in`` (``pre_in``: nonzero
@@ -160,8 +171,10 @@ def nz_list(clk, rst, wr_en, wr_half, wr_div, wr_mod, wr_cnt, wr_data, commit, r
     ent_r = [uint(ib + 8) for _ in range(W)]
     pd0_r, pd1_r = uint(abits), uint(abits)
     half_r = Signal(bool(0))
+    nzf = [Signal(bool(0)) for _ in range(W)]
     insts = [named(f"b{k}", byte_of(wr_data, pix[k], k)) for k in range(W)]
     for k in range(W):
+        insts.append(named(f"f{k}", nz_flag(wr_en, wr_cnt, pix[k], nzf[k], k)))
         insts.append(named(f"p{k}", nz_pixel(nz_r[k], pix_r[k], ibase_r, pmod, pre[k],
                                              pre[k + 1], pos[k], ent[k], k, ib)))
     for lane in range(W):
@@ -172,7 +185,7 @@ def nz_list(clk, rst, wr_en, wr_half, wr_div, wr_mod, wr_cnt, wr_data, commit, r
     @always(clk.posedge)
     def take():
         for k in range(W):
-            nz_r[k].next = wr_en and wr_cnt > k and pix[k] != 0 and not rst
+            nz_r[k].next = nzf[k] and not rst
             pix_r[k].next = pix[k]
         ibase_r.next = ibase
         en_r.next = wr_en and not rst
