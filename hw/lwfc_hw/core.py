@@ -70,9 +70,11 @@ def lwfc_core(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_re
     rd_en = [Signal(bool(1)) for _ in range(L)]
     rd_addr = [uint(f.abits) for f in plan.fmems]
     # read data: lanes of bytes, or lanes of {index, value} entries of a nonzero list
-    lanes = [[uint(f.index_bits + 8 if f.compact else 8) for _ in range(f.q)]
-             for f in plan.fmems]
+    lanes = [[uint(f.entry_bits) for _ in range(f.q)] for f in plan.fmems]
     counts = [uint(count_bits(plan, f.index) if f.compact else 1) for f in plan.fmems]
+    # entries per lane of a nonzero list (the broadcast engine walks the lanes in turn)
+    lcounts = [[uint(f.lane_count_bits) for _ in range(f.q)] if f.compact and f.q > 1
+               else [] for f in plan.fmems]
     for f in plan.fmems:
         i = f.index
         insts.append(named(f"l{i}_mcm", mcm(clk, rst, commit[i], release[i], wr_ok[i],
@@ -82,7 +84,7 @@ def lwfc_core(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_re
                 f"l{i}_nzl",
                 nz_list(clk, rst, wr_en[i], wr_half[i], wr_div[i], wr_mod[i], wr_cnt[i],
                         wr_data[i], commit[i],
-                        rd_en[i], rd_half[i], rd_addr[i], lanes[i], counts[i], f),
+                        rd_en[i], rd_half[i], rd_addr[i], lanes[i], counts[i], lcounts[i], f),
             ))
             continue
         for q in range(f.q):
@@ -138,7 +140,8 @@ def lwfc_core(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_re
                                                           wr_div[i + 1], wr_mod[i + 1],
                                                           wr_cnt[i + 1], wr_data[i + 1], nf.q)))
         ports = {"clk": clk, "rst": rst, "start": start[i], "done": done[i], "rd_en": rd_en[i],
-                 "rd_addr": rd_addr[i], "x": lanes[i], "count": counts[i], "ov": ov,
+                 "rd_addr": rd_addr[i], "x": lanes[i], "count": counts[i],
+                 "lcount": lcounts[i], "ov": ov,
                  "oidx": oidx, "y": y, "h_sel": h_sel, "h_we": h_we, "h_addr": h_addr,
                  "h_wdata": h_wdata, "rb": rb, "hown": hown}
         # the layer type's engine blocks, called here: MyHDL takes a block's sub-blocks only

@@ -1,8 +1,9 @@
 """The feature memory of a ``"broadcast"`` consumer (``FmemPlan.compact``): per half, the
-list of the image's NONZERO elements as ``(index, value)`` entries, appended as they are
-written (up to ``w`` per cycle: one input beat per cycle from the loader, ``R`` outputs per
-cycle from the previous layer's writer), and their number. :func:`nz_list` is the memory,
-:func:`count_bits` the width of its counters.
+image's NONZERO elements as ``(index, value)`` entries and their number. Element ``i`` of a
+write goes to lane ``i % W`` (``W = fp.q = fp.w`` lanes: one input beat per cycle from the
+loader, ``R`` outputs per cycle from the previous layer's writer), appended at that lane's
+own position, so there is no compaction network: each lane keeps its own count.
+:func:`nz_list` is the memory, :func:`count_bits` the width of its total counter.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ def byte_of(word, out, k: int):
 
 
 def count_bits(plan: CorePlan, layer: int) -> int:
-    """Width of the nonzero-list counters of layer ``layer`` (entries, append position, the
-    engine's step counter): counts up to ``n_in``, ``2 * w`` and the engine's ``P_min``."""
+    """Width of the nonzero-list total counter of layer ``layer`` (and the engine's step
+    counter): counts up to ``n_in``, ``2 * w`` and the engine's ``P_min``."""
     f, e = plan.fmems[layer], plan.engines[layer]
     return clog2(max(f.n, 2 * f.w, e.P) + 1)
 
@@ -45,12 +46,8 @@ def nz_flag(wr_en, wr_cnt, pix_b, nz, b: int):
 
 
 @block
-def nz_pixel(nz, pix_b, ibase, pmod, pre_in, pre_out, pos, ent, b: int, ib: int):
-    """Element ``b`` of a write to a nonzero list (from the input register): ``nz`` if it is
-    written and nonzero, its append position ``pos = pmod + pre_in`` (``pre_in``: nonzero
-    elements before it in this write; ``pre_out`` counts it too) and its entry ``{ibase + b,
-    value}`` (the index in ``ib`` bits)."""
-    idx = uint(len(ibase))
+def nz_sum(nz, pre_in, pre_out):
+    """``pre_out = pre_in + nz``: one step of the count of a write's nonzero elements."""
 
     @always_comb
     def comb():
@@ -58,99 +55,123 @@ def nz_pixel(nz, pix_b, ibase, pmod, pre_in, pre_out, pos, ent, b: int, ib: int)
             pre_out.next = pre_in + 1
         else:
             pre_out.next = pre_in
-        pos.next = pmod + pre_in
-        idx.next = ibase + b
 
-    @always_comb
-    def entry():
-        ent.next = concat(idx[ib:], pix_b)
-
-    return comb, entry
+    return comb
 
 
 @block
-def nz_lane(clk, wr_half, hit, pos, ent, pd0, pd1, rd_en, rd_half, rd_addr, rd_data, lane: int,
-            W: int, abits: int, ib: int):
-    """Lane ``lane`` of a ``W``-lane list memory (see :func:`nz_list`): entry ``j`` of a half
-    lives in lane ``j % W`` at address ``{half, j // W}``, ``ib + 8`` bits ``{index, value}``.
+def nz_lane(clk, rst, nz, pix, ibase, half, commit, rd_en, rd_half, rd_addr, rd_data, lcount,
+            lane: int, abits: int, ib: int, lb: int):
+    """Lane ``lane`` of a list memory (see :func:`nz_list`): the nonzero elements ``i`` with
+    ``i % W == lane`` of each half, in index order, at addresses ``{half, 0, 1, ...}``.
 
-    Write side: of the elements of a write (``hit``, ``pos``, ``ent`` per element, see
-    :func:`nz_pixel`) this lane takes the one whose append position is ``lane`` (address
-    ``pd0``) or ``lane + W`` (address ``pd1 = pd0 + 1``): at most one, as a write appends at
-    most ``W`` consecutive entries. Read side: registered read of ``{rd_half, rd_addr}`` when
-    ``rd_en``."""
-    mem = [Signal(intbv(0)[ib + 8:]) for _ in range(2 ** (abits + 1))]
-    we = Signal(bool(0))
+    Write side (from the list's input register): ``nz`` appends ``{index >> lb, value}``
+    (``ib - lb`` index bits, at least 1: the lane holds the low ``lb`` bits when ``W`` is a
+    power of two, else ``lb == 0``), the element's index being ``ibase + lane``. ``commit``
+    latches the half's count (with the append that comes with it) and restarts the lane.
+    Read side: registered read of ``{rd_half, rd_addr}`` when ``rd_en``; ``lcount`` = the
+    entries of half ``rd_half`` (``FmemPlan.lane_count_bits``, from registers; None for a
+    list of one lane, whose count is the total).
+    """
+    EIB = max(1, ib - lb)
+    mem = [Signal(intbv(0)[EIB + 8:]) for _ in range(2 ** (abits + 1))]
+    LCB = clog2(2**abits + 1) if lcount is None else len(lcount)
+    pc = uint(LCB)
+    c0, c1 = uint(LCB), uint(LCB)
     wa = uint(abits)
-    wd = uint(ib + 8)
-    LW = lane + W
+    sidx = uint(EIB)
+    IBW = len(ibase)
+    assert lb + EIB <= IBW, "the list's ibase is too narrow"
+    full = uint(IBW)
 
-    @always_comb
-    def select():
-        h = False
-        a = intbv(0)[abits:]
-        d = intbv(0)[ib + 8:]
-        for b in range(W):
-            if hit[b] and pos[b] == lane:
-                h = True
-                a[:] = pd0
-                d[:] = ent[b]
-            elif hit[b] and pos[b] == LW:
-                h = True
-                a[:] = pd1
-                d[:] = ent[b]
-        we.next = h
-        wa.next = a
-        wd.next = d
+    if lb > 0:
+        LO, HI = lb, min(IBW, lb + EIB)
+
+        @always_comb
+        def index():
+            sidx.next = ibase[HI:LO]
+            wa.next = pc[abits:]
+
+    else:
+
+        @always_comb
+        def index():
+            full.next = ibase + lane
+            sidx.next = full[EIB:]
+            wa.next = pc[abits:]
 
     @always(clk.posedge)
     def write():
-        if we:
-            mem[concat(wr_half, wa)].next = wd
+        if nz:
+            mem[concat(half, wa)].next = concat(sidx, pix)
+
+    @always(clk.posedge)
+    def ctl():
+        if rst:
+            pc.next = 0
+        elif commit:
+            pc.next = 0
+        elif nz:
+            pc.next = pc + 1
+
+    @always(clk.posedge)
+    def latch():
+        if commit:
+            if half and nz:
+                c1.next = pc + 1
+            elif half:
+                c1.next = pc
+            elif nz:
+                c0.next = pc + 1
+            else:
+                c0.next = pc
 
     @always(clk.posedge)
     def read():
         if rd_en:
             rd_data.next = mem[concat(rd_half, rd_addr)]
 
-    return select, write, read
+    @always_comb
+    def rd_count():
+        if rd_half:
+            lcount.next = c1
+        else:
+            lcount.next = c0
+
+    if lcount is None:
+        return index, write, ctl, read
+    return index, write, ctl, latch, read, rd_count
 
 
 @block
 def nz_list(clk, rst, wr_en, wr_half, wr_div, wr_mod, wr_cnt, wr_data, commit, rd_en, rd_half,
-            rd_addr, entries, count, fp: FmemPlan):
+            rd_addr, entries, count, lcounts, fp: FmemPlan):
     """A ping-pong feature memory holding the list of nonzero elements of each half
-    (``FmemPlan.compact``): ``fp.q == fp.w`` lanes of :func:`nz_lane`, the append position
-    (``pdiv * W + pmod``), and per half the number of entries, latched one edge after
-    ``commit`` (the writer's last write may come with it). Three stages from a write to the
-    lane memories (see the comment below): entries are readable three edges after their
-    write, counts two edges after ``commit``.
+    (``FmemPlan.compact``): ``W = fp.q == fp.w`` lanes of :func:`nz_lane`, element ``i`` in
+    lane ``i % W``. Two stages from a write to the lane memories: the input register (each
+    element's nonzero flag and value, the write's first index, half and commit), then the
+    lanes' appends. Entries are readable two edges after their write; the counts (``count``,
+    the half's total, and ``lcounts[l]``, lane ``l``'s) are latched one edge after the
+    registered ``commit`` (the writer's last write may come with it). An L-SCM starts the
+    next engine two edges after the commit and its first read is one edge later
+    (``lwfc_hw.handshake.lscm``, ``lwfc_hw.cycles``).
 
     Write port as :func:`lwfc_hw.memories.fmem_lane`'s (the writers here always start a write
-    at a multiple of ``W``: ``wr_mod == 0``): ``wr_cnt`` consecutive elements from element
-    ``ibase = wr_div * W + wr_mod`` per write, ``wr_data`` = 8 bits (``W == 1``) or ``8 * W``
-    bits (element ``b`` of the write in byte ``b``). Read port: ``entries[l]`` = lane ``l``
-    at ``{rd_half, rd_addr}`` one edge after the address (when ``rd_en``); ``count`` = the
-    number of entries of half ``rd_half`` (combinational from registers), ``len(count)`` =
-    :func:`count_bits` bits, the width of every counter here.
+    at a multiple of ``W``: ``wr_mod == 0``, so element ``b`` of a write goes to lane ``b``):
+    ``wr_cnt`` consecutive elements from element ``ibase = wr_div * W + wr_mod`` per write,
+    ``wr_data`` = 8 bits (``W == 1``) or ``8 * W`` bits (element ``b`` in byte ``b``). Read
+    port: ``entries[l]`` = lane ``l`` at ``{rd_half, rd_addr}`` one edge after the address
+    (when ``rd_en``), ``fp.entry_bits`` wide ``{index >> fp.lane_bits, value}``; ``count``
+    and ``lcounts`` of half ``rd_half`` (combinational from registers); ``len(count)`` =
+    :func:`count_bits` bits.
     """
     W = fp.w
     ib = fp.index_bits
+    lb = fp.lane_bits
     abits = fp.abits
     XB = len(count)
     MB = len(wr_mod)
-    IBW = max(ib, MB)
-    # Three stages from the writer to the lane memories, each one a short path (the ECP5
-    # critical path was nonzero test -> prefix count -> append position in one cycle):
-    #   1. the input register: each element's nonzero flag (``nz_r``), its value, the write's
-    #      first index, half and commit;
-    #   2. the compaction from it: prefix counts, append positions (``hit_r``, ``pos_r``,
-    #      ``ent_r``, ``pd*_r``, ``half_r``) and the append position / counters (``ctl``);
-    #   3. the lane select and the write into the LUT RAM.
-    # The counts are latched one edge after ``commit``, the last entries land two edges after
-    # it; an L-SCM starts the next engine two edges after the commit and its first read is
-    # one edge later (``lwfc_hw.handshake.lscm``, ``lwfc_hw.cycles``), so the schedule does
-    # not change.
+    IBW = max(ib, MB, lb + fp.entry_index_bits)
     pix = [uint(8) for _ in range(W)]
     nz_r = [Signal(bool(0)) for _ in range(W)]
     pix_r = [uint(8) for _ in range(W)]
@@ -158,29 +179,18 @@ def nz_list(clk, rst, wr_en, wr_half, wr_div, wr_mod, wr_cnt, wr_data, commit, r
     ibase_r = uint(IBW)
     en_r, half_w, commit_r = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
     pre = [uint(XB) for _ in range(W + 1)]
-    pos = [uint(XB) for _ in range(W)]
-    ent = [uint(ib + 8) for _ in range(W)]
-    pmod = uint(XB)
-    pdiv = uint(abits + 1)
-    pd0, pd1 = uint(abits), uint(abits)
     runc = uint(XB)
     cnt0, cnt1 = uint(XB), uint(XB)
     tot = pre[W]
-    hit_r = [Signal(bool(0)) for _ in range(W)]
-    pos_r = [uint(XB) for _ in range(W)]
-    ent_r = [uint(ib + 8) for _ in range(W)]
-    pd0_r, pd1_r = uint(abits), uint(abits)
-    half_r = Signal(bool(0))
     nzf = [Signal(bool(0)) for _ in range(W)]
     insts = [named(f"b{k}", byte_of(wr_data, pix[k], k)) for k in range(W)]
     for k in range(W):
         insts.append(named(f"f{k}", nz_flag(wr_en, wr_cnt, pix[k], nzf[k], k)))
-        insts.append(named(f"p{k}", nz_pixel(nz_r[k], pix_r[k], ibase_r, pmod, pre[k],
-                                             pre[k + 1], pos[k], ent[k], k, ib)))
-    for lane in range(W):
-        insts.append(named(f"lane{lane}", nz_lane(clk, half_r, hit_r, pos_r, ent_r, pd0_r,
-                                                  pd1_r, rd_en, rd_half, rd_addr,
-                                                  entries[lane], lane, W, abits, ib)))
+        insts.append(named(f"s{k}", nz_sum(nz_r[k], pre[k], pre[k + 1])))
+        insts.append(named(f"lane{k}", nz_lane(clk, rst, nz_r[k], pix_r[k], ibase_r, half_w,
+                                               commit_r, rd_en, rd_half, rd_addr, entries[k],
+                                               lcounts[k] if W > 1 else None, k, abits, ib,
+                                               lb)))
 
     @always(clk.posedge)
     def take():
@@ -192,29 +202,15 @@ def nz_list(clk, rst, wr_en, wr_half, wr_div, wr_mod, wr_cnt, wr_data, commit, r
         half_w.next = wr_half
         commit_r.next = commit and not rst
 
-    @always(clk.posedge)
-    def stage():
-        for k in range(W):
-            hit_r[k].next = nz_r[k] and not rst
-            pos_r[k].next = pos[k]
-            ent_r[k].next = ent[k]
-        pd0_r.next = pd0
-        pd1_r.next = pd1
-        half_r.next = half_w
-
-    insts += [take, stage]
     pre0 = pre[0]
+    ZB = max(1, IBW - MB)
 
-    ZB = max(1, ib - MB)
-
-    if ib > MB:
+    if IBW > MB:
 
         @always_comb
         def base():
             pre0.next = 0
             ibase.next = wr_div * W + concat(intbv(0)[ZB:], wr_mod)
-            pd0.next = pdiv[abits:]
-            pd1.next = pdiv[abits:] + 1
 
     else:
 
@@ -222,32 +218,19 @@ def nz_list(clk, rst, wr_en, wr_half, wr_div, wr_mod, wr_cnt, wr_data, commit, r
         def base():
             pre0.next = 0
             ibase.next = wr_div * W + wr_mod
-            pd0.next = pdiv[abits:]
-            pd1.next = pdiv[abits:] + 1
 
     @always(clk.posedge)
     def ctl():
-        s = intbv(0)[XB:]
         if rst:
-            pmod.next = 0
-            pdiv.next = 0
             runc.next = 0
         elif commit_r:
             if half_w:
                 cnt1.next = runc + tot
             else:
                 cnt0.next = runc + tot
-            pmod.next = 0
-            pdiv.next = 0
             runc.next = 0
         elif en_r:
             runc.next = runc + tot
-            s[:] = pmod + tot
-            if s >= W:
-                pmod.next = s - W
-                pdiv.next = pdiv + 1
-            else:
-                pmod.next = s
 
     @always_comb
     def rd_count():
@@ -256,4 +239,4 @@ def nz_list(clk, rst, wr_en, wr_half, wr_div, wr_mod, wr_cnt, wr_data, commit, r
         else:
             count.next = cnt0
 
-    return insts, base, ctl, rd_count
+    return insts, take, base, ctl, rd_count

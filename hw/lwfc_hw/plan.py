@@ -234,9 +234,11 @@ class FmemPlan:
     that is ``<= q``, so a beat takes ``pixels_per_beat / w`` write cycles).
 
     ``compact`` (the consumer is a ``"broadcast"`` engine): the memory holds, per half, the
-    list of the image's NONZERO elements as ``(index, value)`` entries in index order, entry
-    ``j`` in lane ``j % q`` at address ``j // q``, and the number of entries; ``q == w`` (the
-    writer appends up to ``w`` entries per cycle: one beat per cycle from the loader).
+    image's NONZERO elements as ``(index, value)`` entries: nonzero element ``i`` in lane
+    ``i % q``, appended at that lane's next address (lanes in index order), and the number of
+    entries, in total and per lane; ``q == w`` (the writer stores up to ``w`` elements per
+    cycle: one beat per cycle from the loader). An entry keeps ``index >> lane_bits``: the
+    lane is the index's low bits when ``q`` is a power of two.
     """
 
     index: int
@@ -251,8 +253,30 @@ class FmemPlan:
         return clog2(self.n)
 
     @property
+    def lane_bits(self) -> int:
+        """Low index bits a ``compact`` lane implies (``log2 q`` for a power of two ``q``,
+        else 0: the entry then keeps the whole index)."""
+        q = self.q
+        return (q - 1).bit_length() if self.compact and q > 1 and q & (q - 1) == 0 else 0
+
+    @property
+    def entry_index_bits(self) -> int:
+        """Index bits stored in a ``compact`` entry (at least 1)."""
+        return max(1, self.index_bits - self.lane_bits)
+
+    @property
+    def entry_bits(self) -> int:
+        """Width of a lane word: ``{index >> lane_bits, value}`` when ``compact``, else 8."""
+        return self.entry_index_bits + 8 if self.compact else 8
+
+    @property
     def depth_half(self) -> int:
         return ceil_div(self.n, self.q)
+
+    @property
+    def lane_count_bits(self) -> int:
+        """Width of a ``compact`` lane's entry count (0 ... ``depth_half``)."""
+        return clog2(self.depth_half + 1)
 
     @property
     def abits(self) -> int:

@@ -118,8 +118,8 @@ def memory_shapes(plan: Any) -> list[tuple[str, int, int]]:
     ping-pong feature-memory lanes (two halves each)."""
     out = [(m.name, m.depth, m.width) for m in plan.mems if not getattr(m, "spram", False)]
     for f in plan.fmems:
-        # a nonzero list (broadcast consumer) holds {index, value} entries
-        width = f.index_bits + 8 if getattr(f, "compact", False) else 8
+        # a nonzero list (broadcast consumer) holds {index >> lane_bits, value} entries
+        width = f.entry_bits
         for q in range(f.q):
             out.append((f"fmem{f.index}_lane{q}", 2 * 2**f.abits, width))
     return out

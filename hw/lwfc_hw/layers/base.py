@@ -148,7 +148,8 @@ class LayerType:
         block function itself calls them, so this returns the calls instead of making them).
 
         ``ports``: ``clk, rst, start, done, rd_en, rd_addr, x`` (the input feature memory's
-        read lanes), ``count`` (nonzero-list entries, broadcast only), the output
+        read lanes), ``count`` and ``lcount`` (nonzero-list entries, in total and per
+        lane, broadcast only), the output
         ``ov, oidx, y``, the host port ``h_sel, h_we, h_addr, h_wdata``, ``rb`` (readback
         signal per memory) and ``hown`` (see :func:`lwfc_hw.memories.param_ram`)."""
         raise NotImplementedError

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from myhdl import Signal, always, always_comb, block, intbv
+from myhdl import Signal, always, always_comb, block, concat, intbv
 
 from ..mac import mac_array, mac_bits, mac_signal, weight_lane
 from ..memories import named
@@ -96,21 +96,78 @@ class BcastDense(DotDense):
         return [BlockCall(
             f"l{e.index}_bcast", bcast_engine,
             (p["clk"], p["rst"], p["start"], p["done"], p["rd_en"], p["rd_addr"], p["x"],
-             p["count"], p["ov"], p["oidx"], p["y"], p["h_sel"], p["h_we"], p["h_addr"],
-             p["h_wdata"], p["rb"], e, plan, p["hown"]),
+             p["count"], p["lcount"], p["ov"], p["oidx"], p["y"], p["h_sel"], p["h_we"],
+             p["h_addr"], p["h_wdata"], p["rb"], e, plan, p["hown"]),
         )]
 
 
 # ----------------------------------------------------------------------------- RTL
 @block
-def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, ov, oidx, y, h_sel,
-                 h_we, h_addr, h_wdata, rb, e: EnginePlan, plan: CorePlan, hown=None,
+def lane_last(lc, lo, lmx, ne):
+    """Of a list lane's entry count ``lc`` (0 ... ``2**len(lmx)``): ``ne`` (it has entries)
+    and its last address ``lmx = lc - 1`` (0 when empty), from ``lo``, the count's low bits."""
+    AB = len(lmx)
+    AMAX = 2**AB - 1
+
+    @always_comb
+    def low():
+        lo.next = lc[AB:]
+
+    @always_comb
+    def last():
+        ne.next = lc != 0
+        if lo != 0:
+            lmx.next = lo - 1
+        elif lc != 0:
+            lmx.next = AMAX
+        else:
+            lmx.next = 0
+
+    return low, last
+
+
+@block
+def lane_link(ne, lmx, nxt, nxl, cur, cul, k: int):
+    """One link of the lane chain: the first lane with entries from lane ``k`` on is ``k``
+    itself when it has entries (``ne``), else the one from lane ``k + 1`` (``nxt``); ``cul``
+    is that lane's last address."""
+
+    @always_comb
+    def comb():
+        if ne:
+            cur.next = k
+            cul.next = lmx
+        else:
+            cur.next = nxt
+            cul.next = nxl
+
+    return comb
+
+
+@block
+def lane_next(clk, start, nxt, nxl, nt, nla):
+    """At ``start``: latch the next lane with entries (``nxt``) after a lane and that lane's
+    last address (``nxl``)."""
+
+    @always(clk.posedge)
+    def latch():
+        if start:
+            nt.next = nxt
+            nla.next = nxl
+
+    return latch
+
+
+@block
+def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, lcount, ov, oidx, y,
+                 h_sel, h_we, h_addr, h_wdata, rb, e: EnginePlan, plan: CorePlan, hown=None,
                  accept=None, u_side: bool = False):
     """The broadcast engine of a dense layer, or the U side of a low-rank layer.
 
     After ``start`` it latches ``nnz = count`` and issues, for each output group ``g``
     (``G = ceil(outputs / P)``), ``S = bcast_steps(e, nnz, G)`` steps, one per cycle: step
-    ``j`` reads list entry ``j`` (``rd_addr = j // W``, lane ``j % W``), ``(i, x)``; steps
+    ``j`` reads the list's next entry ``(i, x)``, walking lane 0's entries, then the next
+    lane with entries (``lcount``, latched at ``start``), and so on; steps
     ``j >= nnz`` are pad steps with ``x = 0`` at weight address ``g * n_in``. The weight
     address ``g * n_in + i`` goes to all ``P`` weight banks; ``x`` and the weights reach the
     multipliers ``BC_OPERAND_LAT`` edges after the step, then the MAC array (``P x 1``:
@@ -140,14 +197,17 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, ov, oidx
     run = Signal(bool(0))
     j, last_j, nnz = uint(NB), uint(NB), uint(NB)
     g = uint(clog2(G))
-    div = uint(AB)
-    mod = uint(clog2(L))
+    div = uint(AB)  # read address in the current lane
+    mod = uint(clog2(L))  # the current lane
     gbase = uint(WAB)
     s_v, s_f, s_l, s_p = (Signal(bool(0)) for _ in range(4))
     mod1 = uint(clog2(L))
     p1, p2 = Signal(bool(0)), Signal(bool(0))
     gb1, gb2 = uint(WAB), uint(WAB)
-    ent2 = uint(IB + 8)
+    LB, EIB = fp.lane_bits, fp.entry_index_bits
+    ent2 = uint(EIB + 8)
+    ln2 = uint(clog2(L))  # the lane of ent2
+    ei = uint(max(IB, EIB + LB))  # the input index of ent2
     wa = uint(WAB)
     x3, x4, x5, x6 = (uint(8) for _ in range(4))
     xl = [uint(8)]  # the operand register (the MAC array's one input lane)
@@ -200,41 +260,103 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, ov, oidx
     p_last = NOUT - (G - 1) * P
     NT, NT_LAST = P // R, p_last // R
     PMR = P - R
-    LM1 = L - 1
 
-    @always(clk.posedge)
-    def issue():
-        if rst:
-            run.next = 0
-        elif start:
-            run.next = 1
-            j.next = 0
-            g.next = 0
-            div.next = 0
-            mod.next = 0
-            gbase.next = 0
-            nnz.next = count
-            if count > PMIN:
-                last_j.next = count - 1
-            else:
-                last_j.next = PMIN - 1
-        elif run:
-            if j == last_j:
+    if L > 1:
+        # the lane walk: per lane its last address (``lmx``: count - 1, 0 when empty) and, from
+        # a chain over the lanes, the next lane with entries after it (``ch[l + 1]``; lane 0
+        # past the last: what follows the last entry is a pad step or a new group)
+        LNB = clog2(L)
+        lmw = [uint(AB) for _ in range(L)]
+        lmx = [uint(AB) for _ in range(L)]
+        ne = [Signal(bool(0)) for _ in range(L)]
+        ch = [uint(LNB) for _ in range(L + 1)]
+        chl = [uint(AB) for _ in range(L + 1)]
+        nt = [uint(LNB) for _ in range(L)]  # latched: the next lane with entries after lane l
+        nla = [uint(AB) for _ in range(L)]  # latched: that lane's last address
+        f0, fla, la = uint(LNB), uint(AB), uint(AB)
+        for k in range(L):
+            insts.append(named(f"lm{k}", lane_last(lcount[k], lmw[k], lmx[k], ne[k])))
+            insts.append(named(f"ch{k}", lane_link(ne[k], lmx[k], ch[k + 1], chl[k + 1], ch[k],
+                                                   chl[k], k)))
+            insts.append(named(f"nt{k}", lane_next(clk, start, ch[k + 1], chl[k + 1], nt[k],
+                                                   nla[k])))
+        ch_end, chl_end, lmx0, ch0, chl0 = ch[L], chl[L], lmx[0], ch[0], chl[0]
+
+        @always_comb
+        def chain_end():
+            ch_end.next = 0
+            chl_end.next = lmx0
+
+        insts.append(chain_end)
+
+        @always(clk.posedge)
+        def issue():
+            if rst:
+                run.next = 0
+            elif start:
+                run.next = 1
                 j.next = 0
+                g.next = 0
+                gbase.next = 0
+                nnz.next = count
+                if count > PMIN:
+                    last_j.next = count - 1
+                else:
+                    last_j.next = PMIN - 1
                 div.next = 0
-                mod.next = 0
-                if g == last_g:
-                    run.next = 0
+                mod.next = ch0
+                la.next = chl0
+                f0.next = ch0
+                fla.next = chl0
+            elif run:
+                if j == last_j:
+                    j.next = 0
+                    div.next = 0
+                    mod.next = f0
+                    la.next = fla
+                    if g == last_g:
+                        run.next = 0
+                    else:
+                        g.next = g + 1
+                        gbase.next = gbase + GSTEP
                 else:
-                    g.next = g + 1
-                    gbase.next = gbase + GSTEP
-            else:
-                j.next = j + 1
-                if mod == LM1:
-                    mod.next = 0
+                    j.next = j + 1
+                    if div == la:
+                        div.next = 0
+                        mod.next = nt[mod]
+                        la.next = nla[mod]
+                    else:
+                        div.next = div + 1
+
+    else:
+
+        @always(clk.posedge)
+        def issue():
+            if rst:
+                run.next = 0
+            elif start:
+                run.next = 1
+                j.next = 0
+                g.next = 0
+                div.next = 0
+                gbase.next = 0
+                nnz.next = count
+                if count > PMIN:
+                    last_j.next = count - 1
+                else:
+                    last_j.next = PMIN - 1
+            elif run:
+                if j == last_j:
+                    j.next = 0
+                    div.next = 0
+                    if g == last_g:
+                        run.next = 0
+                    else:
+                        g.next = g + 1
+                        gbase.next = gbase + GSTEP
+                else:
+                    j.next = j + 1
                     div.next = div + 1
-                else:
-                    mod.next = mod + 1
 
     if accept is None:
 
@@ -284,13 +406,31 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, ov, oidx
             p2.next = p1
             gb2.next = gb1
 
+    if LB > 0:
+
+        @always(clk.posedge)
+        def lane2():
+            ln2.next = mod1
+
+        @always_comb
+        def index():
+            ei.next = concat(ent2[EIB + 8:8], ln2)
+
+        insts.append(lane2)
+
+    else:
+
+        @always_comb
+        def index():
+            ei.next = ent2[EIB + 8:8]
+
     @always(clk.posedge)
     def operands():
         if p2:
             wa.next = gb2
             x3.next = 0
         else:
-            wa.next = gb2 + ent2[IB + 8 : 8]
+            wa.next = gb2 + ei
             x3.next = ent2[8:]
         x4.next = x3
         x5.next = x4
@@ -326,7 +466,7 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, ov, oidx
     def drain_valid():
         dv.next = dn != 0
 
-    gens = [insts, issue, step_flags, select, operands, drain, drain_valid]
+    gens = [insts, issue, step_flags, select, index, operands, drain, drain_valid]
     if done is not None:
 
         @always(clk.posedge)

@@ -68,7 +68,7 @@ class BcastLowRank(LowRank):
         return [
             BlockCall(f"l{e.index}_ubcast", bcast_engine,
                       (p["clk"], p["rst"], p["start"], None, p["rd_en"], p["rd_addr"], p["x"],
-                       p["count"], zv, zidx, z, *host, e, plan, p["hown"], accept),
+                       p["count"], p["lcount"], zv, zidx, z, *host, e, plan, p["hown"], accept),
                       {"u_side": True}),
             dil_call(e, plan, p, zv, z, accept),
         ]
