@@ -9,6 +9,8 @@ FuseSoC calls ``python3 lwfc_gen.py INPUT.yml`` in an empty folder; INPUT.yml ho
 * ``dataflow``: ``dot`` or ``broadcast``, or one per layer (default ``dot``);
 * ``drain``: outputs requantized per cycle, or one per layer (default 1);
 * ``dsp``: 1 maps the ECP5 lane multipliers to MULT18X18D instead of Booth logic (default 0);
+  with an ECP5 ``board`` they are MULT18X18D instances holding their operand and product
+  registers (``lwfc_hw.plan.CorePlan.dsp_prims``);
 * ``pixels_per_beat``: input beat width in pixels (default 4);
 * ``board``: board name in ``deploy/boards/`` to check the fit against (optional);
 * ``vectors``: number of MNIST test images to prepare golden expectations for (0: none);
@@ -234,11 +236,20 @@ def generate(config: dict[str, Any], out: Path) -> dict[str, Any]:
         bundle = load_bundle(p["bundle"])
     except LwfcError as exc:
         raise GenError(str(exc)) from None
+    board_family = ""
+    if p["board"]:
+        from lwfc.fpga import get_board
+
+        try:
+            board_family = get_board(str(p["board"])).family
+        except LwfcError as exc:
+            raise GenError(str(exc)) from None
     try:
         plan = plan_for_bundle(bundle, p["lanes"], p["pixels_per_beat"],
                                spram_min_depth=p["spram_min_depth"],
                                shared_port=p["shared_port"], dataflow=p["dataflow"],
                                drain=p["drain"],
+                               dsp_prims="ecp5" if p["dsp"] and board_family == "ecp5" else "",
                                **({"rq_stages": p["rq_stages"]} if p["rq_stages"] else {}))
     except ValueError as exc:
         raise GenError(f"cannot elaborate {p['bundle']} with lanes={p['lanes']}: {exc}") from None

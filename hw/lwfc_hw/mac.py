@@ -8,6 +8,8 @@ Widths: pixels / hidden activations uint8, weights int8, products and accumulato
 
 from __future__ import annotations
 
+import itertools
+
 from myhdl import Signal, always, block, intbv
 
 from .memories import named, param_ram
@@ -117,9 +119,69 @@ def adder_level(clk, en, src, dst, P: int, nin: int):
     return add
 
 
+_ECP5_IDS = itertools.count()
+
+
+def _mult18_ports(prefix: str) -> str:
+    """The bit-level port connections of a MULT18X18D (A, B from ``prefix_a/_b``, P into
+    ``prefix_p``; the C inputs tied low, the cascade ports left open as nextpnr wants)."""
+    a = ", ".join(f".A{k}({prefix}_a[{k}])" for k in range(18))
+    b = ", ".join(f".B{k}({prefix}_b[{k}])" for k in range(18))
+    c = ", ".join(f".C{k}(1'b0)" for k in range(18))
+    p = ", ".join(f".P{k}({prefix}_p[{k}])" for k in range(36))
+    return f"{a},\n    {b},\n    {c},\n    {p}"
+
+
+@block
+def ecp5_mult(clk, en, x, w, p, uid: str):
+    """``p = x * w`` (``x`` uint8, ``w`` int8, ``p`` signed ``len(p)`` bits) two edges after
+    the operands, advancing with ``en``: one Lattice ECP5 ``MULT18X18D`` with its A and B input
+    registers and its output register on ``clk`` / ``en`` (CE0), signed 18 x 18 bits (``x``
+    zero-extended, ``w`` sign-extended). The registers are inside the DSP, so the routes to
+    and from the fabric start and end at registers. ``uid``: the instance name (unique in the
+    design). Simulation needs a model of the primitive (``hw/tb/ecp5_mult18x18d.v``)."""
+    xr = uint(8)
+    wr = Signal(intbv(0, min=-128, max=128))
+    MB = len(p)
+
+    @always(clk.posedge)
+    def model():
+        if en:
+            xr.next = x
+            wr.next = w
+            p.next = xr * wr
+
+    p.driven = "reg"
+    for sig in (clk, en, x, w):
+        sig.read = True
+    _template_names = (uid, MB)  # read by the verilog_code template below
+    return model
+
+
+ecp5_mult.verilog_code = (
+    """
+// ${uid}: ${p} = ${x} * ${w}, a MULT18X18D with input and output registers (2 edges)
+wire [17:0] ${uid}_a = {10'b0, ${x}};
+wire [17:0] ${uid}_b = {{10{${w}[7]}}, ${w}};
+wire [35:0] ${uid}_p;
+MULT18X18D #(
+    .REG_INPUTA_CLK("CLK0"), .REG_INPUTA_CE("CE0"), .REG_INPUTA_RST("RST0"),
+    .REG_INPUTB_CLK("CLK0"), .REG_INPUTB_CE("CE0"), .REG_INPUTB_RST("RST0"),
+    .REG_OUTPUT_CLK("CLK0"), .REG_OUTPUT_CE("CE0"), .REG_OUTPUT_RST("RST0"),
+    .GSR("DISABLED"), .RESETMODE("SYNC")
+) ${uid} (
+    .SIGNEDA(1'b1), .SIGNEDB(1'b1), .SOURCEA(1'b0), .SOURCEB(1'b0),
+    .CLK0(${clk}), .CE0(${en}), .RST0(1'b0),
+    """ + _mult18_ports("${uid}") + """
+);
+always @(*) ${p} = ${uid}_p[${MB}-1:0];
+"""
+)
+
+
 @block
 def mac_array(clk, rst, en, v_in, f_in, l_in, x_lanes, w_lanes, acc, fin, P: int, Q: int,
-              n_in: int):
+              n_in: int, dsp_prims: str = ""):
     """``P x Q`` multipliers, ``P`` registered adder trees and ``P`` accumulators.
 
     ``(v_in, f_in, l_in)`` flag the step whose operands are at the multiplier inputs (valid,
@@ -134,6 +196,10 @@ def mac_array(clk, rst, en, v_in, f_in, l_in, x_lanes, w_lanes, acc, fin, P: int
     each output's ``Q`` products to one sum, and ``acc[p] = (f ? 0 : acc[p]) + sum``. ``fin``
     (registered with the accumulators) is high in the cycle after a row's last step has been
     accumulated, so ``acc`` is final then: ``mac_latency(Q)`` edges after the operands.
+
+    ``dsp_prims == "ecp5"`` (``CorePlan.dsp_prims``; when every step uses all ``Q`` lanes):
+    each multiplier and its two product registers are one :func:`ecp5_mult` (operand and
+    product registers inside the DSP), with the same latency.
     """
     N = P * Q
     LT = tree_levels(Q)
@@ -153,7 +219,12 @@ def mac_array(clk, rst, en, v_in, f_in, l_in, x_lanes, w_lanes, acc, fin, P: int
     ls = [Signal(bool(0)) for _ in range(NS)]
     LS = NS - 1
 
-    if QLAST == Q:
+    if dsp_prims == "ecp5" and QLAST == Q:
+        mul = [named(f"m{lane}", ecp5_mult(clk, en, x_lanes[lane % Q], w_lanes[lane],
+                                           prod2[lane], f"lwfc_mult{next(_ECP5_IDS)}"))
+               for lane in range(N)]
+
+    elif QLAST == Q:
 
         @always(clk.posedge)
         def mul():
@@ -188,11 +259,15 @@ def mac_array(clk, rst, en, v_in, f_in, l_in, x_lanes, w_lanes, acc, fin, P: int
                 ls[i].next = ls[i - 1]
             fin.next = vs[LS] and ls[LS]
 
-    @always(clk.posedge)
-    def pipe():
-        if en:
-            for lane in range(N):
-                prod2[lane].next = prod[lane]
+    if dsp_prims == "ecp5" and QLAST == Q:
+        pipe = []  # the DSPs hold both product registers
+    else:
+
+        @always(clk.posedge)
+        def pipe():
+            if en:
+                for lane in range(N):
+                    prod2[lane].next = prod[lane]
 
     adders = [named(f"t{i}", adder_level(clk, en, levels[i], levels[i + 1], P, sizes[i]))
               for i in range(LT)]

@@ -107,9 +107,7 @@ def nz_lane(clk, rst, nz, pix, ibase, half, commit, rd_en, rd_half, rd_addr, rd_
 
     @always(clk.posedge)
     def ctl():
-        if rst:
-            pc.next = 0
-        elif commit:
+        if rst or commit:
             pc.next = 0
         elif nz:
             pc.next = pc + 1

@@ -46,6 +46,8 @@ DATAFLOWS = ("dot", "broadcast")
 RQ_STAGES = 10
 #: The requantizer depths :func:`lwfc_hw.requant.requant` can build.
 RQ_STAGE_CHOICES = (6, 10)
+#: ``CorePlan.dsp_prims`` values: inferred multipliers, or ECP5 MULT18X18D instances.
+DSP_PRIMS = ("", "ecp5")
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -293,6 +295,12 @@ class CorePlan:
     host readback is valid only while ``idle`` is high. Then a memory with an engine read
     port, a host write port and host readback is one iCE40 SB_RAM40_4K (one read, one write
     port) instead of two. Memories with ``MemSpec.spram`` always work this way.
+
+    ``dsp_prims``: ``""`` (default) leaves the lane multipliers to synthesis; ``"ecp5"``
+    makes each one a Lattice ``MULT18X18D`` instance that holds its operand and product
+    registers (:func:`lwfc_hw.mac.ecp5_mult`), for ECP5 builds with DSP lane multipliers: the
+    DSP sites are fixed, and the routes to and from fabric registers around an unregistered
+    DSP were the ULX3S build's critical path. The schedule is the same either way.
     """
 
     lanes: int
@@ -302,6 +310,7 @@ class CorePlan:
     mems: tuple[MemSpec, ...]
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
     shared_port: bool = False
+    dsp_prims: str = ""
 
     @property
     def rq_stages(self) -> int:
@@ -421,6 +430,7 @@ def plan_core(
     dataflow: str | Sequence[str] = "dot",
     drain: int | Sequence[int] = 1,
     rq_stages: int = RQ_STAGES,
+    dsp_prims: str = "",
 ) -> CorePlan:
     """Build the plan for ``shapes`` (input layer first) with ``lanes`` MACs per engine.
 
@@ -442,7 +452,8 @@ def plan_core(
     ``BANK_CHUNK`` chunks); 0 (default) keeps every memory in block RAM, weight banks in
     chunks. ``shared_port``: see :class:`CorePlan` (required with ``spram_min_depth``).
     ``rq_stages``: the requantizers' depth, one of :data:`RQ_STAGE_CHOICES` (stored in every
-    :class:`EnginePlan`; the cycle model reads it from there).
+    :class:`EnginePlan`; the cycle model reads it from there). ``dsp_prims``: see
+    :class:`CorePlan` (one of :data:`DSP_PRIMS`).
 
     Raises:
         ValueError: for an empty network, a non-positive size or lane count, layers whose
@@ -468,6 +479,8 @@ def plan_core(
         raise ValueError(f"spram_min_depth must be >= 0, got {spram_min_depth}")
     if rq_stages not in RQ_STAGE_CHOICES:
         raise ValueError(f"rq_stages must be one of {RQ_STAGE_CHOICES}, got {rq_stages!r}")
+    if dsp_prims not in DSP_PRIMS:
+        raise ValueError(f"dsp_prims must be one of {DSP_PRIMS}, got {dsp_prims!r}")
     if spram_min_depth and not shared_port:
         raise ValueError("single-port (SPRAM) weight memories need shared_port=True")
     for a, b in itertools.pairwise(shapes):
@@ -532,7 +545,7 @@ def plan_core(
             fmems.append(FmemPlan(i, e.shape.n_in, e.q_read,
                                   _write_width(pixels_per_beat, e.q_read) if i == 0 else 1))
     return CorePlan(max(lanes_l), pixels_per_beat, tuple(engines), tuple(fmems), tuple(mems),
-                    shared_port=shared_port)
+                    shared_port=shared_port, dsp_prims=dsp_prims)
 
 
 def shapes_from_bundle(bundle: Any) -> list[LayerShape]:
@@ -554,11 +567,13 @@ def plan_for_bundle(
     dataflow: str | Sequence[str] = "dot",
     drain: int | Sequence[int] = 1,
     rq_stages: int = RQ_STAGES,
+    dsp_prims: str = "",
 ) -> CorePlan:
     """:func:`plan_core` for the layers of ``bundle``."""
     return plan_core(shapes_from_bundle(bundle), lanes, pixels_per_beat,
                      spram_min_depth=spram_min_depth, shared_port=shared_port,
-                     dataflow=dataflow, drain=drain, rq_stages=rq_stages)
+                     dataflow=dataflow, drain=drain, rq_stages=rq_stages,
+                     dsp_prims=dsp_prims)
 
 
 def _write_width(beat: int, q: int) -> int:

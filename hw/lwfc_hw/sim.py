@@ -29,6 +29,8 @@ from .plan import CorePlan
 
 TB_DIR = Path(__file__).resolve().parent.parent / "tb"
 TB_FILE = TB_DIR / "tb_lwfc.v"
+#: Simulation model of the ECP5 DSP primitive (cores planned with ``dsp_prims="ecp5"``).
+MULT18_MODEL = TB_DIR / "ecp5_mult18x18d.v"
 SIMULATORS = ("icarus", "verilator")
 #: Modules that never shape generated Verilog (left out of the cache key).
 NOT_RTL = ("sim.py", "cycles.py", "testing.py")
@@ -117,7 +119,7 @@ def plan_key(plan: CorePlan) -> str:
     """A short stable hash of everything the RTL depends on: the plan and the RTL sources."""
     h = hashlib.sha256(
         repr((plan.lanes, plan.pixels_per_beat, plan.engines, plan.fmems, plan.mems,
-              plan.shared_port)).encode()
+              plan.shared_port, plan.dsp_prims)).encode()
     )
     # every module of the package that can shape generated Verilog (the core's and the
     # wrappers' generators share this key), i.e. all but the pure-Python helpers
@@ -169,7 +171,7 @@ def prepare(plan: CorePlan, root: Path | None = None) -> Path:
 
 def _sources_hash(rtl_dir: Path, simulator: str) -> str:
     h = hashlib.sha256(simulator.encode())
-    for p in (rtl_dir / "lwfc_core.v", rtl_dir / "lwfc_core_defs.vh", TB_FILE):
+    for p in (rtl_dir / "lwfc_core.v", rtl_dir / "lwfc_core_defs.vh", TB_FILE, MULT18_MODEL):
         h.update(p.read_bytes())
     return h.hexdigest()[:16]
 
@@ -190,17 +192,20 @@ def build(
     if exe.exists():
         return exe
     tmp = Path(tempfile.mkdtemp(prefix=f"build-{simulator}-", dir=rtl_dir))
+    sources = [str(TB_FILE), str(rtl_dir / "lwfc_core.v")]
+    if "MULT18X18D" in (rtl_dir / "lwfc_core.v").read_text():
+        sources.append(str(MULT18_MODEL))  # a core with ECP5 DSP instances (dsp_prims)
     try:
         if simulator == "icarus":
             cmd = ["iverilog", "-g2012", "-Wall", "-I", str(rtl_dir), "-s", "tb_lwfc",
-                   "-o", str(tmp / "sim.vvp"), str(TB_FILE), str(rtl_dir / "lwfc_core.v")]
+                   "-o", str(tmp / "sim.vvp"), *sources]
             res = _run(cmd, tmp, timeout)
         else:
             cmd = ["verilator", "--binary", "-O2", "--x-assign", "fast", "--x-initial", "fast",
                    "-Wno-fatal", "-Wno-lint", "-Wno-style", "-j", "2",
                    *({"vcd": ["--trace"], "fst": ["--trace-fst"]}.get(trace, [])),
                    "-I" + str(rtl_dir), "--top-module", "tb_lwfc", "--Mdir", str(tmp / "obj"),
-                   "-o", str(tmp / "Vtb_lwfc"), str(TB_FILE), str(rtl_dir / "lwfc_core.v")]
+                   "-o", str(tmp / "Vtb_lwfc"), *sources]
             res = _run(cmd, tmp, timeout)
         target = tmp / exe.name
         if res.returncode != 0 or not target.exists():

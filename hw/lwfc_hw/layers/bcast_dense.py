@@ -236,7 +236,7 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, lcount, 
     insts.append(named("df", delay_line(clk, None, one, s_f, f_op, DL)))
     insts.append(named("dl", delay_line(clk, None, one, s_l, l_op, DL)))
     insts.append(named("mac", mac_array(clk, rst, one, v_op, f_op, l_op, xl, w_lanes, acc,
-                                        fin, P, 1, NIN)))
+                                        fin, P, 1, NIN, plan.dsp_prims)))
     if lowrank:
         # the latent's index is not needed by the DIL (it takes them in order)
         insts.append(named("requant", requant(clk, rst, en, dv, o, dr[0], ov, None, y, h_sel,

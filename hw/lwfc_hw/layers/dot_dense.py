@@ -153,7 +153,7 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
     insts.append(named("df", delay_line(clk, None, one, s_f, f_op, DL)))
     insts.append(named("dl", delay_line(clk, None, one, s_l, l_op, DL)))
     insts.append(named("mac", mac_array(clk, rst, one, v_op, f_op, l_op, xd3, w_lanes, acc, fin,
-                                        P, Q, s.n_in)))
+                                        P, Q, s.n_in, plan.dsp_prims)))
     insts.append(named(
         "requant",
         requant(clk, rst, one, dv, o, dh, ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,

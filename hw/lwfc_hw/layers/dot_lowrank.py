@@ -197,7 +197,7 @@ def dcl(clk, rst, start, en, rd_addr, x_lanes, zv, z, zidx, accept, h_sel, h_we,
     insts.append(named("dlast", delay_line(clk, rst, en, s_last, lastp, DL + 1)))
     insts.append(named("dk", delay_line(clk, None, en, k, k_fin, DL + mac_latency(Qu))))
     insts.append(named("umc", mac_array(clk, rst, en, v_op, f_op, l_op, xd3, u_lanes, acc, fin,
-                                        1, Qu, s.n_in)))
+                                        1, Qu, s.n_in, plan.dsp_prims)))
     insts.append(named(
         "requant",
         requant(clk, rst, en, fin, k_fin, acc[0], zv, zidx, z, h_sel, h_we, h_addr, h_wdata, rb,
