@@ -297,16 +297,24 @@ def test_broadcast_with_single_port_spram_banks(cache, tmp_path):
 @pytest.mark.parametrize("arch,lanes,beat,flow,drain", [
     ([(D, 30, 10, 0), (D, 10, 9, 0), (D, 9, 7, 0)], [10, 9, 7], 4, B, [5, 1, 1]),
     ([(D, 20, 12, 0), (D, 12, 7, 0)], 4, 4, "dot", 1),
-], ids=["bcast", "dot"])
+    ([(LR, 10, 40, 1), (D, 40, 3, 0)], 4, 4, B, 1),
+], ids=["bcast", "dot", "bcast-lowrank"])
 def test_ecp5_dsp_instances_match_golden(arch, lanes, beat, flow, drain, cache, tmp_path):
-    """``dsp_prims="ecp5"``: the lane multipliers are MULT18X18D instances with their input
-    and output registers (simulated with hw/tb/ecp5_mult18x18d.v); logits and every cycle
-    equal to the inferred-multiplier core's golden model and cycle model."""
+    """``dsp_prims="ecp5"``: the lane multipliers and the requantizer products are MULT18X18D
+    instances with their input and output registers (simulated with
+    hw/tb/ecp5_mult18x18d.v); every logit equals the golden model and every cycle the cycle
+    model (the same schedule as with inferred multipliers)."""
     shapes = shapes_of(arch)
     plan = plan_core(shapes, lanes, beat, dataflow=flow, drain=drain, dsp_prims="ecp5")
     rtl = sim.prepare(plan, cache)
     text = (rtl / "lwfc_core.v").read_text()
-    assert text.count("MULT18X18D #(") == sum(e.multipliers for e in plan.engines)
+    # dense layers: the lane multipliers and two per requantizer with a multiplier (the
+    # low-rank DIL keeps its inferred multipliers)
+    want = sum(e.multipliers + 2 * e.requantizers for e in plan.engines)
+    if any(e.kind == "lowrank" for e in plan.engines):
+        assert 0 < text.count("MULT18X18D #(") < want
+    else:
+        assert text.count("MULT18X18D #(") == want
     exe = sim.build(rtl, "icarus")
     for k, pattern in enumerate(("random", "max")):
         bundle = random_bundle(shapes, 500 + k, pattern, extreme_requant=k == 1)

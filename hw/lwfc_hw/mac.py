@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 
-from myhdl import Signal, always, block, intbv
+from myhdl import Signal, always, always_comb, block, concat, intbv
 
 from .memories import named, param_ram
 from .plan import ACC_BITS, BANK_CHUNK, MemSpec, clog2
@@ -122,37 +122,40 @@ def adder_level(clk, en, src, dst, P: int, nin: int):
 _ECP5_IDS = itertools.count()
 
 
-def _mult18_ports(prefix: str) -> str:
-    """The bit-level port connections of a MULT18X18D (A, B from ``prefix_a/_b``, P into
-    ``prefix_p``; the C inputs tied low, the cascade ports left open as nextpnr wants)."""
-    a = ", ".join(f".A{k}({prefix}_a[{k}])" for k in range(18))
-    b = ", ".join(f".B{k}({prefix}_b[{k}])" for k in range(18))
+def _mult18_ports() -> str:
+    """The bit-level port connections of a MULT18X18D template (A, B from ``${a18}`` /
+    ``${b18}``, P into ``${uid}_p``; the C inputs tied low, the cascade ports left open, as
+    nextpnr wants)."""
+    a = ", ".join(f".A{k}(${{a18}}[{k}])" for k in range(18))
+    b = ", ".join(f".B{k}(${{b18}}[{k}])" for k in range(18))
     c = ", ".join(f".C{k}(1'b0)" for k in range(18))
-    p = ", ".join(f".P{k}({prefix}_p[{k}])" for k in range(36))
+    p = ", ".join(f".P{k}(${{uid}}_p[{k}])" for k in range(36))
     return f"{a},\n    {b},\n    {c},\n    {p}"
 
 
 @block
-def ecp5_mult(clk, en, x, w, p, uid: str):
-    """``p = x * w`` (``x`` uint8, ``w`` int8, ``p`` signed ``len(p)`` bits) two edges after
-    the operands, advancing with ``en``: one Lattice ECP5 ``MULT18X18D`` with its A and B input
-    registers and its output register on ``clk`` / ``en`` (CE0), signed 18 x 18 bits (``x``
-    zero-extended, ``w`` sign-extended). The registers are inside the DSP, so the routes to
-    and from the fabric start and end at registers. ``uid``: the instance name (unique in the
-    design). Simulation needs a model of the primitive (``hw/tb/ecp5_mult18x18d.v``)."""
-    xr = uint(8)
-    wr = Signal(intbv(0, min=-128, max=128))
+def ecp5_mult(clk, en, a18, b18, p, uid: str):
+    """``p = a18 * b18`` (two's-complement 18-bit operands; ``p`` signed, ``len(p)`` <= 72
+    bits: the low bits of the sign-extended 36-bit product) two edges after the operands,
+    advancing with ``en``: one Lattice ECP5 ``MULT18X18D`` with its A and B input registers
+    and its output register on ``clk`` / ``en`` (CE0), signed 18 x 18 bits. The registers are
+    inside the DSP, so the routes to and from the fabric start and end at registers (an
+    unregistered DSP between fabric registers was the ULX3S build's critical path). ``uid``:
+    the instance name, unique in the design. Simulation needs a model of the primitive
+    (``hw/tb/ecp5_mult18x18d.v``); :func:`ext18` makes the operands."""
+    ar = Signal(intbv(0)[18:])
+    br = Signal(intbv(0)[18:])
     MB = len(p)
 
     @always(clk.posedge)
     def model():
         if en:
-            xr.next = x
-            wr.next = w
-            p.next = xr * wr
+            ar.next = a18
+            br.next = b18
+            p.next = ar.signed() * br.signed()
 
     p.driven = "reg"
-    for sig in (clk, en, x, w):
+    for sig in (clk, en, a18, b18):
         sig.read = True
     _template_names = (uid, MB)  # read by the verilog_code template below
     return model
@@ -160,10 +163,9 @@ def ecp5_mult(clk, en, x, w, p, uid: str):
 
 ecp5_mult.verilog_code = (
     """
-// ${uid}: ${p} = ${x} * ${w}, a MULT18X18D with input and output registers (2 edges)
-wire [17:0] ${uid}_a = {10'b0, ${x}};
-wire [17:0] ${uid}_b = {{10{${w}[7]}}, ${w}};
+// ${uid}: ${p} = ${a18} * ${b18}, a MULT18X18D with input and output registers (2 edges)
 wire [35:0] ${uid}_p;
+wire signed [71:0] ${uid}_x = $$signed(${uid}_p);
 MULT18X18D #(
     .REG_INPUTA_CLK("CLK0"), .REG_INPUTA_CE("CE0"), .REG_INPUTA_RST("RST0"),
     .REG_INPUTB_CLK("CLK0"), .REG_INPUTB_CE("CE0"), .REG_INPUTB_RST("RST0"),
@@ -172,11 +174,56 @@ MULT18X18D #(
 ) ${uid} (
     .SIGNEDA(1'b1), .SIGNEDB(1'b1), .SOURCEA(1'b0), .SOURCEB(1'b0),
     .CLK0(${clk}), .CE0(${en}), .RST0(1'b0),
-    """ + _mult18_ports("${uid}") + """
+    """ + _mult18_ports() + """
 );
-always @(*) ${p} = ${uid}_p[${MB}-1:0];
+always @(*) ${p} = ${uid}_x[${MB}-1:0];
 """
 )
+
+
+@block
+def ext18(x, x18):
+    """``x18`` = ``x`` (at most 18 bits; signed when ``x.min < 0``) as an 18-bit
+    two's-complement word: sign- or zero-extended."""
+    W = len(x)
+    assert W <= 18
+    signed = x.min is not None and x.min < 0
+    if W == 18:
+
+        @always_comb
+        def comb():
+            x18.next = x[18:]
+
+        return comb
+    ZW = 18 - W
+    ONES = 2**ZW - 1
+    top = Signal(intbv(0)[ZW:])
+
+    if not signed:
+
+        @always_comb
+        def zero():
+            x18.next = concat(intbv(0)[ZW:], x[W:])
+
+        return zero
+
+    @always_comb
+    def sign():
+        if x[W - 1]:
+            top.next = ONES
+        else:
+            top.next = 0
+
+    @always_comb
+    def comb():
+        x18.next = concat(top, x[W:])
+
+    return sign, comb
+
+
+def ecp5_ids() -> str:
+    """A fresh MULT18X18D instance name."""
+    return f"lwfc_mult{next(_ECP5_IDS)}"
 
 
 @block
@@ -220,9 +267,13 @@ def mac_array(clk, rst, en, v_in, f_in, l_in, x_lanes, w_lanes, acc, fin, P: int
     LS = NS - 1
 
     if dsp_prims == "ecp5" and QLAST == Q:
-        mul = [named(f"m{lane}", ecp5_mult(clk, en, x_lanes[lane % Q], w_lanes[lane],
-                                           prod2[lane], f"lwfc_mult{next(_ECP5_IDS)}"))
-               for lane in range(N)]
+        x18 = [Signal(intbv(0)[18:]) for _ in range(Q)]
+        w18 = [Signal(intbv(0)[18:]) for _ in range(N)]
+        mul = [named(f"x{q}", ext18(x_lanes[q], x18[q])) for q in range(Q)]
+        for lane in range(N):
+            mul.append(named(f"e{lane}", ext18(w_lanes[lane], w18[lane])))
+            mul.append(named(f"m{lane}", ecp5_mult(clk, en, x18[lane % Q], w18[lane],
+                                                   prod2[lane], ecp5_ids())))
 
     elif QLAST == Q:
 

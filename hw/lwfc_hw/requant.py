@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from myhdl import Signal, always, always_comb, block, concat, intbv
 
+from .mac import ecp5_ids, ecp5_mult, ext18
 from .memories import named, param_ram
 from .plan import ACC_BITS, RQ_BITS, RQ_STAGE_CHOICES, RQ_STAGES, MemSpec
 from .rtl_common import acc_signal, uint
@@ -17,7 +18,7 @@ PROD_BITS = 48
 @block
 def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
             bias_spec: MemSpec | None, rq_spec: MemSpec | None, out_kind: str, sel_bits: int,
-            hown=None, stages: int = RQ_STAGES):
+            hown=None, stages: int = RQ_STAGES, dsp_prims: str = ""):
     """``stages``-stage requantizer ``y = clamp((((acc + b) * M) >>> (S - 1)) + 1 >>> 1)``.
 
     That is ``(acc' * M + 2**(S-1)) >> S`` of ``docs/arithmetic.md`` (one rounding, ties to
@@ -38,6 +39,10 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
     (straight from R3: the DSP blocks' own input side), R5 their 48-bit sum and the coarse
     shift in one step, R6 the fine shift, round and clamp; the logit is delayed to the same
     latency (``stages - 4`` registers after R3 in both forms).
+
+    ``dsp_prims == "ecp5"`` (``CorePlan.dsp_prims``, 10 stages): the R4 operand registers and
+    the R5 products are the input and output registers of two MULT18X18D instances
+    (:func:`lwfc_hw.mac.ecp5_mult`); the same integers at the same latency.
 
     Input ``(iv, idx, acc)`` is sampled on an edge with ``en``; ``(ov, oidx, y)`` appear
     ``stages`` enabled edges later. ``bias[idx]`` and ``rq[idx]`` (word ``S << 15 | M``)
@@ -181,14 +186,8 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
                 m3.next = rq_q[15:]
                 m3s.next = concat(False, rq_q[15:]).signed()
                 sh3.next = rq_q[RQ_BITS:15]
-                # R3 -> R4: DSP operand registers
-                s4.next = s3
-                m4.next = m3
-                m4s.next = m3s
+                # R3 -> R4 -> R5: the shift beside the operand registers and the products
                 sh4.next = sh3
-                # R4 -> R5 -> R6: partial products acc' * M = hi * M * 2**16 + lo * M
-                plo5.next = s4[16:] * m4
-                phi5.next = s4[32:16].signed() * m4s
                 sh5.next = sh4
                 plo6.next = plo5
                 phi6.next = phi5
@@ -211,6 +210,36 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
                     # in range: the low YB bits of (q9 + 1) >> 1 = (q9 >> 1) + q9[0]
                     u[:] = q9[YB + 1 : 1] + concat(intbv(0)[YB - 1 :], q9[0])
                     y.next = u
+
+        if dsp_prims == "ecp5":
+            # R3 -> R4 -> R5 inside two DSP blocks: acc' * M = hi * M * 2**16 + lo * M
+            lo18, hi18, m18, ms18 = (Signal(intbv(0)[18:]) for _ in range(4))
+            s_lo, s_hi = uint(16), Signal(intbv(0, min=-(2**15), max=2**15))
+
+            @always_comb
+            def halves():
+                s_lo.next = s3[16:]
+                s_hi.next = s3[32:16].signed()
+
+            insts += [halves, named("elo", ext18(s_lo, lo18)), named("ehi", ext18(s_hi, hi18)),
+                      named("em", ext18(m3, m18)), named("ems", ext18(m3s, ms18)),
+                      named("dlo", ecp5_mult(clk, en, lo18, m18, plo5, ecp5_ids())),
+                      named("dhi", ecp5_mult(clk, en, hi18, ms18, phi5, ecp5_ids()))]
+
+        else:
+
+            @always(clk.posedge)
+            def products():
+                if en and not rst:
+                    # R3 -> R4: DSP operand registers
+                    s4.next = s3
+                    m4.next = m3
+                    m4s.next = m3s
+                    # R4 -> R5: partial products acc' * M = hi * M * 2**16 + lo * M
+                    plo5.next = s4[16:] * m4
+                    phi5.next = s4[32:16].signed() * m4s
+
+            insts.append(products)
 
     else:
         # the short form: no operand registers, no second product register, the 48-bit sum

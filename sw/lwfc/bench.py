@@ -53,7 +53,7 @@ CONFIGS = (
     Config("dot-8", 8, rtl=True),
     Config("dot-50", 50),
     Config("bcast-5.4.2", [5, 4, 2], "broadcast"),
-    Config("bcast-10.10.5", [10, 10, 5], "broadcast", [5, 1, 1]),
+    Config("bcast-10.10.5", [10, 10, 5], "broadcast", [5, 1, 1], rtl=True),
     Config("bcast-25.25.5", [25, 25, 5], "broadcast", [5, 1, 1]),
     Config("bcast-50.50.10", [50, 50, 10], "broadcast", [5, 1, 1], rtl=True),
 )

@@ -241,12 +241,14 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, lcount, 
         # the latent's index is not needed by the DIL (it takes them in order)
         insts.append(named("requant", requant(clk, rst, en, dv, o, dr[0], ov, None, y, h_sel,
                                               h_we, h_addr, h_wdata, rb, None, mems["urq0"],
-                                              "i8", sel_bits, hown, e.rq_stages)))
+                                              "i8", sel_bits, hown, e.rq_stages,
+                                              plan.dsp_prims)))
     elif R == 1:
         insts.append(named("requant", requant(clk, rst, en, dv, o, dr[0], ov, oidx, y, h_sel,
                                               h_we, h_addr, h_wdata, rb, mems["bias0"],
                                               mems.get("rq0"), "u8" if s.hidden else "i32",
-                                              sel_bits, hown, e.rq_stages)))
+                                              sel_bits, hown, e.rq_stages,
+                                              plan.dsp_prims)))
     else:
         # R requantizers side by side: number r takes output t * R + r (its own bias / requant
         # banks, address t); requantizer 0's valid / index stand for all of them
@@ -254,7 +256,8 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, lcount, 
             insts.append(named(f"requant{r}", requant(
                 clk, rst, en, dv, o, dr[r], ov if r == 0 else None, oidx if r == 0 else None,
                 y[r], h_sel, h_we, h_addr, h_wdata, rb,
-                mems[f"bias{r}"], mems[f"rq{r}"], "u8", sel_bits, hown, e.rq_stages)))
+                mems[f"bias{r}"], mems[f"rq{r}"], "u8", sel_bits, hown, e.rq_stages,
+                plan.dsp_prims)))
     last_o = ceil_div(NOUT, R) - 1
     last_g = G - 1
     p_last = NOUT - (G - 1) * P

@@ -158,7 +158,7 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
         "requant",
         requant(clk, rst, one, dv, o, dh, ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
                 mems["bias0"], mems.get("rq0"), "u8" if s.hidden else "i32", sel_bits, hown,
-                e.rq_stages),
+                e.rq_stages, plan.dsp_prims),
     ))
     last_o = s.n_out - 1
     last_g = G - 1

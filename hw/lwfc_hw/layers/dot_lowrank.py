@@ -201,7 +201,7 @@ def dcl(clk, rst, start, en, rd_addr, x_lanes, zv, z, zidx, accept, h_sel, h_we,
     insts.append(named(
         "requant",
         requant(clk, rst, en, fin, k_fin, acc[0], zv, zidx, z, h_sel, h_we, h_addr, h_wdata, rb,
-                None, mems["urq0"], "i8", sel_bits, hown, e.rq_stages),
+                None, mems["urq0"], "i8", sel_bits, hown, e.rq_stages, plan.dsp_prims),
     ))
     last_k = R - 1
 
@@ -310,7 +310,7 @@ def dil(clk, rst, start, done, zv, z, accept, ov, oidx, y, h_sel, h_we, h_addr, 
         "requant",
         requant(clk, rst, one, dr, o, ring[TAIL], ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
                 mems["bias0"], mems.get("rq0"), "u8" if s.hidden else "i32", sel_bits, hown,
-                e.rq_stages),
+                e.rq_stages, plan.dsp_prims),
     ))
     last_k = R - 1
     last_o = M - 1
