@@ -171,7 +171,8 @@ def convert_board_top(bundle: Any, plan: Any, board: Any, out: Path) -> dict[str
     phash = 0 if plan.spram_mems else link.bundle_params_hash(bundle, plan)
     convert_serial(plan, out, clk_hz, baud, params_hash=phash,
                    ram_style=str(board.uart.get("fifo_ram", "block")),
-                   hport_reg=board.family != "ice40")
+                   hport_reg=board.family != "ice40",
+                   queue_ram_style="distributed" if board.family == "ecp5" else "")
     return {"clk_hz": clk_hz, "baud": baud, "clocks_per_bit": timing.divisor,
             "baud_error": timing.error}
 

@@ -245,7 +245,8 @@ assign ${rdata} = (ident_rh && ident_hz) ? 8'd0 : ident_rd;
 
 @block
 def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud: int,
-                params_hash: int = 0, ram_style: str = "block", hport_reg: bool = True):
+                params_hash: int = 0, ram_style: str = "block", hport_reg: bool = True,
+                queue_ram_style: str = ""):
     """The serial bridge and the core.
 
     Ports: ``clk``; ``rst`` (synchronous, active high); ``rx`` / ``tx`` (8N1 UART, idle high,
@@ -253,7 +254,10 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     in progress) and ``error`` (sticky: a UART framing error or a bad CRC since reset), for
     LEDs. ``params_hash``: IDENTIFY's parameter hash after configuration (the built-in
     bundle's, or 0 when some memory starts empty). ``ram_style``: the bridge's memories
-    (FIFO, queues, IDENTIFY record), "block" or "distributed". ``hport_reg``: the host
+    (FIFO, queues, IDENTIFY record), "block" or "distributed"; ``queue_ram_style``, when
+    given, overrides it for the small ones (the descriptor and result queues and the
+    IDENTIFY record: on ECP5 "distributed", since an unregistered block RAM output before
+    their logic is too long a path at 100 MHz). ``hport_reg``: the host
     port's write data is a register copy of the FIFO's output (for ECP5 at 100 MHz, where
     a block RAM's output to another's write port is too long a path), else the FIFO's
     output register itself (it holds the entry until the next read; same cycles).
@@ -358,10 +362,11 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     rq_w1 = Signal(modbv(0)[RB_ + 1 :])  # rq_w one edge late: the entry is readable
     rq_ns = Signal(modbv(0)[RB_ + 1 :])  # results the sender may start
     dq_wi, dq_ri, rq_wi, rq_ri = uint(QB), uint(QB), uint(RB_), uint(RB_)
+    qstyle = queue_ram_style or ram_style
     insts.append(named("dq", fifo_ram(clk, dq_we, dq_wa, dq_wd, dq_ri, dq_rd, DQUEUE, DW,
-                                      ram_style, "dq")))
+                                      qstyle, "dq")))
     insts.append(named("rq", fifo_ram(clk, rq_we, rq_wa, rq_wd, rq_ri, rq_rd, RQUEUE, 9,
-                                      ram_style, "rq")))
+                                      qstyle, "rq")))
     dq_n = Signal(modbv(0)[QB + 1 :])  # descriptors queued
     rq_n = Signal(modbv(0)[RB_ + 1 :])  # results awaited
 
@@ -392,7 +397,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     sid = uint(IB)  # the IDENTIFY byte to read: s_i (stable 2+ cycles before it is sent)
     ident_byte = uint(8)
     insts.append(named("ident", ident_store(clk, id_we, id_wk, id_wdata, hset, hclr, sid,
-                                            ident_byte, tuple(record), hash_off, ram_style)))
+                                            ident_byte, tuple(record), hash_off, qstyle)))
 
     p_seli = uint(SB)
 
@@ -1288,12 +1293,13 @@ def serial_ports() -> dict[str, Signal]:
 
 
 def convert_serial(plan: CorePlan, out_dir: str | os.PathLike, clk_hz: int, baud: int,
-                   params_hash: int = 0, ram_style: str = "block", hport_reg: bool = True
-                   ) -> Path:
+                   params_hash: int = 0, ram_style: str = "block", hport_reg: bool = True,
+                   queue_ram_style: str = "") -> Path:
     """Convert :func:`lwfc_serial` for ``plan`` to ``out_dir/lwfc_serial.v`` (one flat
     module, the core inside) and write ``lwfc_core_defs.vh`` beside it."""
     from .convert import convert_block
 
     inst = lwfc_serial(**serial_ports(), plan=plan, clk_hz=clk_hz, baud=baud,
-                       params_hash=params_hash, ram_style=ram_style, hport_reg=hport_reg)
+                       params_hash=params_hash, ram_style=ram_style, hport_reg=hport_reg,
+                       queue_ram_style=queue_ram_style)
     return convert_block(inst, plan, out_dir, TOP)
