@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import itertools
 
-from myhdl import Signal, always, always_comb, block, concat, intbv
+from myhdl import Signal, always, block, intbv
 
 from .memories import named, param_ram
 from .plan import ACC_BITS, BANK_CHUNK, MemSpec, clog2
-from .rtl_common import uint
+from .rtl_common import extend, uint
 from .timing import tree_levels
 
 
@@ -142,7 +142,7 @@ def ecp5_mult(clk, en, a18, b18, p, uid: str):
     inside the DSP, so the routes to and from the fabric start and end at registers (an
     unregistered DSP between fabric registers was the ULX3S build's critical path). ``uid``:
     the instance name, unique in the design. Simulation needs a model of the primitive
-    (``hw/tb/ecp5_mult18x18d.v``); :func:`ext18` makes the operands."""
+    (``hw/tb/ecp5_mult18x18d.v``); :func:`lwfc_hw.rtl_common.extend` makes the operands."""
     ar = Signal(intbv(0)[18:])
     br = Signal(intbv(0)[18:])
     MB = len(p)
@@ -179,46 +179,6 @@ MULT18X18D #(
 always @(*) ${p} = ${uid}_x[${MB}-1:0];
 """
 )
-
-
-@block
-def ext18(x, x18):
-    """``x18`` = ``x`` (at most 18 bits; signed when ``x.min < 0``) as an 18-bit
-    two's-complement word: sign- or zero-extended."""
-    W = len(x)
-    assert W <= 18
-    signed = x.min is not None and x.min < 0
-    if W == 18:
-
-        @always_comb
-        def comb():
-            x18.next = x[18:]
-
-        return comb
-    ZW = 18 - W
-    ONES = 2**ZW - 1
-    top = Signal(intbv(0)[ZW:])
-
-    if not signed:
-
-        @always_comb
-        def zero():
-            x18.next = concat(intbv(0)[ZW:], x[W:])
-
-        return zero
-
-    @always_comb
-    def sign():
-        if x[W - 1]:
-            top.next = ONES
-        else:
-            top.next = 0
-
-    @always_comb
-    def comb():
-        x18.next = concat(top, x[W:])
-
-    return sign, comb
 
 
 def ecp5_ids() -> str:
@@ -269,9 +229,9 @@ def mac_array(clk, rst, en, v_in, f_in, l_in, x_lanes, w_lanes, acc, fin, P: int
     if dsp_prims == "ecp5" and QLAST == Q:
         x18 = [Signal(intbv(0)[18:]) for _ in range(Q)]
         w18 = [Signal(intbv(0)[18:]) for _ in range(N)]
-        mul = [named(f"x{q}", ext18(x_lanes[q], x18[q])) for q in range(Q)]
+        mul = [named(f"x{q}", extend(x_lanes[q], x18[q])) for q in range(Q)]
         for lane in range(N):
-            mul.append(named(f"e{lane}", ext18(w_lanes[lane], w18[lane])))
+            mul.append(named(f"e{lane}", extend(w_lanes[lane], w18[lane])))
             mul.append(named(f"m{lane}", ecp5_mult(clk, en, x18[lane % Q], w18[lane],
                                                    prod2[lane], ecp5_ids())))
 

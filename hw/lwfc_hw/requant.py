@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from myhdl import Signal, always, always_comb, block, concat, intbv
 
-from .mac import ecp5_ids, ecp5_mult, ext18
+from .mac import ecp5_ids, ecp5_mult
 from .memories import named, param_ram
 from .plan import ACC_BITS, RQ_BITS, RQ_STAGE_CHOICES, RQ_STAGES, MemSpec
-from .rtl_common import acc_signal, uint
+from .rtl_common import acc_signal, extend, uint
 
 PROD_BITS = 48
 
@@ -62,8 +62,6 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
     # acc is mac_bits(n_in) wide (32 for the DIL's rings): sign-extended to 32 bits at R1
     AB = len(acc)
     XB = ACC_BITS - AB
-    sx = uint(max(1, XB))  # the sign bits above acc (none when acc is 32 bits)
-    XMAX = 2 ** XB - 1
     lg = [acc_signal() for _ in range(NL)]
     m3, m4 = uint(15), uint(15)
     # M as a signed 16-bit operand for the signed high-half product
@@ -135,19 +133,7 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
         acc_w = acc
     else:
         acc_w = acc_signal()  # acc sign-extended to 32 bits
-
-        @always_comb
-        def sign_ext():
-            if acc[AB - 1]:
-                sx.next = XMAX
-            else:
-                sx.next = 0
-
-        @always_comb
-        def widen():
-            acc_w.next = concat(sx, acc[AB:]).signed()
-
-        ext = [sign_ext, widen]
+        ext = [named("widen", extend(acc, acc_w))]
 
     if has_bias:
 
@@ -221,8 +207,9 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
                 s_lo.next = s3[16:]
                 s_hi.next = s3[32:16].signed()
 
-            insts += [halves, named("elo", ext18(s_lo, lo18)), named("ehi", ext18(s_hi, hi18)),
-                      named("em", ext18(m3, m18)), named("ems", ext18(m3s, ms18)),
+            insts += [halves, named("elo", extend(s_lo, lo18)),
+                      named("ehi", extend(s_hi, hi18)), named("em", extend(m3, m18)),
+                      named("ems", extend(m3s, ms18)),
                       named("dlo", ecp5_mult(clk, en, lo18, m18, plo5, ecp5_ids())),
                       named("dhi", ecp5_mult(clk, en, hi18, ms18, phi5, ecp5_ids()))]
 

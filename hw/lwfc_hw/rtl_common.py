@@ -1,10 +1,10 @@
-"""RTL building blocks every engine uses: signal constructors of the datapath widths and the
-delay line. Widths: accumulators 32-bit signed (``ACC_BITS``).
+"""RTL building blocks every engine uses: signal constructors of the datapath widths, the
+delay line and the sign extension. Widths: accumulators 32-bit signed (``ACC_BITS``).
 """
 
 from __future__ import annotations
 
-from myhdl import Signal, always, always_comb, block, intbv
+from myhdl import Signal, always, always_comb, block, concat, intbv
 
 from .plan import ACC_BITS
 
@@ -54,3 +54,45 @@ def delay_line(clk, rst, en, din, dout, n: int):
         dout.next = regs[NM1]
 
     return seq, out
+
+
+@block
+def extend(x, out):
+    """``out`` = ``x`` widened to ``len(out) > len(x)`` bits: sign-extended when ``x`` is
+    signed (``x.min < 0``), else zero-extended; ``out`` signed or unsigned."""
+    W, OW = len(x), len(out)
+    assert OW > W
+    ZW = OW - W
+    ONES = 2**ZW - 1
+    out_signed = out.min is not None and out.min < 0
+    if not (x.min is not None and x.min < 0):
+        assert not out_signed
+
+        @always_comb
+        def zero():
+            out.next = concat(intbv(0)[ZW:], x[W:])
+
+        return zero
+
+    top = Signal(intbv(0)[ZW:])
+
+    @always_comb
+    def sign():
+        if x[W - 1]:
+            top.next = ONES
+        else:
+            top.next = 0
+
+    if out_signed:
+
+        @always_comb
+        def comb():
+            out.next = concat(top, x[W:]).signed()
+
+    else:
+
+        @always_comb
+        def comb():
+            out.next = concat(top, x[W:])
+
+    return sign, comb

@@ -293,73 +293,61 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, lcount, 
         insts.append(chain_end)
 
         @always(clk.posedge)
-        def issue():
-            if rst:
-                run.next = 0
-            elif start:
-                run.next = 1
-                j.next = 0
-                g.next = 0
-                gbase.next = 0
-                nnz.next = count
-                if count > PMIN:
-                    last_j.next = count - 1
-                else:
-                    last_j.next = PMIN - 1
+        def walk():
+            if start and not rst:
                 div.next = 0
                 mod.next = ch0
                 la.next = chl0
                 f0.next = ch0
                 fla.next = chl0
-            elif run:
+            elif run and not rst:
                 if j == last_j:
-                    j.next = 0
                     div.next = 0
                     mod.next = f0
                     la.next = fla
-                    if g == last_g:
-                        run.next = 0
-                    else:
-                        g.next = g + 1
-                        gbase.next = gbase + GSTEP
+                elif div == la:
+                    div.next = 0
+                    mod.next = nt[mod]
+                    la.next = nla[mod]
                 else:
-                    j.next = j + 1
-                    if div == la:
-                        div.next = 0
-                        mod.next = nt[mod]
-                        la.next = nla[mod]
-                    else:
-                        div.next = div + 1
+                    div.next = div + 1
 
     else:
 
         @always(clk.posedge)
-        def issue():
-            if rst:
-                run.next = 0
-            elif start:
-                run.next = 1
-                j.next = 0
-                g.next = 0
+        def walk():
+            if start and not rst:
                 div.next = 0
-                gbase.next = 0
-                nnz.next = count
-                if count > PMIN:
-                    last_j.next = count - 1
-                else:
-                    last_j.next = PMIN - 1
-            elif run:
+            elif run and not rst:
                 if j == last_j:
-                    j.next = 0
                     div.next = 0
-                    if g == last_g:
-                        run.next = 0
-                    else:
-                        g.next = g + 1
-                        gbase.next = gbase + GSTEP
                 else:
-                    j.next = j + 1
                     div.next = div + 1
+
+    @always(clk.posedge)
+    def issue():
+        if rst:
+            run.next = 0
+        elif start:
+            run.next = 1
+            j.next = 0
+            g.next = 0
+            gbase.next = 0
+            nnz.next = count
+            if count > PMIN:
+                last_j.next = count - 1
+            else:
+                last_j.next = PMIN - 1
+        elif run:
+            if j == last_j:
+                j.next = 0
+                if g == last_g:
+                    run.next = 0
+                else:
+                    g.next = g + 1
+                    gbase.next = gbase + GSTEP
+            else:
+                j.next = j + 1
 
     if accept is None:
 
@@ -469,7 +457,7 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, lcount, 
     def drain_valid():
         dv.next = dn != 0
 
-    gens = [insts, issue, step_flags, select, index, operands, drain, drain_valid]
+    gens = [insts, issue, walk, step_flags, select, index, operands, drain, drain_valid]
     if done is not None:
 
         @always(clk.posedge)
