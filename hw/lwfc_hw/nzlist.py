@@ -82,10 +82,9 @@ def nz_lane(clk, rst, nz, pix, ibase, half, commit, rd_en, rd_half, rd_addr, rd_
     sidx = uint(EIB)
     IBW = len(ibase)
     assert lb + EIB <= IBW, "the list's ibase is too narrow"
-    full = uint(IBW)
 
     if lb > 0:
-        LO, HI = lb, min(IBW, lb + EIB)
+        LO, HI = lb, lb + EIB
 
         @always_comb
         def index():
@@ -93,6 +92,7 @@ def nz_lane(clk, rst, nz, pix, ibase, half, commit, rd_en, rd_half, rd_addr, rd_
             wa.next = pc[abits:]
 
     else:
+        full = uint(IBW)
 
         @always_comb
         def index():
