@@ -237,14 +237,15 @@ def generate(config: dict[str, Any], out: Path) -> dict[str, Any]:
         bundle = load_bundle(p["bundle"])
     except LwfcError as exc:
         raise GenError(str(exc)) from None
-    board_family = ""
+    board = None
     if p["board"]:
         from lwfc.fpga import get_board
 
         try:
-            board_family = get_board(str(p["board"])).family
+            board = get_board(str(p["board"]))
         except LwfcError as exc:
             raise GenError(str(exc)) from None
+    board_family = board.family if board is not None else ""
     try:
         plan = plan_for_bundle(bundle, p["lanes"], p["pixels_per_beat"],
                                spram_min_depth=p["spram_min_depth"],
@@ -257,10 +258,9 @@ def generate(config: dict[str, Any], out: Path) -> dict[str, Any]:
     summary: dict[str, Any] = {"bundle": str(p["bundle"]), "lanes": plan.lanes}
     booth = True  # iCE40: lane multipliers as logic unless the board has DSPs for all of them
     if p["board"]:
-        from lwfc.fpga import check_fit, estimate_dsps, get_board
+        from lwfc.fpga import check_fit, estimate_dsps
 
         try:
-            board = get_board(str(p["board"]))
             summary["fit"] = check_fit(plan, board)
         except LwfcError as exc:
             raise GenError(str(exc)) from None
