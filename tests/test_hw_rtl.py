@@ -300,14 +300,19 @@ def test_broadcast_with_single_port_spram_banks(cache, tmp_path):
     ([(LR, 10, 40, 1), (D, 40, 3, 0)], 4, 4, B, 1),
 ], ids=["bcast", "dot", "bcast-lowrank"])
 def test_ecp5_dsp_instances_match_golden(arch, lanes, beat, flow, drain, cache, tmp_path):
-    """``dsp_prims="ecp5"``: the lane multipliers and the requantizer products are MULT18X18D
-    instances with their input and output registers (simulated with
-    hw/tb/ecp5_mult18x18d.v); every logit equals the golden model and every cycle the cycle
-    model (the same schedule as with inferred multipliers)."""
+    """``dsp_prims="ecp5"``, ``bram_prims="ecp5"``: the lane multipliers and the requantizer
+    products are MULT18X18D instances with their input and output registers, the parameter
+    memories DP16KD instances with their output registers (simulated with
+    hw/tb/ecp5_mult18x18d.v, ecp5_dp16kd.v; the DP16KD start empty and are loaded through
+    the host port, and read back); every logit equals the golden model and every cycle the
+    cycle model (the same schedule as with inferred multipliers and memories)."""
     shapes = shapes_of(arch)
-    plan = plan_core(shapes, lanes, beat, dataflow=flow, drain=drain, dsp_prims="ecp5")
+    plan = plan_core(shapes, lanes, beat, dataflow=flow, drain=drain, dsp_prims="ecp5",
+                     bram_prims="ecp5")
+    assert plan.prim_mems == list(plan.mems)  # every memory here fits one row of DP16KD
     rtl = sim.prepare(plan, cache)
     text = (rtl / "lwfc_core.v").read_text()
+    assert text.count("DP16KD #(") == sum(-(-m.width // 18) for m in plan.mems)
     # dense layers: the lane multipliers and two per requantizer with a multiplier (the
     # low-rank DIL keeps its inferred multipliers)
     want = sum(e.multipliers + 2 * e.requantizers for e in plan.engines)
@@ -319,5 +324,7 @@ def test_ecp5_dsp_instances_match_golden(arch, lanes, beat, flow, drain, cache, 
     for k, pattern in enumerate(("random", "max")):
         bundle = random_bundle(shapes, 500 + k, pattern, extreme_requant=k == 1)
         images = _sparse_images(12, shapes[0].n_in, 500 + k)
-        res = sim.run(exe, plan, images, tmp_path, memories=memory_images(bundle, plan))
+        res = sim.run(exe, plan, images, tmp_path, memories=memory_images(bundle, plan),
+                      host_load=memory_images(bundle, plan))
+        assert "all read back" in res.log
         check(bundle, plan, images, res)

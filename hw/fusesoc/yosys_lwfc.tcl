@@ -59,7 +59,10 @@ if {[info exists ::lwfc_param_memories]} {
     foreach m $::lwfc_param_memories {
         lappend sel "m:$m"
     }
-    setattr -set no_rw_check 1 {*}$sel
+    # (an empty selection would be the whole design)
+    if {[llength $sel]} {
+        setattr -set no_rw_check 1 {*}$sel
+    }
 }
 
 if {[string match *synth_ice40* [info body synth]]} {

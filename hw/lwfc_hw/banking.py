@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from .ecp5_bram import dp16kd_mode, fill_initvals
 from .layers.base import rq_words
 from .plan import CorePlan, EnginePlan, MemSpec
 
@@ -93,6 +94,19 @@ def write_hex_files(bundle: Any, plan: CorePlan, out_dir: str | os.PathLike) -> 
         path.write_text(hex_lines(m, images[m.name]))
         paths.append(path)
     return paths
+
+
+def fill_prim_contents(bundle: Any, plan: CorePlan, verilog: str | os.PathLike) -> None:
+    """Write the contents of ``plan.prim_mems`` (ECP5 DP16KD instances) into the converted
+    Verilog file ``verilog`` as their ``INITVAL`` parameters (:mod:`lwfc_hw.ecp5_bram`); the
+    other memories keep their ``$readmemh`` files (:func:`write_hex_files`)."""
+    if not plan.prim_mems:
+        return
+    images = memory_images(bundle, plan)
+    contents = {m.name: (to_unsigned(images[m.name], m.width), m.width,
+                         dp16kd_mode(m.depth, m.width)) for m in plan.prim_mems}
+    path = Path(verilog)
+    path.write_text(fill_initvals(path.read_text(), contents))
 
 
 def host_writes(bundle: Any, plan: CorePlan) -> Iterator[tuple[int, int, int]]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from myhdl import Signal, always, always_comb, block, concat, enum, intbv
 
-from . import myhdl_fast
+from . import ecp5_bram, myhdl_fast
 from .plan import HOST_DATA_BITS, MemSpec
 
 # every RTL module imports this one: elaborate and convert with lwfc_hw.myhdl_fast
@@ -100,10 +100,15 @@ def dual_param_ram(clk, re, addr_a, dout_a, h_sel, h_we, h_addr, h_wdata, dout_b
             dout_a.next = pipe[0]
             pipe[0] = _signed(mem[aa]) if aa < depth else 0
 
-    dout_a.driven = "reg"
-    dout_b.driven = "reg"
     for s in (re, addr_a, h_sel, h_we, h_addr, h_wdata):
         s.read = True
+    if spec.prim == "dp16kd":
+        dout_a.driven = "wire"
+        dout_b.driven = "wire"
+        dual_param_ram.verilog_code = _dp16kd_code(spec, sel_bits)
+        return model
+    dout_a.driven = "reg"
+    dout_b.driven = "reg"
     ext = _host_ext(spec, "${name}[${h_addr}[" + str(abits - 1) + ":0]]")
     dual_param_ram.verilog_code = (
         """
@@ -140,6 +145,33 @@ end
 """
     )
     return model
+
+
+def _dp16kd_code(spec: MemSpec, sel_bits: int) -> str:
+    """The ``verilog_code`` of a :func:`dual_param_ram` built from ECP5 DP16KD instances
+    (``spec.prim == "dp16kd"``, :mod:`lwfc_hw.ecp5_bram`): the primitive's output register
+    is the second read register, so both ports keep their two-cycle reads."""
+    mode = ecp5_bram.dp16kd_mode(spec.depth, spec.width)
+    n = ecp5_bram.slices(spec.width, mode)
+    w = spec.width
+    name = spec.name
+    we = f"${{h_we}} && (${{h_sel}} == {sel_bits}'d{spec.sel})"
+    return (
+        f"""
+// {name}: {spec.depth} x {w} bit parameter memory, host id {spec.sel}: {n} ECP5 DP16KD in
+// {mode}-bit mode with output registers (two-cycle reads on both ports); port A: the engine's
+// reads, port B: the host's reads (every cycle, read before write) and writes. The
+// contents are INITVAL parameters (lwfc_hw.ecp5_bram.fill_initvals); without them the
+// memory starts at zero and is loaded through the host port.
+"""
+        + ecp5_bram.instance_text(name, w, spec.abits, mode, clk="${clk}", ce_a="${re}",
+                                  addr_a="${addr_a}", addr_b="${h_addr}", we_b=we,
+                                  wdata_b="${h_wdata}")
+        + f"""assign ${{dout_a}} = {name}_doa[{w - 1}:0];
+wire [{w - 1}:0] {name}_wb = {name}_dob[{w - 1}:0];
+assign ${{dout_b}} = {_host_ext(spec, name + "_wb")};
+"""
+    )
 
 
 @block

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .ecp5_bram import dp16kd_mode
+
 #: Pixels per input beat (the input port is ``8 * pixels_per_beat`` bits wide).
 DEFAULT_PIXELS_PER_BEAT = 4
 #: Width of the host (weight-window) data bus in bits.
@@ -48,6 +50,9 @@ RQ_STAGES = 10
 RQ_STAGE_CHOICES = (6, 10)
 #: ``CorePlan.dsp_prims`` values: inferred multipliers, or ECP5 MULT18X18D instances.
 DSP_PRIMS = ("", "ecp5")
+#: ``CorePlan.bram_prims`` values: inferred block RAMs, or ECP5 DP16KD instances (with their
+#: output registers) for every memory that fits one row of them (``MemSpec.prim``).
+BRAM_PRIMS = ("", "ecp5")
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -108,6 +113,10 @@ class MemSpec:
             16 bits): one address for the engine's reads and the host's writes and readback,
             loaded through the host port at run time (see :func:`plan_core`). An SPRAM bank
             is never split into chunks (``base == chunk == 0``, ``depth`` = the whole bank).
+        prim: ``""`` (an inferred memory with ``$readmemh`` contents) or ``"dp16kd"`` (ECP5
+            DP16KD instances using their output registers, :mod:`lwfc_hw.ecp5_bram`; the
+            contents are ``INITVAL`` parameters filled in by the FuseSoC generator, so a
+            simulation loads them through the host port).
     """
 
     sel: int
@@ -121,6 +130,7 @@ class MemSpec:
     base: int = 0
     chunk: int = 0
     spram: bool = False
+    prim: str = ""
 
     @property
     def abits(self) -> int:
@@ -301,6 +311,11 @@ class CorePlan:
     registers (:func:`lwfc_hw.mac.ecp5_mult`), for ECP5 builds with DSP lane multipliers: the
     DSP sites are fixed, and the routes to and from fabric registers around an unregistered
     DSP were the ULX3S build's critical path. The schedule is the same either way.
+
+    ``bram_prims``: ``""`` (default) leaves the parameter memories to synthesis; ``"ecp5"``
+    makes each two-port memory that fits one row of DP16KD an instance with the primitive's
+    output register (``MemSpec.prim``), whose clock-to-output is far shorter than that of the
+    array Yosys infers (``REGMODE "NOREG"``). Same two-cycle reads either way.
     """
 
     lanes: int
@@ -311,6 +326,7 @@ class CorePlan:
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
     shared_port: bool = False
     dsp_prims: str = ""
+    bram_prims: str = ""
 
     @property
     def rq_stages(self) -> int:
@@ -321,6 +337,12 @@ class CorePlan:
     def spram_mems(self) -> list[MemSpec]:
         """The single-port memories without initial contents (loaded through the host port)."""
         return [m for m in self.mems if m.spram]
+
+    @property
+    def prim_mems(self) -> list[MemSpec]:
+        """The memories built from primitive instances (contents as parameters, filled in by
+        the FuseSoC generator; a simulation loads them through the host port)."""
+        return [m for m in self.mems if m.prim]
 
     @property
     def n_in(self) -> int:
@@ -404,6 +426,7 @@ class CorePlan:
                     "chunk": m.chunk,
                     "file": m.hexfile,
                     "spram": m.spram,
+                    "prim": m.prim,
                 }
                 for m in self.mems
             ],
@@ -431,6 +454,7 @@ def plan_core(
     drain: int | Sequence[int] = 1,
     rq_stages: int = RQ_STAGES,
     dsp_prims: str = "",
+    bram_prims: str = "",
 ) -> CorePlan:
     """Build the plan for ``shapes`` (input layer first) with ``lanes`` MACs per engine.
 
@@ -452,8 +476,9 @@ def plan_core(
     ``BANK_CHUNK`` chunks); 0 (default) keeps every memory in block RAM, weight banks in
     chunks. ``shared_port``: see :class:`CorePlan` (required with ``spram_min_depth``).
     ``rq_stages``: the requantizers' depth, one of :data:`RQ_STAGE_CHOICES` (stored in every
-    :class:`EnginePlan`; the cycle model reads it from there). ``dsp_prims``: see
-    :class:`CorePlan` (one of :data:`DSP_PRIMS`).
+    :class:`EnginePlan`; the cycle model reads it from there). ``dsp_prims``,
+    ``bram_prims``: see :class:`CorePlan` (one of :data:`DSP_PRIMS`, :data:`BRAM_PRIMS`;
+    ``bram_prims`` needs two-port memories, i.e. not ``shared_port``).
 
     Raises:
         ValueError: for an empty network, a non-positive size or lane count, layers whose
@@ -481,6 +506,10 @@ def plan_core(
         raise ValueError(f"rq_stages must be one of {RQ_STAGE_CHOICES}, got {rq_stages!r}")
     if dsp_prims not in DSP_PRIMS:
         raise ValueError(f"dsp_prims must be one of {DSP_PRIMS}, got {dsp_prims!r}")
+    if bram_prims not in BRAM_PRIMS:
+        raise ValueError(f"bram_prims must be one of {BRAM_PRIMS}, got {bram_prims!r}")
+    if bram_prims and shared_port:
+        raise ValueError("bram_prims needs two-port memories (shared_port=False)")
     if spram_min_depth and not shared_port:
         raise ValueError("single-port (SPRAM) weight memories need shared_port=True")
     for a, b in itertools.pairwise(shapes):
@@ -489,8 +518,13 @@ def plan_core(
     engines: list[EnginePlan] = []
     mems: list[MemSpec] = []
 
+    def prim(depth: int, width: int) -> str:
+        return "dp16kd" if bram_prims == "ecp5" and dp16kd_mode(depth, width) else ""
+
     def add(name: str, layer: int, role: str, bank: int, width: int, signed: bool, depth: int):
-        mems.append(MemSpec(len(mems), name, layer, role, bank, width, signed, max(2, depth)))
+        depth = max(2, depth)
+        mems.append(MemSpec(len(mems), name, layer, role, bank, width, signed, depth,
+                            prim=prim(depth, width)))
 
     def add_bank(name: str, layer: int, role: str, bank: int, depth: int) -> None:
         """An 8-bit signed weight bank of ``depth`` entries: one SPRAM memory when ``depth >=
@@ -501,8 +535,9 @@ def plan_core(
             return
         for j in range(ceil_div(max(2, depth), BANK_CHUNK)):
             base = j * BANK_CHUNK
+            d = max(2, min(BANK_CHUNK, depth - base))
             mems.append(MemSpec(len(mems), name if j == 0 else f"{name}c{j}", layer, role, bank,
-                                8, True, max(2, min(BANK_CHUNK, depth - base)), base, j))
+                                8, True, d, base, j, prim=prim(d, 8)))
 
     for i, s in enumerate(shapes):
         pre = f"l{i}"
@@ -545,7 +580,7 @@ def plan_core(
             fmems.append(FmemPlan(i, e.shape.n_in, e.q_read,
                                   _write_width(pixels_per_beat, e.q_read) if i == 0 else 1))
     return CorePlan(max(lanes_l), pixels_per_beat, tuple(engines), tuple(fmems), tuple(mems),
-                    shared_port=shared_port, dsp_prims=dsp_prims)
+                    shared_port=shared_port, dsp_prims=dsp_prims, bram_prims=bram_prims)
 
 
 def shapes_from_bundle(bundle: Any) -> list[LayerShape]:
@@ -568,12 +603,13 @@ def plan_for_bundle(
     drain: int | Sequence[int] = 1,
     rq_stages: int = RQ_STAGES,
     dsp_prims: str = "",
+    bram_prims: str = "",
 ) -> CorePlan:
     """:func:`plan_core` for the layers of ``bundle``."""
     return plan_core(shapes_from_bundle(bundle), lanes, pixels_per_beat,
                      spram_min_depth=spram_min_depth, shared_port=shared_port,
                      dataflow=dataflow, drain=drain, rq_stages=rq_stages,
-                     dsp_prims=dsp_prims)
+                     dsp_prims=dsp_prims, bram_prims=bram_prims)
 
 
 def _write_width(beat: int, q: int) -> int:

@@ -31,6 +31,8 @@ TB_DIR = Path(__file__).resolve().parent.parent / "tb"
 TB_FILE = TB_DIR / "tb_lwfc.v"
 #: Simulation model of the ECP5 DSP primitive (cores planned with ``dsp_prims="ecp5"``).
 MULT18_MODEL = TB_DIR / "ecp5_mult18x18d.v"
+#: Simulation model of the ECP5 block RAM (cores planned with ``bram_prims="ecp5"``).
+DP16KD_MODEL = TB_DIR / "ecp5_dp16kd.v"
 SIMULATORS = ("icarus", "verilator")
 #: Modules that never shape generated Verilog (left out of the cache key).
 NOT_RTL = ("sim.py", "cycles.py", "testing.py")
@@ -119,7 +121,7 @@ def plan_key(plan: CorePlan) -> str:
     """A short stable hash of everything the RTL depends on: the plan and the RTL sources."""
     h = hashlib.sha256(
         repr((plan.lanes, plan.pixels_per_beat, plan.engines, plan.fmems, plan.mems,
-              plan.shared_port, plan.dsp_prims)).encode()
+              plan.shared_port, plan.dsp_prims, plan.bram_prims)).encode()
     )
     # every module of the package that can shape generated Verilog (the core's and the
     # wrappers' generators share this key), i.e. all but the pure-Python helpers
@@ -171,7 +173,8 @@ def prepare(plan: CorePlan, root: Path | None = None) -> Path:
 
 def _sources_hash(rtl_dir: Path, simulator: str) -> str:
     h = hashlib.sha256(simulator.encode())
-    for p in (rtl_dir / "lwfc_core.v", rtl_dir / "lwfc_core_defs.vh", TB_FILE, MULT18_MODEL):
+    for p in (rtl_dir / "lwfc_core.v", rtl_dir / "lwfc_core_defs.vh", TB_FILE, MULT18_MODEL,
+              DP16KD_MODEL):
         h.update(p.read_bytes())
     return h.hexdigest()[:16]
 
@@ -193,8 +196,11 @@ def build(
         return exe
     tmp = Path(tempfile.mkdtemp(prefix=f"build-{simulator}-", dir=rtl_dir))
     sources = [str(TB_FILE), str(rtl_dir / "lwfc_core.v")]
-    if "MULT18X18D" in (rtl_dir / "lwfc_core.v").read_text():
+    core_text = (rtl_dir / "lwfc_core.v").read_text()
+    if "MULT18X18D" in core_text:
         sources.append(str(MULT18_MODEL))  # a core with ECP5 DSP instances (dsp_prims)
+    if "DP16KD #(" in core_text:
+        sources.append(str(DP16KD_MODEL))  # a core with ECP5 block-RAM instances (bram_prims)
     try:
         if simulator == "icarus":
             cmd = ["iverilog", "-g2012", "-Wall", "-I", str(rtl_dir), "-s", "tb_lwfc",
@@ -354,9 +360,11 @@ def simulate(
     trace = "" if vcd is None else ("fst" if Path(vcd).suffix == ".fst" else "vcd")
     exe = build(rtl, simulator, trace=trace)
     mems = memory_images(bundle, plan)
+    # memories without initial contents in this RTL are loaded through the host port
+    host = mems if plan.spram_mems or plan.prim_mems else None
     if run_dir is None:
         with tempfile.TemporaryDirectory(prefix="lwfc-sim-") as tmp:
-            return run(exe, plan, images, Path(tmp), memories=mems, vcd=vcd, timeout=timeout,
-                       progress=progress)
-    return run(exe, plan, images, run_dir, memories=mems, vcd=vcd, timeout=timeout,
-               progress=progress)
+            return run(exe, plan, images, Path(tmp), memories=mems, host_load=host, vcd=vcd,
+                       timeout=timeout, progress=progress)
+    return run(exe, plan, images, run_dir, memories=mems, host_load=host, vcd=vcd,
+               timeout=timeout, progress=progress)
