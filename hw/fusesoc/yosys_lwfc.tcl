@@ -45,10 +45,10 @@ read_files
 set_params
 verilog_defaults -pop
 
-# the board tops instantiate a PLL primitive (ECP5 EHXPLLL, iCE40 SB_PLL40_PAD): its black box
-# comes first
+# the board tops instantiate a PLL primitive (ECP5 EHXPLLL, iCE40 SB_PLL40_PAD), ECP5 DSP
+# builds MULT18X18D and DP16KD: their black boxes come first (DP16KD's is in cells_sim.v)
 if {[string match *synth_ecp5* [info body synth]]} {
-    read_verilog -lib +/ecp5/cells_bb.v
+    read_verilog -lib +/ecp5/cells_sim.v +/ecp5/cells_bb.v
 }
 if {[string match *synth_ice40* [info body synth]]} {
     read_verilog -lib +/ice40/cells_sim.v
