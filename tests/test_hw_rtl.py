@@ -328,3 +328,36 @@ def test_ecp5_dsp_instances_match_golden(arch, lanes, beat, flow, drain, cache, 
                       host_load=memory_images(bundle, plan))
         assert "all read back" in res.log
         check(bundle, plan, images, res)
+
+
+def test_ecp5_dp16kd_initvals_match_golden(cache, tmp_path):
+    """The generator's path for DP16KD memories: their contents go into the converted core as
+    ``INITVAL_xx`` parameters (:func:`lwfc_hw.banking.fill_prim_contents`), with no host-port
+    load; a 9-bit-mode memory (deeper than 1024) among them. Every logit equals the golden
+    model, so the packing and the simulation model agree on where each word lives."""
+    import shutil
+
+    from lwfc_hw.banking import fill_prim_contents
+    from lwfc_hw.ecp5_bram import dp16kd_mode
+
+    arch = [(D, 200, 30, 0), (D, 30, 5, 0)]  # l0 banks: 1200 x 8 bits, 9-bit mode
+    shapes = shapes_of(arch)
+    plan = plan_core(shapes, [5, 5], 4, dataflow=B, drain=[1, 1], dsp_prims="ecp5",
+                     bram_prims="ecp5")
+    modes = {dp16kd_mode(m.depth, m.width) for m in plan.prim_mems}
+    assert plan.prim_mems == list(plan.mems) and modes == {9, 18}
+    rtl = sim.prepare(plan, cache)
+    bundle = random_bundle(shapes, 77, "random")
+    images = _sparse_images(10, shapes[0].n_in, 77)
+    filled = tmp_path / "rtl"
+    shutil.copytree(rtl, filled, ignore=shutil.ignore_patterns("build-*"))
+    fill_prim_contents(bundle, plan, filled / "lwfc_core.v")
+    text = (filled / "lwfc_core.v").read_text()
+    assert "lwfc INITVAL" not in text and ".INITVAL_3F(320'h" in text
+    exe = sim.build(filled, "icarus")
+    # the DP16KD read no hex file: give theirs zeros, so only the INITVALs can be right
+    prim = {m.name for m in plan.prim_mems}
+    hexes = {k: np.zeros_like(v) if k in prim else v
+             for k, v in memory_images(bundle, plan).items()}
+    res = sim.run(exe, plan, images, tmp_path / "run", memories=hexes)
+    check(bundle, plan, images, res)
