@@ -88,13 +88,13 @@ def test_icebreaker_configuration_loaded_through_the_host_port(bundles, data_dir
     the cycle model; every other memory starts from a stale image and is loaded too. Two images
     (back to back) in CI, four with --full. The core has the 6-stage requantizer."""
     from lwfc.data import load_dataset
-    from lwfc.driver.serial import plan_options_of
     from lwfc_hw.banking import memory_images
     from lwfc_hw.cycles import schedule
+    from lwfc_hw.plan import plan_kwargs
 
     params = fpga.target_generator_params("icebreaker")
     bundle = load_bundle(bundles["dense"])
-    plan = plan_for_bundle(bundle, int(params["lanes"]), **plan_options_of(params))
+    plan = plan_for_bundle(bundle, **plan_kwargs(params, "ice40"))
     assert plan.spram_mems and plan.shared_port and plan.rq_stages == 6
     images, _ = load_dataset("mnist", "test", data_dir, progress=False)
     pixels = golden.as_pixels(images[: 4 if FULL else 2], bundle.in_features)

@@ -282,3 +282,63 @@ def test_every_kind_and_dataflow_has_one_layer_type() -> None:
     # the latencies the cycle model shares with the RTL need no MyHDL
     code = "import sys, lwfc_hw.timing; assert 'myhdl' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_target_parameters_give_the_plan_keywords() -> None:
+    """``fusesoc.core`` generator parameters (numbers or comma strings) -> plan keywords, the
+    one parser the generator and the drivers share; bad values name the parameter."""
+    from lwfc_hw.plan import parse_plan_params, plan_kwargs
+
+    raw = {"lanes": "50,50,10", "dataflow": "broadcast", "drain": "5,1,1", "dsp": 1,
+           "bundle": "ignored"}
+    p = parse_plan_params(raw)
+    assert p["lanes"] == [50, 50, 10] and p["drain"] == [5, 1, 1] and p["dsp"] is True
+    assert parse_plan_params(p) == p  # parsed values parse to themselves
+    ecp5, ice40 = plan_kwargs(raw, "ecp5"), plan_kwargs(raw, "ice40")
+    assert ecp5["dsp_prims"] == ecp5["bram_prims"] == "ecp5"
+    assert "dsp_prims" not in ice40 and "rq_stages" not in ice40
+    plan = plan_core(MNIST_DENSE, **{k: v for k, v in ecp5.items()})
+    assert plan.bram_prims == "ecp5" and [e.P for e in plan.engines] == [50, 50, 10]
+    assert plan_kwargs({"rq_stages": 6, "shared_port": 1}) == {
+        "lanes": 8, "pixels_per_beat": 4, "spram_min_depth": 0, "shared_port": True,
+        "dataflow": "dot", "drain": 1, "rq_stages": 6}
+    for bad, msg in (({"lanes": "8,x"}, "parameter lanes must be a whole number"),
+                     ({"drain": 0}, "parameter drain must be >= 1"),
+                     ({"dataflow": "dot,sideways"}, "parameter dataflow: unknown 'sideways'")):
+        with pytest.raises(ValueError, match=msg):
+            parse_plan_params(bad)
+
+
+def test_driver_finds_a_per_layer_broadcast_build() -> None:
+    """A build whose lanes differ per layer reports only the largest (``IDENTIFY`` /
+    ``PLAN``): the driver finds its plan from the target's options (lanes, dataflow, drain,
+    primitives) by the plan signature, and still finds a plain build's."""
+    from types import SimpleNamespace
+
+    from lwfc.driver.base import Accelerator
+    from lwfc.driver.errors import PlanMismatchError
+    from lwfc.driver.serial import plan_options_of
+    from lwfc_hw.regmap import plan_signature
+
+    class Fake(Accelerator):
+        def __init__(self, info, options):
+            self.info, self._options = info, options
+
+        def plan_options(self):
+            return [{}, *self._options]
+
+        load_bundle = classify = throughput_test = close = None
+
+    Fake.__abstractmethods__ = frozenset()
+    bundle = random_bundle(MNIST_DENSE, 3, "random")
+    params = {"lanes": "50,50,10", "dataflow": "broadcast", "drain": "5,1,1", "dsp": 1}
+    built = plan_for_bundle(bundle, [50, 50, 10], dataflow="broadcast", drain=[5, 1, 1],
+                            dsp_prims="ecp5", bram_prims="ecp5")
+    info = SimpleNamespace(n_in=784, classes=10, pixels_per_beat=4, lanes=built.lanes,
+                           n_mems=len(built.mems), plan_hash=plan_signature(built))
+    assert Fake(info, [plan_options_of(params, "ecp5")]).plan_for(bundle) == built
+    with pytest.raises(PlanMismatchError, match="does not match the hardware's plan"):
+        Fake(info, [plan_options_of(params, "ice40")]).plan_for(bundle)  # no primitives
+    plain = plan_for_bundle(bundle, 4)  # a --lanes 4 build of a dot target
+    info4 = SimpleNamespace(**{**vars(info), "lanes": 4, "plan_hash": plan_signature(plain)})
+    assert Fake(info4, [plan_options_of({"lanes": 8}, "ecp5")]).plan_for(bundle) == plain

@@ -53,20 +53,22 @@ from typing import Any
 
 import yaml
 
+
+def _plan_params() -> dict[str, Any]:
+    from lwfc_hw.plan import PLAN_PARAMS
+
+    return dict(PLAN_PARAMS)
+
+
+#: The generator's parameters and defaults: the bundle, the plan's (``lwfc_hw.plan.PLAN_PARAMS``,
+#: parsed there) and the board / vector options.
 DEFAULTS: dict[str, Any] = {
     "bundle": "deploy/models/mnist-dense",
-    "lanes": 8,
-    "dataflow": "dot",
-    "drain": 1,
-    "dsp": 0,
-    "pixels_per_beat": 4,
+    **_plan_params(),
     "board": "",
     "vectors": 0,
     "data": "",
     "dataset": "",
-    "spram_min_depth": 0,
-    "shared_port": 0,
-    "rq_stages": 0,
 }
 
 
@@ -84,12 +86,6 @@ def _int(name: str, value: Any, minimum: int) -> int:
     return out
 
 
-def _per_layer_int(name: str, value: Any) -> int | list[int]:
-    """A whole number >= 1, or a comma-separated list of them (one per layer)."""
-    vals = [_int(name, v, 1) for v in str(value).split(",")]
-    return vals[0] if len(vals) == 1 else vals
-
-
 def resolve_params(raw: dict[str, Any], files_root: Path) -> dict[str, Any]:
     """Defaults, then the core's parameters, then ``LWFC_BUNDLE`` / ``LWFC_LANES``."""
     unknown = sorted(set(raw) - set(DEFAULTS))
@@ -101,16 +97,13 @@ def resolve_params(raw: dict[str, Any], files_root: Path) -> dict[str, Any]:
     for key in ("lanes", "dataflow", "drain", "dsp"):
         if os.environ.get(f"LWFC_{key.upper()}"):
             p[key] = os.environ[f"LWFC_{key.upper()}"]
-    p["lanes"] = _per_layer_int("lanes", p["lanes"])
-    p["drain"] = _per_layer_int("drain", p["drain"])
-    p["dsp"] = _int("dsp", p["dsp"], 0) != 0
-    flows = [f.strip() for f in str(p["dataflow"]).split(",")]
-    p["dataflow"] = flows[0] if len(flows) == 1 else flows
-    p["pixels_per_beat"] = _int("pixels_per_beat", p["pixels_per_beat"], 1)
+    from lwfc_hw.plan import parse_plan_params
+
+    try:
+        p.update(parse_plan_params(p))
+    except ValueError as exc:
+        raise GenError(str(exc)) from None
     p["vectors"] = _int("vectors", p["vectors"], 0)
-    p["spram_min_depth"] = _int("spram_min_depth", p["spram_min_depth"], 0)
-    p["shared_port"] = _int("shared_port", p["shared_port"], 0) != 0
-    p["rq_stages"] = _int("rq_stages", p["rq_stages"], 0)
     bundle = Path(str(p["bundle"])).expanduser()
     p["bundle"] = bundle if bundle.is_absolute() else files_root / bundle
     return p
@@ -226,7 +219,7 @@ def generate(config: dict[str, Any], out: Path) -> dict[str, Any]:
     from lwfc.bundle import load_bundle
     from lwfc.errors import LwfcError
     from lwfc_hw.convert import generate as convert
-    from lwfc_hw.plan import plan_for_bundle
+    from lwfc_hw.plan import plan_for_bundle, plan_kwargs
 
     files_root = Path(config["files_root"])
     p = resolve_params(dict(config.get("parameters") or {}), files_root)
@@ -248,14 +241,8 @@ def generate(config: dict[str, Any], out: Path) -> dict[str, Any]:
         except LwfcError as exc:
             raise GenError(str(exc)) from None
     board_family = board.family if board is not None else ""
-    prims = "ecp5" if p["dsp"] and board_family == "ecp5" else ""
     try:
-        plan = plan_for_bundle(bundle, p["lanes"], p["pixels_per_beat"],
-                               spram_min_depth=p["spram_min_depth"],
-                               shared_port=p["shared_port"], dataflow=p["dataflow"],
-                               drain=p["drain"],
-                               dsp_prims=prims, bram_prims=prims,
-                               **({"rq_stages": p["rq_stages"]} if p["rq_stages"] else {}))
+        plan = plan_for_bundle(bundle, **plan_kwargs(p, board_family))
     except ValueError as exc:
         raise GenError(f"cannot elaborate {p['bundle']} with lanes={p['lanes']}: {exc}") from None
     summary: dict[str, Any] = {"bundle": str(p["bundle"]), "lanes": plan.lanes}

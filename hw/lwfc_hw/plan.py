@@ -612,6 +612,82 @@ def plan_for_bundle(
                      dsp_prims=dsp_prims, bram_prims=bram_prims)
 
 
+#: Generator parameters of a build target (``fusesoc.core``, ``lwfc_gen``) that shape the
+#: plan, with their defaults: lanes (one, or one per layer), beat width, dataflow and drain
+#: (one or one per layer), ``dsp`` (1: ECP5 DSP and block-RAM primitives), SPRAM threshold,
+#: shared ports, requantizer depth (0: :data:`RQ_STAGES`).
+PLAN_PARAMS: dict[str, Any] = {
+    "lanes": 8, "pixels_per_beat": DEFAULT_PIXELS_PER_BEAT, "dataflow": "dot", "drain": 1,
+    "dsp": 0, "spram_min_depth": 0, "shared_port": 0, "rq_stages": 0,
+}
+
+
+def _whole(name: str, value: Any, minimum: int) -> int:
+    try:
+        out = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"parameter {name} must be a whole number, got {value!r}") from None
+    if out < minimum:
+        raise ValueError(f"parameter {name} must be >= {minimum}, got {out}")
+    return out
+
+
+def _items(value: Any) -> list[Any]:
+    """A comma-separated string or a sequence as a list of its items."""
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [v.strip() for v in str(value).split(",")]
+
+
+def _whole_list(name: str, value: Any) -> int | list[int]:
+    vals = [_whole(name, v, 1) for v in _items(value)]
+    return vals[0] if len(vals) == 1 else vals
+
+
+def parse_plan_params(raw: dict[str, Any]) -> dict[str, Any]:
+    """The :data:`PLAN_PARAMS` of ``raw`` (generator parameters as written in
+    ``fusesoc.core`` or the ``LWFC_*`` environment: numbers or strings such as ``"50,50,10"``),
+    defaults filled in, normalised: lanes / drain an int or a list of ints, dataflow a name or
+    a list, dsp / shared_port bools, the rest ints.
+
+    Raises:
+        ValueError: naming the parameter, for a value that is not a whole number (>= 1 for
+            lanes, drain and pixels_per_beat) or an unknown dataflow.
+    """
+    p = {**PLAN_PARAMS, **{k: v for k, v in raw.items() if k in PLAN_PARAMS and v is not None}}
+    flows = [str(f) for f in _items(p["dataflow"])]
+    bad = [f for f in flows if f not in DATAFLOWS]
+    if bad:
+        raise ValueError(f"parameter dataflow: unknown {bad[0]!r} (known: {', '.join(DATAFLOWS)})")
+    return {
+        "lanes": _whole_list("lanes", p["lanes"]),
+        "pixels_per_beat": _whole("pixels_per_beat", p["pixels_per_beat"], 1),
+        "dataflow": flows[0] if len(flows) == 1 else flows,
+        "drain": _whole_list("drain", p["drain"]),
+        "dsp": _whole("dsp", p["dsp"], 0) != 0,
+        "spram_min_depth": _whole("spram_min_depth", p["spram_min_depth"], 0),
+        "shared_port": _whole("shared_port", p["shared_port"], 0) != 0,
+        "rq_stages": _whole("rq_stages", p["rq_stages"], 0),
+    }
+
+
+def plan_kwargs(params: dict[str, Any], family: str = "") -> dict[str, Any]:
+    """:func:`plan_for_bundle` keywords (``lanes`` and ``pixels_per_beat`` included) of a
+    build target's generator parameters (raw or :func:`parse_plan_params` output) on a board
+    of FPGA ``family`` (``"ecp5"``, ``"ice40"``, ``""`` for none): with ``dsp`` on ECP5 the
+    MULT18X18D and DP16KD primitives. The generator and the host drivers both use it, so a
+    driver rebuilds exactly the plan a target was built with."""
+    p = parse_plan_params(params)
+    prims = "ecp5" if p["dsp"] and family == "ecp5" else ""
+    out: dict[str, Any] = {k: p[k] for k in ("lanes", "pixels_per_beat", "spram_min_depth",
+                                             "shared_port", "dataflow", "drain")}
+    if p["rq_stages"]:
+        out["rq_stages"] = p["rq_stages"]
+    if prims:
+        out["dsp_prims"] = out["bram_prims"] = prims
+    return out
+
+
 def _write_width(beat: int, q: int) -> int:
     """Pixels stored per cycle: the largest divisor of the beat width that is <= q."""
     return max(d for d in range(1, beat + 1) if beat % d == 0 and d <= q)

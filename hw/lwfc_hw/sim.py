@@ -179,6 +179,17 @@ def _sources_hash(rtl_dir: Path, simulator: str) -> str:
     return h.hexdigest()[:16]
 
 
+def primitive_models(verilog: str) -> list[Path]:
+    """The simulation models of the vendor primitives that the Verilog text ``verilog``
+    instantiates: MULT18X18D (``CorePlan.dsp_prims``) and DP16KD (``CorePlan.bram_prims``)."""
+    out = []
+    if "MULT18X18D #(" in verilog:
+        out.append(MULT18_MODEL)
+    if "DP16KD #(" in verilog:
+        out.append(DP16KD_MODEL)
+    return out
+
+
 def build(
     rtl_dir: Path, simulator: str = "icarus", timeout: float = 900.0, trace: str = ""
 ) -> Path:
@@ -196,11 +207,7 @@ def build(
         return exe
     tmp = Path(tempfile.mkdtemp(prefix=f"build-{simulator}-", dir=rtl_dir))
     sources = [str(TB_FILE), str(rtl_dir / "lwfc_core.v")]
-    core_text = (rtl_dir / "lwfc_core.v").read_text()
-    if "MULT18X18D" in core_text:
-        sources.append(str(MULT18_MODEL))  # a core with ECP5 DSP instances (dsp_prims)
-    if "DP16KD #(" in core_text:
-        sources.append(str(DP16KD_MODEL))  # a core with ECP5 block-RAM instances (bram_prims)
+    sources += [str(m) for m in primitive_models((rtl_dir / "lwfc_core.v").read_text())]
     try:
         if simulator == "icarus":
             cmd = ["iverilog", "-g2012", "-Wall", "-I", str(rtl_dir), "-s", "tb_lwfc",

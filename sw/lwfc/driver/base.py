@@ -143,9 +143,20 @@ class Accelerator(abc.ABC):
 
     def plan_options(self) -> list[dict[str, Any]]:
         """Keyword sets of :func:`lwfc_hw.plan.plan_for_bundle` the build may have used
-        (beyond lanes and beat width, which the hardware reports); the first whose signature
+        (beyond the beat width, which the hardware reports; ``lanes`` when the build's differ
+        from the largest per-layer value the hardware reports); the first whose signature
         equals ``PLAN_HASH`` wins. Default: the plain plan only."""
         return [{}]
+
+    def _plan_candidates(self) -> list[dict[str, Any]]:
+        """:meth:`plan_options`, each with its own ``lanes`` (a target's, maybe per layer)
+        and then with the hardware's (a build with other lanes but the same options)."""
+        out: list[dict[str, Any]] = []
+        for options in self.plan_options():
+            for opts in (options, {k: v for k, v in options.items() if k != "lanes"}):
+                if opts not in out:
+                    out.append(opts)
+        return out
 
     def plan_for(self, bundle: Bundle) -> CorePlan:
         """The plan ``bundle`` gets on this hardware (its lanes and beat width), checked
@@ -160,9 +171,11 @@ class Accelerator(abc.ABC):
                 f"bundle {bundle.name!r} maps {bundle.in_features} inputs to {bundle.classes} "
                 f"classes; the hardware was built for {info.n_in} -> {info.classes}")
         plan = first_error = None
-        for options in self.plan_options():
+        for options in self._plan_candidates():
+            opts = dict(options)
+            lanes = opts.pop("lanes", info.lanes)
             try:
-                candidate = plan_for_bundle(bundle, info.lanes, info.pixels_per_beat, **options)
+                candidate = plan_for_bundle(bundle, lanes, info.pixels_per_beat, **opts)
             except ValueError as exc:
                 first_error = first_error or exc
                 continue

@@ -41,7 +41,7 @@ import numpy as np
 
 from lwfc_hw import link
 from lwfc_hw.cycles import report as cycle_report
-from lwfc_hw.plan import RQ_STAGES, CorePlan
+from lwfc_hw.plan import CorePlan
 
 from ..bundle import Bundle, load_bundle
 from .base import Accelerator, bundle_words, check_images, check_verify_mode, expected_checksums
@@ -139,9 +139,10 @@ class SerialAccelerator(Accelerator):
         timeout: seconds any single read may wait (device clock; None: from the link's
             timing, see :meth:`default_timeout`).
         max_retries: attempts per request before :class:`LinkError`.
-        plan_options: extra ``plan_for_bundle`` keyword sets the build may have used (e.g.
-            a board's ``spram_min_depth`` / ``shared_port``); default: those of every
-            open-flow board target in ``fusesoc.core``.
+        plan_options: extra ``plan_for_bundle`` keyword sets the build may have used (a
+            board target's lanes per layer, dataflow, drain, ``spram_min_depth``, ...;
+            :func:`plan_options_of`); default: those of every open-flow board target in
+            ``fusesoc.core``.
         name: how errors name the port (default: the port's name).
 
     Attributes:
@@ -420,7 +421,7 @@ class SerialAccelerator(Accelerator):
 
     def plan_options(self) -> list[dict[str, Any]]:
         """The plain plan, then the options of every open-flow board target (``fusesoc.core``
-        generator parameters ``spram_min_depth`` / ``shared_port``), unless given."""
+        generator parameters, :func:`plan_options_of`), unless given."""
         if self._plan_options is not None:
             return [{}, *self._plan_options]
         return [{}, *board_plan_options()]
@@ -595,8 +596,7 @@ _ERROR_CODES = {c.value: c for c in link.ERRORS}
 
 def board_plan_options() -> list[dict[str, Any]]:
     """``plan_for_bundle`` options of the open-flow board targets in ``fusesoc.core``
-    (``spram_min_depth``, ``shared_port``, ``rq_stages``), without duplicates; empty outside
-    a checkout."""
+    (:func:`plan_options_of`), without duplicates; empty outside a checkout."""
     from .. import fpga
     from ..errors import LwfcError
 
@@ -604,22 +604,21 @@ def board_plan_options() -> list[dict[str, Any]]:
     try:
         names = [b.name for b in fpga.boards().values() if b.flow == "open"]
         for name in names:
-            opts = plan_options_of(fpga.target_generator_params(name))
+            opts = plan_options_of(fpga.target_generator_params(name),
+                                   fpga.get_board(name).family)
             if opts and opts not in out:
                 out.append(opts)
-    except (LwfcError, OSError):
+    except (LwfcError, OSError, ValueError):
         pass
     return out
 
 
-def plan_options_of(params: dict[str, Any]) -> dict[str, Any]:
-    """The ``plan_for_bundle`` keywords of a target's generator parameters (beyond lanes)."""
-    opts: dict[str, Any] = {}
-    if int(params.get("spram_min_depth", 0) or 0):
-        opts["spram_min_depth"] = int(params["spram_min_depth"])
-    if int(params.get("shared_port", 0) or 0):
-        opts["shared_port"] = True
-    stages = int(params.get("rq_stages", 0) or 0)
-    if stages and stages != RQ_STAGES:
-        opts["rq_stages"] = stages
+def plan_options_of(params: dict[str, Any], family: str = "") -> dict[str, Any]:
+    """The ``plan_for_bundle`` keywords of a target's generator parameters on a board of
+    FPGA ``family`` (:func:`lwfc_hw.plan.plan_kwargs`: lanes, dataflow, drain, memory and
+    primitive options) but the beat width, which the hardware reports."""
+    from lwfc_hw.plan import plan_kwargs
+
+    opts = plan_kwargs(params, family)
+    opts.pop("pixels_per_beat")
     return opts

@@ -30,8 +30,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from lwfc_hw import link
-from lwfc_hw.plan import CorePlan, plan_for_bundle
-from lwfc_hw.sim import cache_root, cached_folder, plan_key, publish
+from lwfc_hw.plan import CorePlan, plan_for_bundle, plan_kwargs
+from lwfc_hw.sim import cache_root, cached_folder, plan_key, primitive_models, publish
 
 from ..bundle import Bundle, load_bundle
 from ..errors import LwfcError
@@ -182,13 +182,18 @@ def board_build(board_name: str, bundle: Bundle | None = None) -> dict[str, Any]
     params = fpga.target_generator_params(board.name)
     if bundle is None:
         bundle = load_bundle(fpga.REPO / str(params.get("bundle", "deploy/models/mnist-dense")))
-    opts = plan_options_of(params)
-    plan = plan_for_bundle(bundle, int(params.get("lanes", 8)),
-                           int(params.get("pixels_per_beat", 4)), **opts)
-    spram = any(m.spram for m in plan.mems)
-    return {"board": board, "bundle": bundle, "plan": plan, "plan_options": [opts],
+    try:
+        plan = plan_for_bundle(bundle, **plan_kwargs(params, board.family))
+    except ValueError as exc:
+        raise LwfcError(f"bundle {bundle.name!r} cannot be built for the {board.name}: {exc}") \
+            from None
+    # SPRAM and the DP16KD instances start empty here (the bitstream's DP16KD hold the
+    # bundle as INITVALs; the simulation loads them over the link)
+    empty = plan.spram_mems or plan.prim_mems
+    return {"board": board, "bundle": bundle, "plan": plan,
+            "plan_options": [plan_options_of(params, board.family)],
             "clk_hz": round(board.clock_mhz * 1e6), "baud": int(board.uart["baud"]),
-            "params_hash": 0 if spram else link.bundle_params_hash(bundle, plan)}
+            "params_hash": 0 if empty else link.bundle_params_hash(bundle, plan)}
 
 
 def open_serial_sim(board_name: str, *, faults: FaultConfig | None = None,
@@ -203,7 +208,9 @@ def open_serial_sim(board_name: str, *, faults: FaultConfig | None = None,
     b = board_build(board_name)
     rtl = prepare_serial(b["plan"], b["clk_hz"], b["baud"], b["params_hash"],
                          hport_reg=b["board"].family != "ice40")
-    exe = build_harness([rtl / "lwfc_serial.v"], "lwfc_serial", rtl, timeout=build_timeout)
+    top = rtl / "lwfc_serial.v"
+    exe = build_harness([top, *primitive_models(top.read_text())], "lwfc_serial", rtl,
+                        timeout=build_timeout)
     run_dir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="lwfc-serial-sim-"))
     run_dir.mkdir(parents=True, exist_ok=True)
     write_hex_files(b["bundle"], b["plan"], run_dir)

@@ -44,14 +44,14 @@ def board_plan(board_name: str, bundle: Bundle) -> CorePlan:
     Raises:
         LwfcError: the bundle cannot be elaborated, or does not fit the board.
     """
+    from lwfc_hw.plan import plan_kwargs
+
     from .. import fpga
-    from .serial import plan_options_of
 
     board = fpga.get_board(board_name)
     params = fpga.target_generator_params(board.name)
     try:
-        plan = plan_for_bundle(bundle, int(params.get("lanes", 8)),
-                               int(params.get("pixels_per_beat", 4)), **plan_options_of(params))
+        plan = plan_for_bundle(bundle, **plan_kwargs(params, board.family))
     except ValueError as exc:
         raise LwfcError(f"bundle {bundle.name!r} cannot be built for the {board.name}: {exc}") \
             from None
@@ -105,7 +105,8 @@ def open_accelerator(board: str, bundle: Bundle, *, port: str | None = None,
 
     b = fpga.get_board(board)
     return SerialAccelerator(port, baud=int(b.uart["baud"]), timeout=timeout,
-                             plan_options=[plan_options_of(fpga.target_generator_params(board))])
+                             plan_options=[plan_options_of(fpga.target_generator_params(board),
+                                                           b.family)])
 
 
 def _open_axi(board: str, bundle: Bundle, timeout: float | None, lanes: int, simulator: str,
