@@ -117,9 +117,10 @@ def test_orangecrab_bitstream(dense_bundle: Path) -> None:
     assert out["lanes"] == 1
     # the fit estimate is a lower bound on what Yosys really mapped
     from lwfc.bundle import load_bundle
-    from lwfc_hw.plan import plan_for_bundle
+    from lwfc_hw.plan import plan_for_bundle, plan_kwargs
 
-    plan = plan_for_bundle(load_bundle(dense_bundle), 1)
+    kw = plan_kwargs(fpga.target_generator_params("orangecrab"), "ecp5")
+    plan = plan_for_bundle(load_bundle(dense_bundle), **{**kw, "lanes": 1})
     assert fpga.estimate_brams(plan, "ecp5") <= use["bram"]["used"]
 
 

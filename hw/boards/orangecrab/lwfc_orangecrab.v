@@ -1,7 +1,7 @@
 // lwfc_orangecrab: OrangeCrab r0.2 (ECP5 LFE5U-25F) top of lwfc.
 // The serial bridge and the core (lwfc_serial, generated: hw/lwfc_hw/serial.py; clock and baud
-// from deploy/boards/orangecrab.json) run at 100 MHz from a PLL (lwfc_ecp5_pll) on the 48 MHz
-// clock. The USB port goes to the FPGA directly (no UART chip), so the UART
+// from deploy/boards/orangecrab.json) run at 120 MHz from a PLL (lwfc_ecp5_pll) on the 48 MHz
+// clock (48 / 2 x 5, VCO 600 MHz). The USB port goes to the FPGA directly (no UART chip), so the UART
 // is on the Feather header: gpio_0 (pin 0) is TX, gpio_1 (pin 1) is RX; connect a 3.3 V
 // USB-serial adapter. RGB LED (active low): green idle, blue image in flight, red UART error.
 // The user button drives rst_n low, which reboots into the DFU bootloader.
@@ -19,7 +19,7 @@ module lwfc_orangecrab (
     output wire rgb_led0_b
 );
     wire clk, locked;
-    lwfc_ecp5_pll #(.CLKI_DIV(12), .CLKFB_DIV(25), .CLKOP_DIV(6)) pll (
+    lwfc_ecp5_pll #(.CLKI_DIV(2), .CLKFB_DIV(5), .CLKOP_DIV(5)) pll (
         .clk_in(clk48), .clk_out(clk), .locked(locked)
     );
     // reset until the PLL has locked, then 8 more cycles

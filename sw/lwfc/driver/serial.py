@@ -40,7 +40,9 @@ from typing import Any
 import numpy as np
 
 from lwfc_hw import link
+from lwfc_hw.cycles import activity as cycle_activity
 from lwfc_hw.cycles import report as cycle_report
+from lwfc_hw.cycles import stream_report
 from lwfc_hw.plan import CorePlan
 
 from ..bundle import Bundle, load_bundle
@@ -222,16 +224,24 @@ class SerialAccelerator(Accelerator):
         if self._user_timeout is None:
             self.timeout = self.default_timeout()
 
-    def limits(self, request_bytes: float, logits: bool = False) -> dict[str, float]:
+    def limits(self, request_bytes: float, logits: bool = False,
+               images: np.ndarray | None = None) -> dict[str, float]:
         """Images/s the wire and the core allow: ``wire`` = the bit rate the clock really
         makes (``timing.actual_baud``) / (10 x the bytes of the busier direction per image:
         ``request_bytes`` in, the reply out), ``core`` = clock / the plan's streaming
-        interval (needs a loaded plan), ``bound`` = the smaller."""
+        interval (needs a loaded plan; for a plan with broadcast engines and two or more
+        ``images`` (uint8 ``(N, n_in)``), the mean interval of those images streamed back
+        to back, else the worst case), ``bound`` = the smaller."""
         reply = link.FRAME_OVERHEAD + link.result_payload_bytes(self.info.classes, logits)
         wire = self.timing.actual_baud / (10 * max(float(request_bytes), reply))
         out = {"wire": wire}
         if self._plan is not None:
-            out["core"] = self.info.clk_hz / cycle_report(self._plan).interval
+            interval: float = cycle_report(self._plan).interval
+            data_dependent = any(e.broadcast for e in self._plan.engines)
+            if data_dependent and images is not None and len(images) >= 2:
+                act = cycle_activity(self._bundle, images)
+                interval = stream_report(self._plan, act).mean_interval
+            out["core"] = self.info.clk_hz / interval
         out["bound"] = min(out.values())
         return out
 
@@ -523,7 +533,7 @@ class SerialAccelerator(Accelerator):
             if out is not None:
                 out[i] = lg
         req = sum(len(p) + link.FRAME_OVERHEAD for p in payloads) / n
-        lim = self.limits(req, logits)
+        lim = self.limits(req, logits, x)
         rate = n / seconds if seconds > 0 else float("inf")
         self.last = {
             "images": n,

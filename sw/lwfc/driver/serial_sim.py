@@ -60,10 +60,15 @@ def _run(cmd: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProce
 def build_harness(sources: Sequence[Path], top: str, include: Path,
                   params: dict[str, int] | None = None, timeout: float = BUILD_TIMEOUT,
                   cache: Path | None = None) -> Path:
-    """Compile the harness for ``top`` (the design ``sources``, ``include`` for its headers,
-    ``params`` as ``-G`` overrides); return the executable. Cached under ``cache`` (default
+    """Compile the harness for ``top`` (the design ``sources`` and the models of the vendor
+    primitives they instantiate, ``include`` for its headers, ``params`` as ``-G``
+    overrides); return the executable. Cached under ``cache`` (default
     :func:`lwfc_hw.sim.cache_root`) by the hash of everything that goes into it."""
     params = dict(params or {})
+    sources = list(sources)
+    for model in primitive_models("".join(Path(p).read_text() for p in sources)):
+        if model not in sources:
+            sources.append(model)  # ECP5 MULT18X18D / DP16KD instances
     h = hashlib.sha256(repr((top, sorted(params.items()))).encode())
     for p in [HARNESS, *sources, *sorted(Path(include).glob("*.vh"))]:
         h.update(Path(p).name.encode())
@@ -208,9 +213,7 @@ def open_serial_sim(board_name: str, *, faults: FaultConfig | None = None,
     b = board_build(board_name)
     rtl = prepare_serial(b["plan"], b["clk_hz"], b["baud"], b["params_hash"],
                          hport_reg=b["board"].family != "ice40")
-    top = rtl / "lwfc_serial.v"
-    exe = build_harness([top, *primitive_models(top.read_text())], "lwfc_serial", rtl,
-                        timeout=build_timeout)
+    exe = build_harness([rtl / "lwfc_serial.v"], "lwfc_serial", rtl, timeout=build_timeout)
     run_dir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="lwfc-serial-sim-"))
     run_dir.mkdir(parents=True, exist_ok=True)
     write_hex_files(b["bundle"], b["plan"], run_dir)
