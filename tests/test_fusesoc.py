@@ -251,6 +251,26 @@ def test_generator_writes_the_spram_load_stream(tmp_path: Path) -> None:
     assert "$readmemh" not in (out / "lwfc_serial.v").read_text().split("l0_w0:")[1][:600]
 
 
+def test_generator_fills_the_dp16kd_memories(tmp_path: Path) -> None:
+    """ULX3S with ``dsp: 1``: every parameter memory is a DP16KD instance whose INITVALs
+    the generator fills; the generated core lists no hex file for them (and stays valid
+    CAPI2 when that leaves none), and the Yosys parameter list names no memory."""
+    bundle_dir = save_bundle(random_bundle(4), tmp_path / "b")
+    out = tmp_path / "gen"
+    out.mkdir()
+    config = {"files_root": str(REPO), "vlnv": "::lwfc-gen:0",
+              "parameters": {"bundle": str(bundle_dir), "lanes": "4,4,2",
+                             "dataflow": "broadcast", "dsp": 1, "board": "ulx3s"}}
+    lwfc_gen.generate(config, out)
+    memmap = yaml.safe_load((out / "memmap.json").read_text())
+    assert memmap["memories"] and all(m["prim"] == "dp16kd" for m in memmap["memories"])
+    text = (out / "lwfc_serial.v").read_text()
+    assert "lwfc INITVAL" not in text and text.count("DP16KD #(") >= len(memmap["memories"])
+    core = yaml.safe_load(next(out.glob("*.core")).read_text())
+    assert core["filesets"]["memories"]["files"] == []
+    assert "MULT18X18D #(" in text
+
+
 def test_edatools_runs_tcl_templates(tmp_path: Path) -> None:
     """The YoWASP shim records Yosys commands issued from Tcl, with Tcl semantics."""
     (tmp_path / "procs.tcl").write_text("proc read_files {} {\nread_verilog {a b.v}\n}\n")
