@@ -17,6 +17,7 @@ The Vivado board (pynq_z2) needs ``vivado`` on ``PATH``; ``--setup`` only writes
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -57,6 +58,19 @@ def _first_error(text: str) -> str:
             return s
     lines = [x for x in text.splitlines() if x.strip()]
     return lines[-1] if lines else "no output"
+
+
+def _built_config(params: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+    """``lanes`` / ``dataflow`` / ``drain`` / ``dsp`` of a build: the target's generator
+    parameters, overridden as the generator does by ``LWFC_*`` (``env``, then the process
+    environment); parsed by :func:`lwfc_hw.plan.parse_plan_params`."""
+    from lwfc_hw.plan import parse_plan_params
+
+    keys = ("lanes", "dataflow", "drain", "dsp")
+    raw = {k: env.get(f"LWFC_{k.upper()}") or os.environ.get(f"LWFC_{k.upper()}")
+           or params.get(k) for k in keys}
+    p = parse_plan_params(raw)
+    return {k: p[k] for k in keys}
 
 
 def build_board(
@@ -105,7 +119,8 @@ def build_board(
         "board": board.name,
         "device": board.device,
         "bundle": str(bundle) if bundle else params.get("bundle"),
-        "lanes": lanes or params.get("lanes"),
+        # the configuration built: the target's, with the LWFC_* overrides the generator reads
+        **_built_config(params, env),
         "work_root": str(work),
         "seconds": round(seconds, 1),
     }
@@ -171,8 +186,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(summary)
         return status
+    lanes = summary["lanes"]
+    lanes = ",".join(map(str, lanes)) if isinstance(lanes, list) else lanes
     print(f"board      {summary['board']} ({summary['device']}), bundle {summary['bundle']}, "
-          f"lanes {summary['lanes']}")
+          f"lanes {lanes}, {summary['dataflow']}")
     if "fmax_mhz" in summary and summary["fmax_mhz"] is not None:
         verdict = "meets" if summary["fmax_mhz"] >= summary["fmax_goal_mhz"] else "below"
         print(f"fmax       {summary['fmax_mhz']:.1f} MHz (core clock {summary['clock_mhz']} MHz, "
