@@ -2,9 +2,9 @@
 // f_vco = f_in * CLKFB_DIV / CLKI_DIV * CLKOP_DIV (must be 400 ... 800 MHz), f_out = f_in *
 // CLKFB_DIV / CLKI_DIV (feedback from CLKOP). Divider values as computed by ecppll
 // (yowasp-ecppll -i <in MHz> -o <out MHz>): 48 -> 100 MHz is 12 / 25 / 6, 48 -> 120 MHz is
-// 2 / 5 / 5, 25 -> 100 MHz is 1 / 4 / 6, all with a 600 MHz VCO and CLKOP_CPHASE 2. nextpnr
-// derives the output clock's constraint from the input's FREQUENCY in the .lpf and these
-// dividers.
+// 2 / 5 / 5, 25 -> 100 MHz is 1 / 4 / 6 (600 MHz VCO, CLKOP_CPHASE 2); 25 -> 85 MHz is
+// 5 / 17 / 7 (595 MHz VCO, CLKOP_CPHASE 3). nextpnr derives the output clock's constraint
+// from the input's FREQUENCY in the .lpf and these dividers.
 `timescale 1ns/1ps
 `default_nettype none
 
