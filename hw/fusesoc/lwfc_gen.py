@@ -76,16 +76,6 @@ class GenError(Exception):
     """A bad parameter or input: reported as one line."""
 
 
-def _int(name: str, value: Any, minimum: int) -> int:
-    try:
-        out = int(value)
-    except (TypeError, ValueError):
-        raise GenError(f"parameter {name} must be a whole number, got {value!r}") from None
-    if out < minimum:
-        raise GenError(f"parameter {name} must be >= {minimum}, got {out}")
-    return out
-
-
 def resolve_params(raw: dict[str, Any], files_root: Path) -> dict[str, Any]:
     """Defaults, then the core's parameters, then ``LWFC_BUNDLE`` / ``LWFC_LANES``."""
     unknown = sorted(set(raw) - set(DEFAULTS))
@@ -97,13 +87,13 @@ def resolve_params(raw: dict[str, Any], files_root: Path) -> dict[str, Any]:
     for key in ("lanes", "dataflow", "drain", "dsp"):
         if os.environ.get(f"LWFC_{key.upper()}"):
             p[key] = os.environ[f"LWFC_{key.upper()}"]
-    from lwfc_hw.plan import parse_plan_params
+    from lwfc_hw.plan import parse_plan_params, whole_number
 
     try:
         p.update(parse_plan_params(p))
+        p["vectors"] = whole_number("vectors", p["vectors"], 0)
     except ValueError as exc:
         raise GenError(str(exc)) from None
-    p["vectors"] = _int("vectors", p["vectors"], 0)
     bundle = Path(str(p["bundle"])).expanduser()
     p["bundle"] = bundle if bundle.is_absolute() else files_root / bundle
     return p

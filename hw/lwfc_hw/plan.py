@@ -622,7 +622,8 @@ PLAN_PARAMS: dict[str, Any] = {
 }
 
 
-def _whole(name: str, value: Any, minimum: int) -> int:
+def whole_number(name: str, value: Any, minimum: int) -> int:
+    """``value`` as an int >= ``minimum``; ValueError naming parameter ``name`` otherwise."""
     try:
         out = int(value)
     except (TypeError, ValueError):
@@ -640,7 +641,7 @@ def _items(value: Any) -> list[Any]:
 
 
 def _whole_list(name: str, value: Any) -> int | list[int]:
-    vals = [_whole(name, v, 1) for v in _items(value)]
+    vals = [whole_number(name, v, 1) for v in _items(value)]
     return vals[0] if len(vals) == 1 else vals
 
 
@@ -661,13 +662,13 @@ def parse_plan_params(raw: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"parameter dataflow: unknown {bad[0]!r} (known: {', '.join(DATAFLOWS)})")
     return {
         "lanes": _whole_list("lanes", p["lanes"]),
-        "pixels_per_beat": _whole("pixels_per_beat", p["pixels_per_beat"], 1),
+        "pixels_per_beat": whole_number("pixels_per_beat", p["pixels_per_beat"], 1),
         "dataflow": flows[0] if len(flows) == 1 else flows,
         "drain": _whole_list("drain", p["drain"]),
-        "dsp": _whole("dsp", p["dsp"], 0) != 0,
-        "spram_min_depth": _whole("spram_min_depth", p["spram_min_depth"], 0),
-        "shared_port": _whole("shared_port", p["shared_port"], 0) != 0,
-        "rq_stages": _whole("rq_stages", p["rq_stages"], 0),
+        "dsp": whole_number("dsp", p["dsp"], 0) != 0,
+        "spram_min_depth": whole_number("spram_min_depth", p["spram_min_depth"], 0),
+        "shared_port": whole_number("shared_port", p["shared_port"], 0) != 0,
+        "rq_stages": whole_number("rq_stages", p["rq_stages"], 0),
     }
 
 
