@@ -19,12 +19,7 @@ from lwfc import fpga, golden
 from lwfc.bundle import load_bundle
 from lwfc.data import load_dataset
 from lwfc_hw.cycles import activity, stream_report
-from lwfc_hw.plan import plan_for_bundle
-
-
-def _list(text: str, cast=str):
-    v = [cast(x) for x in text.split(",")]
-    return v[0] if len(v) == 1 else v
+from lwfc_hw.plan import plan_for_bundle, plan_kwargs
 
 
 def main() -> None:
@@ -40,9 +35,11 @@ def main() -> None:
     clock = min(clocks, key=clocks.get)
     fmax = clocks[clock]
     bundle = load_bundle(bundle_path)
-    params = {"spram_min_depth": 4096, "shared_port": True} if board.family == "ice40" else {}
-    plan = plan_for_bundle(bundle, _list(lanes, int), 4, dataflow=_list(flow),
-                           drain=_list(drain, int), **params)
+    # the board target's plan options (SPRAM, ports, requantizer, primitives) with this
+    # build's lanes / dataflow / drain, read as the generator reads them
+    params = {**fpga.target_generator_params(board.name), "lanes": lanes, "dataflow": flow,
+              "drain": drain}
+    plan = plan_for_bundle(bundle, **plan_kwargs(params, board.family))
     x, _ = load_dataset(bundle.dataset, "test", None, progress=False)
     r = stream_report(plan, activity(bundle, golden.as_pixels(x, bundle.in_features)))
     rec = {

@@ -77,18 +77,19 @@ class GenError(Exception):
 
 
 def resolve_params(raw: dict[str, Any], files_root: Path) -> dict[str, Any]:
-    """Defaults, then the core's parameters, then ``LWFC_BUNDLE`` / ``LWFC_LANES``."""
+    """Defaults, then the core's parameters, then ``LWFC_BUNDLE`` and the plan overrides
+    (``LWFC_LANES``, ... : ``lwfc_hw.plan.ENV_OVERRIDES``)."""
+    from lwfc_hw.plan import ENV_OVERRIDES, parse_plan_params, whole_number
+
     unknown = sorted(set(raw) - set(DEFAULTS))
     if unknown:
         raise GenError(f"unknown parameter(s) {', '.join(unknown)} (known: {', '.join(DEFAULTS)})")
     p = {**DEFAULTS, **{k: v for k, v in raw.items() if v is not None}}
     if os.environ.get("LWFC_BUNDLE"):
         p["bundle"] = os.environ["LWFC_BUNDLE"]
-    for key in ("lanes", "dataflow", "drain", "dsp"):
+    for key in ENV_OVERRIDES:
         if os.environ.get(f"LWFC_{key.upper()}"):
             p[key] = os.environ[f"LWFC_{key.upper()}"]
-    from lwfc_hw.plan import parse_plan_params, whole_number
-
     try:
         p.update(parse_plan_params(p))
         p["vectors"] = whole_number("vectors", p["vectors"], 0)

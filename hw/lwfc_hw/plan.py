@@ -622,6 +622,11 @@ PLAN_PARAMS: dict[str, Any] = {
 }
 
 
+#: The plan parameters the environment overrides (``LWFC_LANES``, ``LWFC_DATAFLOW``, ...):
+#: FuseSoC 2.4 passes no command-line parameters to generators.
+ENV_OVERRIDES = ("lanes", "dataflow", "drain", "dsp")
+
+
 def whole_number(name: str, value: Any, minimum: int) -> int:
     """``value`` as an int >= ``minimum``; ValueError naming parameter ``name`` otherwise."""
     try:

@@ -64,13 +64,12 @@ def _built_config(params: dict[str, Any], env: dict[str, str]) -> dict[str, Any]
     """``lanes`` / ``dataflow`` / ``drain`` / ``dsp`` of a build: the target's generator
     parameters, overridden as the generator does by ``LWFC_*`` (``env``, then the process
     environment); parsed by :func:`lwfc_hw.plan.parse_plan_params`."""
-    from lwfc_hw.plan import parse_plan_params
+    from lwfc_hw.plan import ENV_OVERRIDES, parse_plan_params
 
-    keys = ("lanes", "dataflow", "drain", "dsp")
     raw = {k: env.get(f"LWFC_{k.upper()}") or os.environ.get(f"LWFC_{k.upper()}")
-           or params.get(k) for k in keys}
+           or params.get(k) for k in ENV_OVERRIDES}
     p = parse_plan_params(raw)
-    return {k: p[k] for k in keys}
+    return {k: p[k] for k in ENV_OVERRIDES}
 
 
 def build_board(
