@@ -53,18 +53,13 @@ from typing import Any
 
 import yaml
 
-
-def _plan_params() -> dict[str, Any]:
-    from lwfc_hw.plan import PLAN_PARAMS
-
-    return dict(PLAN_PARAMS)
-
+from lwfc_hw.plan import PLAN_PARAMS
 
 #: The generator's parameters and defaults: the bundle, the plan's (``lwfc_hw.plan.PLAN_PARAMS``,
 #: parsed there) and the board / vector options.
 DEFAULTS: dict[str, Any] = {
     "bundle": "deploy/models/mnist-dense",
-    **_plan_params(),
+    **PLAN_PARAMS,
     "board": "",
     "vectors": 0,
     "data": "",

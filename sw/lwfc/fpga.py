@@ -400,6 +400,23 @@ def target_generator_params(target: str) -> dict[str, Any]:
     return {}
 
 
+def target_plan(board: Board, bundle: Any) -> Any:
+    """The :class:`lwfc_hw.plan.CorePlan` ``bundle`` gets in ``board``'s build: its target's
+    generator parameters read by :func:`lwfc_hw.plan.plan_kwargs`, as the generator reads them.
+
+    Raises:
+        LwfcError: the bundle cannot be elaborated with those parameters.
+    """
+    from lwfc_hw.plan import plan_for_bundle, plan_kwargs
+
+    params = target_generator_params(board.name)
+    try:
+        return plan_for_bundle(bundle, **plan_kwargs(params, board.family))
+    except ValueError as exc:
+        raise LwfcError(f"bundle {bundle.name!r} cannot be built for the {board.name}: {exc}") \
+            from None
+
+
 def run_fusesoc(
     target: str,
     *,

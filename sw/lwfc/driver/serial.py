@@ -236,11 +236,12 @@ class SerialAccelerator(Accelerator):
         wire = self.timing.actual_baud / (10 * max(float(request_bytes), reply))
         out = {"wire": wire}
         if self._plan is not None:
-            interval: float = cycle_report(self._plan).interval
             data_dependent = any(e.broadcast for e in self._plan.engines)
             if data_dependent and images is not None and len(images) >= 2:
                 act = cycle_activity(self._bundle, images)
-                interval = stream_report(self._plan, act).mean_interval
+                interval: float = stream_report(self._plan, act).mean_interval
+            else:
+                interval = cycle_report(self._plan).interval
             out["core"] = self.info.clk_hz / interval
         out["bound"] = min(out.values())
         return out

@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from lwfc_hw import link
-from lwfc_hw.plan import CorePlan, plan_for_bundle, plan_kwargs
+from lwfc_hw.plan import CorePlan
 from lwfc_hw.sim import cache_root, cached_folder, plan_key, primitive_models, publish
 
 from ..bundle import Bundle, load_bundle
@@ -187,11 +187,7 @@ def board_build(board_name: str, bundle: Bundle | None = None) -> dict[str, Any]
     params = fpga.target_generator_params(board.name)
     if bundle is None:
         bundle = load_bundle(fpga.REPO / str(params.get("bundle", "deploy/models/mnist-dense")))
-    try:
-        plan = plan_for_bundle(bundle, **plan_kwargs(params, board.family))
-    except ValueError as exc:
-        raise LwfcError(f"bundle {bundle.name!r} cannot be built for the {board.name}: {exc}") \
-            from None
+    plan = fpga.target_plan(board, bundle)
     # SPRAM and the DP16KD instances start empty here (the bitstream's DP16KD hold the
     # bundle as INITVALs; the simulation loads them over the link)
     empty = plan.spram_mems or plan.prim_mems

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from lwfc_hw import regmap as R
-from lwfc_hw.plan import CorePlan, plan_for_bundle
+from lwfc_hw.plan import CorePlan
 
 from .. import golden
 from ..bundle import Bundle
@@ -44,17 +44,10 @@ def board_plan(board_name: str, bundle: Bundle) -> CorePlan:
     Raises:
         LwfcError: the bundle cannot be elaborated, or does not fit the board.
     """
-    from lwfc_hw.plan import plan_kwargs
-
     from .. import fpga
 
     board = fpga.get_board(board_name)
-    params = fpga.target_generator_params(board.name)
-    try:
-        plan = plan_for_bundle(bundle, **plan_kwargs(params, board.family))
-    except ValueError as exc:
-        raise LwfcError(f"bundle {bundle.name!r} cannot be built for the {board.name}: {exc}") \
-            from None
+    plan = fpga.target_plan(board, bundle)
     try:
         fpga.check_fit(plan, board)
     except LwfcError as exc:
