@@ -298,21 +298,32 @@ def test_broadcast_with_single_port_spram_banks(cache, tmp_path):
     ([(D, 30, 10, 0), (D, 10, 9, 0), (D, 9, 7, 0)], [10, 9, 7], 4, B, [5, 1, 1]),
     ([(D, 20, 12, 0), (D, 12, 7, 0)], 4, 4, "dot", 1),
     ([(LR, 10, 40, 1), (D, 40, 3, 0)], 4, 4, B, 1),
-], ids=["bcast", "dot", "bcast-lowrank"])
+    ([(D, 400, 12, 0), (D, 12, 7, 0)], [6, 7], 4, B, 1),
+], ids=["bcast", "dot", "bcast-lowrank", "bcast-bram-list"])
 def test_ecp5_dsp_instances_match_golden(arch, lanes, beat, flow, drain, cache, tmp_path):
     """``dsp_prims="ecp5"``, ``bram_prims="ecp5"``: the lane multipliers and the requantizer
     products are MULT18X18D instances with their input and output registers, the parameter
     memories DP16KD instances with their output registers (simulated with
     hw/tb/ecp5_mult18x18d.v, ecp5_dp16kd.v; the DP16KD start empty and are loaded through
-    the host port, and read back); every logit equals the golden model and every cycle the
-    cycle model (the same schedule as with inferred multipliers and memories)."""
+    the host port, and read back), the nonzero lists' reads two edges (DP16KD instances where a
+    lane is a block RAM: "bcast-bram-list"); every logit equals the golden model and every
+    cycle the cycle model (the same schedule as with inferred multipliers and memories but
+    for one edge more per broadcast layer)."""
+    from lwfc_hw.plan import list_prim
+
     shapes = shapes_of(arch)
     plan = plan_core(shapes, lanes, beat, dataflow=flow, drain=drain, dsp_prims="ecp5",
                      bram_prims="ecp5")
     assert plan.prim_mems == list(plan.mems)  # every memory here fits one row of DP16KD
+    lists = [f for f in plan.fmems if f.compact]
+    assert all(plan.engines[f.index].list_lat == 2 for f in lists)
+    assert [f.prim for f in lists] == [list_prim(f, "ecp5") for f in lists]
+    if len(arch) == 2 and arch[0][1] == 400:
+        assert lists[0].prim == "dp16kd"
     rtl = sim.prepare(plan, cache)
     text = (rtl / "lwfc_core.v").read_text()
-    assert text.count("DP16KD #(") == sum(-(-m.width // 18) for m in plan.mems)
+    assert text.count("DP16KD #(") == (sum(-(-m.width // 18) for m in plan.mems)
+                                       + sum(f.q for f in lists if f.prim))
     # dense layers: the lane multipliers and two per requantizer with a multiplier (the
     # low-rank DIL keeps its inferred multipliers)
     want = sum(e.multipliers + 2 * e.requantizers for e in plan.engines)

@@ -84,7 +84,8 @@ def lwfc_core(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_re
                 f"l{i}_nzl",
                 nz_list(clk, rst, wr_en[i], wr_half[i], wr_div[i], wr_mod[i], wr_cnt[i],
                         wr_data[i], commit[i],
-                        rd_en[i], rd_half[i], rd_addr[i], lanes[i], counts[i], lcounts[i], f),
+                        rd_en[i], rd_half[i], rd_addr[i], lanes[i], counts[i], lcounts[i], f,
+                        plan.engines[i].list_lat),
             ))
             continue
         for q in range(f.q):

@@ -67,12 +67,14 @@ def _addr_pins(port: str, addr: str, abits: int, mode: int, wr_be: str) -> str:
 
 
 def instance_text(name: str, width: int, abits: int, mode: int, *, clk: str, ce_a: str,
-                  addr_a: str, addr_b: str, we_b: str, wdata_b: str) -> str:
+                  addr_a: str, addr_b: str, we_b: str, wdata_b: str,
+                  initval: bool = True) -> str:
     """Verilog of a ``width``-bit memory of DP16KD in ``mode``-bit mode (names are Verilog
     expressions or MyHDL template fields). Port A reads (``CEA = OCEA = ce_a``), port B reads
     every cycle and writes with ``we_b`` (read before write); both with the output register
     (two edges from address to data). Declares ``<name>_doa`` and ``<name>_dob`` (``width``
-    bits)."""
+    bits). ``initval``: each instance carries the :data:`MARKER` of its contents (False: a
+    memory without initial contents, all zero)."""
     n = slices(width, mode)
     full = n * mode
     out = [f"wire [{full - 1}:0] {name}_doa, {name}_dob;"]
@@ -86,8 +88,9 @@ def instance_text(name: str, width: int, abits: int, mode: int, *, clk: str, ce_
                         for j in range(18))
         dob = ", ".join(f".DOB{j}({name}_dob[{lo + j}])" if j < mode else f".DOB{j}()"
                         for j in range(18))
+        marker = MARKER.format(name=name, slice=s) if initval else "// no initial contents"
         out.append(f"""DP16KD #(
-    {MARKER.format(name=name, slice=s)}
+    {marker}
     .DATA_WIDTH_A({mode}), .DATA_WIDTH_B({mode}),
     .REGMODE_A("OUTREG"), .REGMODE_B("OUTREG"),
     .RESETMODE("SYNC"), .ASYNC_RESET_RELEASE("SYNC"),

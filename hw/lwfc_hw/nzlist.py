@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from myhdl import Signal, always, always_comb, block, concat, intbv
 
+from . import ecp5_bram
 from .memories import named
 from .plan import CorePlan, FmemPlan, clog2
 from .rtl_common import uint
@@ -60,8 +61,77 @@ def nz_sum(nz, pre_in, pre_out):
 
 
 @block
+def list_ram(clk, we, waddr, wdata, re, raddr, rdata, regs: int):
+    """One lane's memory, inferred: ``2 ** len(waddr)`` words of ``len(wdata)`` bits, no
+    initial contents. Write: ``mem[waddr] = wdata`` on an edge with ``we``. Read: on an edge
+    with ``re``, the read register takes ``mem[raddr]`` (``regs == 1``: it is ``rdata``); with
+    ``regs == 2`` an output register follows (``rdata``, also advancing with ``re``): two
+    edges from address to data."""
+    W = len(wdata)
+    mem = [Signal(intbv(0)[W:]) for _ in range(2 ** len(waddr))]
+
+    @always(clk.posedge)
+    def write():
+        if we:
+            mem[waddr].next = wdata
+
+    if regs == 1:
+
+        @always(clk.posedge)
+        def read():
+            if re:
+                rdata.next = mem[raddr]
+
+        return write, read
+
+    ra = uint(W)
+
+    @always(clk.posedge)
+    def read2():
+        if re:
+            ra.next = mem[raddr]
+            rdata.next = ra
+
+    return write, read2
+
+
+@block
+def dp16kd_list_ram(clk, we, waddr, wdata, re, raddr, rdata, name: str):
+    """:func:`list_ram` with ``regs == 2`` as ECP5 DP16KD instances named ``name``
+    (:func:`lwfc_hw.ecp5_bram.instance_text`; the block RAM's own output register, port A
+    reads, port B writes); the MyHDL model behaves the same."""
+    AB = len(waddr)
+    W = len(wdata)
+    depth = 2**AB
+    mem = [0] * depth
+    pipe = [0]
+    mode = ecp5_bram.dp16kd_mode(depth, W)
+    _template_names = (name,)  # read by the verilog_code template below
+
+    @always(clk.posedge)
+    def model():
+        if re:
+            rdata.next = pipe[0]
+            pipe[0] = mem[int(raddr)]
+        if we:
+            mem[int(waddr)] = int(wdata)
+
+    for sig in (we, waddr, wdata, re, raddr):
+        sig.read = True
+    rdata.driven = "wire"
+    dp16kd_list_ram.verilog_code = (
+        f"// {name}: {depth} x {W} bit nonzero-list lane, ECP5 DP16KD with output registers\n"
+        + ecp5_bram.instance_text(name, W, AB, mode, clk="${clk}", ce_a="${re}",
+                                  addr_a="${raddr}", addr_b="${waddr}", we_b="${we}",
+                                  wdata_b="${wdata}", initval=False)
+        + f"assign ${{rdata}} = {name}_doa[{W - 1}:0];\n")
+    return model
+
+
+@block
 def nz_lane(clk, rst, nz, pix, ibase, half, commit, rd_en, rd_half, rd_addr, rd_data, lcount,
-            lane: int, abits: int, ib: int, lb: int):
+            lane: int, abits: int, ib: int, lb: int, name: str = "", regs: int = 1,
+            prim: str = ""):
     """Lane ``lane`` of a list memory (see :func:`nz_list`): the nonzero elements ``i`` with
     ``i % W == lane`` of each half, in index order, at addresses ``{half, 0, 1, ...}``.
 
@@ -69,12 +139,14 @@ def nz_lane(clk, rst, nz, pix, ibase, half, commit, rd_en, rd_half, rd_addr, rd_
     (``ib - lb`` index bits, at least 1: the lane holds the low ``lb`` bits when ``W`` is a
     power of two, else ``lb == 0``), the element's index being ``ibase + lane``. ``commit``
     latches the half's count (with the append that comes with it) and restarts the lane.
-    Read side: registered read of ``{rd_half, rd_addr}`` when ``rd_en``; ``lcount`` = the
+    Read side: read of ``{rd_half, rd_addr}`` when ``rd_en``, ``regs`` edges (the memory:
+    :func:`list_ram`, or :func:`dp16kd_list_ram` named ``name`` when ``prim``); ``lcount`` = the
     entries of half ``rd_half`` (``FmemPlan.lane_count_bits``, from registers; None for a
     list of one lane, whose count is the total).
     """
     EIB = max(1, ib - lb)
-    mem = [Signal(intbv(0)[EIB + 8:]) for _ in range(2 ** (abits + 1))]
+    waddr, raddr = uint(abits + 1), uint(abits + 1)
+    wdata = uint(EIB + 8)
     LCB = clog2(2**abits + 1) if lcount is None else len(lcount)
     pc = uint(LCB)
     c0, c1 = uint(LCB), uint(LCB)
@@ -100,10 +172,17 @@ def nz_lane(clk, rst, nz, pix, ibase, half, commit, rd_en, rd_half, rd_addr, rd_
             sidx.next = full[EIB:]
             wa.next = pc[abits:]
 
-    @always(clk.posedge)
-    def write():
-        if nz:
-            mem[concat(half, wa)].next = concat(sidx, pix)
+    @always_comb
+    def ports():
+        waddr.next = concat(half, wa)
+        wdata.next = concat(sidx, pix)
+        raddr.next = concat(rd_half, rd_addr)
+
+    if prim:
+        assert prim == "dp16kd" and regs == 2, "a DP16KD list lane has the output register"
+        ram = named("ram", dp16kd_list_ram(clk, nz, waddr, wdata, rd_en, raddr, rd_data, name))
+    else:
+        ram = named("ram", list_ram(clk, nz, waddr, wdata, rd_en, raddr, rd_data, regs))
 
     @always(clk.posedge)
     def ctl():
@@ -124,11 +203,6 @@ def nz_lane(clk, rst, nz, pix, ibase, half, commit, rd_en, rd_half, rd_addr, rd_
             else:
                 c0.next = pc
 
-    @always(clk.posedge)
-    def read():
-        if rd_en:
-            rd_data.next = mem[concat(rd_half, rd_addr)]
-
     @always_comb
     def rd_count():
         if rd_half:
@@ -137,13 +211,13 @@ def nz_lane(clk, rst, nz, pix, ibase, half, commit, rd_en, rd_half, rd_addr, rd_
             lcount.next = c0
 
     if lcount is None:
-        return index, write, ctl, read
-    return index, write, ctl, latch, read, rd_count
+        return index, ports, ram, ctl
+    return index, ports, ram, ctl, latch, rd_count
 
 
 @block
 def nz_list(clk, rst, wr_en, wr_half, wr_div, wr_mod, wr_cnt, wr_data, commit, rd_en, rd_half,
-            rd_addr, entries, count, lcounts, fp: FmemPlan):
+            rd_addr, entries, count, lcounts, fp: FmemPlan, regs: int = 1):
     """A ping-pong feature memory holding the list of nonzero elements of each half
     (``FmemPlan.compact``): ``W = fp.q == fp.w`` lanes of :func:`nz_lane`, element ``i`` in
     lane ``i % W``. Two stages from a write to the lane memories: the input register (each
@@ -158,10 +232,11 @@ def nz_list(clk, rst, wr_en, wr_half, wr_div, wr_mod, wr_cnt, wr_data, commit, r
     at a multiple of ``W``: ``wr_mod == 0``, so element ``b`` of a write goes to lane ``b``):
     ``wr_cnt`` consecutive elements from element ``ibase = wr_div * W + wr_mod`` per write,
     ``wr_data`` = 8 bits (``W == 1``) or ``8 * W`` bits (element ``b`` in byte ``b``). Read
-    port: ``entries[l]`` = lane ``l`` at ``{rd_half, rd_addr}`` one edge after the address
-    (when ``rd_en``), ``fp.entry_bits`` wide ``{index >> fp.lane_bits, value}``; ``count``
-    and ``lcounts`` of half ``rd_half`` (combinational from registers); ``len(count)`` =
-    :func:`count_bits` bits.
+    port: ``entries[l]`` = lane ``l`` at ``{rd_half, rd_addr}`` ``regs`` edges after the
+    address (1, or 2 with an output register: the engine's ``EnginePlan.list_lat``; when
+    ``rd_en``; ECP5 block RAMs when ``fp.prim``), ``fp.entry_bits`` wide
+    ``{index >> fp.lane_bits, value}``; ``count`` and ``lcounts`` of half ``rd_half``
+    (combinational from registers); ``len(count)`` = :func:`count_bits` bits.
     """
     W = fp.w
     ib = fp.index_bits
@@ -188,7 +263,7 @@ def nz_list(clk, rst, wr_en, wr_half, wr_div, wr_mod, wr_cnt, wr_data, commit, r
         insts.append(named(f"lane{k}", nz_lane(clk, rst, nz_r[k], pix_r[k], ibase_r, half_w,
                                                commit_r, rd_en, rd_half, rd_addr, entries[k],
                                                lcounts[k] if W > 1 else None, k, abits, ib,
-                                               lb)))
+                                               lb, f"l{fp.index}_nzl{k}", regs, fp.prim)))
 
     @always(clk.posedge)
     def take():

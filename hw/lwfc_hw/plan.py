@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .ecp5_bram import dp16kd_mode
@@ -176,6 +176,10 @@ class EnginePlan:
     dataflow: str = "dot"
     R: int = 1
     rq_stages: int = RQ_STAGES
+    #: Edges from a broadcast engine's list address to the entry (:func:`lwfc_hw.nzlist.nz_list`):
+    #: 1, the list memory's read register; 2 with ``CorePlan.bram_prims`` (and an output
+    #: register: the block RAM's own in an ECP5 DP16KD instance, ``FmemPlan.prim``).
+    list_lat: int = 1
 
     @property
     def drain_width(self) -> int:
@@ -258,6 +262,9 @@ class FmemPlan:
     q: int
     w: int
     compact: bool = False
+    #: ``compact`` lanes built from ECP5 DP16KD instances with the output register
+    #: (``"dp16kd"``, see :func:`list_prim`), else ``""`` (inferred).
+    prim: str = ""
 
     @property
     def index_bits(self) -> int:
@@ -315,7 +322,10 @@ class CorePlan:
     ``bram_prims``: ``""`` (default) leaves the parameter memories to synthesis; ``"ecp5"``
     makes each two-port memory that fits one row of DP16KD an instance with the primitive's
     output register (``MemSpec.prim``), whose clock-to-output is far shorter than that of the
-    array Yosys infers (``REGMODE "NOREG"``). Same two-cycle reads either way.
+    array Yosys infers (``REGMODE "NOREG"``). Same two-cycle reads either way. It also gives
+    the nonzero lists of broadcast layers an output register (``EnginePlan.list_lat`` 2, one
+    edge more per broadcast layer), in DP16KD instances where a lane is a block RAM
+    (:func:`list_prim`).
     """
 
     lanes: int
@@ -575,12 +585,32 @@ def plan_core(
             # the list of nonzero inputs: the loader appends one beat per cycle, a layer
             # writer its drain width
             w = pixels_per_beat if i == 0 else engines[i - 1].R
-            fmems.append(FmemPlan(i, e.shape.n_in, w, w, compact=True))
+            f = FmemPlan(i, e.shape.n_in, w, w, compact=True)
+            if bram_prims:
+                # the entries get an output register (two-edge reads)
+                f = replace(f, prim=list_prim(f, bram_prims))
+                engines[i] = replace(e, list_lat=2)
+            fmems.append(f)
         else:
             fmems.append(FmemPlan(i, e.shape.n_in, e.q_read,
                                   _write_width(pixels_per_beat, e.q_read) if i == 0 else 1))
     return CorePlan(max(lanes_l), pixels_per_beat, tuple(engines), tuple(fmems), tuple(mems),
                     shared_port=shared_port, dsp_prims=dsp_prims, bram_prims=bram_prims)
+
+
+#: Bits below which a list lane stays an inferred memory (LUT RAM) under ``bram_prims``.
+LIST_PRIM_MIN_BITS = 2048
+
+
+def list_prim(f: FmemPlan, bram_prims: str) -> str:
+    """``"dp16kd"`` when the lanes of list ``f`` (``2 ** (abits + 1)`` entries of
+    ``entry_bits``) are ECP5 block RAMs under ``bram_prims == "ecp5"``: one row of DP16KD of
+    at least :data:`LIST_PRIM_MIN_BITS`; else ``""``."""
+    depth = 2 ** (f.abits + 1)
+    if (bram_prims == "ecp5" and depth * f.entry_bits >= LIST_PRIM_MIN_BITS
+            and dp16kd_mode(depth, f.entry_bits)):
+        return "dp16kd"
+    return ""
 
 
 def shapes_from_bundle(bundle: Any) -> list[LayerShape]:

@@ -34,9 +34,10 @@ from .dot_dense import DotDense, dense_weight_banks
 
 
 def bc_dense_pipe(e: EnginePlan) -> int:
-    """Constant part of a broadcast engine's time: operands (``BC_OPERAND_LAT``), MAC array
-    (``Q = 1``), the drain register, the requantizer (``e.rq_stages``)."""
-    return BC_OPERAND_LAT + mac_latency(1) + 1 + e.rq_stages
+    """Constant part of a broadcast engine's time: operands (``BC_OPERAND_LAT``, plus one edge
+    when the list read has an output register: ``e.list_lat == 2``), MAC array (``Q = 1``),
+    the drain register, the requantizer (``e.rq_stages``)."""
+    return BC_OPERAND_LAT + e.list_lat - 1 + mac_latency(1) + 1 + e.rq_stages
 
 
 def bcast_steps(e: EnginePlan, nnz: int, groups: int) -> int:
@@ -170,9 +171,10 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, lcount, 
     lane with entries (``lcount``, latched at ``start``), and so on; steps
     ``j >= nnz`` are pad steps with ``x = 0`` at weight address ``g * n_in``. The weight
     address ``g * n_in + i`` goes to all ``P`` weight banks; ``x`` and the weights reach the
-    multipliers ``BC_OPERAND_LAT`` edges after the step, then the MAC array (``P x 1``:
-    products, a second product register, accumulators). A group's sums drain one per cycle
-    through the requantizer, as in :func:`lwfc_hw.layers.dot_dense.dense_engine`.
+    multipliers ``BC_OPERAND_LAT`` edges after the step (one more with ``e.list_lat == 2``),
+    then the MAC array (``P x 1``: products, a second product register, accumulators). A
+    group's sums drain one per cycle through the requantizer, as in
+    :func:`lwfc_hw.layers.dot_dense.dense_engine`.
 
     Dense layer (``u_side`` False, ``accept`` None): outputs ``(ov, oidx, y)`` to the next
     feature memory or the result stage, ``done`` one cycle after the last. Low-rank U side
@@ -231,7 +233,7 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, lcount, 
                                                    plan.bank_chunks(e.index, role, lane),
                                                    sel_bits, hown)))
     mems = {m.role + str(m.bank): m for m in plan.mems_of(e.index) if m.chunk == 0}
-    DL = BC_OPERAND_LAT
+    DL = BC_OPERAND_LAT + e.list_lat - 1
     insts.append(named("dv", delay_line(clk, rst, one, s_v, v_op, DL)))
     insts.append(named("df", delay_line(clk, None, one, s_f, f_op, DL)))
     insts.append(named("dl", delay_line(clk, None, one, s_l, l_op, DL)))
@@ -375,6 +377,27 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, lcount, 
             s_l.next = j == last_j
             s_p.next = j >= nnz or not run
 
+    # the step's lane, pad flag and group base beside its list read: ``mod_e``, ``p_e``,
+    # ``gb_e`` arrive with ``entries`` (``list_lat`` edges after the address)
+    if e.list_lat == 1:
+        mod_e, p_e, gb_e = mod1, p1, gb1
+    else:
+        mod_e, p_e, gb_e = uint(clog2(L)), Signal(bool(0)), uint(WAB)
+
+        @always(clk.posedge)
+        def align():
+            p_e.next = p1
+            gb_e.next = gb1
+
+        insts.append(align)
+        if L > 1:
+
+            @always(clk.posedge)
+            def align_lane():
+                mod_e.next = mod1
+
+            insts.append(align_lane)
+
     if L == 1:
         ent_in = entries[0]
 
@@ -383,8 +406,8 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, lcount, 
             p1.next = s_p
             gb1.next = gbase
             ent2.next = ent_in
-            p2.next = p1
-            gb2.next = gb1
+            p2.next = p_e
+            gb2.next = gb_e
 
     else:
 
@@ -393,15 +416,15 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, lcount, 
             mod1.next = mod
             p1.next = s_p
             gb1.next = gbase
-            ent2.next = entries[mod1]
-            p2.next = p1
-            gb2.next = gb1
+            ent2.next = entries[mod_e]
+            p2.next = p_e
+            gb2.next = gb_e
 
     if LB > 0:
 
         @always(clk.posedge)
         def lane2():
-            ln2.next = mod1
+            ln2.next = mod_e
 
         @always_comb
         def index():
