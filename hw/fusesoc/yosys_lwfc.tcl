@@ -1,6 +1,6 @@
 # Yosys script of lwfc's open-flow board targets (Edalize tool option yosys_template).
 #
-# Edalize's own template plus two lwfc steps between reading and synthesis:
+# Edalize's own template plus lwfc's steps between reading and synthesis:
 #  * the parameter memories listed by the generator (lwfc_params.tcl, sourced by read_files)
 #    get the attribute no_rw_check: the host port writes them only while the core is idle, so
 #    the engine never reads an address that is being written. Without it Yosys keeps Verilog's
@@ -21,6 +21,7 @@
 #    SB_MAC16 ("Driver-driver conflict ... Resolved using constant"): the whole datapath behind
 #    it is optimised away. With keep the DSP takes only the first register, the second stays
 #    in logic; 'lwfc build' fails on that warning in yosys.log;
+#  * keep on the flip-flops of the lane-group control copies (*fanout*, see below);
 #  * a cell count (lwfc_stat.txt) for 'lwfc build', which reports LUTs and flip-flops.
 # It is Tcl, run by a Yosys with Tcl, or by hw/fusesoc/edatools.py for YoWASP's Yosys.
 
@@ -68,6 +69,12 @@ if {[info exists ::lwfc_param_memories]} {
 if {[string match *synth_ice40* [info body synth]]} {
     setattr -set keep 1 w:*_prod*
 }
+
+# the lane-group copies of the MAC arrays' and drains' control registers (signals named
+# *fanout*, lwfc_hw.mac.FANOUT_LANES) are identical by construction: keep on their flip-flops
+# stops opt_merge from joining them back into one register with thousands of loads
+yosys proc
+setattr -set keep 1 w:*fanout* {%ci1:+[Q]} w:*fanout* %d
 
 if {![info exists ::lwfc_booth]} {
     set ::lwfc_booth 1

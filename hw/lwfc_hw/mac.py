@@ -17,6 +17,18 @@ from .plan import ACC_BITS, BANK_CHUNK, MemSpec, clog2
 from .rtl_common import extend, uint
 from .timing import tree_levels
 
+#: Lanes served by one copy of a control register that the whole lane array would otherwise
+#: share (the accumulators' valid / first flags here, the broadcast drain's load / shift
+#: flags): with 50 lanes one register drove 1,300 - 2,500 flip-flop enables and multiplexer
+#: selects across the ECP5, the worst nets of the ULX3S build. The copies are signals named
+#: ``fanout_*``; ``hw/fusesoc/yosys_lwfc.tcl`` keeps Yosys from merging them back into one.
+FANOUT_LANES = 8
+
+
+def fanout_copies(lanes: int) -> int:
+    """Copies of a lane-array control register: one per :data:`FANOUT_LANES` lanes."""
+    return -(-lanes // FANOUT_LANES)
+
 
 def mac_bits(n_in: int) -> int:
     """Bits of a signed sum of up to ``n_in`` products uint8 x int8 (each in ``[-255*128,
@@ -188,7 +200,7 @@ def ecp5_ids() -> str:
 
 @block
 def mac_array(clk, rst, en, v_in, f_in, l_in, x_lanes, w_lanes, acc, fin, P: int, Q: int,
-              n_in: int, dsp_prims: str = ""):
+              n_in: int, dsp_prims: str = "", fin_copies=None):
     """``P x Q`` multipliers, ``P`` registered adder trees and ``P`` accumulators.
 
     ``(v_in, f_in, l_in)`` flag the step whose operands are at the multiplier inputs (valid,
@@ -203,6 +215,9 @@ def mac_array(clk, rst, en, v_in, f_in, l_in, x_lanes, w_lanes, acc, fin, P: int
     each output's ``Q`` products to one sum, and ``acc[p] = (f ? 0 : acc[p]) + sum``. ``fin``
     (registered with the accumulators) is high in the cycle after a row's last step has been
     accumulated, so ``acc`` is final then: ``mac_latency(Q)`` edges after the operands.
+    ``fin_copies`` (optional, :func:`fanout_copies` ``(P)`` signals): copies of ``fin``, one
+    per :data:`FANOUT_LANES` output lanes, for a consumer of all ``P`` sums; the
+    accumulators' own valid / first flags are copied the same way.
 
     ``dsp_prims == "ecp5"`` (``CorePlan.dsp_prims``; when every step uses all ``Q`` lanes):
     each multiplier and its two product registers are one :func:`ecp5_mult` (operand and
@@ -270,6 +285,39 @@ def mac_array(clk, rst, en, v_in, f_in, l_in, x_lanes, w_lanes, acc, fin, P: int
                 ls[i].next = ls[i - 1]
             fin.next = vs[LS] and ls[LS]
 
+    # the last stage's valid / first flags, one copy per FANOUT_LANES accumulators (the
+    # copies of vs[LS] / fs[LS]); fin's copies for the caller
+    NG = fanout_copies(P)
+    FAN = FANOUT_LANES
+    fanout_v = [Signal(bool(0)) for _ in range(NG)]
+    fanout_f = [Signal(bool(0)) for _ in range(NG)]
+    vp, fp = vs[LS - 1], fs[LS - 1]
+    @always(clk.posedge)
+    def copies():
+        if rst:
+            for k in range(NG):
+                fanout_v[k].next = 0
+        elif en:
+            for k in range(NG):
+                fanout_v[k].next = vp
+                fanout_f[k].next = fp
+
+    if fin_copies is not None:
+        fanout_fin = fin_copies
+        assert len(fanout_fin) == NG, "fin_copies: one per FANOUT_LANES lanes"
+        vl, ll = vs[LS], ls[LS]
+
+        @always(clk.posedge)
+        def fin_copy():
+            if rst:
+                for k in range(NG):
+                    fanout_fin[k].next = 0
+            elif en:
+                for k in range(NG):
+                    fanout_fin[k].next = vl and ll
+
+        copies = [copies, fin_copy]
+
     if dsp_prims == "ecp5" and QLAST == Q:
         pipe = []  # the DSPs hold both product registers
     else:
@@ -285,11 +333,12 @@ def mac_array(clk, rst, en, v_in, f_in, l_in, x_lanes, w_lanes, acc, fin, P: int
 
     @always(clk.posedge)
     def accum():
-        if en and vs[LS]:
+        if en:
             for p in range(P):
-                if fs[LS]:
-                    acc[p].next = top[p]
-                else:
-                    acc[p].next = acc[p] + top[p]
+                if fanout_v[p // FAN]:
+                    if fanout_f[p // FAN]:
+                        acc[p].next = top[p]
+                    else:
+                        acc[p].next = acc[p] + top[p]
 
-    return mul, flags, pipe, adders, accum
+    return mul, flags, copies, pipe, adders, accum

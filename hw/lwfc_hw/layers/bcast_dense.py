@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from myhdl import Signal, always, always_comb, block, concat, intbv
 
-from ..mac import mac_array, mac_bits, mac_signal, weight_lane
+from ..mac import FANOUT_LANES, fanout_copies, mac_array, mac_bits, mac_signal, weight_lane
 from ..memories import named
 from ..plan import CorePlan, EnginePlan, LayerShape, ceil_div, clog2
 from ..requant import requant
@@ -237,8 +237,14 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, lcount, 
     insts.append(named("dv", delay_line(clk, rst, one, s_v, v_op, DL)))
     insts.append(named("df", delay_line(clk, None, one, s_f, f_op, DL)))
     insts.append(named("dl", delay_line(clk, None, one, s_l, l_op, DL)))
+    # copies of fin and of "the drain is shifting" (dn != 0), one per FANOUT_LANES lanes of
+    # the drain register
+    NG = fanout_copies(P)
+    FAN = FANOUT_LANES
+    fanout_fin = [Signal(bool(0)) for _ in range(NG)]
+    fanout_dz = [Signal(bool(0)) for _ in range(NG)]
     insts.append(named("mac", mac_array(clk, rst, one, v_op, f_op, l_op, xl, w_lanes, acc,
-                                        fin, P, 1, NIN, plan.dsp_prims)))
+                                        fin, P, 1, NIN, plan.dsp_prims, fanout_fin)))
     if lowrank:
         # the latent's index is not needed by the DIL (it takes them in order)
         insts.append(named("requant", requant(clk, rst, en, dv, o, dr[0], ov, None, y, h_sel,
@@ -455,18 +461,31 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, lcount, 
     def drain():
         if rst:
             dn.next = 0
+            for k in range(NG):
+                fanout_dz[k].next = 0
         elif en:
             if fin:
-                for p in range(P):
-                    dr[p].next = acc[p]
                 if gd == last_g:
                     dn.next = NT_LAST
                 else:
                     dn.next = NT
+                for k in range(NG):
+                    fanout_dz[k].next = 1
             elif dn != 0:
-                for p in range(PMR):
-                    dr[p].next = dr[p + R]
                 dn.next = dn - 1
+                for k in range(NG):
+                    fanout_dz[k].next = dn != 1
+
+    # the drain register: loads the sums with fin, shifts by R while dn != 0 (the copies)
+    @always(clk.posedge)
+    def drain_regs():
+        if en:
+            for p in range(P):
+                if fanout_fin[p // FAN]:
+                    dr[p].next = acc[p]
+            for p in range(PMR):
+                if fanout_dz[p // FAN] and not fanout_fin[p // FAN]:
+                    dr[p].next = dr[p + R]
         if start:
             o.next = 0
             gd.next = 0
@@ -480,7 +499,8 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, lcount, 
     def drain_valid():
         dv.next = dn != 0
 
-    gens = [insts, issue, walk, step_flags, select, index, operands, drain, drain_valid]
+    gens = [insts, issue, walk, step_flags, select, index, operands, drain, drain_regs,
+            drain_valid]
     if done is not None:
 
         @always(clk.posedge)
