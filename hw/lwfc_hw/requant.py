@@ -45,11 +45,14 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
     (:func:`lwfc_hw.mac.ecp5_mult`); the same integers at the same latency.
 
     Input ``(iv, idx, acc)`` is sampled on an edge with ``en``; ``(ov, oidx, y)`` appear
-    ``stages`` enabled edges later. ``bias[idx]`` and ``rq[idx]`` (word ``S << 15 | M``)
-    are read from host-writable memories. ``ov`` / ``oidx`` may be None (no valid / index
-    pipeline: a requantizer beside another that carries them). ``rb`` maps a memory id to
-    its readback signal; ``hown`` (shared-port plans: the core's ``idle``) goes to every
-    :func:`~lwfc_hw.memories.param_ram` of the engine, here and in the layer engines.
+    ``stages`` enabled edges later. Only the valid flags reset: the data registers ignore
+    ``rst`` (holding them in reset made ``rst`` the enable of some 300 flip-flops per
+    requantizer, a net of 2,500 loads in the 50-lane ULX3S build). ``bias[idx]`` and
+    ``rq[idx]`` (word ``S << 15 | M``) are read from host-writable memories. ``ov`` /
+    ``oidx`` may be None (no valid / index pipeline: a requantizer beside another that
+    carries them). ``rb`` maps a memory id to its readback signal; ``hown`` (shared-port
+    plans: the core's ``idle``) goes to every :func:`~lwfc_hw.memories.param_ram` of the
+    engine, here and in the layer engines.
     """
     if stages not in RQ_STAGE_CHOICES:
         raise ValueError(f"requant: stages must be one of {RQ_STAGE_CHOICES}, got {stages!r}")
@@ -93,7 +96,7 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
 
     @always(clk.posedge)
     def stage_ctl():
-        if en and not rst:
+        if en:
             # R0 -> R1: sample the input; bias / requant words are read at idx meanwhile
             a1.next = acc_w
             # R1 -> R2: the memory words are on their way
@@ -120,7 +123,7 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
 
         @always(clk.posedge)
         def index_flags():
-            if en and not rst:
+            if en:
                 ii[0].next = idx
                 for i in range(1, NV):
                     ii[i].next = ii[i - 1]
@@ -155,7 +158,7 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
         @always(clk.posedge)
         def stage_out():
             # R3 -> ... -> out: the logit, delayed to the same latency
-            if en and not rst:
+            if en:
                 lg[0].next = s3
                 for i in range(1, NL):
                     lg[i].next = lg[i - 1]
@@ -167,7 +170,7 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
         def stage_out():
             u = intbv(0)[YB:]
             k = intbv(0)[6:]
-            if en and not rst:
+            if en:
                 # R2 -> R3: unpack M and S
                 m3.next = rq_q[15:]
                 m3s.next = concat(False, rq_q[15:]).signed()
@@ -217,7 +220,7 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
 
             @always(clk.posedge)
             def products():
-                if en and not rst:
+                if en:
                     # R3 -> R4: DSP operand registers
                     s4.next = s3
                     m4.next = m3
@@ -248,7 +251,7 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
         def stage_out():
             u = intbv(0)[YB:]
             k = intbv(0)[6:]
-            if en and not rst:
+            if en:
                 # R2 -> R3: unpack M and S
                 m3.next = rq_q[15:]
                 m3s.next = concat(False, rq_q[15:]).signed()
