@@ -268,3 +268,24 @@ def test_target_fps_chooses_a_plan_meeting_it(bundles, tmp_path, data_dir, capsy
     code, out, err = run_cli(capsys, "hdl", str(bundles["dense"]), "--out", str(tmp_path / "h"),
                              "--target-fps", "1000", "--lanes", "4")
     assert code == 2 and "leave those out" in err
+
+
+def test_board_option_gives_the_target_plan(bundles, tmp_path, capsys):
+    """``--board NAME``: the core of the board's build (its target's lanes, dataflow, drain
+    and primitives, as ``lwfc.fpga.target_plan``); other plan options with it are refused."""
+    from lwfc.bundle import load_bundle
+    from lwfc.fpga import get_board, target_plan
+
+    want = target_plan(get_board("ulx3s"), load_bundle(bundles["dense"]))
+    code, out, err = run_cli(capsys, "hdl", str(bundles["dense"]), "--out", str(tmp_path / "h"),
+                             "--board", "ulx3s", "--json")
+    assert code == 0, err
+    layers = json.loads(out)["layers"]
+    assert [(x["dataflow"], x["P"], x["R"]) for x in layers] == [
+        (e.dataflow, e.P, e.R) for e in want.engines]
+    assert want.bram_prims == "ecp5" and "DP16KD #(" in (tmp_path / "h" / "lwfc_core.v").read_text()
+    code, out, err = run_cli(capsys, "hdl", str(bundles["dense"]), "--out", str(tmp_path / "h"),
+                             "--board", "ulx3s", "--lanes", "4")
+    assert code == 2 and "leave out" in err
+    code, out, err = run_cli(capsys, "sim", str(bundles["dense"]), "--board", "nosuch")
+    assert code == 2 and "unknown board 'nosuch'" in err

@@ -1,11 +1,14 @@
 """The elaboration options shared by ``lwfc hdl`` and ``lwfc sim``: ``--lanes``,
-``--dataflow``, ``--drain``, ``--pixels-per-beat`` (parsing only; the plan is
-:func:`lwfc_hw.plan.plan_for_bundle`)."""
+``--dataflow``, ``--drain``, ``--pixels-per-beat``, ``--target-fps``, ``--board`` (parsing
+only; the plan is :func:`lwfc_hw.plan.plan_for_bundle`, :func:`lwfc_hw.fold.fold` or
+:func:`lwfc.fpga.target_plan`)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
+
+from lwfc_hw.plan import DEFAULT_PIXELS_PER_BEAT
 
 from ..errors import LwfcError
 from ._common import positive_int
@@ -46,7 +49,8 @@ def add_plan_args(p: argparse.ArgumentParser) -> None:
                    metavar="R[,R...]",
                    help="outputs requantized per cycle (broadcast layers feeding a broadcast "
                         "layer), one value or one per layer (1)")
-    p.add_argument("--pixels-per-beat", type=positive_int, default=4, metavar="B",
+    p.add_argument("--pixels-per-beat", type=positive_int, default=DEFAULT_PIXELS_PER_BEAT,
+                   metavar="B",
                    help="pixels per input beat; the input port is 8*B bits wide (4)")
     p.add_argument("--target-fps", type=_positive_float, metavar="N",
                    help="choose every layer's dataflow, lanes and drain for a mean of N "
@@ -54,6 +58,10 @@ def add_plan_args(p: argparse.ArgumentParser) -> None:
                         "--dataflow, --drain)")
     p.add_argument("--clock-mhz", type=_positive_float, default=100.0, metavar="F",
                    help="clock for --target-fps (100)")
+    p.add_argument("--board", metavar="NAME",
+                   help="the core of this board's build target (deploy/boards/NAME.json, "
+                        "fusesoc.core: its lanes, dataflow, drain and ECP5 primitives), "
+                        "instead of the options above")
 
 
 def _positive_float(text: str) -> float:
@@ -72,6 +80,14 @@ def plan_from_args(bundle: Any, args: argparse.Namespace) -> Any:
     the activity of the bundle's dataset's test images."""
     from lwfc_hw.plan import plan_for_bundle
 
+    if getattr(args, "board", None) is not None:
+        if (args.target_fps is not None or args.lanes is not None or args.dataflow != "dot"
+                or args.drain != 1 or args.pixels_per_beat != DEFAULT_PIXELS_PER_BEAT):
+            raise LwfcError(f"--board {args.board} takes the target's plan: leave out "
+                            "--lanes, --dataflow, --drain, --pixels-per-beat and --target-fps")
+        from .. import fpga
+
+        return fpga.target_plan(fpga.get_board(args.board), bundle)
     if args.target_fps is not None:
         if args.lanes is not None or args.dataflow != "dot" or args.drain != 1:
             raise LwfcError("--target-fps chooses lanes, dataflow and drain: leave those out")
