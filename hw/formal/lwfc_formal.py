@@ -320,7 +320,7 @@ def bounds(plan: Any) -> dict[str, int]:
     """
     from lwfc_hw import cycles
     from lwfc_hw import regmap as R
-    from lwfc_hw.plan import READBACK_LATENCY, clog2
+    from lwfc_hw.plan import clog2
 
     rep = cycles.report(plan)
     sched = cycles.schedule(plan, 8)
@@ -337,8 +337,8 @@ def bounds(plan: Any) -> dict[str, int]:
         "F_N_MEMS": len(plan.mems),
         "F_QD": R.TLAST_QUEUE,
         "F_QB": clog2(R.TLAST_QUEUE),
-        "F_WRITE_BOUND": deepest + 5 + READBACK_LATENCY + 4,
-        "F_READ_BOUND": deepest + 5 + READBACK_LATENCY + 4,
+        "F_WRITE_BOUND": deepest + 5 + plan.readback_latency + 4,
+        "F_READ_BOUND": deepest + 5 + plan.readback_latency + 4,
         "F_E_STRB": R.ERROR.field("WIN_STRB").lsb,
         "F_E_WRANGE": R.ERROR.field("WIN_WRITE_RANGE").lsb,
         "F_E_BUSY": R.ERROR.field("WIN_BUSY").lsb,

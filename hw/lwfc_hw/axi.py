@@ -17,7 +17,8 @@ Design notes:
   high while the respective holding register is empty); a write is performed when both are
   present and no response is pending, then ``bvalid`` is held until ``bready``. Reads are
   latched the same way; a register read answers the next cycle, a window read after the
-  readback latency of the core's host port (``READBACK_LATENCY`` = 3, 4 cycles in all).
+  readback latency of the core's host port (``plan.readback_latency``: 3 or 4, one cycle more
+  in all).
   Reads and writes are serialised: a write waits while a window read or a SCAN is in
   progress (at most ``WDEPTH + 5`` cycles), a window read waits while a SCAN runs. Every
   response is OKAY.
@@ -43,7 +44,7 @@ from myhdl import Signal, always, always_comb, block, concat, intbv
 
 from . import regmap as R
 from .core import lwfc_core
-from .plan import READBACK_LATENCY, CorePlan, clog2
+from .plan import CorePlan, clog2
 from .rtl_common import uint
 
 TOP = "lwfc_axi"
@@ -96,6 +97,7 @@ def lwfc_axi(aclk, aresetn,
     QD = R.TLAST_QUEUE
     QB = clog2(QD)
     RST_N = R.RESET_CYCLES
+    RBL = plan.readback_latency
 
     # read as intbv(X)[32:] in the read mux: a plain int >= 2**31 would convert to a 33-bit
     # literal, an intbv object in the closure to an undriven reg
@@ -542,7 +544,7 @@ def lwfc_axi(aclk, aresetn,
                 if ar_win:
                     if not scan_busy:
                         rd_busy.next = 1
-                        rd_cnt.next = READBACK_LATENCY + 1
+                        rd_cnt.next = RBL + 1
                         rd_ok.next = wsel_ok and ar_entry < wdepth
                 else:
                     ar_full.next = 0

@@ -28,6 +28,7 @@ def defines_header(plan: CorePlan) -> str:
         f"`define LWFC_SEL_BITS {plan.sel_bits}",
         f"`define LWFC_ADDR_BITS {plan.haddr_bits}",
         f"`define LWFC_N_MEMS {len(plan.mems)}",
+        f"`define LWFC_READBACK_LATENCY {plan.readback_latency}",
         "",
     ]
     return "\n".join(lines)

@@ -20,7 +20,7 @@ from myhdl import ConcatSignal, Signal, always, always_comb, block, intbv
 from .handshake import lscm
 from .memories import fmem_lane, mcm, named
 from .nzlist import count_bits, nz_list
-from .plan import CorePlan, ceil_div, clog2
+from .plan import READBACK_GROUP, READBACK_LATENCY, CorePlan, ceil_div, clog2
 from .rtl_common import uint
 from .stream import loader, result_stage, seq_writer
 
@@ -39,8 +39,9 @@ def lwfc_core(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_re
       predicted class, then the int32 logits 0 ... classes-1; ``out_last`` on the last beat.
     * ``h_sel, h_addr, h_wdata[31:0], h_we``: host write of parameter memory ``h_sel`` (see
       the memory map) at ``h_addr``; ``h_rdata[31:0]``: that memory's word at
-      (``h_sel``, ``h_addr``) of three cycles earlier (``READBACK_LATENCY``, sign-extended for
-      signed memories): the memory's read register, its output register, the select register.
+      (``h_sel``, ``h_addr``) of ``plan.readback_latency`` cycles earlier (sign-extended for
+      signed memories): the memory's read register, its output register, the select register
+      (3, ``READBACK_LATENCY``), and with ``plan.bram_prims`` a group register before it.
     * ``idle``: no image is inside the core (safe moment to rewrite parameters). With
       ``plan.shared_port`` the parameter memories' single read port serves the host only
       while ``idle`` is high: readback (and writes of SPRAM memories) need an idle core.
@@ -156,7 +157,37 @@ def lwfc_core(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_re
     ))
 
     # ---- host readback: the select delayed as the memories' two-cycle read, registered mux
-    if nm == 2**sel_bits:
+    if plan.readback_latency == READBACK_LATENCY + 1:
+        # two registered levels: READBACK_GROUP memories per group, then the groups
+        GS = READBACK_GROUP
+        NGR = ceil_div(nm, GS)
+        GB = clog2(GS)
+        rb_grp = [uint(32) for _ in range(NGR)]
+        sel_r3 = uint(sel_bits)
+        lo = uint(max(1, GB))
+
+        @always_comb
+        def rb_low():
+            lo.next = sel_r2 % GS
+
+        @always(clk.posedge)
+        def readback():
+            sel_r.next = h_sel
+            sel_r2.next = sel_r
+            sel_r3.next = sel_r2
+            for k in range(NGR):
+                if k * GS + lo < nm:
+                    rb_grp[k].next = rb[k * GS + lo]
+                else:
+                    rb_grp[k].next = 0
+            if sel_r3 < nm:
+                h_rdata.next = rb_grp[sel_r3 // GS]
+            else:
+                h_rdata.next = 0
+
+        insts.append(rb_low)
+
+    elif nm == 2**sel_bits:
 
         @always(clk.posedge)
         def readback():

@@ -34,8 +34,12 @@ RQ_BITS = 21
 #: own registered read, so that no read-data multiplexer sits between a block RAM and its
 #: first register (2048 x 9 is one ECP5 DP16KD, four iCE40 SB_RAM40_4K).
 BANK_CHUNK = 2048
-#: Cycles from a host-port address (``h_sel``, ``h_addr``) to its word on ``h_rdata``.
+#: Cycles from a host-port address (``h_sel``, ``h_addr``) to its word on ``h_rdata`` (one
+#: more under ``bram_prims``: ``CorePlan.readback_latency``).
 READBACK_LATENCY = 3
+#: Memories per first-level group of the two-level readback multiplexer
+#: (``CorePlan.readback_latency``).
+READBACK_GROUP = 8
 #: Dataflows of a layer engine: ``"dot"`` (each step multiplies ``Q`` consecutive inputs by the
 #: weights of ``P`` outputs, every input is read; :mod:`lwfc_hw.layers.dot_dense`,
 #: :mod:`~lwfc_hw.layers.dot_lowrank`) and ``"broadcast"`` (each NONZERO input is sent to ``P``
@@ -344,6 +348,14 @@ class CorePlan:
         return self.engines[0].rq_stages
 
     @property
+    def readback_latency(self) -> int:
+        """Edges from a host-port address (``h_sel``, ``h_addr``) to its word on ``h_rdata``:
+        :data:`READBACK_LATENCY`, one more with ``bram_prims`` (the readback multiplexer is
+        then two registered levels: :data:`READBACK_GROUP` memories, then the groups; with
+        100+ block RAMs one level from their outputs was the ULX3S build's critical path)."""
+        return READBACK_LATENCY + (1 if self.bram_prims else 0)
+
+    @property
     def spram_mems(self) -> list[MemSpec]:
         """The single-port memories without initial contents (loaded through the host port)."""
         return [m for m in self.mems if m.spram]
@@ -406,7 +418,7 @@ class CorePlan:
             "sel_bits": self.sel_bits,
             "addr_bits": self.haddr_bits,
             "data_bits": HOST_DATA_BITS,
-            "readback_latency": READBACK_LATENCY,
+            "readback_latency": self.readback_latency,
             "shared_port": self.shared_port,
             "layers": [
                 {

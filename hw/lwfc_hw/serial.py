@@ -40,7 +40,7 @@ from myhdl import ConcatSignal, Signal, always, always_comb, block, concat, enum
 from . import link as K
 from .core import core_ports, lwfc_core
 from .memories import named
-from .plan import READBACK_LATENCY, CorePlan, clog2
+from .plan import CorePlan, clog2
 from .regmap import plan_signature
 from .rtl_common import uint
 from .uart import uart_rx, uart_tx
@@ -901,6 +901,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
 
     insts.append(descriptor)
     c_wait = uint(3)
+    RBL = plan.readback_latency
     acc1, acc2 = uint(32), uint(32)
     c_verify = Signal(bool(0))
 
@@ -1018,7 +1019,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
             c_wait.next = 0
             cst.next = t_c.VER_READ
         elif cst == t_c.VER_READ:
-            if c_wait == READBACK_LATENCY:
+            if c_wait == RBL:
                 a1 = modbv(0)[32:]
                 a1[:] = acc1 + h_rdata
                 a2 = modbv(0)[32:]

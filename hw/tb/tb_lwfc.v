@@ -111,9 +111,8 @@ module tb_lwfc;
                 @(negedge clk);
                 h_sel = w_sel[`LWFC_SEL_BITS-1:0];
                 h_addr = w_addr[`LWFC_ADDR_BITS-1:0];
-                @(posedge clk);  // block-RAM read
-                @(posedge clk);  // memory output register
-                @(posedge clk);  // readback mux register: h_rdata (latency 3)
+                // block-RAM read, memory output register, readback mux register(s): h_rdata
+                repeat (`LWFC_READBACK_LATENCY) @(posedge clk);
                 #1;
 `ifndef VERILATOR
                 if (^h_rdata === 1'bx) begin
