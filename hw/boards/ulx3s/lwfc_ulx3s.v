@@ -1,7 +1,7 @@
 // lwfc_ulx3s: ULX3S (ECP5 LFE5U-85F) top of lwfc.
 // The serial bridge and the core (lwfc_serial, generated: hw/lwfc_hw/serial.py; clock and baud
-// from deploy/boards/ulx3s.json) run at 85 MHz from a PLL (lwfc_ecp5_pll: 25 / 5 x 17, VCO
-// 595 MHz, ecppll's values) on the 25 MHz clock. The UART is the FT231X USB serial port (ftdi_txd in, ftdi_rxd out).
+// from deploy/boards/ulx3s.json) run at 100 MHz from a PLL (lwfc_ecp5_pll: 25 / 1 x 4, VCO
+// 600 MHz, ecppll's values) on the 25 MHz clock. The UART is the FT231X USB serial port (ftdi_txd in, ftdi_rxd out).
 // led[4]: image in flight; led[5]: UART framing or CRC error;
 // led[7]: heartbeat. FIRE2 resets the core. wifi_gpio0 is held high so the ESP32 leaves
 // the FPGA alone.
@@ -17,7 +17,7 @@ module lwfc_ulx3s (
     output wire       wifi_gpio0
 );
     wire clk, locked;
-    lwfc_ecp5_pll #(.CLKI_DIV(5), .CLKFB_DIV(17), .CLKOP_DIV(7), .CLKOP_CPHASE(3)) pll (
+    lwfc_ecp5_pll #(.CLKI_DIV(1), .CLKFB_DIV(4), .CLKOP_DIV(6), .CLKOP_CPHASE(2)) pll (
         .clk_in(clk_25mhz), .clk_out(clk), .locked(locked)
     );
     // reset until the PLL has locked, then 8 more cycles
