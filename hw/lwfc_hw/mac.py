@@ -292,6 +292,7 @@ def mac_array(clk, rst, en, v_in, f_in, l_in, x_lanes, w_lanes, acc, fin, P: int
     fanout_v = [Signal(bool(0)) for _ in range(NG)]
     fanout_f = [Signal(bool(0)) for _ in range(NG)]
     vp, fp = vs[LS - 1], fs[LS - 1]
+
     @always(clk.posedge)
     def copies():
         if rst:

@@ -13,6 +13,7 @@ OPERAND_LAT = 4
 #: Edges from a broadcast step's list address to its operands at the multipliers: the list
 #: memory's registered read, the lane select register, the weight address register
 #: (``g*n_in + i``; the value register beside it), then the weight bank's ``OPERAND_LAT``.
+#: One edge more when the list has an output register (``EnginePlan.list_lat == 2``).
 BC_OPERAND_LAT = 3 + OPERAND_LAT
 #: Edges of the DIL from its operands to its ring accumulators: the product register, a second
 #: product register and the ring (:func:`lwfc_hw.layers.dot_lowrank.dil`).
