@@ -99,22 +99,29 @@ def build_harness(sources: Sequence[Path], top: str, include: Path,
 
 
 def prepare_serial(plan: CorePlan, clk_hz: int, baud: int, params_hash: int = 0,
-                   cache: Path | None = None, hport_reg: bool = True) -> Path:
+                   cache: Path | None = None, hport_reg: bool = True,
+                   bundle: Any = None) -> Path:
     """``lwfc_serial.v`` + ``lwfc_core_defs.vh`` for ``plan`` at ``clk_hz`` / ``baud`` (the
     bridge reports ``params_hash`` until a load; ``hport_reg``: see
     ``lwfc_hw.serial.lwfc_serial``, False for iCE40 boards), converted once into a cache
-    folder."""
+    folder. ``bundle``: the DP16KD instances (``plan.prim_mems``) get its contents as their
+    INITVALs, as in the bitstream (``params_hash`` should then be the bundle's); without it
+    they start empty."""
     try:
+        from lwfc_hw.banking import fill_prim_contents
         from lwfc_hw.serial import convert_serial
     except ImportError as exc:
         raise SimulationError(f"the serial bridge RTL (lwfc_hw.serial) is missing: {exc}") \
             from None
     name = (f"serial-rtl-{plan_key(plan)}-{clk_hz}-{baud}-{params_hash:08x}"
-            + ("" if hport_reg else "-hw"))
-    return cached_folder(Path(cache or cache_root()), name, "lwfc_serial.v",
-                         lambda tmp: convert_serial(plan, tmp, clk_hz, baud,
-                                                    params_hash=params_hash,
-                                                    hport_reg=hport_reg))
+            + ("" if hport_reg else "-hw") + ("-init" if bundle is not None else ""))
+
+    def make(tmp: Path) -> None:
+        convert_serial(plan, tmp, clk_hz, baud, params_hash=params_hash, hport_reg=hport_reg)
+        if bundle is not None:
+            fill_prim_contents(bundle, plan, tmp / "lwfc_serial.v")
+
+    return cached_folder(Path(cache or cache_root()), name, "lwfc_serial.v", make)
 
 
 class HarnessProcess:
@@ -188,9 +195,9 @@ def board_build(board_name: str, bundle: Bundle | None = None) -> dict[str, Any]
     if bundle is None:
         bundle = load_bundle(fpga.REPO / str(params.get("bundle", "deploy/models/mnist-dense")))
     plan = fpga.target_plan(board, bundle)
-    # SPRAM and the DP16KD instances start empty here (the bitstream's DP16KD hold the
-    # bundle as INITVALs; the simulation loads them over the link)
-    empty = plan.spram_mems or plan.prim_mems
+    # SPRAM starts empty (loaded over the link); the DP16KD instances hold the bundle as
+    # INITVALs, in the bitstream and in the simulation (prepare_serial's bundle)
+    empty = plan.spram_mems
     return {"board": board, "bundle": bundle, "plan": plan,
             "plan_options": [plan_options_of(params, board.family)],
             "clk_hz": round(board.clock_mhz * 1e6), "baud": int(board.uart["baud"]),
@@ -208,7 +215,7 @@ def open_serial_sim(board_name: str, *, faults: FaultConfig | None = None,
 
     b = board_build(board_name)
     rtl = prepare_serial(b["plan"], b["clk_hz"], b["baud"], b["params_hash"],
-                         hport_reg=b["board"].family != "ice40")
+                         hport_reg=b["board"].family != "ice40", bundle=b["bundle"])
     exe = build_harness([rtl / "lwfc_serial.v"], "lwfc_serial", rtl, timeout=build_timeout)
     run_dir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="lwfc-serial-sim-"))
     run_dir.mkdir(parents=True, exist_ok=True)
