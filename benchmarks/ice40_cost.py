@@ -11,7 +11,7 @@ on the parameter memories, ``keep`` on the lane product registers) and packs it 
 (ICESTORM_LC), block RAM and DSPs. No placement, so it takes about a minute per design.
 
     .venv/bin/python benchmarks/ice40_cost.py [--bundle DIR] [--out build/ice40_cost] [--json]
-        [--lanes 1,1,1] [--dataflow broadcast,dot,dot] [--drain 1]
+        [--lanes 1,1,1] [--dataflow broadcast,dot,dot] [--drain 1] [--pixels-per-beat 4]
 
 Work files go under ``--out`` (relative to the repository: YoWASP cannot open paths under
 /tmp). Prints one Markdown table.
@@ -31,10 +31,10 @@ TIMEOUT_S = 1800
 
 
 def convert(bundle_dir: Path, out: Path, lanes: str | None = None, dataflow: str | None = None,
-            drain: str | None = None) -> list[str]:
+            drain: str | None = None, pixels_per_beat: int | None = None) -> list[str]:
     """Both designs under ``out/core`` and ``out/serial``; returns the parameter memories.
     ``lanes`` / ``dataflow`` / ``drain`` (comma lists, as ``LWFC_LANES`` ...) override the
-    target's."""
+    target's, ``pixels_per_beat`` the input beat width."""
     from lwfc.bundle import load_bundle
     from lwfc.fpga import get_board, target_generator_params
     from lwfc_hw.banking import write_hex_files
@@ -45,7 +45,8 @@ def convert(bundle_dir: Path, out: Path, lanes: str | None = None, dataflow: str
     bundle = load_bundle(bundle_dir)
     params = target_generator_params("icebreaker")
     overrides = {k: v for k, v in (("lanes", lanes), ("dataflow", dataflow),
-                                   ("drain", drain)) if v is not None}
+                                   ("drain", drain), ("pixels_per_beat", pixels_per_beat))
+                 if v is not None}
     plan = plan_for_bundle(bundle, **plan_kwargs({**params, **overrides}, "ice40"))
     board = get_board("icebreaker")
     for name in ("core", "serial"):
@@ -95,12 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lanes", help="lanes, one or one per layer (default: the target's)")
     ap.add_argument("--dataflow", help="dot / broadcast, one or one per layer")
     ap.add_argument("--drain", help="outputs requantized per cycle, one or one per layer")
+    ap.add_argument("--pixels-per-beat", type=int, help="input pixels per beat (default: the "
+                    "target's)")
     args = ap.parse_args(argv)
     if not args.bundle.is_dir():
         print(f"ice40_cost: error: bundle {args.bundle} not found", file=sys.stderr)
         return 2
     out = args.out if args.out.is_absolute() else REPO / args.out
-    mems = convert(args.bundle, out, args.lanes, args.dataflow, args.drain)
+    mems = convert(args.bundle, out, args.lanes, args.dataflow, args.drain, args.pixels_per_beat)
     core = synth_and_pack(out / "core", "lwfc_core", mems)
     full = synth_and_pack(out / "serial", "lwfc_serial", mems)
     rows = {"core": core, "lwfc_serial": full,

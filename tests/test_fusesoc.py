@@ -201,7 +201,7 @@ def test_icebreaker_fit_needs_spram_for_the_dense_bundle() -> None:
     packs two int8 entries per 16-bit word); in block RAM the fit check rejects it in one
     line; an SPRAM plan cannot go to a board without SPRAM; and the icebreaker target's
     generator parameters are such a plan."""
-    from lwfc_hw.plan import plan_for_bundle
+    from lwfc_hw.plan import plan_for_bundle, plan_kwargs
 
     bundle = random_bundle(0)
     ice = fpga.get_board("icebreaker")
@@ -209,8 +209,11 @@ def test_icebreaker_fit_needs_spram_for_the_dense_bundle() -> None:
     spram = {"spram_min_depth": int(params["spram_min_depth"]),
              "shared_port": bool(params["shared_port"])}
     assert spram["spram_min_depth"] > 0 and spram["shared_port"]
-    fit = fpga.check_fit(plan_for_bundle(bundle, int(params["lanes"]), **spram), ice)
+    target = plan_for_bundle(bundle, **plan_kwargs(params, "ice40"))
+    fit = fpga.check_fit(target, ice)
     assert fit["spram"] <= ice.resources["spram"] and fit["bram"] <= ice.resources["bram"]
+    # the target's lane and requantizer multipliers fit the 8 SB_MAC16 too
+    assert fpga.estimate_dsps(target) <= ice.resources["dsp"]
     assert fpga.estimate_sprams(plan_for_bundle(bundle, 1, spram_min_depth=30000,
                                                 shared_port=True)) == 2
     with pytest.raises(fpga.LwfcError, match="SB_RAM40_4K") as err:

@@ -82,7 +82,7 @@ def test_small_mnist_run_with_icarus(kind, bundles, data_dir, capsys):
 @needs_iverilog
 @pytest.mark.slow
 def test_icebreaker_configuration_loaded_through_the_host_port(bundles, data_dir, tmp_path):
-    """The iCEBreaker build's core (dense bundle, one lane, first-layer weights in
+    """The iCEBreaker build's core (dense bundle, lanes 2,1,1, first-layer weights in
     single-port SPRAM without initial contents, shared read ports): weights written through
     the host port and read back, then MNIST test images bit-exact against the golden model and
     the cycle model; every other memory starts from a stale image and is loaded too. Two images
