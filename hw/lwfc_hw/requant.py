@@ -13,6 +13,13 @@ from .plan import ACC_BITS, RQ_BITS, RQ_STAGE_CHOICES, RQ_STAGES, MemSpec
 from .rtl_common import acc_signal, extend, uint
 
 PROD_BITS = 48
+#: Bits of the shifted value the clamp and the rounding read: a value in ``[-512, 511]``
+#: (10-bit two's complement) holds every in-range result of both clamps (``[2*lo - 1,
+#: 2*hi]``); anything outside saturates by its sign.
+Q_BITS = 10
+#: Bits kept after the coarse shift (by a multiple of 8): the fine shift (0 ... 7) then needs
+#: bits ``0 ... Q_BITS + 6``.
+R_BITS = Q_BITS + 7
 
 
 @block
@@ -33,6 +40,16 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
     a multiple of 8 and a rest, R8 the coarse arithmetic shift, R9 the fine shift, R10 round
     (ties to +inf) and clamp (the clamp decisions compare the shifted value with ``2*hi`` and
     ``2*lo - 1``, so they do not wait for the rounding increment).
+
+    The shift and the clamp do not carry the whole 48-bit product: the coarse shift keeps
+    bits ``0 ... R_BITS - 1`` of ``p >>> 8*kc``, the sign of ``p``, and a flag that bits
+    ``16 + 8*kc ... 47`` of ``p`` all equal that sign (byte-wise); the fine shift keeps the
+    low ``Q_BITS`` bits of ``q = p >>> (S - 1)`` and whether ``q`` fits them (the flag, and
+    the bits of the kept window above the fine shift's ``Q_BITS``). A ``q`` that does not fit
+    lies outside ``[-512, 511]``, beyond both clamps, and saturates by the sign; one that fits
+    is clamped and rounded from its ``Q_BITS`` bits. Same integers as shifting all 48 bits
+    (``tests/test_requant.py`` checks the block against ``lwfc.arith`` on edge and random
+    cases), for fewer multiplexer bits and registers.
 
     ``stages == 6`` (:data:`~lwfc_hw.plan.RQ_STAGE_CHOICES`; for a slow clock) computes the
     same integers with fewer registers: R1 ... R3 as above, R4 the two partial products
@@ -75,8 +92,11 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
     def p48() -> Signal:
         return Signal(intbv(0, min=-(2 ** (PROD_BITS - 1)), max=2 ** (PROD_BITS - 1)))
 
-    plo5, phi5, plo6, phi6, p7, r8, q9 = (p48() for _ in range(7))
+    plo5, phi5, plo6, phi6, p7 = (p48() for _ in range(5))
     kc7, kf7, kf8 = uint(3), uint(3), uint(3)
+    # the coarse shift's register: the kept window, the product's sign, the upper-bits flag
+    r8 = uint(R_BITS)
+    sg8, up8 = Signal(bool(0)), Signal(bool(0))
     bias_q = acc_signal()
     rq_q = uint(RQ_BITS)
     insts = []
@@ -88,9 +108,8 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
                                            rb[rq_spec.sel], rq_spec, sel_bits, hown)))
     has_bias = bias_spec is not None
     is_logit = out_kind == "i32"
-    lo, hi = (0, 255) if out_kind == "u8" else (-128, 127)
-    HI2, LO2 = 2 * hi, 2 * lo - 1
-    YB = len(y)
+    # the clamp's combinational result, registered into y by the last stage
+    y_c = Signal(intbv(0, min=y.min, max=y.max)) if not is_logit else None
     LASTV = NV - 1
     LASTL = NL - 1
 
@@ -168,8 +187,7 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
 
         @always(clk.posedge)
         def stage_out():
-            u = intbv(0)[YB:]
-            k = intbv(0)[6:]
+            k = intbv(0)[7:]
             if en:
                 # R2 -> R3: unpack M and S
                 m3.next = rq_q[15:]
@@ -183,22 +201,18 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
                 sh6.next = sh5
                 # R6 -> R7: the 48-bit product; S - 1 = 8 * kc + kf
                 p7.next = (phi6 << 16) + plo6
-                k[:] = sh6 - 1
+                k[:] = sh6 + 63  # S - 1 modulo 64 (bits 5 ... 0), as the Verilog wraps
                 kc7.next = k[6:3]
                 kf7.next = k[3:]
-                # R7 -> R8 -> R9: the variable arithmetic shift in two steps
-                r8.next = p7 >> concat(kc7, intbv(0)[3:])
+                # R7 -> R8 (block "shift"): the shift by the multiple of 8
                 kf8.next = kf7
-                q9.next = r8 >> kf8
+                # R8 -> R9 ("shift"): the fine shift, and whether q fits Q_BITS
                 # R9 -> out: round (ties to +inf), clamp
-                if q9 > HI2:
-                    y.next = hi
-                elif q9 < LO2:
-                    y.next = lo
-                else:
-                    # in range: the low YB bits of (q9 + 1) >> 1 = (q9 >> 1) + q9[0]
-                    u[:] = q9[YB + 1 : 1] + concat(intbv(0)[YB - 1 :], q9[0])
-                    y.next = u
+                y.next = y_c
+
+        q9, fit9, sg9 = uint(Q_BITS), Signal(bool(0)), Signal(bool(0))
+        insts.append(named("shift", _shift_clamp(clk, en, p7, kc7, kf8, r8, sg8, up8, q9, fit9,
+                                                 sg9, y_c, out_kind)))
 
         if dsp_prims == "ecp5":
             # R3 -> R4 -> R5 inside two DSP blocks: acc' * M = hi * M * 2**16 + lo * M
@@ -234,23 +248,20 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
     else:
         # the short form: no operand registers, no second product register, the 48-bit sum
         # and the coarse shift in one stage, the fine shift with the rounding and clamp
-        p_c, q_c = p48(), p48()
+        p_c = p48()
 
         @always_comb
         def product_sum():
             # the 48-bit product acc' * M = hi * M * 2**16 + lo * M
             p_c.next = (phi5 << 16) + plo5
 
-        @always_comb
-        def fine_shift():
-            q_c.next = r8 >> kf8
-
-        ext = [*ext, product_sum, fine_shift]
+        ext = [*ext, product_sum]
+        insts.append(named("shift", _shift_clamp(clk, en, p_c, kc7, kf8, r8, sg8, up8, None,
+                                                 None, None, y_c, out_kind)))
 
         @always(clk.posedge)
         def stage_out():
-            u = intbv(0)[YB:]
-            k = intbv(0)[6:]
+            k = intbv(0)[7:]
             if en:
                 # R2 -> R3: unpack M and S
                 m3.next = rq_q[15:]
@@ -259,20 +270,157 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
                 # R3 -> R4: partial products; S - 1 = 8 * kc + kf
                 plo5.next = s3[16:] * m3
                 phi5.next = s3[32:16].signed() * m3s
-                k[:] = sh3 - 1
+                k[:] = sh3 + 63  # S - 1 modulo 64 (bits 5 ... 0), as the Verilog wraps
                 kc7.next = k[6:3]
                 kf7.next = k[3:]
-                # R4 -> R5: the 48-bit product, shifted by the multiple of 8
-                r8.next = p_c >> concat(kc7, intbv(0)[3:])
+                # R4 -> R5 (block "shift"): the 48-bit product, shifted by the multiple of 8
                 kf8.next = kf7
                 # R5 -> out: the fine shift, round (ties to +inf), clamp
-                if q_c > HI2:
-                    y.next = hi
-                elif q_c < LO2:
-                    y.next = lo
-                else:
-                    # in range: the low YB bits of (q + 1) >> 1 = (q >> 1) + q[0]
-                    u[:] = q_c[YB + 1 : 1] + concat(intbv(0)[YB - 1 :], q_c[0])
-                    y.next = u
+                y.next = y_c
 
     return insts, ext, stage_ctl, flags, stage_bias, stage_out
+
+
+@block
+def _shift_clamp(clk, en, p, kc, kf, r, sg, up, q_r, fit_r, sg_r, y_c, out_kind: str):
+    """The shift ``q = p >>> (8*kc + kf)`` and the clamp / rounding of ``q`` into ``y_c``
+    (combinational), on the bits they read (see :func:`requant`).
+
+    On an edge with ``en``: ``r`` = bits ``0 ... R_BITS - 1`` of ``p >>> 8*kc``, ``sg`` = the
+    sign of ``p``, ``up`` = bits ``16 + 8*kc ... 47`` of ``p`` all equal ``sg``. With ``q_r``
+    (the 10-stage form) the next enabled edge registers the low ``Q_BITS`` bits of ``q``,
+    whether ``q`` fits them and the sign into ``q_r`` / ``fit_r`` / ``sg_r``, and ``y_c``
+    follows those registers; with ``q_r`` None (6 stages) ``y_c`` follows ``r`` directly."""
+    lo, hi = (0, 255) if out_kind == "u8" else (-128, 127)
+    HI2, LO2 = 2 * hi, 2 * lo - 1
+    YB = len(y_c)
+    SB = PROD_BITS - 1
+    y_signed = y_c.min is not None and y_c.min < 0
+    r_w = Signal(intbv(0, min=-(2**SB), max=2**SB))
+    xu = uint(PROD_BITS - 16)
+    z0, z1, z2, z3, up_c = (Signal(bool(0)) for _ in range(5))
+    mask, mid, msh = uint(8), uint(8), uint(8)
+    rs = uint(R_BITS)
+    q_f, fit_f = uint(Q_BITS), Signal(bool(0))
+    qv = Signal(intbv(0, min=-(2 ** (Q_BITS - 1)), max=2 ** (Q_BITS - 1)))
+    t9 = uint(YB + 1)
+    assert PROD_BITS == 48 and R_BITS == 17 and Q_BITS == 10
+
+    @always_comb
+    def coarse_comb():
+        r_w.next = p >> concat(kc, intbv(0)[3:])
+        # bits 16 ... 47 of p, inverted when p is negative: all zero where they equal the sign
+        if p[SB]:
+            xu.next = ~p[PROD_BITS:16]
+        else:
+            xu.next = p[PROD_BITS:16]
+
+    @always_comb
+    def upper_bytes():
+        z0.next = xu[8:0] == 0
+        z1.next = xu[16:8] == 0
+        z2.next = xu[24:16] == 0
+        z3.next = xu[32:24] == 0
+
+    @always_comb
+    def upper_flag():
+        # bits 16 + 8*kc ... 47 of p: bytes 2 + kc ... 5
+        if kc == 0:
+            up_c.next = z0 and z1 and z2 and z3
+        elif kc == 1:
+            up_c.next = z1 and z2 and z3
+        elif kc == 2:
+            up_c.next = z2 and z3
+        elif kc == 3:
+            up_c.next = z3
+        else:
+            up_c.next = 1
+
+    @always(clk.posedge)
+    def coarse():
+        if en:
+            r.next = r_w[R_BITS:]
+            sg.next = p[SB]
+            up.next = up_c
+
+    @always_comb
+    def fine_mask():
+        if sg:
+            mask.next = 255
+        else:
+            mask.next = 0
+
+    @always_comb
+    def fine_shift():
+        # window bits 9 ... 16 against the sign, and the window shifted by the rest
+        mid.next = r[R_BITS:Q_BITS - 1] ^ mask
+        rs.next = r >> kf
+
+    @always_comb
+    def fine_fit():
+        # q fits Q_BITS when window bits 9 + kf ... 16 and the bits above the window equal
+        # the sign
+        msh.next = mid >> kf
+
+    @always_comb
+    def fine_out():
+        q_f.next = rs[Q_BITS:]
+        fit_f.next = up and msh == 0
+
+    insts = [coarse_comb, upper_bytes, upper_flag, coarse, fine_mask, fine_shift, fine_fit,
+             fine_out]
+    if q_r is not None:
+
+        @always(clk.posedge)
+        def fine():
+            if en:
+                q_r.next = q_f
+                fit_r.next = fit_f
+                sg_r.next = sg
+
+        insts.append(fine)
+        q_in, fit_in, sg_in = q_r, fit_r, sg_r
+    else:
+        q_in, fit_in, sg_in = q_f, fit_f, sg
+
+    @always_comb
+    def q_value():
+        qv.next = q_in.signed()
+        # (q + 1) >> 1 = (q >> 1) + q[0], YB + 1 bits (the low YB are the result in range)
+        t9.next = q_in[YB + 1 : 1] + q_in[0]
+
+    insts.append(q_value)
+    if y_signed:
+
+        @always_comb
+        def clamp():
+            if not fit_in:
+                if sg_in:
+                    y_c.next = lo
+                else:
+                    y_c.next = hi
+            elif qv > HI2:
+                y_c.next = hi
+            elif qv < LO2:
+                y_c.next = lo
+            else:
+                y_c.next = t9[YB:].signed()
+
+    else:
+
+        @always_comb
+        def clamp():
+            if not fit_in:
+                if sg_in:
+                    y_c.next = lo
+                else:
+                    y_c.next = hi
+            elif qv > HI2:
+                y_c.next = hi
+            elif qv < LO2:
+                y_c.next = lo
+            else:
+                y_c.next = t9[YB:]
+
+    insts.append(clamp)
+    return insts
