@@ -47,6 +47,15 @@ def edge_cases(rng: np.random.Generator, out_kind: str) -> tuple[np.ndarray, ...
                 es.append(sh)
                 em.append(mm)
                 ea.append(a)
+    # products of every bit length and either sign (acc and M log-uniform), every shift:
+    # most saturate, and the upper-byte and window checks see every byte pattern
+    n_log = 1500
+    la = np.floor(2.0 ** rng.uniform(0, 31, n_log)).astype(np.int64)
+    la = np.where(rng.random(n_log) < 0.5, -la, la) + rng.integers(-3, 4, n_log)
+    lm = np.floor(2.0 ** rng.uniform(0, 15, n_log)).astype(np.int64)
+    es += rng.integers(arith.SHIFT_MIN, 64, n_log).tolist()
+    em += lm.tolist()
+    ea += np.clip(la, -(2**31), 2**31 - 1).tolist()
     n_edge = len(ea)
     acc = np.concatenate([acc, np.array(ea)])
     bias = np.concatenate([bias, np.zeros(n_edge, dtype=np.int64)])

@@ -84,9 +84,8 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
     XB = ACC_BITS - AB
     lg = [acc_signal() for _ in range(NL)]
     m3, m4 = uint(15), uint(15)
-    # M as a signed 16-bit operand for the signed high-half product
+    # M as a signed 16-bit operand for the signed high-half product (a wire of m3)
     m3s = Signal(intbv(0, min=-(2**15), max=2**15))
-    m4s = Signal(intbv(0, min=-(2**15), max=2**15))
     sh3, sh4, sh5, sh6 = uint(6, 1), uint(6, 1), uint(6, 1), uint(6, 1)
 
     def p48() -> Signal:
@@ -112,6 +111,10 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
     y_c = Signal(intbv(0, min=y.min, max=y.max)) if not is_logit else None
     LASTV = NV - 1
     LASTL = NL - 1
+
+    @always_comb
+    def m_signed():
+        m3s.next = concat(False, m3).signed()
 
     @always(clk.posedge)
     def stage_ctl():
@@ -191,7 +194,6 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
             if en:
                 # R2 -> R3: unpack M and S
                 m3.next = rq_q[15:]
-                m3s.next = concat(False, rq_q[15:]).signed()
                 sh3.next = rq_q[RQ_BITS:15]
                 # R3 -> R4 -> R5: the shift beside the operand registers and the products
                 sh4.next = sh3
@@ -238,10 +240,9 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
                     # R3 -> R4: DSP operand registers
                     s4.next = s3
                     m4.next = m3
-                    m4s.next = m3s
                     # R4 -> R5: partial products acc' * M = hi * M * 2**16 + lo * M
                     plo5.next = s4[16:] * m4
-                    phi5.next = s4[32:16].signed() * m4s
+                    phi5.next = s4[32:16].signed() * concat(False, m4).signed()
 
             insts.append(products)
 
@@ -265,7 +266,6 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
             if en:
                 # R2 -> R3: unpack M and S
                 m3.next = rq_q[15:]
-                m3s.next = concat(False, rq_q[15:]).signed()
                 sh3.next = rq_q[RQ_BITS:15]
                 # R3 -> R4: partial products; S - 1 = 8 * kc + kf
                 plo5.next = s3[16:] * m3
@@ -278,6 +278,10 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
                 # R5 -> out: the fine shift, round (ties to +inf), clamp
                 y.next = y_c
 
+    if not is_logit and (stages != RQ_STAGES or dsp_prims == "ecp5"):
+        # the DSP instances (ECP5) and the short form multiply by m3s; the 10-stage logic
+        # form by its operand register m4
+        ext = [*ext, m_signed]
     return insts, ext, stage_ctl, flags, stage_bias, stage_out
 
 
@@ -297,8 +301,7 @@ def _shift_clamp(clk, en, p, kc, kf, r, sg, up, q_r, fit_r, sg_r, y_c, out_kind:
     SB = PROD_BITS - 1
     y_signed = y_c.min is not None and y_c.min < 0
     r_w = Signal(intbv(0, min=-(2**SB), max=2**SB))
-    xu = uint(PROD_BITS - 16)
-    z0, z1, z2, z3, up_c = (Signal(bool(0)) for _ in range(5))
+    z0, z1, z2, z3, o0, o1, o2, o3, up_z, up_o, up_c = (Signal(bool(0)) for _ in range(11))
     mask, mid, msh = uint(8), uint(8), uint(8)
     rs = uint(R_BITS)
     q_f, fit_f = uint(Q_BITS), Signal(bool(0))
@@ -309,32 +312,45 @@ def _shift_clamp(clk, en, p, kc, kf, r, sg, up, q_r, fit_r, sg_r, y_c, out_kind:
     @always_comb
     def coarse_comb():
         r_w.next = p >> concat(kc, intbv(0)[3:])
-        # bits 16 ... 47 of p, inverted when p is negative: all zero where they equal the sign
-        if p[SB]:
-            xu.next = ~p[PROD_BITS:16]
-        else:
-            xu.next = p[PROD_BITS:16]
 
     @always_comb
     def upper_bytes():
-        z0.next = xu[8:0] == 0
-        z1.next = xu[16:8] == 0
-        z2.next = xu[24:16] == 0
-        z3.next = xu[32:24] == 0
+        # bytes 2 ... 5 of p all zero / all one, tested beside the sign (which arrives last:
+        # the top of the product's carry chain), not after it
+        z0.next = p[24:16] == 0
+        z1.next = p[32:24] == 0
+        z2.next = p[40:32] == 0
+        z3.next = p[48:40] == 0
+        o0.next = p[24:16] == 255
+        o1.next = p[32:24] == 255
+        o2.next = p[40:32] == 255
+        o3.next = p[48:40] == 255
+
+    @always_comb
+    def upper_kc():
+        # bits 16 + 8*kc ... 47 of p: bytes 2 + kc ... 5
+        if kc == 0:
+            up_z.next = z0 and z1 and z2 and z3
+            up_o.next = o0 and o1 and o2 and o3
+        elif kc == 1:
+            up_z.next = z1 and z2 and z3
+            up_o.next = o1 and o2 and o3
+        elif kc == 2:
+            up_z.next = z2 and z3
+            up_o.next = o2 and o3
+        elif kc == 3:
+            up_z.next = z3
+            up_o.next = o3
+        else:
+            up_z.next = 1
+            up_o.next = 1
 
     @always_comb
     def upper_flag():
-        # bits 16 + 8*kc ... 47 of p: bytes 2 + kc ... 5
-        if kc == 0:
-            up_c.next = z0 and z1 and z2 and z3
-        elif kc == 1:
-            up_c.next = z1 and z2 and z3
-        elif kc == 2:
-            up_c.next = z2 and z3
-        elif kc == 3:
-            up_c.next = z3
+        if p[SB]:
+            up_c.next = up_o
         else:
-            up_c.next = 1
+            up_c.next = up_z
 
     @always(clk.posedge)
     def coarse():
@@ -367,8 +383,8 @@ def _shift_clamp(clk, en, p, kc, kf, r, sg, up, q_r, fit_r, sg_r, y_c, out_kind:
         q_f.next = rs[Q_BITS:]
         fit_f.next = up and msh == 0
 
-    insts = [coarse_comb, upper_bytes, upper_flag, coarse, fine_mask, fine_shift, fine_fit,
-             fine_out]
+    insts = [coarse_comb, upper_bytes, upper_kc, upper_flag, coarse, fine_mask, fine_shift,
+             fine_fit, fine_out]
     if q_r is not None:
 
         @always(clk.posedge)
