@@ -45,8 +45,7 @@ def test_harness_moves_bytes_at_the_bit_period(tmp_path) -> None:
     from lwfc_hw.banking import write_hex_files
 
     b = board_build("ulx3s")
-    rtl = prepare_serial(b["plan"], b["clk_hz"], b["baud"], b["params_hash"],
-                         bundle=b["bundle"])
+    rtl = prepare_serial(b["plan"], b["clk_hz"], b["baud"], bundle=b["bundle"])
     exe = build_harness([rtl / "lwfc_serial.v"], "lwfc_serial", rtl)
     write_hex_files(b["bundle"], b["plan"], tmp_path)
     proc = HarnessProcess(exe, tmp_path, b["clk_hz"], b["baud"], keep=True)

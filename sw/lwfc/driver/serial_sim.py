@@ -98,21 +98,27 @@ def build_harness(sources: Sequence[Path], top: str, include: Path,
     return exe
 
 
-def prepare_serial(plan: CorePlan, clk_hz: int, baud: int, params_hash: int = 0,
-                   cache: Path | None = None, hport_reg: bool = True,
-                   bundle: Any = None) -> Path:
-    """``lwfc_serial.v`` + ``lwfc_core_defs.vh`` for ``plan`` at ``clk_hz`` / ``baud`` (the
-    bridge reports ``params_hash`` until a load; ``hport_reg``: see
-    ``lwfc_hw.serial.lwfc_serial``, False for iCE40 boards), converted once into a cache
-    folder. ``bundle``: the DP16KD instances (``plan.prim_mems``) get its contents as their
-    INITVALs, as in the bitstream (``params_hash`` should then be the bundle's); without it
-    they start empty."""
+def built_in_hash(bundle: Any, plan: CorePlan) -> int:
+    """The parameter hash a bitstream of ``plan`` reports before any load: ``bundle``'s
+    (:func:`lwfc_hw.link.bundle_params_hash`), or 0 when some memory starts empty (SPRAM,
+    loaded over the link; the DP16KD instances and inferred memories hold the bundle)."""
+    return 0 if plan.spram_mems else link.bundle_params_hash(bundle, plan)
+
+
+def prepare_serial(plan: CorePlan, clk_hz: int, baud: int, cache: Path | None = None,
+                   hport_reg: bool = True, bundle: Any = None) -> Path:
+    """``lwfc_serial.v`` + ``lwfc_core_defs.vh`` for ``plan`` at ``clk_hz`` / ``baud``
+    (``hport_reg``: see ``lwfc_hw.serial.lwfc_serial``, False for iCE40 boards), converted
+    once into a cache folder. ``bundle``: the DP16KD instances (``plan.prim_mems``) get its
+    contents as their INITVALs, as in the bitstream, and the bridge reports
+    :func:`built_in_hash` until a load; without it they start empty and it reports 0."""
     try:
         from lwfc_hw.banking import fill_prim_contents
         from lwfc_hw.serial import convert_serial
     except ImportError as exc:
         raise SimulationError(f"the serial bridge RTL (lwfc_hw.serial) is missing: {exc}") \
             from None
+    params_hash = 0 if bundle is None else built_in_hash(bundle, plan)
     name = (f"serial-rtl-{plan_key(plan)}-{clk_hz}-{baud}-{params_hash:08x}"
             + ("" if hport_reg else "-hw") + ("-init" if bundle is not None else ""))
 
@@ -195,13 +201,10 @@ def board_build(board_name: str, bundle: Bundle | None = None) -> dict[str, Any]
     if bundle is None:
         bundle = load_bundle(fpga.REPO / str(params.get("bundle", "deploy/models/mnist-dense")))
     plan = fpga.target_plan(board, bundle)
-    # SPRAM starts empty (loaded over the link); the DP16KD instances hold the bundle as
-    # INITVALs, in the bitstream and in the simulation (prepare_serial's bundle)
-    empty = plan.spram_mems
     return {"board": board, "bundle": bundle, "plan": plan,
             "plan_options": [plan_options_of(params, board.family)],
             "clk_hz": round(board.clock_mhz * 1e6), "baud": int(board.uart["baud"]),
-            "params_hash": 0 if empty else link.bundle_params_hash(bundle, plan)}
+            "params_hash": built_in_hash(bundle, plan)}
 
 
 def open_serial_sim(board_name: str, *, faults: FaultConfig | None = None,
@@ -214,7 +217,7 @@ def open_serial_sim(board_name: str, *, faults: FaultConfig | None = None,
     from lwfc_hw.banking import write_hex_files
 
     b = board_build(board_name)
-    rtl = prepare_serial(b["plan"], b["clk_hz"], b["baud"], b["params_hash"],
+    rtl = prepare_serial(b["plan"], b["clk_hz"], b["baud"],
                          hport_reg=b["board"].family != "ice40", bundle=b["bundle"])
     exe = build_harness([rtl / "lwfc_serial.v"], "lwfc_serial", rtl, timeout=build_timeout)
     run_dir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="lwfc-serial-sim-"))
