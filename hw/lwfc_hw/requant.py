@@ -190,7 +190,7 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
 
         @always(clk.posedge)
         def stage_out():
-            k = intbv(0)[7:]
+            k = intbv(0)[6:]
             if en:
                 # R2 -> R3: unpack M and S
                 m3.next = rq_q[15:]
@@ -203,7 +203,11 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
                 sh6.next = sh5
                 # R6 -> R7: the 48-bit product; S - 1 = 8 * kc + kf
                 p7.next = (phi6 << 16) + plo6
-                k[:] = sh6 + 63  # S - 1 modulo 64 (bits 5 ... 0), as the Verilog wraps
+                # S - 1 modulo 64, as the Verilog wraps (S = 0 is no valid word)
+                if sh6 == 0:
+                    k[:] = 63
+                else:
+                    k[:] = sh6 - 1
                 kc7.next = k[6:3]
                 kf7.next = k[3:]
                 # R7 -> R8 (block "shift"): the shift by the multiple of 8
@@ -262,7 +266,7 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
 
         @always(clk.posedge)
         def stage_out():
-            k = intbv(0)[7:]
+            k = intbv(0)[6:]
             if en:
                 # R2 -> R3: unpack M and S
                 m3.next = rq_q[15:]
@@ -270,7 +274,10 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
                 # R3 -> R4: partial products; S - 1 = 8 * kc + kf
                 plo5.next = s3[16:] * m3
                 phi5.next = s3[32:16].signed() * m3s
-                k[:] = sh3 + 63  # S - 1 modulo 64 (bits 5 ... 0), as the Verilog wraps
+                if sh3 == 0:
+                    k[:] = 63
+                else:
+                    k[:] = sh3 - 1
                 kc7.next = k[6:3]
                 kf7.next = k[3:]
                 # R4 -> R5 (block "shift"): the 48-bit product, shifted by the multiple of 8
@@ -300,18 +307,41 @@ def _shift_clamp(clk, en, p, kc, kf, r, sg, up, q_r, fit_r, sg_r, y_c, out_kind:
     YB = len(y_c)
     SB = PROD_BITS - 1
     y_signed = y_c.min is not None and y_c.min < 0
-    r_w = Signal(intbv(0, min=-(2**SB), max=2**SB))
+    r_w = uint(R_BITS)
+    ext9, ext17 = uint(9), uint(R_BITS)
     z0, z1, z2, z3, o0, o1, o2, o3, up_z, up_o, up_c = (Signal(bool(0)) for _ in range(11))
     mask, mid, msh = uint(8), uint(8), uint(8)
-    rs = uint(R_BITS)
     q_f, fit_f = uint(Q_BITS), Signal(bool(0))
     qv = Signal(intbv(0, min=-(2 ** (Q_BITS - 1)), max=2 ** (Q_BITS - 1)))
     t9 = uint(YB + 1)
     assert PROD_BITS == 48 and R_BITS == 17 and Q_BITS == 10
 
     @always_comb
+    def sign_fill():
+        if p[SB]:
+            ext9.next = 2**9 - 1
+            ext17.next = 2**R_BITS - 1
+        else:
+            ext9.next = 0
+            ext17.next = 0
+
+    @always_comb
     def coarse_comb():
-        r_w.next = p >> concat(kc, intbv(0)[3:])
+        # bits 8*kc ... 8*kc + 16 of p (the sign above bit 47): a byte-aligned select
+        if kc == 0:
+            r_w.next = p[17:0]
+        elif kc == 1:
+            r_w.next = p[25:8]
+        elif kc == 2:
+            r_w.next = p[33:16]
+        elif kc == 3:
+            r_w.next = p[41:24]
+        elif kc == 4:
+            r_w.next = concat(p[SB], p[48:32])
+        elif kc == 5:
+            r_w.next = concat(ext9, p[48:40])
+        else:
+            r_w.next = ext17
 
     @always_comb
     def upper_bytes():
@@ -355,7 +385,7 @@ def _shift_clamp(clk, en, p, kc, kf, r, sg, up, q_r, fit_r, sg_r, y_c, out_kind:
     @always(clk.posedge)
     def coarse():
         if en:
-            r.next = r_w[R_BITS:]
+            r.next = r_w
             sg.next = p[SB]
             up.next = up_c
 
@@ -368,9 +398,24 @@ def _shift_clamp(clk, en, p, kc, kf, r, sg, up, q_r, fit_r, sg_r, y_c, out_kind:
 
     @always_comb
     def fine_shift():
-        # window bits 9 ... 16 against the sign, and the window shifted by the rest
+        # window bits 9 ... 16 against the sign; bits kf ... kf + 9 of the window are q's
         mid.next = r[R_BITS:Q_BITS - 1] ^ mask
-        rs.next = r >> kf
+        if kf == 0:
+            q_f.next = r[10:0]
+        elif kf == 1:
+            q_f.next = r[11:1]
+        elif kf == 2:
+            q_f.next = r[12:2]
+        elif kf == 3:
+            q_f.next = r[13:3]
+        elif kf == 4:
+            q_f.next = r[14:4]
+        elif kf == 5:
+            q_f.next = r[15:5]
+        elif kf == 6:
+            q_f.next = r[16:6]
+        else:
+            q_f.next = r[17:7]
 
     @always_comb
     def fine_fit():
@@ -380,11 +425,10 @@ def _shift_clamp(clk, en, p, kc, kf, r, sg, up, q_r, fit_r, sg_r, y_c, out_kind:
 
     @always_comb
     def fine_out():
-        q_f.next = rs[Q_BITS:]
         fit_f.next = up and msh == 0
 
-    insts = [coarse_comb, upper_bytes, upper_kc, upper_flag, coarse, fine_mask, fine_shift,
-             fine_fit, fine_out]
+    insts = [sign_fill, coarse_comb, upper_bytes, upper_kc, upper_flag, coarse, fine_mask,
+             fine_shift, fine_fit, fine_out]
     if q_r is not None:
 
         @always(clk.posedge)
@@ -403,7 +447,7 @@ def _shift_clamp(clk, en, p, kc, kf, r, sg, up, q_r, fit_r, sg_r, y_c, out_kind:
     def q_value():
         qv.next = q_in.signed()
         # (q + 1) >> 1 = (q >> 1) + q[0], YB + 1 bits (the low YB are the result in range)
-        t9.next = q_in[YB + 1 : 1] + q_in[0]
+        t9.next = concat(False, q_in[YB + 1 : 1]) + concat(intbv(0)[YB:], q_in[0])
 
     insts.append(q_value)
     if y_signed:
