@@ -125,7 +125,9 @@ def test_cli_serial_errors_exit_2(tmp_path, capsys) -> None:
     from lwfc.bundle import save_bundle
 
     dense = "deploy/models/mnist-dense"
-    big = save_bundle(random_bundle(1, sizes=(784, 900, 10)), tmp_path / "big")
+    big = save_bundle(random_bundle(1, sizes=(784, 900, 100, 10)), tmp_path / "big")
+    # the iCEBreaker target's lanes 2,1,1 are one per layer of a three-layer network
+    two = save_bundle(random_bundle(1, sizes=(784, 50, 10)), tmp_path / "two")
     bad_img = tmp_path / "bad.npy"
     np.save(bad_img, np.zeros((3, 100), dtype=np.uint8))
     floats = tmp_path / "floats.npy"
@@ -137,6 +139,8 @@ def test_cli_serial_errors_exit_2(tmp_path, capsys) -> None:
         (["--board", "ulx3s", "--port", "sim", "deploy/models/mnist-lowrank"],
          "cannot be built for the ulx3s"),
         (["--board", "icebreaker", "--port", "sim", str(big)], "does not fit"),
+        (["--board", "icebreaker", "--port", "sim", str(two)],
+         "cannot be built for the icebreaker"),
         (["--board", "ulx3s", "--port", "sim", "--input", str(bad_img)], "shape"),
         (["--board", "ulx3s", "--port", "sim", "--input", str(floats)], "dtype"),
         (["--board", "ulx3s", "--port", "/dev/null", "--faults", "flip=1e-3"], "--port sim"),
