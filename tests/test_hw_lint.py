@@ -34,6 +34,9 @@ CONFIGS = {
     # (layers, lanes, beat, dataflow, drain, rq_stages)
     "odd-l3-rq6": ([("dense", 20, 12, 0), ("lowrank", 12, 9, 5), ("dense", 9, 7, 0)], 3, 4,
                    "dot", 1, 6),
+    # the 5-stage requantizer (one-cycle table reads, shared ports): the iCEBreaker target's
+    "bcast-l3-rq5": ([("dense", 20, 12, 0), ("lowrank", 12, 9, 5), ("dense", 9, 7, 0)],
+                     [1, 1, 1], 3, ["broadcast", "dot", "dot"], 1, 5),
     # the broadcast dataflow: (layers, lanes, beat, dataflow, drain)
     "bcast-lowrank-mixed": ([("lowrank", 30, 10, 3), ("dense", 10, 9, 0), ("lowrank", 9, 7, 3)],
                             [10, 9, 2], 3, ["broadcast", "dot", "broadcast"], 1),
@@ -57,6 +60,8 @@ def convert(name: str) -> Path:
     ]
     dataflow, drain, *rq = flow if flow else ("dot", 1)
     opts = {"rq_stages": rq[0]} if rq else {}
+    if rq == [5]:
+        opts["shared_port"] = True
     plan = plan_core(shapes, lanes, beat, dataflow=dataflow, drain=drain, **opts)
     return prepare(plan) / "lwfc_core.v"
 

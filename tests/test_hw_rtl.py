@@ -86,21 +86,28 @@ SHORT_RQ_ARCHS = [
     (ARCHS[8][0], 4, 4, "dot", 1, True),  # DIL slower than DCL, iCE40-style memories
     ([(D, 30, 10, 0), (D, 10, 9, 0), (LR, 9, 7, 3)], [10, 9, 2], 3, "broadcast", [5, 1, 1],
      False),  # five requantizers side by side, a broadcast low-rank layer
+    ([(D, 30, 10, 0), (D, 10, 9, 0), (D, 9, 7, 0)], [1, 1, 1], 4, ["broadcast", "dot", "dot"],
+     1, True),  # the iCEBreaker target's shape: one lane each, every weight bank single-port
 ]
 
 
+@pytest.mark.parametrize("stages", [6, 5])
 @pytest.mark.parametrize("arch,lanes,beat,flow,drain,spram", SHORT_RQ_ARCHS,
                          ids=[f"s{i}" for i in range(len(SHORT_RQ_ARCHS))])
 def test_short_requantizer_matches_golden_and_cycle_model(arch, lanes, beat, flow, drain,
-                                                          spram, cache, tmp_path):
-    """``rq_stages=6`` (the iCE40 build's requantizer): every weight pattern x both
-    requantization regimes bit-exact, and every cycle equal to the cycle model (which
-    reads the depth from the plan: 4 cycles less per requantizer than the default)."""
+                                                          spram, stages, cache, tmp_path):
+    """``rq_stages=6`` (the short requantizer) and ``5`` (the iCEBreaker build's: one-cycle
+    table reads, shared-port memories only): every weight pattern x both requantization
+    regimes bit-exact, and every cycle equal to the cycle model (which reads the depth from
+    the plan: 4 or 5 cycles less per requantizer than the default). With single-port
+    memories the weights go in and are read back through the host port."""
     shapes = shapes_of(arch)
     opts = {"spram_min_depth": 20, "shared_port": True} if spram else {}
-    plan = plan_core(shapes, lanes, beat, dataflow=flow, drain=drain, rq_stages=6, **opts)
+    if stages == 5:
+        opts["shared_port"] = True
+    plan = plan_core(shapes, lanes, beat, dataflow=flow, drain=drain, rq_stages=stages, **opts)
     deep = plan_core(shapes, lanes, beat, dataflow=flow, drain=drain, **opts)
-    assert plan.rq_stages == 6 and deep.rq_stages == 10
+    assert plan.rq_stages == stages and deep.rq_stages == 10
     assert report(plan).latency < report(deep).latency
     exe = sim.build(sim.prepare(plan, cache), "icarus")
     for k, pattern in enumerate(PATTERNS):

@@ -91,9 +91,15 @@ def run_requant(stages: int, out_kind: str, dsp_prims: str, acc, bias, m, s) -> 
     h_sel, h_we = uint(sel_bits), Signal(bool(0))
     h_addr, h_wdata = uint(8), uint(32)
     rb = [uint(32), uint(32)]
+    # the 5-stage form reads its tables in one cycle, which needs shared-port memories: the
+    # host owns them (hown) while it writes
+    hown = Signal(bool(0)) if stages == 5 else None
     dut = requant(clk, rst, en, iv, idx, a_in, ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
-                  bias_spec, rq_spec, out_kind, sel_bits, None, stages, dsp_prims)
+                  bias_spec, rq_spec, out_kind, sel_bits, hown, stages, dsp_prims)
     got: list[int] = []
+    edge = [0]
+    # the edge at which each input was sampled: the first of the `stages` edges to its output
+    sent: list[int] = []
     n = len(acc)
 
     @instance
@@ -111,6 +117,8 @@ def run_requant(stages: int, out_kind: str, dsp_prims: str, acc, bias, m, s) -> 
             chunk = range(c0, min(n, c0 + DEPTH))
             en.next = 0
             iv.next = 0
+            if hown is not None:
+                hown.next = 1
             for i in chunk:
                 for sel, word in ((0, int(bias[i]) & 0xFFFFFFFF),
                                   (1, (int(s[i]) << 15) | int(m[i]))):
@@ -120,28 +128,40 @@ def run_requant(stages: int, out_kind: str, dsp_prims: str, acc, bias, m, s) -> 
                     h_wdata.next = word
                     yield clk.negedge
             h_we.next = 0
+            if hown is not None:
+                hown.next = 0
             en.next = 1
             for i in chunk:
                 iv.next = 1
                 idx.next = i - c0
                 a_in.next = int(acc[i])
                 yield clk.negedge
+                sent.append(edge[0])
                 if ov:
                     got.append(int(y))
+                    assert edge[0] - sent[len(got) - 1] == stages - 1, "latency"
             iv.next = 0
             for _ in range(stages + 2):
                 yield clk.negedge
                 if ov:
                     got.append(int(y))
+                    assert edge[0] - sent[len(got) - 1] == stages - 1, "latency"
         raise StopSimulation
 
-    Simulation(dut, clock, stim).run(quiet=1)
+    @instance
+    def count():
+        while True:
+            yield clk.posedge
+            edge[0] += 1
+
+    Simulation(dut, clock, stim, count).run(quiet=1)
     return got
 
 
 @pytest.mark.parametrize("stages, out_kind, dsp_prims", [
     (10, "u8", ""), (10, "i8", ""), (10, "i32", ""), (6, "u8", ""), (6, "i8", ""),
-    (6, "i32", ""), (10, "u8", "ecp5"), (10, "i8", "ecp5"),
+    (6, "i32", ""), (5, "u8", ""), (5, "i8", ""), (5, "i32", ""), (10, "u8", "ecp5"),
+    (10, "i8", "ecp5"),
 ])
 def test_requantizer_block_matches_the_contract(stages, out_kind, dsp_prims):
     rng = np.random.default_rng(stages * 10 + len(out_kind) + len(dsp_prims))

@@ -39,7 +39,7 @@ def _host_ext(spec: MemSpec, word: str) -> str:
 
 @block
 def param_ram(clk, re, addr_a, dout_a, h_sel, h_we, h_addr, h_wdata, dout_b, spec: MemSpec,
-              sel_bits: int, hown=None):
+              sel_bits: int, hown=None, reads: int = 2):
     """A parameter memory (weight bank, bias or requantization table) with two ports.
 
     Both ports read with **two** cycles of latency: the block RAM's registered read, then an
@@ -58,11 +58,14 @@ def param_ram(clk, re, addr_a, dout_a, h_sel, h_we, h_addr, h_wdata, dout_b, spe
     instead of a giant initial block. The MyHDL model below is a plain Python memory.
 
     With ``hown`` (a signal: the host owns the memory, i.e. the core is idle) the memory has
-    a single read port, see :func:`shared_param_ram`.
+    a single read port, see :func:`shared_param_ram`; only that form takes ``reads == 1``
+    (one-cycle reads: ``dout_a`` is the block RAM's own read register).
     """
     if hown is not None:
         return shared_param_ram(clk, re, addr_a, dout_a, h_sel, h_we, h_addr, h_wdata, dout_b,
-                                hown, spec, sel_bits)
+                                hown, spec, sel_bits, reads)
+    if reads != 2:
+        raise ValueError(f"param_ram {spec.name}: {reads}-cycle reads need a shared port")
     return dual_param_ram(clk, re, addr_a, dout_a, h_sel, h_we, h_addr, h_wdata, dout_b, spec,
                           sel_bits)
 
@@ -176,7 +179,7 @@ assign ${{dout_b}} = {_host_ext(spec, name + "_wb")};
 
 @block
 def shared_param_ram(clk, re, addr_a, dout_a, h_sel, h_we, h_addr, h_wdata, dout_b, hown,
-                     spec: MemSpec, sel_bits: int):
+                     spec: MemSpec, sel_bits: int, reads: int = 2):
     """:func:`param_ram` with one read port shared by the engine and the host.
 
     The read address is ``h_addr`` while ``hown`` is high (the core is idle) and the low
@@ -194,7 +197,18 @@ def shared_param_ram(clk, re, addr_a, dout_a, h_sel, h_we, h_addr, h_wdata, dout
     through the shared address, so writes need ``hown``. Otherwise the write port is separate
     and the contents come from ``$readmemh`` as in :func:`dual_param_ram`: one read and one
     write port, one SB_RAM40_4K per 4 kbit on iCE40.
+
+    ``reads == 1`` (not for SPRAM): ``dout_a`` is the read register itself, one edge from
+    address to data, and no fabric register copies the block RAM's output (on iCE40 such a
+    copy takes a logic cell per bit: nothing packs with it). The host's readback still meets
+    ``READBACK_LATENCY``: while ``hown`` the memory reads the held ``h_addr`` at every edge,
+    and every host reader (the serial bridge's VERIFY, ``hw/tb/tb_lwfc.v``) holds the address
+    for the whole latency.
     """
+    if reads not in (1, 2):
+        raise ValueError(f"shared_param_ram {spec.name}: reads must be 1 or 2, got {reads!r}")
+    if reads == 1 and spec.spram:
+        raise ValueError(f"shared_param_ram {spec.name}: an SPRAM bank keeps two-cycle reads")
     name = spec.name
     depth = spec.depth
     width = spec.width
@@ -222,9 +236,12 @@ def shared_param_ram(clk, re, addr_a, dout_a, h_sel, h_we, h_addr, h_wdata, dout
         a = ha if hown else int(addr_a) & amask
         write = bool(h_we) and int(h_sel) == sel
         if re or hown:
-            dout_a.next = pipe[0]
+            if reads == 2:
+                dout_a.next = pipe[0]
             if not (spram and write):
                 pipe[0] = _signed(mem[a]) if a < depth else 0  # read before write
+            if reads == 1:
+                dout_a.next = pipe[0]
         w = a if spram else ha
         if write and w < depth:
             mem[w] = int(h_wdata) & mask
@@ -241,20 +258,23 @@ def shared_param_ram(clk, re, addr_a, dout_a, h_sel, h_we, h_addr, h_wdata, dout
     head = """
 // ${name}: ${depth} x ${width} bit parameter memory, host id ${sel}, one read port: the
 // engine's address while images are in flight, the host's (${h_addr}) while ${hown};
-// two-cycle reads: the memory's read register, then an output register
-"""
+""" + ("""// two-cycle reads: the memory's read register, then an output register
+""" if reads == 2 else """// one-cycle reads: the memory's read register is the output
+""")
     addr = (
         "wire [" + str(abits) + "-1:0] ${name}_a = ${hown} ? ${h_addr}[" + str(abits)
-        + "-1:0] : ${addr_a}[" + str(abits) + """-1:0];
-reg [${width}-1:0] ${name}_ra;
-assign ${dout_b} = """ + ext + """;
+        + "-1:0] : ${addr_a}[" + str(abits) + "-1:0];\n"
+        + "assign ${dout_b} = " + ext + ";\n")
+    if reads == 2:
+        addr += """reg [${width}-1:0] ${name}_ra;
 always @(posedge ${clk}) begin
     if (${re} || ${hown}) begin
         ${dout_a} <= ${name}_ra;
     end
 end
 """
-    )
+    # the read register: the block RAM's own (2: then an output register; 1: the output)
+    ra = "${name}_ra" if reads == 2 else "${dout_a}"
     if spec.spram:
         body = """// single port, no initial contents (SPRAM): loaded through the host port;
 // ram_style "huge" makes Yosys use SPRAM even where block RAM is cheaper by its cost model
@@ -264,7 +284,7 @@ always @(posedge ${clk}) begin
     if (${h_we} && (${h_sel} == ${sb}'d${sel})) begin
         ${name}[${name}_a] <= ${h_wdata}[${width}-1:0];
     end else if (${re} || ${hown}) begin
-        ${name}_ra <= ${name}[${name}_a];
+        """ + ra + """ <= ${name}[${name}_a];
     end
 end
 """
@@ -285,7 +305,7 @@ always @(posedge ${clk}) begin
 end
 always @(posedge ${clk}) begin
     if (${re} || ${hown}) begin
-        ${name}_ra <= ${name}[${name}_a];
+        """ + ra + """ <= ${name}[${name}_a];
     end
 end
 """

@@ -47,11 +47,12 @@ READBACK_GROUP = 8
 #: inputs; :mod:`lwfc_hw.layers.bcast_dense`, :mod:`~lwfc_hw.layers.bcast_lowrank`).
 DATAFLOWS = ("dot", "broadcast")
 #: Requantizer stages (edges from a sampled accumulator to its output), see
-#: :func:`lwfc_hw.requant.requant`: 10 (default; the ECP5 boards' 100 MHz) or 6 (the same
-#: arithmetic with fewer registers, for a slow clock such as the iCE40's 36 MHz).
+#: :func:`lwfc_hw.requant.requant`: 10 (default; the ECP5 boards' 100 MHz), 6 (the same
+#: arithmetic with fewer registers, for a slow clock such as the iCE40's 27 MHz) or 5 (6 with
+#: one-cycle bias / requant table reads; shared-port plans only).
 RQ_STAGES = 10
 #: The requantizer depths :func:`lwfc_hw.requant.requant` can build.
-RQ_STAGE_CHOICES = (6, 10)
+RQ_STAGE_CHOICES = (5, 6, 10)
 #: ``CorePlan.dsp_prims`` values: inferred multipliers, or ECP5 MULT18X18D instances.
 DSP_PRIMS = ("", "ecp5")
 #: ``CorePlan.bram_prims`` values: inferred block RAMs, or ECP5 DP16KD instances (with their
@@ -532,6 +533,9 @@ def plan_core(
         raise ValueError(f"bram_prims must be one of {BRAM_PRIMS}, got {bram_prims!r}")
     if bram_prims and shared_port:
         raise ValueError("bram_prims needs two-port memories (shared_port=False)")
+    if rq_stages == 5 and (not shared_port or dsp_prims):
+        raise ValueError("rq_stages=5 (one-cycle table reads) needs shared_port=True and "
+                         "inferred multipliers (dsp_prims='')")
     if spram_min_depth and not shared_port:
         raise ValueError("single-port (SPRAM) weight memories need shared_port=True")
     for a, b in itertools.pairwise(shapes):
