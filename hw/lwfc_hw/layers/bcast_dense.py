@@ -27,7 +27,7 @@ from ..mac import FANOUT_LANES, fanout_copies, mac_array, mac_bits, mac_signal, 
 from ..memories import named
 from ..plan import CorePlan, EnginePlan, LayerShape, ceil_div, clog2
 from ..requant import requant
-from ..rtl_common import delay_line, uint
+from ..rtl_common import delay_line, extend, uint
 from ..timing import BC_OPERAND_LAT, mac_latency
 from .base import BlockCall, MemRequest, register
 from .dot_dense import DotDense, dense_weight_banks
@@ -444,13 +444,21 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, lcount, 
         def index():
             ei.next = ent2[EIB + 8:8]
 
+    if len(ei) < WAB:
+        # the input index widened to the weight address (a one-lane engine: address = the
+        # group's base + the index)
+        eiw = uint(WAB)
+        insts.append(named("eiw", extend(ei, eiw)))
+    else:
+        eiw = ei
+
     @always(clk.posedge)
     def operands():
         if p2:
             wa.next = gb2
             x3.next = 0
         else:
-            wa.next = gb2 + ei
+            wa.next = gb2 + eiw
             x3.next = ent2[8:]
         x4.next = x3
         x5.next = x4
