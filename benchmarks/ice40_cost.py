@@ -55,7 +55,8 @@ def convert(bundle_dir: Path, out: Path, lanes: str | None = None, dataflow: str
     convert_core(plan, out / "core")
     convert_serial(plan, out / "serial", round(board.clock_mhz * 1e6),
                    int(board.uart.get("baud", 115200)),
-                   ram_style=str(board.uart.get("fifo_ram", "block")), hport_reg=False)
+                   ram_style=str(board.uart.get("fifo_ram", "block")), hport_reg=False,
+                   fifo_depth=board.fifo_depth)
     return [m.name for m in plan.mems]
 
 

@@ -117,7 +117,7 @@ def write_vectors(bundle: Any, plan: Any, p: dict[str, Any], out: Path) -> dict[
     return {"vectors": n, "golden_accuracy": float(np.mean(classes == labels[:n]))}
 
 
-def spram_load_stream(bundle: Any, plan: Any) -> bytes:
+def spram_load_stream(bundle: Any, plan: Any, fifo_depth: int = 0) -> bytes:
     """The serial-link WRITE frames (``lwfc_hw.link``) that load the single-port (SPRAM)
     memories, which have no initial contents, in bursts of the bridge's ``max_burst``
     entries (tags 0, 1, ...). ``lwfc infer --board icebreaker`` loads the whole bundle
@@ -128,7 +128,7 @@ def spram_load_stream(bundle: Any, plan: Any) -> bytes:
     from lwfc_hw.banking import host_writes
     from lwfc_hw.serial import fifo_geometry
 
-    burst = fifo_geometry(plan)["max_burst"]
+    burst = fifo_geometry(plan, fifo_depth)["max_burst"]
     words = {m.sel: np.zeros(m.depth, dtype=np.uint32) for m in plan.spram_mems}
     for sel, addr, data in host_writes(bundle, plan):
         if sel in words:
@@ -153,7 +153,8 @@ def convert_board_top(bundle: Any, plan: Any, board: Any, out: Path) -> dict[str
     convert_serial(plan, out, clk_hz, baud, params_hash=phash,
                    ram_style=str(board.uart.get("fifo_ram", "block")),
                    hport_reg=board.family != "ice40",
-                   queue_ram_style="distributed" if board.family == "ecp5" else "")
+                   queue_ram_style="distributed" if board.family == "ecp5" else "",
+                   fifo_depth=board.fifo_depth)
     return {"clk_hz": clk_hz, "baud": baud, "clocks_per_bit": timing.divisor,
             "baud_error": timing.error}
 
@@ -263,7 +264,8 @@ def generate(config: dict[str, Any], out: Path) -> dict[str, Any]:
         f"set ::lwfc_ecp5_dsp {int(p['dsp'])}\n"
     )
     if plan.spram_mems:
-        (out / "lwfc_spram_load.bin").write_bytes(spram_load_stream(bundle, plan))
+        depth = board.fifo_depth if p["board"] else 0
+        (out / "lwfc_spram_load.bin").write_bytes(spram_load_stream(bundle, plan, depth))
     if p["vectors"]:
         try:
             summary.update(write_vectors(bundle, plan, p, out))

@@ -70,11 +70,18 @@ SRC_NONE, SRC_ERR, SRC_IDENT, SRC_VERIFY, SRC_RESULT = range(5)
 D_IMG, D_WR, D_VER = range(3)
 
 
-def fifo_geometry(plan: CorePlan) -> dict[str, int]:
+def fifo_geometry(plan: CorePlan, depth: int = 0) -> dict[str, int]:
     """FIFO depth (entries), width (bits), the largest WRITE burst (entries) and the images the
-    host may keep in flight, for ``plan``."""
+    host may keep in flight, for ``plan``. ``depth``: the FIFO's entries (a power of two of at
+    least one image's beats and 64; a board's ``uart.fifo_depth``, 256 on the iCEBreaker: two
+    block RAMs less than the default); 0: two images' beats, at least 512."""
     bpi = plan.beats_per_image
-    depth = 1 << clog2(max(2 * bpi, 512))
+    if depth:
+        if depth & (depth - 1) or depth < max(bpi, 64):
+            raise ValueError(f"fifo_depth must be a power of two >= max({bpi} beats per image, "
+                             f"64), got {depth}")
+    else:
+        depth = 1 << clog2(max(2 * bpi, 512))
     burst = min(256, depth // 2)
     return {"depth": depth, "width": max(8 * plan.pixels_per_beat, 32), "max_burst": burst,
             "in_flight": min(depth // bpi + 1, RQUEUE)}
@@ -246,7 +253,7 @@ assign ${rdata} = (ident_rh && ident_hz) ? 8'd0 : ident_rd;
 @block
 def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud: int,
                 params_hash: int = 0, ram_style: str = "block", hport_reg: bool = True,
-                queue_ram_style: str = ""):
+                queue_ram_style: str = "", fifo_depth: int = 0):
     """The serial bridge and the core.
 
     Ports: ``clk``; ``rst`` (synchronous, active high); ``rx`` / ``tx`` (8N1 UART, idle high,
@@ -261,6 +268,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     port's write data is a register copy of the FIFO's output (for ECP5 at 100 MHz, where
     a block RAM's output to another's write port is too long a path), else the FIFO's
     output register itself (it holds the entry until the next read; same cycles).
+    ``fifo_depth``: see :func:`fifo_geometry`.
     """
     timing = K.uart_timing(clk_hz, baud)
     div = timing.divisor
@@ -268,7 +276,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     NIN = plan.n_in
     C = plan.classes
     BPI = plan.beats_per_image
-    geo = fifo_geometry(plan)
+    geo = fifo_geometry(plan, fifo_depth)
     FD, FW, MB, INF = geo["depth"], geo["width"], geo["max_burst"], geo["in_flight"]
     if 20 * div <= 255 // B + 2 * B + 8:
         raise ValueError(f"{div} clocks per bit leave too little time to expand a zero run "
@@ -970,24 +978,29 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
             else:
                 cst.next = t_c.VER_WAIT
         elif cst == t_c.IMG_RD:
+            # the first beat, once the result queue has a slot for the image's tag
             if rq_n != RQUEUE:
                 f_raddr.next = rp[FA:]
                 rp.next = rp + 1
                 cst.next = t_c.IMG_WAIT
         elif cst == t_c.IMG_WAIT:
+            # the beat read at f_raddr reaches f_rdata (in_data) at this edge
+            in_valid.next = 1
             cst.next = t_c.IMG_SEND
         elif cst == t_c.IMG_SEND:
-            if not in_valid:
-                in_valid.next = 1
-            elif in_ready:
+            if in_ready:
                 in_valid.next = 0
                 if c_i == BPI - 1:
                     rq_w.next = rq_w + 1  # the tag is written at this edge (rq_we)
                     dq_r.next = dq_r + 1
                     cst.next = t_c.IDLE
                 else:
+                    # the next beat's read is issued at the edge that delivers this one:
+                    # two cycles per beat while the core takes them
                     c_i.next = c_i + 1
-                    cst.next = t_c.IMG_RD
+                    f_raddr.next = rp[FA:]
+                    rp.next = rp + 1
+                    cst.next = t_c.IMG_WAIT
         elif cst == t_c.WR_WAIT:
             if idle and rq_n == 0:
                 hclr.next = 1
@@ -1295,12 +1308,12 @@ def serial_ports() -> dict[str, Signal]:
 
 def convert_serial(plan: CorePlan, out_dir: str | os.PathLike, clk_hz: int, baud: int,
                    params_hash: int = 0, ram_style: str = "block", hport_reg: bool = True,
-                   queue_ram_style: str = "") -> Path:
+                   queue_ram_style: str = "", fifo_depth: int = 0) -> Path:
     """Convert :func:`lwfc_serial` for ``plan`` to ``out_dir/lwfc_serial.v`` (one flat
     module, the core inside) and write ``lwfc_core_defs.vh`` beside it."""
     from .convert import convert_block
 
     inst = lwfc_serial(**serial_ports(), plan=plan, clk_hz=clk_hz, baud=baud,
                        params_hash=params_hash, ram_style=ram_style, hport_reg=hport_reg,
-                       queue_ram_style=queue_ram_style)
+                       queue_ram_style=queue_ram_style, fifo_depth=fifo_depth)
     return convert_block(inst, plan, out_dir, TOP)

@@ -62,7 +62,10 @@ class Board:
         clock_mhz: the clock the core runs at (the oscillator, or a PLL's output on it).
         fmax_goal_mhz: the Fmax the build should reach.
         resources: totals of the device: ``lut``, ``ff``, ``bram``, ``dsp``.
-        uart: baud rate and pins of the UART bridge.
+        uart: baud rate and pins of the UART bridge; optional ``fifo_ram`` (the bridge's
+            memories: ``block`` or ``distributed``) and ``fifo_depth`` (its input FIFO's
+            entries, a power of two holding a whole image; default
+            :func:`lwfc_hw.serial.fifo_geometry`'s rule).
         flow: ``open`` (Yosys + nextpnr) or ``vivado``.
         notes: anything else (programming command, jumpers).
     """
@@ -78,6 +81,11 @@ class Board:
     uart: dict[str, Any] = field(default_factory=dict)
     flow: str = "open"
     notes: str = ""
+
+    @property
+    def fifo_depth(self) -> int:
+        """The serial bridge's input FIFO depth (``uart.fifo_depth``; 0: the default rule)."""
+        return int(self.uart.get("fifo_depth", 0))
 
 
 def boards(directory: Path = BOARDS_DIR) -> dict[str, Board]:

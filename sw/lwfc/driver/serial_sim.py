@@ -106,12 +106,13 @@ def built_in_hash(bundle: Any, plan: CorePlan) -> int:
 
 
 def prepare_serial(plan: CorePlan, clk_hz: int, baud: int, cache: Path | None = None,
-                   hport_reg: bool = True, bundle: Any = None) -> Path:
+                   hport_reg: bool = True, bundle: Any = None, fifo_depth: int = 0) -> Path:
     """``lwfc_serial.v`` + ``lwfc_core_defs.vh`` for ``plan`` at ``clk_hz`` / ``baud``
     (``hport_reg``: see ``lwfc_hw.serial.lwfc_serial``, False for iCE40 boards), converted
     once into a cache folder. ``bundle``: the DP16KD instances (``plan.prim_mems``) get its
     contents as their INITVALs, as in the bitstream, and the bridge reports
-    :func:`built_in_hash` until a load; without it they start empty and it reports 0."""
+    :func:`built_in_hash` until a load; without it they start empty and it reports 0.
+    ``fifo_depth``: the bridge's input FIFO (a board's ``uart.fifo_depth``; 0: the default)."""
     try:
         from lwfc_hw.banking import fill_prim_contents
         from lwfc_hw.serial import convert_serial
@@ -120,10 +121,12 @@ def prepare_serial(plan: CorePlan, clk_hz: int, baud: int, cache: Path | None = 
             from None
     params_hash = 0 if bundle is None else built_in_hash(bundle, plan)
     name = (f"serial-rtl-{plan_key(plan)}-{clk_hz}-{baud}-{params_hash:08x}"
-            + ("" if hport_reg else "-hw") + ("-init" if bundle is not None else ""))
+            + ("" if hport_reg else "-hw") + ("-init" if bundle is not None else "")
+            + (f"-fifo{fifo_depth}" if fifo_depth else ""))
 
     def make(tmp: Path) -> None:
-        convert_serial(plan, tmp, clk_hz, baud, params_hash=params_hash, hport_reg=hport_reg)
+        convert_serial(plan, tmp, clk_hz, baud, params_hash=params_hash, hport_reg=hport_reg,
+                       fifo_depth=fifo_depth)
         if bundle is not None:
             fill_prim_contents(bundle, plan, tmp / "lwfc_serial.v")
 
@@ -218,7 +221,8 @@ def open_serial_sim(board_name: str, *, faults: FaultConfig | None = None,
 
     b = board_build(board_name)
     rtl = prepare_serial(b["plan"], b["clk_hz"], b["baud"],
-                         hport_reg=b["board"].family != "ice40", bundle=b["bundle"])
+                         hport_reg=b["board"].family != "ice40", bundle=b["bundle"],
+                         fifo_depth=b["board"].fifo_depth)
     exe = build_harness([rtl / "lwfc_serial.v"], "lwfc_serial", rtl, timeout=build_timeout)
     run_dir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="lwfc-serial-sim-"))
     run_dir.mkdir(parents=True, exist_ok=True)
