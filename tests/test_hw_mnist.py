@@ -82,20 +82,21 @@ def test_small_mnist_run_with_icarus(kind, bundles, data_dir, capsys):
 @needs_iverilog
 @pytest.mark.slow
 def test_icebreaker_configuration_loaded_through_the_host_port(bundles, data_dir, tmp_path):
-    """The iCEBreaker build's core (dense bundle, lanes 2,1,1, first-layer weights in
-    single-port SPRAM without initial contents, shared read ports): weights written through
-    the host port and read back, then MNIST test images bit-exact against the golden model and
-    the cycle model; every other memory starts from a stale image and is loaded too. Two images
-    (back to back) in CI, four with --full. The core has the 6-stage requantizer."""
+    """The iCEBreaker build's core (dense bundle, lanes 1,1,1, broadcast,dot,dot, every
+    weight bank in single-port SPRAM without initial contents, shared read ports): weights
+    written through the host port and read back, then MNIST test images bit-exact against the
+    golden model and the cycle model; every other memory starts from a stale image and is
+    loaded too. Two images (back to back) in CI, four with --full. The core has the 5-stage
+    requantizer (one-cycle table reads)."""
     from lwfc.data import load_dataset
     from lwfc_hw.banking import memory_images
-    from lwfc_hw.cycles import schedule
+    from lwfc_hw.cycles import activity, schedule
     from lwfc_hw.plan import plan_kwargs
 
     params = fpga.target_generator_params("icebreaker")
     bundle = load_bundle(bundles["dense"])
     plan = plan_for_bundle(bundle, **plan_kwargs(params, "ice40"))
-    assert plan.spram_mems and plan.shared_port and plan.rq_stages == 6
+    assert plan.spram_mems and plan.shared_port and plan.rq_stages == 5
     images, _ = load_dataset("mnist", "test", data_dir, progress=False)
     pixels = golden.as_pixels(images[: 4 if FULL else 2], bundle.in_features)
     exe = sim.build(sim.prepare(plan), "icarus")
@@ -105,7 +106,8 @@ def test_icebreaker_configuration_loaded_through_the_host_port(bundles, data_dir
     assert "all read back" in res.log
     ref = golden.forward(bundle, pixels)
     assert (res.logits == ref).all() and (res.classes == ref.argmax(axis=1)).all()
-    sched = schedule(plan, len(pixels))
+    # the first layer is broadcast: its time follows each image's nonzero pixels
+    sched = schedule(plan, len(pixels), activity(bundle, pixels))
     assert tuple(int(t) for t in res.t_out - res.t_in[0]) == sched.t_out
 
 

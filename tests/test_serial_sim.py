@@ -126,7 +126,8 @@ def test_cli_serial_errors_exit_2(tmp_path, capsys) -> None:
 
     dense = "deploy/models/mnist-dense"
     big = save_bundle(random_bundle(1, sizes=(784, 900, 100, 10)), tmp_path / "big")
-    # the iCEBreaker target's lanes 2,1,1 are one per layer of a three-layer network
+    # the iCEBreaker target's dataflow broadcast,dot,dot is one per layer of a three-layer
+    # network
     two = save_bundle(random_bundle(1, sizes=(784, 50, 10)), tmp_path / "two")
     bad_img = tmp_path / "bad.npy"
     np.save(bad_img, np.zeros((3, 100), dtype=np.uint8))
