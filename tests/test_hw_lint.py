@@ -37,6 +37,8 @@ CONFIGS = {
     # the 5-stage requantizer (one-cycle table reads, shared ports): the iCEBreaker target's
     "bcast-l3-rq5": ([("dense", 20, 12, 0), ("lowrank", 12, 9, 5), ("dense", 9, 7, 0)],
                      [1, 1, 1], 3, ["broadcast", "dot", "dot"], 1, 5),
+    # ... and a DIL ring of 20 accumulators in block RAM (5 stages, Tv >= RING_RAM_MIN)
+    "dil-ram-rq5": ([("lowrank", 30, 20, 3), ("dense", 20, 9, 0)], 1, 3, "dot", 1, 5),
     # the broadcast dataflow: (layers, lanes, beat, dataflow, drain)
     "bcast-lowrank-mixed": ([("lowrank", 30, 10, 3), ("dense", 10, 9, 0), ("lowrank", 9, 7, 3)],
                             [10, 9, 2], 3, ["broadcast", "dot", "broadcast"], 1),

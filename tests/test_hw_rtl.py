@@ -88,6 +88,8 @@ SHORT_RQ_ARCHS = [
      False),  # five requantizers side by side, a broadcast low-rank layer
     ([(D, 30, 10, 0), (D, 10, 9, 0), (D, 9, 7, 0)], [1, 1, 1], 4, ["broadcast", "dot", "dot"],
      1, True),  # the iCEBreaker target's shape: one lane each, every weight bank single-port
+    # two DIL rings of 20 (block RAM rings with 5 stages: the drain chains them) and one of 16
+    ([(LR, 30, 40, 3), (LR, 40, 16, 2), (D, 16, 9, 0)], [2, 1, 1], 4, "dot", 1, True),
 ]
 
 

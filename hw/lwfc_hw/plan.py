@@ -244,6 +244,11 @@ class EnginePlan:
         """Requantizers with a multiplier (hidden outputs, low-rank latents)."""
         return int(self.layer_type.requantizers(self))
 
+    @property
+    def internal_memories(self) -> list[tuple[str, int, int]]:
+        """``(name, depth, width)`` of the engine's memories outside the host port's map."""
+        return list(self.layer_type.internal_memories(self))
+
 
 @dataclass(frozen=True)
 class FmemPlan:

@@ -122,9 +122,12 @@ def _blocks(depth: int, width: int, family: str) -> int:
 
 def memory_shapes(plan: Any) -> list[tuple[str, int, int]]:
     """``(name, depth, width)`` of every block RAM in a :class:`lwfc_hw.plan.CorePlan`: the
-    parameter memories (but the single-port SPRAM ones, see :func:`estimate_sprams`) and the
-    ping-pong feature-memory lanes (two halves each)."""
+    parameter memories (but the single-port SPRAM ones, see :func:`estimate_sprams`), the
+    ping-pong feature-memory lanes (two halves each) and the engines' own memories (a DIL's
+    rings in block RAM, ``EnginePlan.internal_memories``)."""
     out = [(m.name, m.depth, m.width) for m in plan.mems if not getattr(m, "spram", False)]
+    for e in plan.engines:
+        out += e.internal_memories
     for f in plan.fmems:
         # a nonzero list (broadcast consumer) holds {index >> lane_bits, value} entries
         width = f.entry_bits

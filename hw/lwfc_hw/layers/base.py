@@ -141,6 +141,11 @@ class LayerType:
         each, :data:`lwfc.fpga.REQUANT_DSPS`); a logit output has none."""
         return int(e.shape.hidden) * e.R
 
+    def internal_memories(self, e: EnginePlan) -> list[tuple[str, int, int]]:
+        """``(name, depth, width)`` of the engine's own memories that the host cannot see
+        (for the block-RAM estimate); none by default."""
+        return []
+
     # ---- RTL
     def blocks(self, e: EnginePlan, plan: Any, ports: dict[str, Any]) -> list[BlockCall]:
         """The engine block(s) of the layer, in instantiation order, with the signals between

@@ -24,7 +24,7 @@ from myhdl import Signal, always, always_comb, block, enum, intbv
 
 from ..mac import mac_array, mac_bits, mac_signal, weight_lane
 from ..memories import named
-from ..plan import RQ_BITS, CorePlan, EnginePlan, LayerShape, ceil_div, clog2
+from ..plan import ACC_BITS, RQ_BITS, CorePlan, EnginePlan, LayerShape, ceil_div, clog2
 from ..requant import requant
 from ..rtl_common import acc_signal, delay_line, uint
 from ..timing import DIL_MAC_LAT, OPERAND_LAT, mac_latency
@@ -34,6 +34,20 @@ from .base import BlockCall, LayerType, MemRequest, pad2d, register, rq_words
 t_dcl = enum("IDLE", "COMPUTE", "MULTIPLY", "ACCUMULATE")
 #: DIL-SCM states (paper: idle, run, wait).
 t_dil = enum("IDLE", "RUN", "WAIT")
+
+
+#: Fewest accumulators per DIL lane kept in block RAM instead of registers (see
+#: :func:`ring_in_ram`).
+RING_RAM_MIN = 16
+
+
+def ring_in_ram(e: EnginePlan) -> bool:
+    """Whether the DIL's ``Pv`` rings of ``Tv`` accumulators are block-RAM circular buffers
+    (one ``Tv`` x 32-bit memory per lane, one-cycle reads) rather than shift registers: in the
+    slow-clock iCE40 form (``rq_stages == 5``) for rings of at least :data:`RING_RAM_MIN`
+    entries. The 50 accumulators of a one-lane DIL are 1,600 flip-flops otherwise, more than a
+    quarter of the UP5K's logic cells. Same cycles either way."""
+    return e.rq_stages == 5 and e.Tv >= RING_RAM_MIN
 
 
 def dil_pipe(e: EnginePlan) -> int:
@@ -95,6 +109,12 @@ class LowRank(LayerType):
     def requantizers(self, e: EnginePlan) -> int:
         # the output's (hidden layers) and the latents'
         return int(e.shape.hidden) * e.R + 1
+
+    def internal_memories(self, e: EnginePlan) -> list[tuple[str, int, int]]:
+        # the DIL's rings, when they are memories
+        if not ring_in_ram(e):
+            return []
+        return [(f"l{e.index}_ring{p}", e.Tv, ACC_BITS) for p in range(e.Pv)]
 
 
 @register
@@ -267,6 +287,8 @@ def dil(clk, rst, start, done, zv, z, accept, ov, oidx, y, h_sel, h_we, h_addr, 
     After the last latent the rings are shifted out as one chain (outputs in order 0, 1, ...)
     through the requantizer; ``done`` pulses one cycle after the last output.
 
+    With :func:`ring_in_ram` each ring is a memory (:func:`ram_rings`), same behaviour.
+
     DIL-SCM: IDLE; WAIT (ready for the next latent: takes it, ``accept``, as soon as the DCL
     offers one and issues its first step in the same cycle); RUN (steps 1 ... Tv-1 of the
     latent in use, during which the DCL may not hand over another).
@@ -288,7 +310,10 @@ def dil(clk, rst, start, done, zv, z, accept, ov, oidx, y, h_sel, h_we, h_addr, 
     v_lanes = [Signal(intbv(0, min=-128, max=128)) for _ in range(Pv)]
     prod = [acc_signal() for _ in range(Pv)]
     prod2 = [acc_signal() for _ in range(Pv)]
-    ring = [acc_signal() for _ in range(Pv * Tv)]
+    # the rings: registers, or (ring_in_ram) memories whose oldest entries are `tails`
+    ring = [] if ring_in_ram(e) else [acc_signal() for _ in range(Pv * Tv)]
+    tails = [acc_signal() for _ in range(Pv)] if ring_in_ram(e) else \
+        [ring[p * Tv + Tv - 1] for p in range(Pv)]
     dr = Signal(bool(0))
     ob = clog2(max(2, M))
     o = uint(ob)
@@ -308,7 +333,7 @@ def dil(clk, rst, start, done, zv, z, accept, ov, oidx, y, h_sel, h_we, h_addr, 
     TAIL = Tv - 1
     insts.append(named(
         "requant",
-        requant(clk, rst, one, dr, o, ring[TAIL], ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
+        requant(clk, rst, one, dr, o, tails[0], ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
                 mems["bias0"], mems.get("rq0"), "u8" if s.hidden else "i32", sel_bits, hown,
                 e.rq_stages, plan.dsp_prims),
     ))
@@ -365,24 +390,28 @@ def dil(clk, rst, start, done, zv, z, accept, ov, oidx, y, h_sel, h_we, h_addr, 
             prod[p].next = zw_op * v_lanes[p]
             prod2[p].next = prod[p]
 
-    @always(clk.posedge)
-    def rings():
-        if v3:
-            for p in range(Pv):
-                for i in range(1, Tv):
-                    ring[p * Tv + i].next = ring[p * Tv + i - 1]
-                if fk3:
-                    ring[p * Tv].next = prod2[p]
-                else:
-                    ring[p * Tv].next = ring[p * Tv + TAIL] + prod2[p]
-        elif dr:
-            for p in range(Pv):
-                for i in range(1, Tv):
-                    ring[p * Tv + i].next = ring[p * Tv + i - 1]
-                if p < Pv - 1:
-                    ring[p * Tv].next = ring[(p + 1) * Tv + TAIL]
-                else:
-                    ring[p * Tv].next = 0
+    if ring_in_ram(e):
+        rings = ram_rings(clk, rst, v3, fk3, dr, prod2, tails, Pv, Tv)
+    else:
+
+        @always(clk.posedge)
+        def rings():
+            if v3:
+                for p in range(Pv):
+                    for i in range(1, Tv):
+                        ring[p * Tv + i].next = ring[p * Tv + i - 1]
+                    if fk3:
+                        ring[p * Tv].next = prod2[p]
+                    else:
+                        ring[p * Tv].next = ring[p * Tv + TAIL] + prod2[p]
+            elif dr:
+                for p in range(Pv):
+                    for i in range(1, Tv):
+                        ring[p * Tv + i].next = ring[p * Tv + i - 1]
+                    if p < Pv - 1:
+                        ring[p * Tv].next = ring[(p + 1) * Tv + TAIL]
+                    else:
+                        ring[p * Tv].next = 0
 
     @always(clk.posedge)
     def drain():
@@ -405,3 +434,74 @@ def dil(clk, rst, start, done, zv, z, accept, ov, oidx, y, h_sel, h_we, h_addr, 
             done.next = ov and oidx == last_o
 
     return insts, handshake, scm, mul, rings, drain, finish
+
+
+@block
+def ram_ring(clk, rst, adv, wdata, tail, Tv: int):
+    """One DIL ring of ``Tv >= 2`` accumulators as a circular buffer in block RAM: on an edge
+    with ``adv`` the ring shifts by one (``wdata`` becomes the newest entry, the oldest leaves);
+    ``tail`` is the oldest entry, a registered read of the next position, so it is the
+    memory's own read register (one-cycle reads). The write goes to the position of the
+    leaving entry and the read to the one after it, never the same address (``Tv >= 2``).
+    ``rst`` resets the position only (which entry is the oldest does not matter: each
+    image's first latent overwrites them all)."""
+    assert Tv >= 2
+    mem = [acc_signal() for _ in range(Tv)]
+    w = uint(clog2(Tv))  # the oldest entry's position
+    w_nx = uint(clog2(Tv))
+    LAST = Tv - 1
+
+    @always_comb
+    def next_pos():
+        if adv:
+            if w == LAST:
+                w_nx.next = 0
+            else:
+                w_nx.next = w + 1
+        else:
+            w_nx.next = w
+
+    @always(clk.posedge)
+    def write():
+        if adv:
+            mem[w].next = wdata
+        if rst:
+            w.next = 0
+        else:
+            w.next = w_nx
+
+    @always(clk.posedge)
+    def read():
+        tail.next = mem[w_nx]
+
+    return next_pos, write, read
+
+
+@block
+def ram_rings(clk, rst, v3, fk3, dr, prod2, tails, Pv: int, Tv: int):
+    """The ``Pv`` rings of :func:`dil` as :func:`ram_ring` memories (oldest entries
+    ``tails``): a step of a latent adds its product into the oldest entry (the first latent's
+    replaces it) and makes it the newest; the drain shifts the rings as one chain, lane
+    ``p + 1``'s oldest entry into lane ``p``, zeros into the last."""
+    adv = Signal(bool(0))
+    heads = [acc_signal() for _ in range(Pv)]
+    insts = [named(f"r{p}", ram_ring(clk, rst, adv, heads[p], tails[p], Tv)) for p in range(Pv)]
+
+    @always_comb
+    def advance():
+        adv.next = v3 or dr
+
+    @always_comb
+    def head_values():
+        for p in range(Pv):
+            if v3:
+                if fk3:
+                    heads[p].next = prod2[p]
+                else:
+                    heads[p].next = tails[p] + prod2[p]
+            elif p < Pv - 1:
+                heads[p].next = tails[p + 1]
+            else:
+                heads[p].next = 0
+
+    return insts, advance, head_values
