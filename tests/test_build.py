@@ -44,6 +44,25 @@ def test_missing_bundle_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "no such bundle" in capsys.readouterr().err
 
 
+def test_bad_dataflow_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["build", "--board", "icebreaker", "--dataflow", "dot,sparse", "--setup"]) == 2
+    err = capsys.readouterr().err
+    assert "--dataflow dot,sparse" in err and len(err.strip().splitlines()) == 1
+
+
+def test_dataflow_override_reaches_the_generator(tmp_path: Path) -> None:
+    """``--dataflow dot`` builds the compressed (low-rank) bundle on the iCEBreaker target
+    (whose broadcast first layer would need one multiplier per latent); ``--setup`` stops
+    after the generator, whose summary reports the configuration it built."""
+    from lwfc import fpga
+    from lwfc.commands.build import build_board
+
+    summary = build_board("icebreaker", bundle=fpga.REPO / "deploy" / "models" / "mnist-lowrank",
+                          dataflow="dot", build_root=tmp_path, setup_only=True, timeout=600)
+    assert summary["dataflow"] in ("dot", ["dot", "dot", "dot"]), summary
+    assert summary["lanes"] in (1, [1, 1, 1]), summary
+
+
 def test_lanes_that_do_not_fit_are_exit_2(
     dense_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

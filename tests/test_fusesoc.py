@@ -326,3 +326,20 @@ def test_core_file_names_existing_files() -> None:
         for entry in fs["files"]:
             name = next(iter(entry)) if isinstance(entry, dict) else entry
             assert (REPO / name).is_file(), name
+
+
+def test_booth_groups_move_just_enough_lane_multipliers() -> None:
+    """Too few DSP blocks: the smallest lane product arrays go to logic until they hold the
+    excess; the requantizers' products (not named *_prod) never do."""
+    verilog = "\n".join([
+        "reg signed [16:0] core_l0_bcast_mac_prod [0:4-1];",
+        "reg signed [16:0] core_l1_dense_mac_prod [0:1-1];",
+        "reg signed [31:0] core_l1_dense_requant_phi5;",
+        "reg signed [16:0] core_l2_dil_prod [0:2-1];",
+    ])
+    assert lwfc_gen.booth_groups(verilog, 1) == ["core_l1_dense_mac_prod"]
+    assert lwfc_gen.booth_groups(verilog, 2) == ["core_l1_dense_mac_prod", "core_l2_dil_prod"]
+    assert lwfc_gen.booth_groups(verilog, 4) == ["core_l1_dense_mac_prod", "core_l2_dil_prod",
+                                                 "core_l0_bcast_mac_prod"]
+    with pytest.raises(lwfc_gen.GenError, match="only 7 lane multipliers"):
+        lwfc_gen.booth_groups(verilog, 8)

@@ -14,6 +14,7 @@ from lwfc import arith
 from lwfc_hw.plan import MemSpec
 from lwfc_hw.requant import requant
 from lwfc_hw.rtl_common import acc_signal, uint
+from lwfc_hw.timing import rq_latency
 
 DEPTH = 256
 
@@ -97,6 +98,7 @@ def run_requant(stages: int, out_kind: str, dsp_prims: str, acc, bias, m, s) -> 
     dut = requant(clk, rst, en, iv, idx, a_in, ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,
                   bias_spec, rq_spec, out_kind, sel_bits, hown, stages, dsp_prims)
     got: list[int] = []
+    lat = rq_latency(stages, out_kind == "i32")
     edge = [0]
     # the edge at which each input was sampled: the first of the `stages` edges to its output
     sent: list[int] = []
@@ -139,13 +141,13 @@ def run_requant(stages: int, out_kind: str, dsp_prims: str, acc, bias, m, s) -> 
                 sent.append(edge[0])
                 if ov:
                     got.append(int(y))
-                    assert edge[0] - sent[len(got) - 1] == stages - 1, "latency"
+                    assert edge[0] - sent[len(got) - 1] == lat - 1, "latency"
             iv.next = 0
-            for _ in range(stages + 2):
+            for _ in range(lat + 2):
                 yield clk.negedge
                 if ov:
                     got.append(int(y))
-                    assert edge[0] - sent[len(got) - 1] == stages - 1, "latency"
+                    assert edge[0] - sent[len(got) - 1] == lat - 1, "latency"
         raise StopSimulation
 
     @instance

@@ -84,12 +84,32 @@ if {![info exists ::lwfc_booth]} {
 if {![info exists ::lwfc_ecp5_dsp]} {
     set ::lwfc_ecp5_dsp 0
 }
+# iCE40: ::lwfc_booth_wires (lwfc_params.tcl) names the lane product arrays whose multipliers
+# become logic, just enough of them for the rest to fit the DSP blocks (lwfc_gen.booth_groups);
+# empty: every small multiplier. A multiplier is found from its product register's wire: the
+# register (through Q, D), then the $mul driving it (through Y).
+if {![info exists ::lwfc_booth_wires]} {
+    set ::lwfc_booth_wires {}
+}
 if {([string match *synth_ecp5* [info body synth]] && !$::lwfc_ecp5_dsp)
     || ($::lwfc_booth && [string match *synth_ice40* [info body synth]])} {
     yosys proc
     flatten
     wreduce {t:$mul}
-    booth {t:$mul} r:A_WIDTH<10 %i r:B_WIDTH<10 %i
+    if {[llength $::lwfc_booth_wires] && [string match *synth_ice40* [info body synth]]} {
+        set bsel {}
+        set k 0
+        foreach w $::lwfc_booth_wires {
+            lappend bsel "w:*$w*" {%ci3:+$dff,$dffe,$sdff,$sdffe[Q,D]:+$mul[Y]}
+            if {$k > 0} {
+                lappend bsel %u
+            }
+            incr k
+        }
+        booth {*}$bsel {t:$mul} %i
+    } else {
+        booth {t:$mul} r:A_WIDTH<10 %i r:B_WIDTH<10 %i
+    }
 }
 
 synth $top

@@ -245,6 +245,14 @@ class EnginePlan:
         return int(self.layer_type.requantizers(self))
 
     @property
+    def out_rq_latency(self) -> int:
+        """Edges of the requantizer of the layer's output (:func:`lwfc_hw.timing.rq_latency`:
+        ``rq_stages``, 2 for the logits in the 5-stage form)."""
+        from .timing import rq_latency
+
+        return rq_latency(self.rq_stages, not self.shape.hidden)
+
+    @property
     def internal_memories(self) -> list[tuple[str, int, int]]:
         """``(name, depth, width)`` of the engine's memories outside the host port's map."""
         return list(self.layer_type.internal_memories(self))

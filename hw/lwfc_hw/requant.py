@@ -11,6 +11,7 @@ from .mac import ecp5_ids, ecp5_mult
 from .memories import named, param_ram
 from .plan import ACC_BITS, RQ_BITS, RQ_STAGE_CHOICES, RQ_STAGES, MemSpec
 from .rtl_common import acc_signal, extend, uint
+from .timing import rq_latency
 
 PROD_BITS = 48
 #: Bits of the shifted value the clamp and the rounding read: a value in ``[-512, 511]``
@@ -60,16 +61,18 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
     plans), so R2 adds the bias to the R1 sample; on iCE40 this drops some 85 flip-flops per
     requantizer that took a logic cell each (the tables' output registers and the
     accumulator's second delay: nothing packs with a register fed by a register or a
-    block RAM); the logit gets ``stages - 3`` delay registers.
+    block RAM); a logit there takes 2 edges, the sample and the bias add
+    (:func:`lwfc_hw.timing.rq_latency`): no delay registers.
 
     ``dsp_prims == "ecp5"`` (``CorePlan.dsp_prims``, 10 stages): the R4 operand registers and
     the R5 products are the input and output registers of two MULT18X18D instances
     (:func:`lwfc_hw.mac.ecp5_mult`); the same integers at the same latency.
 
     Input ``(iv, idx, acc)`` is sampled on an edge with ``en``; ``(ov, oidx, y)`` appear
-    ``stages`` enabled edges later. Only the valid flags reset: the data registers ignore
-    ``rst`` (holding them in reset made ``rst`` the enable of some 300 flip-flops per
-    requantizer, a net of 2,500 loads in the 50-lane ULX3S build). ``bias[idx]`` and
+    ``rq_latency(stages, out_kind == "i32")`` enabled edges later. Only the valid flags
+    reset: the data registers ignore ``rst`` (holding them in reset made ``rst`` the enable
+    of some 300 flip-flops per requantizer, a net of 2,500 loads in the 50-lane ULX3S
+    build). ``bias[idx]`` and
     ``rq[idx]`` (word ``S << 15 | M``) are read from host-writable memories. ``ov`` /
     ``oidx`` may be None (no valid / index pipeline: a requantizer beside another that
     carries them). ``rb`` maps a memory id to its readback signal; ``hown`` (shared-port
@@ -79,7 +82,9 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
     if stages not in RQ_STAGE_CHOICES:
         raise ValueError(f"requant: stages must be one of {RQ_STAGE_CHOICES}, got {stages!r}")
     ib = len(idx)
-    NV = stages - 1
+    is_logit = out_kind == "i32"
+    LAT = rq_latency(stages, is_logit)  # edges from the sample to the output
+    NV = LAT - 1
     # table reads: two cycles (R1, R2), one in the 5-stage form
     READS = 1 if stages == 5 else 2
     NL = stages - 2 - READS  # logit delay registers, after the bias add up to R(stages - 1)
@@ -114,7 +119,6 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
         insts.append(named("rq", param_ram(clk, en, idx, rq_q, h_sel, h_we, h_addr, h_wdata,
                                            rb[rq_spec.sel], rq_spec, sel_bits, hown, READS)))
     has_bias = bias_spec is not None
-    is_logit = out_kind == "i32"
     # the clamp's combinational result, registered into y by the last stage
     y_c = Signal(intbv(0, min=y.min, max=y.max)) if not is_logit else None
     LASTV = NV - 1
@@ -182,7 +186,15 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
         acc_w = acc_signal()  # acc sign-extended to 32 bits
         ext = [named("widen", extend(acc, acc_w))]
 
-    if has_bias:
+    if is_logit and LAT == 2:
+
+        @always(clk.posedge)
+        def stage_bias():
+            # R1 -> out (5-stage form): the logit is the sample plus the bias
+            if en:
+                y.next = a_b + bias_q
+
+    elif has_bias:
 
         @always(clk.posedge)
         def stage_bias():
@@ -197,7 +209,10 @@ def requant(clk, rst, en, iv, idx, acc, ov, oidx, y, h_sel, h_we, h_addr, h_wdat
             if en:
                 s3.next = a_b
 
-    if is_logit:
+    if is_logit and LAT == 2:
+        stage_out = []
+
+    elif is_logit:
 
         @always(clk.posedge)
         def stage_out():

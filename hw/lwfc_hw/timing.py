@@ -20,6 +20,13 @@ BC_OPERAND_LAT = 3 + OPERAND_LAT
 DIL_MAC_LAT = 3
 
 
+def rq_latency(stages: int, logits: bool) -> int:
+    """Edges of a requantizer (:func:`lwfc_hw.requant.requant`) from its sample to its output:
+    its ``stages``; but a logit (``acc + b``, nothing to multiply) in the 5-stage form takes
+    2, the sample and the bias add, instead of waiting in delay registers."""
+    return 2 if logits and stages == 5 else stages
+
+
 def tree_levels(q: int) -> int:
     """Registered two-input adder levels that reduce ``q`` products to one (0 for ``q == 1``)."""
     return (q - 1).bit_length()

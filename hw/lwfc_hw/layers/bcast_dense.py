@@ -33,11 +33,13 @@ from .base import BlockCall, MemRequest, register
 from .dot_dense import DotDense, dense_weight_banks
 
 
-def bc_dense_pipe(e: EnginePlan) -> int:
+def bc_dense_pipe(e: EnginePlan, latent: bool = False) -> int:
     """Constant part of a broadcast engine's time: operands (``BC_OPERAND_LAT``, plus one edge
     when the list read has an output register: ``e.list_lat == 2``), MAC array (``Q = 1``),
-    the drain register, the requantizer (``e.rq_stages``)."""
-    return BC_OPERAND_LAT + e.list_lat - 1 + mac_latency(1) + 1 + e.rq_stages
+    the drain register, the requantizer (``e.out_rq_latency``; ``e.rq_stages`` for the U
+    side of a low-rank layer, ``latent``)."""
+    rq = e.rq_stages if latent else e.out_rq_latency
+    return BC_OPERAND_LAT + e.list_lat - 1 + mac_latency(1) + 1 + rq
 
 
 def bcast_steps(e: EnginePlan, nnz: int, groups: int) -> int:

@@ -24,7 +24,7 @@ from .dot_lowrank import LowRank, dil_call, dil_pipe, latent_ports, v_memories, 
 def bc_lowrank_pipe(e: EnginePlan) -> int:
     """Constant part of the layer's time: the U side's (:func:`bc_dense_pipe`), then the DIL's
     (operands, two product registers, ring, requantizer) and the hand-shake cycles."""
-    return bc_dense_pipe(e) + dil_pipe(e) - 1
+    return bc_dense_pipe(e, latent=True) + dil_pipe(e) - 1
 
 
 @register

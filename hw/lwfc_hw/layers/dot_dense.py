@@ -86,7 +86,7 @@ class DotDense(LayerType):
 
     def service_cycles(self, e: EnginePlan, nnz: int | None = None) -> int:
         # issue steps, operands, MAC array, drain register, requantizer, done
-        return e.G * e.K + e.p_last + OPERAND_LAT + mac_latency(e.Q) + 1 + e.rq_stages + 1 - 1
+        return e.G * e.K + e.p_last + OPERAND_LAT + mac_latency(e.Q) + 1 + e.out_rq_latency + 1 - 1
 
     def multipliers(self, e: EnginePlan) -> int:
         return e.P * e.Q

@@ -52,8 +52,8 @@ def ring_in_ram(e: EnginePlan) -> bool:
 
 def dil_pipe(e: EnginePlan) -> int:
     """Edges of the DIL's pipeline: operands, two product registers and the ring, the
-    requantizer (``e.rq_stages``)."""
-    return OPERAND_LAT + DIL_MAC_LAT + e.rq_stages
+    requantizer of the layer's output (``e.out_rq_latency``)."""
+    return OPERAND_LAT + DIL_MAC_LAT + e.out_rq_latency
 
 
 def v_tables(layer: Any, e: EnginePlan) -> dict[str, np.ndarray]:

@@ -3,8 +3,9 @@
 Runs ``fusesoc run --target=NAME lwfc`` (the same target users run by hand) with the virtual
 environment first on ``PATH`` (generator interpreter, YoWASP shims) and ``YOWASP_CACHE_DIR``
 set, then reads nextpnr's ``report.json`` and the Yosys cell count: Fmax, LUT / FF / BRAM / DSP
-use and the bitstream path. ``--bundle`` / ``--lanes`` override the target's generator
-parameters (through ``LWFC_BUNDLE`` / ``LWFC_LANES``). Boards are ``deploy/boards/*.json``.
+use and the bitstream path. ``--bundle`` / ``--lanes`` / ``--dataflow`` override the target's
+generator parameters (through ``LWFC_BUNDLE`` / ``LWFC_LANES`` / ``LWFC_DATAFLOW``). Boards
+are ``deploy/boards/*.json``.
 
 A missing bundle, an unknown board or a lane count that cannot fit the device is a one-line
 error (exit status 2); a tool failure prints the tool's error and exits with status 1. A
@@ -34,6 +35,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--lanes", type=positive_int, help="MAC units per engine (default: the target's)"
     )
+    p.add_argument(
+        "--dataflow", metavar="FLOW[,FLOW...]",
+        help="dot or broadcast, one value or one per layer (default: the target's; e.g. "
+             "'dot' for a low-rank bundle on the icebreaker)")
     p.add_argument(
         "--build-root",
         type=Path,
@@ -77,6 +82,7 @@ def build_board(
     *,
     bundle: Path | None = None,
     lanes: int | None = None,
+    dataflow: str | None = None,
     build_root: Path | None = None,
     setup_only: bool = False,
     timeout: float = 1800.0,
@@ -93,6 +99,14 @@ def build_board(
         env["LWFC_BUNDLE"] = str(bundle.resolve())
     if lanes is not None:
         env["LWFC_LANES"] = str(lanes)
+    if dataflow is not None:
+        from lwfc_hw.plan import DATAFLOWS
+
+        bad = [f for f in dataflow.split(",") if f.strip() not in DATAFLOWS]
+        if bad or not dataflow.strip():
+            raise LwfcError(f"--dataflow {dataflow}: expected {' or '.join(DATAFLOWS)}, one "
+                            f"value or a comma list")
+        env["LWFC_DATAFLOW"] = dataflow.replace(" ", "")
     root = (build_root or fpga.REPO / "build").resolve()
     if board.flow == "vivado" and not setup_only and shutil.which("vivado") is None:
         raise LwfcError(
@@ -171,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
         args.board,
         bundle=args.bundle,
         lanes=args.lanes,
+        dataflow=args.dataflow,
         build_root=args.build_root,
         setup_only=args.setup,
         timeout=args.timeout,
