@@ -86,8 +86,9 @@ if {![info exists ::lwfc_ecp5_dsp]} {
 }
 # iCE40: ::lwfc_booth_wires (lwfc_params.tcl) names the lane product arrays whose multipliers
 # become logic, just enough of them for the rest to fit the DSP blocks (lwfc_gen.booth_groups);
-# empty: every small multiplier. A multiplier is found from its product register's wire: the
-# register (through Q, D), then the $mul driving it (through Y).
+# empty: every small multiplier. A multiplier is found from its product register's wire: back
+# through the register (Q, D) and the enable / reset multiplexers before it (their data inputs),
+# to the $mul driving it (Y).
 if {![info exists ::lwfc_booth_wires]} {
     set ::lwfc_booth_wires {}
 }
@@ -100,7 +101,7 @@ if {([string match *synth_ecp5* [info body synth]] && !$::lwfc_ecp5_dsp)
         set bsel {}
         set k 0
         foreach w $::lwfc_booth_wires {
-            lappend bsel "w:*$w*" {%ci3:+$dff,$dffe,$sdff,$sdffe[Q,D]:+$mul[Y]}
+            lappend bsel "w:*$w*" {%ci6:+$dff,$mux,$pmux[Q,D,A,B,Y]:+$mul[Y]}
             if {$k > 0} {
                 lappend bsel %u
             }
