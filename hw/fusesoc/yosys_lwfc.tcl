@@ -12,8 +12,9 @@
 #    at speed grade 6, 111 MHz at grade 8), while logic multipliers are placed between their
 #    registers (112 / 143 MHz, for twice the LUTs); on iCE40 (8 SB_MAC16 on the UP5K) when the
 #    generator says the DSPs cannot hold every multiplier (::lwfc_booth in lwfc_params.tcl,
-#    default 1), so that the DSPs go to the 16 x 15 bit requantizer products, which cost far
-#    more in LUTs; needs Yosys >= 0.33 (the booth pass);
+#    default 1), and then only the lane multipliers of ::lwfc_booth_wires, just enough of
+#    them, so that the DSPs go to the 16 x 15 bit requantizer products, which cost far more in
+#    LUTs; needs Yosys >= 0.33 (the booth pass);
 #  * on iCE40, the product registers of the lane multipliers (mac_prod, mac_prod2, the DIL's
 #    prod, prod2) get the attribute keep: a product registered twice without an enable (the
 #    dense engine's MAC array) matches ice40_dsp's pipeline and output registers (ffFJKG, ffH),
