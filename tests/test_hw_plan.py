@@ -304,9 +304,18 @@ def test_target_parameters_give_the_plan_keywords() -> None:
         "dataflow": "dot", "drain": 1, "rq_stages": 6}
     for bad, msg in (({"lanes": "8,x"}, "parameter lanes must be a whole number"),
                      ({"drain": 0}, "parameter drain must be >= 1"),
-                     ({"dataflow": "dot,sideways"}, "parameter dataflow: unknown 'sideways'")):
+                     ({"dataflow": "dot,sideways"}, "parameter dataflow: unknown 'sideways'"),
+                     ({"lowrank_dataflow": "up"}, "parameter lowrank_dataflow: unknown 'up'")):
         with pytest.raises(ValueError, match=msg):
             parse_plan_params(bad)
+    # a low-rank layer takes lowrank_dataflow, the dense ones dataflow
+    kw = plan_kwargs({"lanes": 1, "dataflow": "broadcast", "lowrank_dataflow": "dot"})
+    assert kw["lowrank_dataflow"] == "dot"
+    shapes = [LayerShape("fc1", "lowrank", 30, 12, 3, True), LayerShape("fc2", "dense", 12, 9)]
+    plan = plan_for_bundle(random_bundle(shapes, 1), **kw)
+    assert [e.dataflow for e in plan.engines] == ["dot", "broadcast"]
+    with pytest.raises(ValueError, match="lowrank_dataflow"):
+        plan_for_bundle(random_bundle(shapes, 1), 1, lowrank_dataflow="sideways")
 
 
 def test_driver_finds_a_per_layer_broadcast_build() -> None:

@@ -23,14 +23,17 @@ FuseSoC calls ``python3 lwfc_gen.py INPUT.yml`` in an empty folder; INPUT.yml ho
   (default 0: none); needs ``shared_port``;
 * ``shared_port``: 1 gives every parameter memory one read port, shared by the engine and,
   while the core is idle, the host (readback); see ``lwfc_hw.plan.CorePlan`` (default 0);
-* ``rq_stages``: the requantizers' depth, one of ``lwfc_hw.plan.RQ_STAGE_CHOICES``: 6 has
-  fewer registers, for a slow clock such as the iCE40's (default 0: ``lwfc_hw.plan.RQ_STAGES``,
-  10, for 100 MHz).
+* ``rq_stages``: the requantizers' depth, one of ``lwfc_hw.plan.RQ_STAGE_CHOICES``: 6 and 5
+  have fewer registers, for a slow clock such as the iCE40's (5: one-cycle table reads, needs
+  ``shared_port``; default 0: ``lwfc_hw.plan.RQ_STAGES``, 10, for 100 MHz);
+* ``lowrank_dataflow``: the dataflow of the bundle's low-rank layers, replacing ``dataflow``
+  for them (default empty: ``dataflow``).
 
 FuseSoC 2.4 does not pass command-line parameters to generators, so the environment variables
 ``LWFC_BUNDLE``, ``LWFC_LANES``, ``LWFC_DATAFLOW``, ``LWFC_DRAIN`` and ``LWFC_DSP`` override
-``bundle``, ``lanes``, ``dataflow``, ``drain`` and ``dsp`` (``lwfc build --bundle --lanes``
-uses the first two). The generator is not cached by FuseSoC, so an override always takes effect.
+``bundle``, ``lanes``, ``dataflow``, ``drain`` and ``dsp`` (``lwfc build --bundle --lanes
+--dataflow`` use the first three). The generator is not cached by FuseSoC, so an override
+always takes effect.
 
 Writes into the current folder: ``lwfc_core.v`` and ``lwfc_core_defs.vh`` (the converted core;
 with ``board``: ``lwfc_serial.v``, the serial bridge of ``lwfc_hw.serial`` with the core inside,

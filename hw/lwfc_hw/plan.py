@@ -663,9 +663,21 @@ def plan_for_bundle(
     rq_stages: int = RQ_STAGES,
     dsp_prims: str = "",
     bram_prims: str = "",
+    lowrank_dataflow: str = "",
 ) -> CorePlan:
-    """:func:`plan_core` for the layers of ``bundle``."""
-    return plan_core(shapes_from_bundle(bundle), lanes, pixels_per_beat,
+    """:func:`plan_core` for the layers of ``bundle``; ``lowrank_dataflow`` (one of
+    :data:`DATAFLOWS`, or empty) replaces ``dataflow`` for its low-rank layers (a target
+    that broadcasts a dense first layer but cannot afford a broadcast low-rank layer's
+    ``rank`` multipliers)."""
+    shapes = shapes_from_bundle(bundle)
+    if lowrank_dataflow:
+        if lowrank_dataflow not in DATAFLOWS:
+            raise ValueError(f"unknown lowrank_dataflow {lowrank_dataflow!r} (use "
+                             f"{' or '.join(DATAFLOWS)})")
+        flows = _per_layer(dataflow, len(shapes), "dataflow")
+        dataflow = [lowrank_dataflow if sh.kind == "lowrank" else f
+                    for sh, f in zip(shapes, flows, strict=True)]
+    return plan_core(shapes, lanes, pixels_per_beat,
                      spram_min_depth=spram_min_depth, shared_port=shared_port,
                      dataflow=dataflow, drain=drain, rq_stages=rq_stages,
                      dsp_prims=dsp_prims, bram_prims=bram_prims)
@@ -674,10 +686,11 @@ def plan_for_bundle(
 #: Generator parameters of a build target (``fusesoc.core``, ``lwfc_gen``) that shape the
 #: plan, with their defaults: lanes (one, or one per layer), beat width, dataflow and drain
 #: (one or one per layer), ``dsp`` (1: ECP5 DSP and block-RAM primitives), SPRAM threshold,
-#: shared ports, requantizer depth (0: :data:`RQ_STAGES`).
+#: shared ports, requantizer depth (0: :data:`RQ_STAGES`), the low-rank layers' dataflow
+#: (empty: ``dataflow``).
 PLAN_PARAMS: dict[str, Any] = {
     "lanes": 8, "pixels_per_beat": DEFAULT_PIXELS_PER_BEAT, "dataflow": "dot", "drain": 1,
-    "dsp": 0, "spram_min_depth": 0, "shared_port": 0, "rq_stages": 0,
+    "dsp": 0, "spram_min_depth": 0, "shared_port": 0, "rq_stages": 0, "lowrank_dataflow": "",
 }
 
 
@@ -724,6 +737,10 @@ def parse_plan_params(raw: dict[str, Any]) -> dict[str, Any]:
     bad = [f for f in flows if f not in DATAFLOWS]
     if bad:
         raise ValueError(f"parameter dataflow: unknown {bad[0]!r} (known: {', '.join(DATAFLOWS)})")
+    lr_flow = str(p["lowrank_dataflow"] or "")
+    if lr_flow and lr_flow not in DATAFLOWS:
+        raise ValueError(f"parameter lowrank_dataflow: unknown {lr_flow!r} (known: "
+                         f"{', '.join(DATAFLOWS)})")
     return {
         "lanes": _whole_list("lanes", p["lanes"]),
         "pixels_per_beat": whole_number("pixels_per_beat", p["pixels_per_beat"], 1),
@@ -733,6 +750,7 @@ def parse_plan_params(raw: dict[str, Any]) -> dict[str, Any]:
         "spram_min_depth": whole_number("spram_min_depth", p["spram_min_depth"], 0),
         "shared_port": whole_number("shared_port", p["shared_port"], 0) != 0,
         "rq_stages": whole_number("rq_stages", p["rq_stages"], 0),
+        "lowrank_dataflow": lr_flow,
     }
 
 
@@ -748,6 +766,8 @@ def plan_kwargs(params: dict[str, Any], family: str = "") -> dict[str, Any]:
                                              "shared_port", "dataflow", "drain")}
     if p["rq_stages"]:
         out["rq_stages"] = p["rq_stages"]
+    if p["lowrank_dataflow"]:
+        out["lowrank_dataflow"] = p["lowrank_dataflow"]
     if prims:
         out["dsp_prims"] = out["bram_prims"] = prims
     return out
