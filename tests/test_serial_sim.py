@@ -101,6 +101,25 @@ def test_driver_on_the_board_rtl(board, mnist) -> None:
         assert acc.stats.retries == 0 and acc.stats.crc_errors == 0
 
 
+def test_compressed_bundle_on_the_icebreaker_rtl(mnist) -> None:
+    """The low-rank bundle's iCEBreaker bitstream (``lwfc build --board icebreaker --bundle
+    deploy/models/mnist-lowrank``: the dot low-rank layer, its DIL ring in block RAM, two lane
+    multipliers in logic) in simulation: loaded over the link, then bit-exact logits. Its
+    one-lane first layer takes a beat every 4 cycles, so a second image sent back to back can
+    find the 256-entry FIFO still full: ERR_BUSY, resent by the driver (counted, not failed)."""
+    _, x, _ = mnist
+    bundle = load_bundle("deploy/models/mnist-lowrank")
+    n = 6
+    ref = golden.forward(bundle, x[:n])
+    with open_serial_sim("icebreaker", bundle=bundle) as acc:
+        assert acc.plan_for(bundle).engines[0].dataflow == "dot"
+        load = acc.load_bundle(bundle)
+        assert not load["skipped"] and load["verify"] == "scan"
+        cls, lg = acc.classify(x[:n], logits=True)
+        assert np.array_equal(cls, ref.argmax(1)) and np.array_equal(lg, ref)
+        assert acc.stats.crc_errors == 0 and set(acc.stats.error_replies) <= {"ERR_BUSY"}
+
+
 def test_fault_injection_on_the_rtl(mnist) -> None:
     bundle, x, _ = mnist
     n = 40

@@ -212,14 +212,16 @@ def board_build(board_name: str, bundle: Bundle | None = None) -> dict[str, Any]
 
 def open_serial_sim(board_name: str, *, faults: FaultConfig | None = None,
                     timeout: float | None = None, keep: Path | None = None,
-                    build_timeout: float = BUILD_TIMEOUT) -> SerialAccelerator:
+                    build_timeout: float = BUILD_TIMEOUT,
+                    bundle: Any = None) -> SerialAccelerator:
     """The board ``board_name``'s bitstream in simulation (its bundle's parameters built in,
-    SPRAM empty), behind a :class:`SerialAccelerator`. ``faults``: fault injection on the
+    SPRAM empty), behind a :class:`SerialAccelerator`; with ``bundle``, the bitstream built
+    for that bundle (``lwfc build --board NAME --bundle ...``). ``faults``: fault injection on the
     simulated wire; ``timeout``: the driver's read timeout (simulated seconds); ``keep``:
     keep the run folder there. Closing the driver stops the simulator."""
     from lwfc_hw.banking import write_hex_files
 
-    b = board_build(board_name)
+    b = board_build(board_name, bundle)
     rtl = prepare_serial(b["plan"], b["clk_hz"], b["baud"],
                          hport_reg=b["board"].family != "ice40", bundle=b["bundle"],
                          fifo_depth=b["board"].fifo_depth)
