@@ -227,3 +227,19 @@ def test_serial_top_lints_clean(rig: Rig) -> None:
                           "-I" + str(rig.root), str(rig.root / "lwfc_serial.v")],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0 and not res.stderr.strip(), res.stderr[-3000:]
+
+
+def test_fifo_depth_of_a_board() -> None:
+    """A board's ``uart.fifo_depth`` (the iCEBreaker's 256) sets the FIFO, the WRITE burst and
+    the images in flight; a depth that is not a power of two or cannot hold an image is
+    refused with the rule."""
+    from lwfc import fpga
+
+    plan = plan_for_bundle(random_bundle(1, sizes=(784, 50, 100, 10)), 1)
+    assert fpga.get_board("icebreaker").fifo_depth == 256
+    assert fifo_geometry(plan)["depth"] == 512  # the default: two images' beats, >= 512
+    geo = fifo_geometry(plan, 256)
+    assert (geo["depth"], geo["max_burst"], geo["in_flight"]) == (256, 128, 2)
+    for bad in (192, 300, 128):
+        with pytest.raises(ValueError, match="fifo_depth must be a power of two"):
+            fifo_geometry(plan, bad)
