@@ -50,6 +50,11 @@ def test_bad_dataflow_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--dataflow dot,sparse" in err and len(err.strip().splitlines()) == 1
 
 
+def test_negative_seed_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["build", "--board", "icebreaker", "--seed", "-1", "--setup"]) == 2
+    assert "--seed -1" in capsys.readouterr().err
+
+
 def test_dataflow_override_reaches_the_generator(tmp_path: Path) -> None:
     """``--dataflow dot`` builds the compressed (low-rank) bundle on the iCEBreaker target
     (whose broadcast first layer would need one multiplier per latent); ``--setup`` stops

@@ -343,3 +343,16 @@ def test_booth_groups_move_just_enough_lane_multipliers() -> None:
                                                  "core_l0_bcast_mac_prod"]
     with pytest.raises(lwfc_gen.GenError, match="only 7 lane multipliers"):
         lwfc_gen.booth_groups(verilog, 8)
+
+
+def test_nextpnr_seed_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``lwfc build --seed N`` reaches nextpnr (``LWFC_NEXTPNR_SEED``), not the other tools."""
+    args = ["--json", "x.json"]
+    monkeypatch.delenv("LWFC_NEXTPNR_SEED", raising=False)
+    assert edatools.nextpnr_args("nextpnr-ecp5", args) == args
+    monkeypatch.setenv("LWFC_NEXTPNR_SEED", "3")
+    assert edatools.nextpnr_args("nextpnr-ecp5", args) == [*args, "--seed", "3"]
+    assert edatools.nextpnr_args("ecppack", args) == args
+    monkeypatch.setenv("LWFC_NEXTPNR_SEED", "x")
+    with pytest.raises(SystemExit, match="LWFC_NEXTPNR_SEED"):
+        edatools.nextpnr_args("nextpnr-ice40", args)

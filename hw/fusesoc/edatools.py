@@ -144,7 +144,18 @@ def main(argv: list[str]) -> int:
     command, args = argv[1], argv[2:]
     if command == "yosys":
         return run_yosys(args)
-    return _call([_yowasp(COMMANDS[command]), *args])
+    return _call([_yowasp(COMMANDS[command]), *nextpnr_args(command, args)])
+
+
+def nextpnr_args(command: str, args: list[str]) -> list[str]:
+    """``args`` of a nextpnr run with ``--seed N`` added when ``LWFC_NEXTPNR_SEED`` is set
+    (``lwfc build --seed``: another placement of the same netlist); other tools unchanged."""
+    seed = os.environ.get("LWFC_NEXTPNR_SEED", "")
+    if not command.startswith("nextpnr") or not seed or "--seed" in args:
+        return list(args)
+    if not seed.isdigit():
+        raise SystemExit(f"edatools: LWFC_NEXTPNR_SEED must be a whole number, got {seed!r}")
+    return [*args, "--seed", seed]
 
 
 def _call(cmd: list[str]) -> int:

@@ -40,6 +40,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="dot or broadcast, one value or one per layer (default: the target's; e.g. "
              "'dot' for a low-rank bundle on the icebreaker)")
     p.add_argument(
+        "--seed", type=int, metavar="N",
+        help="nextpnr placement seed (default: nextpnr's): another placement of the same "
+             "netlist, whose Fmax differs by a few per cent")
+    p.add_argument(
         "--build-root",
         type=Path,
         metavar="DIR",
@@ -83,6 +87,7 @@ def build_board(
     bundle: Path | None = None,
     lanes: int | None = None,
     dataflow: str | None = None,
+    seed: int | None = None,
     build_root: Path | None = None,
     setup_only: bool = False,
     timeout: float = 1800.0,
@@ -107,6 +112,10 @@ def build_board(
             raise LwfcError(f"--dataflow {dataflow}: expected {' or '.join(DATAFLOWS)}, one "
                             f"value or a comma list")
         env["LWFC_DATAFLOW"] = dataflow.replace(" ", "")
+    if seed is not None:
+        if seed < 0:
+            raise LwfcError(f"--seed {seed}: expected a whole number >= 0")
+        env["LWFC_NEXTPNR_SEED"] = str(seed)
     root = (build_root or fpga.REPO / "build").resolve()
     if board.flow == "vivado" and not setup_only and shutil.which("vivado") is None:
         raise LwfcError(
@@ -137,6 +146,8 @@ def build_board(
         "work_root": str(work),
         "seconds": round(seconds, 1),
     }
+    if seed is not None:
+        summary["seed"] = seed
     if setup_only:
         return summary
     ext = {"ice40": ".bin", "ecp5": ".bit", "xilinx": ".bit"}[board.family]
@@ -186,6 +197,7 @@ def run(args: argparse.Namespace) -> int:
         bundle=args.bundle,
         lanes=args.lanes,
         dataflow=args.dataflow,
+        seed=args.seed,
         build_root=args.build_root,
         setup_only=args.setup,
         timeout=args.timeout,
