@@ -56,16 +56,23 @@ def test_negative_seed_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_dataflow_override_reaches_the_generator(tmp_path: Path) -> None:
-    """``--dataflow dot`` builds the compressed (low-rank) bundle on the iCEBreaker target
-    (whose broadcast first layer would need one multiplier per latent); ``--setup`` stops
-    after the generator, whose summary reports the configuration it built."""
+    """``--dataflow dot`` reaches the generator (the dense bundle's first layer, broadcast by
+    the iCEBreaker target, becomes dot), and the target's ``lowrank_dataflow`` gives the
+    compressed (low-rank) bundle the dot dataflow with no option (broadcasting it would need
+    one multiplier per latent): the generated ``memmap.json`` says what was built."""
+    import json
+
     from lwfc import fpga
     from lwfc.commands.build import build_board
 
-    summary = build_board("icebreaker", bundle=fpga.REPO / "deploy" / "models" / "mnist-lowrank",
-                          dataflow="dot", build_root=tmp_path, setup_only=True, timeout=600)
-    assert summary["dataflow"] in ("dot", ["dot", "dot", "dot"]), summary
-    assert summary["lanes"] in (1, [1, 1, 1]), summary
+    models = fpga.REPO / "deploy" / "models"
+    for name, dataflow in (("mnist-dense", "dot"), ("mnist-lowrank", None)):
+        root = tmp_path / name
+        summary = build_board("icebreaker", bundle=models / name, dataflow=dataflow,
+                              build_root=root, setup_only=True, timeout=600)
+        (memmap,) = root.rglob("generator_cache/*/memmap.json")
+        flows = [layer["dataflow"] for layer in json.loads(memmap.read_text())["layers"]]
+        assert flows == ["dot", "dot", "dot"], (name, flows, summary)
 
 
 def test_lanes_that_do_not_fit_are_exit_2(
