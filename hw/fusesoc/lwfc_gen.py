@@ -131,7 +131,7 @@ def booth_groups(verilog: str, excess: int) -> list[str]:
     blocks are ``excess`` short: the smallest arrays first until they hold ``excess``
     multipliers, so that every other multiplier (and every requantizer product, which costs
     far more in logic) keeps its DSP. Names as in ``verilog`` (``lwfc_serial.v``)."""
-    arrays = sorted(((int(n), name) for name, n in _PROD_DECL.findall(verilog)))
+    arrays = sorted((int(n), name) for name, n in _PROD_DECL.findall(verilog))
     out, moved = [], 0
     for n, name in arrays:
         if moved >= excess:
@@ -286,9 +286,10 @@ def generate(config: dict[str, Any], out: Path) -> dict[str, Any]:
     else:
         convert(bundle, plan, out)
     names = " ".join(m.name for m in plan.mems if not m.prim)  # the inferred ones
-    # iCE40 with too few DSP blocks: only enough lane multipliers go to logic
+    # iCE40 with too few DSP blocks (excess > 0 only with a board): only enough lane
+    # multipliers go to logic
     booth_wires = ""
-    if booth and excess > 0 and board is not None and board.family == "ice40":
+    if excess > 0 and board.family == "ice40":
         booth_wires = " ".join(booth_groups((out / f"{top}.v").read_text(), excess))
         summary["booth_lanes"] = booth_wires.split()
     (out / "lwfc_params.tcl").write_text(
