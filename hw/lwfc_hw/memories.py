@@ -236,12 +236,11 @@ def shared_param_ram(clk, re, addr_a, dout_a, h_sel, h_we, h_addr, h_wdata, dout
         a = ha if hown else int(addr_a) & amask
         write = bool(h_we) and int(h_sel) == sel
         if re or hown:
-            if reads == 2:
-                dout_a.next = pipe[0]
+            before = pipe[0]
             if not (spram and write):
                 pipe[0] = _signed(mem[a]) if a < depth else 0  # read before write
-            if reads == 1:
-                dout_a.next = pipe[0]
+            # two-cycle reads: the read register's previous word; one-cycle: the new one
+            dout_a.next = before if reads == 2 else pipe[0]
         w = a if spram else ha
         if write and w < depth:
             mem[w] = int(h_wdata) & mask

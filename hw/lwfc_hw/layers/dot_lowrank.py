@@ -310,9 +310,10 @@ def dil(clk, rst, start, done, zv, z, accept, ov, oidx, y, h_sel, h_we, h_addr, 
     v_lanes = [Signal(intbv(0, min=-128, max=128)) for _ in range(Pv)]
     prod = [acc_signal() for _ in range(Pv)]
     prod2 = [acc_signal() for _ in range(Pv)]
-    # the rings: registers, or (ring_in_ram) memories whose oldest entries are `tails`
-    ring = [] if ring_in_ram(e) else [acc_signal() for _ in range(Pv * Tv)]
-    tails = [acc_signal() for _ in range(Pv)] if ring_in_ram(e) else \
+    # the rings: registers, or (ring_in_ram) memories; `tails` are their oldest entries
+    in_ram = ring_in_ram(e)
+    ring = [] if in_ram else [acc_signal() for _ in range(Pv * Tv)]
+    tails = [acc_signal() for _ in range(Pv)] if in_ram else \
         [ring[p * Tv + Tv - 1] for p in range(Pv)]
     dr = Signal(bool(0))
     ob = clog2(max(2, M))
@@ -390,7 +391,7 @@ def dil(clk, rst, start, done, zv, z, accept, ov, oidx, y, h_sel, h_we, h_addr, 
             prod[p].next = zw_op * v_lanes[p]
             prod2[p].next = prod[p]
 
-    if ring_in_ram(e):
+    if in_ram:
         rings = ram_rings(clk, rst, v3, fk3, dr, prod2, tails, Pv, Tv)
     else:
 
