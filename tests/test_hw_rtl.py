@@ -317,7 +317,10 @@ def test_ecp5_dsp_instances_match_golden(arch, lanes, beat, flow, drain, cache, 
     the host port, and read back), the nonzero lists' reads two edges (DP16KD instances where a
     lane is a block RAM: "bcast-bram-list"); every logit equals the golden model and every
     cycle the cycle model (the same schedule as with inferred multipliers and memories but
-    for one edge more per broadcast layer)."""
+    for one edge more per broadcast layer, the list's output register, and one more per
+    layer, the fabric product register behind the DSPs: ``EnginePlan.prod_regs``)."""
+    assert all(e.prod_regs == 3 for e in plan_core(shapes_of(arch), lanes, beat, dataflow=flow,
+                                                      drain=drain, dsp_prims="ecp5").engines)
     from lwfc_hw.plan import list_prim
 
     shapes = shapes_of(arch)

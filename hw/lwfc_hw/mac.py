@@ -15,7 +15,7 @@ from myhdl import Signal, always, block, intbv
 from .memories import named, param_ram
 from .plan import ACC_BITS, BANK_CHUNK, MemSpec, clog2
 from .rtl_common import extend, uint
-from .timing import tree_levels
+from .timing import PROD_REGS, PROD_REGS_DSP, tree_levels
 
 #: Lanes served by one copy of a control register that the whole lane array would otherwise
 #: share (the accumulators' valid / first flags here, the broadcast drain's load / shift
@@ -200,7 +200,7 @@ def ecp5_ids() -> str:
 
 @block
 def mac_array(clk, rst, en, v_in, f_in, l_in, x_lanes, w_lanes, acc, fin, P: int, Q: int,
-              n_in: int, dsp_prims: str = "", fin_copies=None):
+              n_in: int, dsp_prims: str = "", fin_copies=None, prod_regs: int = PROD_REGS):
     """``P x Q`` multipliers, ``P`` registered adder trees and ``P`` accumulators.
 
     ``(v_in, f_in, l_in)`` flag the step whose operands are at the multiplier inputs (valid,
@@ -210,32 +210,39 @@ def mac_array(clk, rst, en, v_in, f_in, l_in, x_lanes, w_lanes, acc, fin, P: int
     last step of a row lanes beyond input ``n_in - 1`` give 0 (their
     feature-memory entries are never written, so they may hold X in simulation or stale data
     in silicon). A second register holds the products (the multipliers are DSP blocks at
-    fixed sites: the long route from one to its adder tree gets a cycle of its own). Then
+    fixed sites: the long route from one to its adder tree gets a cycle of its own), and with
+    ``prod_regs == 3`` (:data:`lwfc_hw.timing.PROD_REGS_DSP`) a third one. Then
     ``tree_levels(Q)`` registered levels of two-input adders reduce
     each output's ``Q`` products to one sum, and ``acc[p] = (f ? 0 : acc[p]) + sum``. ``fin``
     (registered with the accumulators) is high in the cycle after a row's last step has been
-    accumulated, so ``acc`` is final then: ``mac_latency(Q)`` edges after the operands.
+    accumulated, so ``acc`` is final then: ``mac_latency(Q, prod_regs)`` edges after the
+    operands.
     ``fin_copies`` (optional, :func:`fanout_copies` ``(P)`` signals): copies of ``fin``, one
     per :data:`FANOUT_LANES` output lanes, for a consumer of all ``P`` sums; the
     accumulators' own valid / first flags are copied the same way.
 
     ``dsp_prims == "ecp5"`` (``CorePlan.dsp_prims``; when every step uses all ``Q`` lanes):
     each multiplier and its two product registers are one :func:`ecp5_mult` (operand and
-    product registers inside the DSP), with the same latency.
+    product registers inside the DSP), with the same latency; the third product register
+    (``prod_regs == 3``) is in the fabric, so the route from the DSP site ends at a register.
     """
+    if prod_regs not in (PROD_REGS, PROD_REGS_DSP):
+        raise ValueError(f"prod_regs must be {PROD_REGS} or {PROD_REGS_DSP}, got {prod_regs}")
     N = P * Q
     LT = tree_levels(Q)
     QLAST = n_in - (-(-n_in // Q) - 1) * Q  # lanes in use in the last step, 1 ... Q
     MB = len(acc[0])  # mac_bits(n_in), chosen by the caller
     prod = [mac_signal(MB) for _ in range(N)]
     prod2 = [mac_signal(MB) for _ in range(N)]
+    prod3 = [mac_signal(MB) for _ in range(N)] if prod_regs == 3 else prod2
     sizes = [Q]
     while sizes[-1] > 1:
         sizes.append((sizes[-1] + 1) // 2)
-    levels = [prod2] + [[mac_signal(MB) for _ in range(P * n)] for n in sizes[1:]]
+    levels = [prod3] + [[mac_signal(MB) for _ in range(P * n)] for n in sizes[1:]]
     top = levels[LT]
-    # flags per stage: 0 = products, 1 = second product register, 1 + i = tree level i
-    NS = LT + 2
+    # flags per stage: 0 = products, 1 (, 2) = the further product registers, then one per
+    # tree level
+    NS = LT + prod_regs
     vs = [Signal(bool(0)) for _ in range(NS)]
     fs = [Signal(bool(0)) for _ in range(NS)]
     ls = [Signal(bool(0)) for _ in range(NS)]
@@ -320,7 +327,7 @@ def mac_array(clk, rst, en, v_in, f_in, l_in, x_lanes, w_lanes, acc, fin, P: int
         copies = [copies, fin_copy]
 
     if dsp_prims == "ecp5" and QLAST == Q:
-        pipe = []  # the DSPs hold both product registers
+        pipe = []  # the DSPs hold the first two product registers
     else:
 
         @always(clk.posedge)
@@ -328,6 +335,16 @@ def mac_array(clk, rst, en, v_in, f_in, l_in, x_lanes, w_lanes, acc, fin, P: int
             if en:
                 for lane in range(N):
                     prod2[lane].next = prod[lane]
+
+    if prod_regs == 3:
+
+        @always(clk.posedge)
+        def pipe3():
+            if en:
+                for lane in range(N):
+                    prod3[lane].next = prod2[lane]
+
+        pipe = [pipe3] if isinstance(pipe, list) else [pipe, pipe3]
 
     adders = [named(f"t{i}", adder_level(clk, en, levels[i], levels[i + 1], P, sizes[i]))
               for i in range(LT)]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .ecp5_bram import dp16kd_mode
+from .timing import PROD_REGS, PROD_REGS_DSP
 
 #: Pixels per input beat (the input port is ``8 * pixels_per_beat`` bits wide).
 DEFAULT_PIXELS_PER_BEAT = 4
@@ -185,6 +186,9 @@ class EnginePlan:
     #: 1, the list memory's read register; 2 with ``CorePlan.bram_prims`` (and an output
     #: register: the block RAM's own in an ECP5 DP16KD instance, ``FmemPlan.prim``).
     list_lat: int = 1
+    #: Product registers of the engine's MAC array (:func:`lwfc_hw.timing.mac_latency`): 2,
+    #: or :data:`lwfc_hw.timing.PROD_REGS_DSP` (3) with ``CorePlan.dsp_prims == "ecp5"``.
+    prod_regs: int = PROD_REGS
 
     @property
     def drain_width(self) -> int:
@@ -595,6 +599,8 @@ def plan_core(
                 raise ValueError(f"layer {s.name}: drain {R} needs a broadcast dense layer "
                                  "followed by a broadcast layer")
         e = lt.engine(i, s, ln, R, rq_stages)
+        if dsp_prims:
+            e = replace(e, prod_regs=PROD_REGS_DSP)
         for m in lt.memories(e):
             if m.weights:
                 add_bank(f"{pre}_{m.suffix}", i, m.role, m.bank, m.depth)

@@ -32,8 +32,18 @@ def tree_levels(q: int) -> int:
     return (q - 1).bit_length()
 
 
-def mac_latency(q: int) -> int:
-    """Edges of :func:`mac_array` from operands to final accumulators: the product
-    register, a second product register, ``tree_levels(q)`` adder levels and the
-    accumulator."""
-    return 3 + tree_levels(q)
+#: Product registers of :func:`lwfc_hw.mac.mac_array`: the multiplier's output and a second
+#: register (the route from a DSP block to its adder tree gets a cycle of its own).
+PROD_REGS = 2
+#: Product registers with ECP5 DSP primitives (``CorePlan.dsp_prims == "ecp5"``): the two
+#: inside the MULT18X18D (operands, product) and a fabric register behind it, so the long
+#: route from a DSP site to its accumulator (about 7 ns on the ULX3S, the critical path of
+#: the 100 MHz build without it) ends at a register.
+PROD_REGS_DSP = 3
+
+
+def mac_latency(q: int, prod_regs: int = PROD_REGS) -> int:
+    """Edges of :func:`mac_array` from operands to final accumulators: ``prod_regs`` product
+    registers (:data:`PROD_REGS`, :data:`PROD_REGS_DSP`), ``tree_levels(q)`` adder levels
+    and the accumulator."""
+    return prod_regs + 1 + tree_levels(q)

@@ -39,7 +39,7 @@ def bc_dense_pipe(e: EnginePlan, latent: bool = False) -> int:
     the drain register, the requantizer (``e.out_rq_latency``; ``e.rq_stages`` for the U
     side of a low-rank layer, ``latent``)."""
     rq = e.rq_stages if latent else e.out_rq_latency
-    return BC_OPERAND_LAT + e.list_lat - 1 + mac_latency(1) + 1 + rq
+    return BC_OPERAND_LAT + e.list_lat - 1 + mac_latency(1, e.prod_regs) + 1 + rq
 
 
 def bcast_steps(e: EnginePlan, nnz: int, groups: int) -> int:
@@ -246,7 +246,8 @@ def bcast_engine(clk, rst, start, done, rd_en, rd_addr, entries, count, lcount, 
     fanout_fin = [Signal(bool(0)) for _ in range(NG)]
     fanout_dz = [Signal(bool(0)) for _ in range(NG)]
     insts.append(named("mac", mac_array(clk, rst, one, v_op, f_op, l_op, xl, w_lanes, acc,
-                                        fin, P, 1, NIN, plan.dsp_prims, fanout_fin)))
+                                        fin, P, 1, NIN, plan.dsp_prims, fanout_fin,
+                                        e.prod_regs)))
     if lowrank:
         # the latent's index is not needed by the DIL (it takes them in order)
         insts.append(named("requant", requant(clk, rst, en, dv, o, dr[0], ov, None, y, h_sel,

@@ -86,7 +86,8 @@ class DotDense(LayerType):
 
     def service_cycles(self, e: EnginePlan, nnz: int | None = None) -> int:
         # issue steps, operands, MAC array, drain register, requantizer, done
-        return e.G * e.K + e.p_last + OPERAND_LAT + mac_latency(e.Q) + 1 + e.out_rq_latency + 1 - 1
+        return (e.G * e.K + e.p_last + OPERAND_LAT + mac_latency(e.Q, e.prod_regs) + 1
+                + e.out_rq_latency + 1 - 1)
 
     def multipliers(self, e: EnginePlan) -> int:
         return e.P * e.Q
@@ -153,7 +154,8 @@ def dense_engine(clk, rst, start, done, rd_en, rd_addr, x_lanes, ov, oidx, y, h_
     insts.append(named("df", delay_line(clk, None, one, s_f, f_op, DL)))
     insts.append(named("dl", delay_line(clk, None, one, s_l, l_op, DL)))
     insts.append(named("mac", mac_array(clk, rst, one, v_op, f_op, l_op, xd3, w_lanes, acc, fin,
-                                        P, Q, s.n_in, plan.dsp_prims)))
+                                        P, Q, s.n_in, plan.dsp_prims,
+                                        prod_regs=e.prod_regs)))
     insts.append(named(
         "requant",
         requant(clk, rst, one, dv, o, dh, ov, oidx, y, h_sel, h_we, h_addr, h_wdata, rb,

@@ -152,7 +152,7 @@ class DotLowRank(LowRank):
         # DCL pipeline (operands, MAC array, requantizer) + DIL pipeline (operands, two product
         # registers, ring, requantizer) + the hand-shake cycles
         s = e.shape
-        pipes = (OPERAND_LAT + mac_latency(e.Qu) + e.rq_stages) + dil_pipe(e)
+        pipes = (OPERAND_LAT + mac_latency(e.Qu, e.prod_regs) + e.rq_stages) + dil_pipe(e)
         return e.Ku + (s.rank - 1) * max(e.Ku, e.Tv) + e.Tv + s.n_out + pipes - 1
 
     def multipliers(self, e: EnginePlan) -> int:
@@ -215,9 +215,11 @@ def dcl(clk, rst, start, en, rd_addr, x_lanes, zv, z, zidx, accept, h_sel, h_we,
     insts.append(named("df", delay_line(clk, None, en, s_f, f_op, DL)))
     insts.append(named("dl", delay_line(clk, None, en, s_l, l_op, DL)))
     insts.append(named("dlast", delay_line(clk, rst, en, s_last, lastp, DL + 1)))
-    insts.append(named("dk", delay_line(clk, None, en, k, k_fin, DL + mac_latency(Qu))))
+    ML = mac_latency(Qu, e.prod_regs)
+    insts.append(named("dk", delay_line(clk, None, en, k, k_fin, DL + ML)))
     insts.append(named("umc", mac_array(clk, rst, en, v_op, f_op, l_op, xd3, u_lanes, acc, fin,
-                                        1, Qu, s.n_in, plan.dsp_prims)))
+                                        1, Qu, s.n_in, plan.dsp_prims,
+                                        prod_regs=e.prod_regs)))
     insts.append(named(
         "requant",
         requant(clk, rst, en, fin, k_fin, acc[0], zv, zidx, z, h_sel, h_we, h_addr, h_wdata, rb,
