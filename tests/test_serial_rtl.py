@@ -34,19 +34,21 @@ pytestmark = pytest.mark.tools("iverilog")
 class Rig:
     """A converted lwfc_serial for a small random bundle, and a runner of byte streams."""
 
-    def __init__(self, root: Path, params_hash: int = 0) -> None:
-        self.bundle = random_bundle(3, sizes=(20, 6, 3))
-        self.plan = plan_for_bundle(self.bundle, 2, 4)
+    def __init__(self, root: Path, params_hash: int = 0, sizes: tuple[int, ...] = (20, 6, 3),
+                 lanes: int = 2, baud: int = BAUD, fifo_depth: int = 0) -> None:
+        self.bundle = random_bundle(3, sizes=sizes)
+        self.plan = plan_for_bundle(self.bundle, lanes, 4)
         self.root = root
-        convert_serial(self.plan, root, CLK, BAUD, params_hash=params_hash)
+        convert_serial(self.plan, root, CLK, baud, params_hash=params_hash,
+                       fifo_depth=fifo_depth)
         write_hex_files(self.bundle, self.plan, root)
         subprocess.run(["iverilog", "-g2012", "-I", str(root), "-o", str(root / "sim.vvp"),
                         str(TB), str(root / "lwfc_serial.v")], check=True, timeout=120)
-        self.geo = fifo_geometry(self.plan)
+        self.geo = fifo_geometry(self.plan, fifo_depth)
         self.words = {m.sel: np.zeros(m.depth, dtype=np.uint32) for m in self.plan.mems}
         for sel, addr, data in host_writes(self.bundle, self.plan):
             self.words[sel][addr] = data
-        self.div = K.uart_timing(CLK, BAUD).divisor
+        self.div = K.uart_timing(CLK, baud).divisor
 
     def run(self, stream: bytes | list[int], rst_at: int = -1, quiet: int = 30000
             ) -> list[K.Frame]:
@@ -218,6 +220,37 @@ def test_busy_truncation_flush_and_reset(rig: Rig) -> None:
     got = by_tag(rig.run([*half, 0x100 + 2, *good], rst_at=len(half) // 2))
     assert 41 not in got
     assert K.decode_result(got[40].payload, plan.classes)[0] == int(np.argmax(ref[3]))
+
+
+def test_image_out_of_fifo_room_is_busy_and_rolled_back(tmp_path: Path) -> None:
+    """Images sent back to back, more than IN_FLIGHT, to a core slower than the wire (784
+    inputs, 12 outputs on one lane: about 9.4k cycles an image; sparse images of 3 % nonzero
+    pixels: about 6k clocks on the wire): the 256-word FIFO (196 beats an image) runs out in
+    the middle of an image, which is answered ERR_BUSY with its beats rolled back; an image
+    that follows one still being loaded into the core is accepted (room is checked per beat;
+    the check for a whole image at the header refused images 51 and 53 here); every other
+    image gets its own result, and one sent after a pause is classified right."""
+    rig = Rig(tmp_path, sizes=(784, 12, 3), lanes=1, baud=CLK // 8, fifo_depth=256)
+    assert (rig.geo["depth"], rig.geo["in_flight"]) == (256, 2)
+    n = 6
+    rng = np.random.default_rng(7)
+    x = rng.integers(1, 256, (n + 1, 784), dtype=np.uint8)
+    x[rng.random(x.shape) < 0.97] = 0
+    ref = golden.forward(rig.bundle, x).argmax(1)
+    burst = b"".join(K.encode(K.CLASSIFY.value, 50 + k, K.classify_payload(x[k]))
+                     for k in range(n))
+    pause = [0x100 + 250] * 3  # 750 byte times: every image accepted is done
+    last = K.encode(K.CLASSIFY.value, 50 + n, K.classify_payload(x[n]))
+    got = by_tag(rig.run([*burst, *pause, *last], quiet=20000))
+    busy = sorted(t for t, f in got.items() if f.cmd == K.ERR_BUSY.value)
+    assert set(got) == set(range(50, 51 + n)), sorted(got)
+    assert busy and not set(busy) & {50, 51, 52, 53, 50 + n}, busy
+    for t, f in got.items():
+        if t in busy:
+            assert f.payload == bytes([K.CLASSIFY.value])
+        else:
+            assert f.cmd == K.CLASSIFY.value | K.REPLY_BIT
+            assert K.decode_result(f.payload, rig.plan.classes)[0] == ref[t - 50], t
 
 
 @pytest.mark.tools("verilator")

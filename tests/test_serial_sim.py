@@ -104,9 +104,10 @@ def test_driver_on_the_board_rtl(board, mnist) -> None:
 def test_compressed_bundle_on_the_icebreaker_rtl(mnist) -> None:
     """The low-rank bundle's iCEBreaker bitstream (``lwfc build --board icebreaker --bundle
     deploy/models/mnist-lowrank``: the dot low-rank layer, its DIL ring in block RAM, two lane
-    multipliers in logic) in simulation: loaded over the link, then bit-exact logits. Its
-    one-lane first layer takes a beat every 4 cycles, so a second image sent back to back can
-    find the 256-entry FIFO still full: ERR_BUSY, resent by the driver (counted, not failed)."""
+    multipliers in logic) in simulation: loaded over the link, then bit-exact logits, with no
+    retry: its one-lane first layer takes a beat every 4 cycles, so an image sent back to back
+    finds the 256-entry FIFO still holding the previous one, which the bridge's per-beat room
+    check accepts (a check for a whole image at the header answered ERR_BUSY)."""
     _, x, _ = mnist
     bundle = load_bundle("deploy/models/mnist-lowrank")
     n = 6
@@ -117,7 +118,7 @@ def test_compressed_bundle_on_the_icebreaker_rtl(mnist) -> None:
         assert not load["skipped"] and load["verify"] == "scan"
         cls, lg = acc.classify(x[:n], logits=True)
         assert np.array_equal(cls, ref.argmax(1)) and np.array_equal(lg, ref)
-        assert acc.stats.crc_errors == 0 and set(acc.stats.error_replies) <= {"ERR_BUSY"}
+        assert acc.stats.crc_errors == 0 and acc.stats.retries == 0, acc.stats
 
 
 def test_fault_injection_on_the_rtl(mnist) -> None:

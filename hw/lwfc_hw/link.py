@@ -89,9 +89,8 @@ ERR_LENGTH = Code("ERR_LENGTH", 0xE3, "LEN is wrong for the command (a WRITE not
                   "of entries or longer than MAX_BURST, an image that does not decode to "
                   "exactly N_IN pixels, a payload longer than the bridge accepts).")
 ERR_BUSY = Code("ERR_BUSY", 0xE4, "WRITE / VERIFY while images are in flight, or an image "
-                "while the input FIFO has no room for a whole one (more than IN_FLIGHT images "
-                "sent, or the previous image not yet taken by a core that loads slower than "
-                "one beat per 2 cycles). Nothing applied: the host resends.")
+                "that ran out of input-FIFO room while it was written (more than IN_FLIGHT "
+                "images sent). Nothing applied: the host resends.")
 ERR_RANGE = Code("ERR_RANGE", 0xE5, "Memory id >= N_MEMS, or a WRITE past the memory's end.")
 ERRORS: tuple[Code, ...] = (ERR_CRC, ERR_COMMAND, ERR_LENGTH, ERR_BUSY, ERR_RANGE)
 #: Every error reply carries one payload byte: the CMD byte of the request it answers. Error

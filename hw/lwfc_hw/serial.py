@@ -18,10 +18,12 @@ Design notes:
   never half applied. Mid-frame silence of :data:`IDLE_BYTES` byte times also rolls back and
   returns the parser to hunting for SYNC, so a truncated frame cannot wedge it.
 * Images and WRITE bursts share the FIFO (``fifo_depth`` words of ``max(8B, 32)`` bits; LUT
-  RAM or block RAM by ``ram_style``). A CLASSIFY is accepted only when the FIFO has room for a
-  whole image and a WRITE only when it has room for a whole burst (else ``ERR_BUSY``), so
-  bytes are never lost: the host keeps at most ``in_flight`` images unanswered, which the FIFO
-  and the core's free input half always hold.
+  RAM or block RAM by ``ram_style``). A WRITE is accepted only when the FIFO has room for a
+  whole burst; a CLASSIFY's beats are written while the FIFO has room (checked per beat, as
+  the consumer frees words during the frame: an image may follow one the core is still
+  loading), and when it runs out the frame is rolled back and answered ``ERR_BUSY``. Bytes
+  are never lost: the host keeps at most ``in_flight`` images unanswered, which the FIFO and
+  the core's free input half always hold.
 * The consumer takes committed items in order: an image's beats go to the core's loader (the
   core loads it while it computes the previous image), a WRITE's entries go to the host port
   once the core is idle, a VERIFY reads a memory through the host port and checksums it as the
@@ -466,7 +468,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
     cst = Signal(t_c.IDLE)     # the consumer's state
     dq_full = Signal(bool(0))
     p_sel_ok = Signal(bool(0))
-    room_img = Signal(bool(0))
+    room_beat = Signal(bool(0))  # room for the next two FIFO words (registered: see below)
     room_burst = Signal(bool(0))
     p_past = Signal(bool(0))   # WRITE: start address + entries > depth (registered)
     p_end = uint(17)           # p_addr + ecnt, registered (p_past a cycle later)
@@ -553,8 +555,10 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
         p_dep.next = rom_depth
         p_past.next = p_end > p_dep
         p_elast.next = ecnt - 1
-        # FIFO room, a cycle late: only the consumer changes it between frames (it frees)
-        room_img.next = used <= FD - BPI
+        # FIFO room, a cycle late: a WRITE's, only the consumer changes it between frames
+        # (it frees); an image's per beat: at most one word is written per cycle, so a word
+        # written in a cycle with room_beat (used <= FD - 2 a cycle before) always fits
+        room_beat.next = used <= FD - 2
         room_burst.next = used <= FD - MB
 
     insts.append(parser_flags)
@@ -613,7 +617,13 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
             core_rst.next = 0
             # ---- zero-run expansion, one beat or one pixel per cycle
             if z_nz and pst != t_p.HUNT:
-                if bpos == 0 and z_geb and w_geb:
+                if not room_beat:
+                    # the FIFO is full: drop the image (rolled back at ACT, ERR_BUSY)
+                    ferr.next = E_BUSY
+                    zeros.next = 0
+                    z_nz.next = 0
+                    z_geb.next = 0
+                elif bpos == 0 and z_geb and w_geb:
                     f_we.next = 1
                     bacc.next = bnew  # 0
                     wp.next = wp + 1
@@ -751,7 +761,7 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                 elif h_cmd == K.CLASSIFY.value:
                     if h_len < 2 or h_len > 1 + NIN:
                         h_code.next = E_LENGTH
-                    elif dq_full or not room_img:
+                    elif dq_full:
                         h_code.next = E_BUSY
                 else:
                     h_code.next = E_COMMAND
@@ -871,7 +881,9 @@ def lwfc_serial(clk, rst, rx, tx, busy, error, plan: CorePlan, clk_hz: int, baud
                                 w_nz.next = wleft != 1
                                 w_one.next = wleft == 2
                                 bacc.next = bnew
-                                if bpos == B - 1 or w_one:
+                                if (bpos == B - 1 or w_one) and not room_beat:
+                                    ferr.next = E_BUSY  # the FIFO is full: drop the image
+                                elif bpos == B - 1 or w_one:
                                     f_we.next = 1  # the beat, from bacc
                                     wp.next = wp + 1
                                     bpos.next = 0
