@@ -10,7 +10,8 @@ edge at which it commits its output and releases its input) comes from the layer
   multipliers, ``mac_latency(Q) = 3 + tree_levels(Q)`` to the accumulator (two product
   registers, registered adder tree, accumulator); 1 to the drain register; the ``p_last``
   outputs of the last group drain one per cycle through the ``e.rq_stages``-stage (10 by default)
-  requantizer; 1 cycle for ``done``);
+  requantizer; 1 cycle for ``done``); one edge more in every MAC array with ECP5 DSP
+  primitives (``EnginePlan.prod_regs`` 3: a fabric register behind the MULT18X18D);
 * dot low-rank (:mod:`lwfc_hw.layers.dot_lowrank`): ``T = Ku + (rank-1) * max(Ku, Tv) + Tv +
   n_out + 13 + 2 * rq_stages + tree_levels(Qu)`` (33 + ... for 10 stages);
 * broadcast dense / low-rank (:mod:`lwfc_hw.layers.bcast_dense`,
