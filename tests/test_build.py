@@ -44,6 +44,26 @@ def test_missing_bundle_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "no such bundle" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("board,seed,want", [("icebreaker", None, "1"), ("icebreaker", 4, "4"),
+                                             ("orangecrab", None, None)])
+def test_board_seed_reaches_nextpnr(board: str, seed: int | None, want: str | None,
+                                    tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A board's ``nextpnr_seed`` (the iCEBreaker's 1) is the placement seed when ``--seed``
+    is not given; ``--seed`` overrides it; a board without one leaves nextpnr's own."""
+    from lwfc.commands.build import build_board
+
+    assert fpga.get_board("icebreaker").nextpnr_seed == 1
+    seen: dict[str, object] = {}
+
+    def run_fusesoc(target: str, *, build_root: Path, env: dict, **_kw: object):
+        seen["seed"] = env.get("LWFC_NEXTPNR_SEED")
+        return subprocess.CompletedProcess(["fusesoc"], 0, "", ""), 1.0
+
+    monkeypatch.setattr(fpga, "run_fusesoc", run_fusesoc)
+    out = build_board(board, seed=seed, build_root=tmp_path, setup_only=True)
+    assert seen["seed"] == want and out.get("seed") == (None if want is None else int(want))
+
+
 def test_bad_dataflow_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["build", "--board", "icebreaker", "--dataflow", "dot,sparse", "--setup"]) == 2
     err = capsys.readouterr().err

@@ -67,6 +67,10 @@ class Board:
             entries, a power of two holding a whole image; default
             :func:`lwfc_hw.serial.fifo_geometry`'s rule).
         flow: ``open`` (Yosys + nextpnr) or ``vivado``.
+        nextpnr_seed: the placement seed ``lwfc build`` gives nextpnr when ``--seed`` is not
+            given (``None``: nextpnr's own); set where the default seed's placement of the
+            target misses the clock by a few per cent and this one meets it (measured, noted
+            in docs/fpga.md).
         notes: anything else (programming command, jumpers).
     """
 
@@ -81,6 +85,7 @@ class Board:
     uart: dict[str, Any] = field(default_factory=dict)
     flow: str = "open"
     notes: str = ""
+    nextpnr_seed: int | None = None
 
     @property
     def fifo_depth(self) -> int:

@@ -41,8 +41,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
              "'dot' for a low-rank bundle on the icebreaker)")
     p.add_argument(
         "--seed", type=int, metavar="N",
-        help="nextpnr placement seed (default: nextpnr's): another placement of the same "
-             "netlist, whose Fmax differs by a few per cent")
+        help="nextpnr placement seed (default: the board description's nextpnr_seed, else "
+             "nextpnr's): another placement of the same netlist, whose Fmax differs by a few "
+             "per cent")
     p.add_argument(
         "--build-root",
         type=Path,
@@ -112,9 +113,11 @@ def build_board(
             raise LwfcError(f"--dataflow {dataflow}: expected {' or '.join(DATAFLOWS)}, one "
                             f"value or a comma list")
         env["LWFC_DATAFLOW"] = dataflow.replace(" ", "")
+    if seed is not None and seed < 0:
+        raise LwfcError(f"--seed {seed}: expected a whole number >= 0")
+    if seed is None:
+        seed = board.nextpnr_seed  # the board's measured seed, if it has one
     if seed is not None:
-        if seed < 0:
-            raise LwfcError(f"--seed {seed}: expected a whole number >= 0")
         env["LWFC_NEXTPNR_SEED"] = str(seed)
     root = (build_root or fpga.REPO / "build").resolve()
     if board.flow == "vivado" and not setup_only and shutil.which("vivado") is None:
