@@ -44,15 +44,15 @@ def test_missing_bundle_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "no such bundle" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("board,seed,want", [("icebreaker", None, "1"), ("icebreaker", 4, "4"),
+@pytest.mark.parametrize("board,seed,want", [("icebreaker", None, "3"), ("icebreaker", 4, "4"),
                                              ("orangecrab", None, None)])
 def test_board_seed_reaches_nextpnr(board: str, seed: int | None, want: str | None,
                                     tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A board's ``nextpnr_seed`` (the iCEBreaker's 1) is the placement seed when ``--seed``
+    """A board's ``nextpnr_seed`` (the iCEBreaker's 3) is the placement seed when ``--seed``
     is not given; ``--seed`` overrides it; a board without one leaves nextpnr's own."""
     from lwfc.commands.build import build_board
 
-    assert fpga.get_board("icebreaker").nextpnr_seed == 1
+    assert fpga.get_board("icebreaker").nextpnr_seed == 3
     seen: dict[str, object] = {}
 
     def run_fusesoc(target: str, *, build_root: Path, env: dict, **_kw: object):
